@@ -1,0 +1,1 @@
+//! Helpers shared by the integration tests: pick the broker (embedded or `KRAFTY_TEST_BOOTSTRAP`).
