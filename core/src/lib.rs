@@ -1,12 +1,17 @@
 //! Krafty: a Kafka client with the Java client's semantics.
 //!
-//! See `ARCHITECTURE.md` for how a record flows from [`producer::KafkaProducer::send`] to the
-//! broker's log and back to [`consumer::KafkaConsumer::poll`].
+//! See `ARCHITECTURE.md` for how a record flows from `KafkaProducer::send` to the broker's log
+//! and back to `KafkaConsumer::poll`.
 
+pub mod admin;
 pub mod config;
+pub mod consumer;
 pub mod error;
 mod error_codes;
 pub mod network;
+pub mod producer;
+pub mod record;
 pub mod runtime;
+pub mod serialization;
 
 pub use error::{KafkaError, Result};
