@@ -9,10 +9,20 @@
 //! Concurrency: a `PartitionLog` is used behind one `Mutex` per partition (see [`SharedLog`]);
 //! every method is synchronous and short.
 
-use std::path::Path;
+mod batch;
+mod index;
+mod producer_state;
+mod segment;
+
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+
+pub use batch::{BatchHeader, HEADER_LEN};
+use producer_state::{ProducerState, SequenceCheck};
+use segment::Segment;
 
 /// A partition log shared between request handlers.
 pub type SharedLog = Arc<Mutex<PartitionLog>>;
@@ -79,95 +89,422 @@ pub struct AppendError {
 
 /// One partition's log.
 pub struct PartitionLog {
-    // Implementation: log/segment.rs, log/index.rs, log/time_index.rs, log/batch.rs,
-    // log/producer_state.rs, log/recovery.rs.
+    /// The partition directory; `None` for an in-memory log.
+    dir: Option<PathBuf>,
+    config: LogConfig,
+    /// Sorted by base offset; never empty: the last one is the active segment.
+    segments: Vec<Segment>,
+    log_start_offset: i64,
+    producers: ProducerState,
+}
+
+/// File in the partition directory keeping the log start offset moved by DeleteRecords.
+const LOG_START_FILE: &str = "log-start-offset";
+
+fn error(code: i16, message: impl Into<String>) -> AppendError {
+    AppendError {
+        code,
+        message: message.into(),
+    }
 }
 
 impl PartitionLog {
     /// Opens the log in `dir` (created if missing), recovering the active segment: CRCs are
     /// checked, a torn tail is truncated, missing indexes are rebuilt, and idempotent producer
     /// state is rebuilt from the batches. `None` gives an in-memory log.
-    pub fn open(dir: Option<&Path>, config: LogConfig) -> std::io::Result<PartitionLog> {
-        let _ = (dir, config);
-        todo!("log agent")
+    pub fn open(dir: Option<&Path>, config: LogConfig) -> io::Result<PartitionLog> {
+        let now = now_ms();
+        let mut producers = ProducerState::default();
+        let mut segments = Vec::new();
+        let mut log_start_offset = 0;
+        if let Some(dir) = dir {
+            std::fs::create_dir_all(dir)?;
+            let mut bases: Vec<i64> = std::fs::read_dir(dir)?
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    name.strip_suffix(".log")?.parse::<i64>().ok()
+                })
+                .collect();
+            bases.sort_unstable();
+            let last = bases.len().saturating_sub(1);
+            for (i, base) in bases.iter().enumerate() {
+                let seg = Segment::open(
+                    dir,
+                    *base,
+                    config.index_interval_bytes,
+                    i == last,
+                    now,
+                    &mut |h| producers.record(h),
+                )?;
+                segments.push(seg);
+            }
+            if let Ok(text) = std::fs::read_to_string(dir.join(LOG_START_FILE)) {
+                log_start_offset = text.trim().parse().unwrap_or(0);
+            }
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(
+                dir,
+                log_start_offset,
+                config.index_interval_bytes,
+                now,
+            )?);
+        }
+        log_start_offset = log_start_offset.max(segments[0].base_offset);
+        let end = segments.last().map_or(0, |s| s.next_offset);
+        log_start_offset = log_start_offset.min(end);
+        Ok(PartitionLog {
+            dir: dir.map(Path::to_path_buf),
+            config,
+            segments,
+            log_start_offset,
+            producers,
+        })
     }
 
     /// Validates one v2 record batch from a Produce request (magic, CRC, record count, size,
     /// producer id / epoch / sequence) and appends it with offsets assigned.
     pub fn append(&mut self, batch: Bytes, now_ms: i64) -> Result<AppendResult, AppendError> {
-        let _ = (batch, now_ms);
-        todo!("log agent")
+        self.append_checked(batch, now_ms, true)
     }
 
     /// Appends a batch the broker built itself (internal topics); still assigns offsets.
-    pub fn append_internal(&mut self, batch: Bytes, now_ms: i64) -> Result<AppendResult, AppendError> {
-        let _ = (batch, now_ms);
-        todo!("log agent")
+    pub fn append_internal(
+        &mut self,
+        batch: Bytes,
+        now_ms: i64,
+    ) -> Result<AppendResult, AppendError> {
+        self.append_checked(batch, now_ms, false)
+    }
+
+    fn append_checked(
+        &mut self,
+        batch: Bytes,
+        now_ms: i64,
+        from_client: bool,
+    ) -> Result<AppendResult, AppendError> {
+        let h = BatchHeader::parse(&batch)
+            .ok_or_else(|| error(2, "record batch shorter than its header"))?;
+        if h.magic != 2 {
+            return Err(error(
+                43,
+                format!(
+                    "message format v{} is not supported; v2 is required",
+                    h.magic
+                ),
+            ));
+        }
+        if batch.len() > self.config.max_message_bytes {
+            return Err(error(
+                10,
+                format!(
+                    "batch of {} bytes exceeds max.message.bytes {}",
+                    batch.len(),
+                    self.config.max_message_bytes
+                ),
+            ));
+        }
+        if h.length < 0 || h.total_size() > batch.len() {
+            return Err(error(2, "record batch length exceeds the bytes sent"));
+        }
+        if h.total_size() < batch.len() {
+            return Err(error(
+                87,
+                "a produce request must carry exactly one record batch per partition",
+            ));
+        }
+        if !batch::crc_ok(&batch) {
+            return Err(error(2, "record batch CRC does not match its contents"));
+        }
+        if h.records_count <= 0 || h.records_count != h.last_offset_delta + 1 {
+            return Err(error(
+                87,
+                format!(
+                    "records count {} does not match last offset delta {}",
+                    h.records_count, h.last_offset_delta
+                ),
+            ));
+        }
+        if from_client && h.is_control() {
+            return Err(error(87, "clients may not produce control batches"));
+        }
+        if from_client && h.producer_id >= 0 {
+            if let SequenceCheck::Duplicate {
+                first_offset,
+                last_offset,
+            } = self.producers.check(&h)?
+            {
+                return Ok(AppendResult {
+                    base_offset: first_offset,
+                    last_offset,
+                    log_append_time_ms: -1,
+                    log_start_offset: self.log_start_offset,
+                    duplicate: true,
+                });
+            }
+        }
+        let base_offset = self.log_end_offset();
+        let mut bytes = BytesMut::from(batch);
+        batch::assign_offsets(&mut bytes, base_offset, 0);
+        let log_append_time_ms = if self.config.timestamp_type == TimestampType::LogAppendTime {
+            batch::set_log_append_time(&mut bytes, now_ms);
+            now_ms
+        } else {
+            -1
+        };
+        let h = BatchHeader::parse(&bytes).expect("header parsed above");
+        self.maybe_roll(bytes.len(), now_ms).map_err(io_error)?;
+        self.active().append(&bytes, &h).map_err(io_error)?;
+        self.producers.record(&h);
+        Ok(AppendResult {
+            base_offset,
+            last_offset: h.last_offset(),
+            log_append_time_ms,
+            log_start_offset: self.log_start_offset,
+            duplicate: false,
+        })
+    }
+
+    fn active(&mut self) -> &mut Segment {
+        self.segments
+            .last_mut()
+            .expect("a log always has an active segment")
+    }
+
+    /// Starts a new segment when the active one would pass `segment.bytes` or is older than
+    /// `segment.ms`.
+    fn maybe_roll(&mut self, incoming: usize, now_ms: i64) -> io::Result<()> {
+        let seg_bytes = self.config.segment_bytes;
+        let seg_ms = self.config.segment_ms;
+        let active = self.segments.last().expect("active segment");
+        let full = active.size() + incoming as u64 > seg_bytes;
+        let old = now_ms - active.created_ms >= seg_ms;
+        if !active.is_empty() && (full || old) {
+            self.roll(now_ms)?;
+        }
+        Ok(())
+    }
+
+    fn roll(&mut self, now_ms: i64) -> io::Result<()> {
+        let next = self.log_end_offset();
+        self.active().flush()?;
+        let seg = Segment::create(
+            self.dir.as_deref(),
+            next,
+            self.config.index_interval_bytes,
+            now_ms,
+        )?;
+        self.segments.push(seg);
+        Ok(())
     }
 
     /// Reads whole batches starting with the one that holds `offset`, up to `max_bytes`; when
     /// `min_one` the first batch is returned even if larger. `Err(code)` is OFFSET_OUT_OF_RANGE.
     pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<Bytes, i16> {
-        let _ = (offset, max_bytes, min_one);
-        todo!("log agent")
+        if offset < self.log_start_offset || offset > self.log_end_offset() {
+            return Err(1);
+        }
+        let first = self.segments.partition_point(|s| s.next_offset <= offset);
+        let mut out: Vec<u8> = Vec::new();
+        let mut budget = max_bytes;
+        let mut need_one = min_one;
+        for seg in &self.segments[first..] {
+            let start = if out.is_empty() {
+                match seg.find_position(offset).map_err(|_| -1i16)? {
+                    Some(p) => p,
+                    None => continue,
+                }
+            } else {
+                0
+            };
+            let mut len = 0usize;
+            for b in seg.scan_from(start) {
+                let size = b.map_err(|_| -1i16)?.header.total_size();
+                if size > budget - len && !(need_one && out.is_empty() && len == 0) {
+                    break;
+                }
+                len += size;
+                need_one = false;
+                if len >= budget {
+                    break;
+                }
+            }
+            if len == 0 {
+                break;
+            }
+            out.extend_from_slice(&seg.read_at(start, len).map_err(|_| -1i16)?);
+            budget = budget.saturating_sub(len);
+            if budget == 0 {
+                break;
+            }
+        }
+        Ok(Bytes::from(out))
     }
 
     pub fn log_start_offset(&self) -> i64 {
-        todo!("log agent")
+        self.log_start_offset
     }
 
     /// The next offset to be assigned; the high watermark on a single node.
     pub fn log_end_offset(&self) -> i64 {
-        todo!("log agent")
+        self.segments.last().map_or(0, |s| s.next_offset)
     }
 
     /// The earliest offset whose timestamp is >= `timestamp_ms`, with that timestamp.
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(i64, i64)> {
-        let _ = timestamp_ms;
-        todo!("log agent")
+        for seg in &self.segments {
+            let Ok(Some((base, _))) = seg.find_timestamp(timestamp_ms) else {
+                continue;
+            };
+            let pos = seg.find_position(base).ok()??;
+            let h = seg.header_at(pos).ok()??;
+            let bytes = seg.read_at(pos, h.total_size()).ok()?;
+            // The index finds the batch; the exact record needs the records themselves.
+            let sets =
+                kafka_protocol::records::RecordBatchDecoder::decode_all(&mut Bytes::from(bytes))
+                    .ok()?;
+            let found = sets
+                .iter()
+                .flat_map(|s| s.records.iter())
+                .map(|r| {
+                    (
+                        r.offset,
+                        if h.attributes & 0x08 != 0 {
+                            h.max_timestamp
+                        } else {
+                            r.timestamp
+                        },
+                    )
+                })
+                .find(|(off, ts)| *ts >= timestamp_ms && *off >= self.log_start_offset);
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
     }
 
     /// The largest timestamp in the log and its offset (ListOffsets MAX_TIMESTAMP, -3).
     pub fn max_timestamp(&self) -> Option<(i64, i64)> {
-        todo!("log agent")
+        self.segments
+            .iter()
+            .filter(|s| !s.is_empty())
+            .fold(None, |best: Option<(i64, i64)>, s| match best {
+                Some((_, ts)) if ts >= s.max_timestamp => best,
+                _ => Some((s.max_timestamp_offset, s.max_timestamp)),
+            })
     }
 
     /// DeleteRecords: moves the log start offset to `offset` (deleting whole segments below it).
     /// Returns the new log start offset, or OFFSET_OUT_OF_RANGE when past the end.
     pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, i16> {
-        let _ = offset;
-        todo!("log agent")
+        let end = self.log_end_offset();
+        let offset = if offset == -1 { end } else { offset };
+        if offset < 0 || offset > end {
+            return Err(1);
+        }
+        if offset <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        self.log_start_offset = offset;
+        if offset == end && !self.segments.last().expect("active").is_empty() {
+            self.roll(now_ms()).map_err(|_| -1i16)?;
+        }
+        self.delete_segments_below_start().map_err(|_| -1i16)?;
+        if let Some(dir) = &self.dir {
+            std::fs::write(dir.join(LOG_START_FILE), offset.to_string()).map_err(|_| -1i16)?;
+        }
+        Ok(offset)
+    }
+
+    /// Drops non-active segments that lie wholly below the log start offset.
+    fn delete_segments_below_start(&mut self) -> io::Result<()> {
+        while self.segments.len() > 1 && self.segments[0].next_offset <= self.log_start_offset {
+            self.segments.remove(0).delete()?;
+        }
+        Ok(())
     }
 
     /// Applies `retention.ms` / `retention.bytes`, deleting whole old segments; rolls the
     /// active segment when `segment.ms` has passed. Returns how many segments were deleted.
     pub fn enforce_retention(&mut self, now_ms: i64) -> usize {
-        let _ = now_ms;
-        todo!("log agent")
+        let mut deleted = 0;
+        if let Err(e) = self.maybe_roll(0, now_ms) {
+            tracing::warn!("segment roll failed: {e}");
+        }
+        let retention_ms = self.config.retention_ms;
+        let retention_bytes = self.config.retention_bytes;
+        let mut total = self.size_bytes();
+        while self.segments.len() > 1 {
+            let oldest = &self.segments[0];
+            let expired = retention_ms >= 0 && oldest.max_timestamp < now_ms - retention_ms;
+            let over = retention_bytes >= 0 && total - oldest.size() >= retention_bytes as u64;
+            if !(expired || over) {
+                break;
+            }
+            let seg = self.segments.remove(0);
+            total -= seg.size();
+            if let Err(e) = seg.delete() {
+                tracing::warn!("deleting an expired segment failed: {e}");
+            }
+            deleted += 1;
+        }
+        self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset);
+        deleted
     }
 
     /// The highest producer id seen in this log, so new ids never collide after a restart.
     pub fn max_producer_id(&self) -> i64 {
-        todo!("log agent")
+        self.producers.max_producer_id()
     }
 
     /// Total bytes of all segments.
     pub fn size_bytes(&self) -> u64 {
-        todo!("log agent")
+        self.segments.iter().map(Segment::size).sum()
+    }
+
+    /// Number of segments (the active one included).
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
     }
 
     /// Writes buffered data and indexes to disk.
-    pub fn flush(&mut self) -> std::io::Result<()> {
-        todo!("log agent")
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.active().flush()
     }
 
     /// Changes the settings (DescribeConfigs / alter); takes effect on the next append.
     pub fn set_config(&mut self, config: LogConfig) {
-        let _ = config;
-        todo!("log agent")
+        self.config = config;
     }
 
     pub fn config(&self) -> &LogConfig {
-        todo!("log agent")
+        &self.config
+    }
+
+    /// Deletes every segment and the partition directory (DeleteTopics).
+    pub fn delete(self) -> io::Result<()> {
+        for seg in self.segments {
+            seg.delete()?;
+        }
+        if let Some(dir) = self.dir {
+            std::fs::remove_dir_all(dir)?;
+        }
+        Ok(())
     }
 }
+
+fn io_error(e: io::Error) -> AppendError {
+    error(-1, format!("log I/O failed: {e}"))
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests;

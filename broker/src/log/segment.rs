@@ -1,0 +1,392 @@
+//! One segment: a `.log` file of whole batches plus its two sparse indexes.
+//!
+//! The data lives in a file (`<base offset>.log`) or, for in-memory logs, a `Vec<u8>`; both
+//! behind [`Storage`] so the rest of the log does not care which.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::batch::{self, BatchHeader, HEADER_LEN};
+use super::index::{self, OffsetEntry, TimeEntry};
+
+/// Kafka's file name for a segment: the base offset as 20 zero-padded digits.
+pub fn file_stem(base_offset: i64) -> String {
+    format!("{base_offset:020}")
+}
+
+/// Where a segment's bytes are.
+enum Storage {
+    Memory(Vec<u8>),
+    Disk {
+        log: File,
+        index: File,
+        time_index: File,
+        dir: PathBuf,
+    },
+}
+
+/// A segment and its indexes.
+pub struct Segment {
+    pub base_offset: i64,
+    storage: Storage,
+    len: u64,
+    /// Offset after the last batch (== base_offset when empty).
+    pub next_offset: i64,
+    /// Largest timestamp of any batch, -1 when empty.
+    pub max_timestamp: i64,
+    /// Offset of the batch holding `max_timestamp`.
+    pub max_timestamp_offset: i64,
+    /// When the segment got its first batch (for `segment.ms` rolls), or when it was created.
+    pub created_ms: i64,
+    index: Vec<OffsetEntry>,
+    time_index: Vec<TimeEntry>,
+    bytes_since_index: usize,
+    index_interval: usize,
+}
+
+/// What a header scan found at a position.
+pub struct ScannedBatch {
+    pub position: u64,
+    pub header: BatchHeader,
+}
+
+impl Segment {
+    /// Creates an empty segment (files truncated if present).
+    pub fn create(
+        dir: Option<&Path>,
+        base_offset: i64,
+        index_interval: usize,
+        now_ms: i64,
+    ) -> io::Result<Segment> {
+        let storage = match dir {
+            None => Storage::Memory(Vec::new()),
+            Some(dir) => {
+                let open = |ext: &str| {
+                    OpenOptions::new()
+                        .create(true)
+                        .read(true)
+                        .write(true)
+                        .truncate(true)
+                        .open(dir.join(format!("{}.{ext}", file_stem(base_offset))))
+                };
+                Storage::Disk {
+                    log: open("log")?,
+                    index: open("index")?,
+                    time_index: open("timeindex")?,
+                    dir: dir.to_path_buf(),
+                }
+            }
+        };
+        Ok(Segment {
+            base_offset,
+            storage,
+            len: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            max_timestamp_offset: base_offset,
+            created_ms: now_ms,
+            index: Vec::new(),
+            time_index: Vec::new(),
+            bytes_since_index: 0,
+            index_interval,
+        })
+    }
+
+    /// Opens an existing on-disk segment. Scans every batch header to rebuild the indexes and
+    /// the segment's end; with `check_crc` (the active segment) a torn or corrupt tail is
+    /// truncated. Calls `on_batch` for each valid batch (producer-state rebuild).
+    pub fn open(
+        dir: &Path,
+        base_offset: i64,
+        index_interval: usize,
+        check_crc: bool,
+        now_ms: i64,
+        on_batch: &mut dyn FnMut(&BatchHeader),
+    ) -> io::Result<Segment> {
+        let stem = file_stem(base_offset);
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.join(format!("{stem}.log")))?;
+        let file_len = log.metadata()?.len();
+        let open_idx = |ext: &str| {
+            OpenOptions::new()
+                .create(true)
+                .read(true)
+                .write(true)
+                .truncate(false)
+                .open(dir.join(format!("{stem}.{ext}")))
+        };
+        let (index_file, time_file) = (open_idx("index")?, open_idx("timeindex")?);
+        let created_ms = log
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(now_ms, |d| d.as_millis() as i64);
+        let mut seg = Segment {
+            base_offset,
+            storage: Storage::Disk {
+                log,
+                index: index_file,
+                time_index: time_file,
+                dir: dir.to_path_buf(),
+            },
+            len: file_len,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            max_timestamp_offset: base_offset,
+            created_ms,
+            index: Vec::new(),
+            time_index: Vec::new(),
+            bytes_since_index: 0,
+            index_interval,
+        };
+        // Rebuild indexes from the batches; stop at the first batch that is torn or corrupt.
+        let mut pos = 0u64;
+        let mut good_end = 0u64;
+        while pos < file_len {
+            let Some(header) = seg.header_at(pos)? else {
+                break;
+            };
+            let size = header.total_size() as u64;
+            if header.magic != 2
+                || header.length < (HEADER_LEN - batch::LOG_OVERHEAD) as i32
+                || pos + size > file_len
+            {
+                break;
+            }
+            if check_crc && !batch::crc_ok(&seg.read_at(pos, size as usize)?) {
+                break;
+            }
+            seg.track(pos, &header);
+            on_batch(&header);
+            pos += size;
+            good_end = pos;
+        }
+        if good_end < file_len {
+            tracing::warn!(segment = %stem, kept = good_end, dropped = file_len - good_end, "truncating torn or corrupt log tail");
+            seg.truncate(good_end)?;
+        }
+        seg.rewrite_index_files()?;
+        Ok(seg)
+    }
+
+    /// Records a batch at `position` in the in-memory indexes and segment bounds.
+    fn track(
+        &mut self,
+        position: u64,
+        h: &BatchHeader,
+    ) -> (Option<OffsetEntry>, Option<TimeEntry>) {
+        let rel = (h.base_offset - self.base_offset) as u32;
+        let mut added = (None, None);
+        if position > 0 && self.bytes_since_index >= self.index_interval {
+            let e = OffsetEntry {
+                relative_offset: rel,
+                position: position as u32,
+            };
+            self.index.push(e);
+            added.0 = Some(e);
+            let max_ts = self.max_timestamp.max(h.max_timestamp);
+            if self.time_index.last().is_none_or(|t| max_ts > t.timestamp) {
+                let t = TimeEntry {
+                    timestamp: max_ts,
+                    relative_offset: rel,
+                };
+                self.time_index.push(t);
+                added.1 = Some(t);
+            }
+            self.bytes_since_index = 0;
+        }
+        self.bytes_since_index += h.total_size();
+        if h.max_timestamp > self.max_timestamp {
+            self.max_timestamp = h.max_timestamp;
+            self.max_timestamp_offset = h.base_offset;
+        }
+        self.next_offset = h.last_offset() + 1;
+        added
+    }
+
+    /// Appends a batch whose offsets are already assigned.
+    pub fn append(&mut self, bytes: &[u8], header: &BatchHeader) -> io::Result<()> {
+        let position = self.len;
+        match &mut self.storage {
+            Storage::Memory(v) => v.extend_from_slice(bytes),
+            Storage::Disk { log, .. } => log.write_all_at(bytes, position)?,
+        }
+        self.len += bytes.len() as u64;
+        let (entry, time_entry) = self.track(position, header);
+        if let Storage::Disk {
+            index, time_index, ..
+        } = &mut self.storage
+        {
+            if let Some(e) = entry {
+                index.write_all_at(
+                    &e.encode(),
+                    ((self.index.len() - 1) * OffsetEntry::SIZE) as u64,
+                )?;
+            }
+            if let Some(t) = time_entry {
+                time_index.write_all_at(
+                    &t.encode(),
+                    ((self.time_index.len() - 1) * TimeEntry::SIZE) as u64,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn size(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn read_at(&self, position: u64, len: usize) -> io::Result<Vec<u8>> {
+        let len = len.min((self.len.saturating_sub(position)) as usize);
+        match &self.storage {
+            Storage::Memory(v) => Ok(v[position as usize..position as usize + len].to_vec()),
+            Storage::Disk { log, .. } => {
+                let mut buf = vec![0u8; len];
+                log.read_exact_at(&mut buf, position)?;
+                Ok(buf)
+            }
+        }
+    }
+
+    /// The header of the batch at `position`, if a whole header is there.
+    pub fn header_at(&self, position: u64) -> io::Result<Option<BatchHeader>> {
+        if position + HEADER_LEN as u64 > self.len {
+            return Ok(None);
+        }
+        match &self.storage {
+            Storage::Memory(v) => Ok(BatchHeader::parse(&v[position as usize..])),
+            Storage::Disk { log, .. } => {
+                let mut buf = [0u8; HEADER_LEN];
+                log.read_exact_at(&mut buf, position)?;
+                Ok(BatchHeader::parse(&buf))
+            }
+        }
+    }
+
+    /// Batch headers from `position` to the end of the segment.
+    pub fn scan_from(
+        &self,
+        mut position: u64,
+    ) -> impl Iterator<Item = io::Result<ScannedBatch>> + '_ {
+        std::iter::from_fn(move || match self.header_at(position) {
+            Ok(Some(header)) => {
+                let at = position;
+                position += header.total_size() as u64;
+                Some(Ok(ScannedBatch {
+                    position: at,
+                    header,
+                }))
+            }
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        })
+    }
+
+    /// Position of the batch that contains `offset`, if this segment has one.
+    pub fn find_position(&self, offset: i64) -> io::Result<Option<u64>> {
+        if offset < self.base_offset || offset >= self.next_offset {
+            return Ok(None);
+        }
+        let start = index::lookup_position(&self.index, (offset - self.base_offset) as u32) as u64;
+        for b in self.scan_from(start) {
+            let b = b?;
+            if b.header.last_offset() >= offset {
+                return Ok(Some(b.position));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first batch whose max timestamp is >= `timestamp`: (its base offset, its max timestamp).
+    pub fn find_timestamp(&self, timestamp: i64) -> io::Result<Option<(i64, i64)>> {
+        if self.max_timestamp < timestamp {
+            return Ok(None);
+        }
+        let rel = index::lookup_timestamp(&self.time_index, timestamp);
+        let start = self
+            .find_position(self.base_offset + rel as i64)?
+            .unwrap_or(0);
+        for b in self.scan_from(start) {
+            let b = b?;
+            if b.header.max_timestamp >= timestamp {
+                return Ok(Some((b.header.base_offset, b.header.max_timestamp)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Cuts the segment at `position`, dropping index entries past it.
+    pub fn truncate(&mut self, position: u64) -> io::Result<()> {
+        match &mut self.storage {
+            Storage::Memory(v) => v.truncate(position as usize),
+            Storage::Disk { log, .. } => log.set_len(position)?,
+        }
+        self.len = position;
+        self.index.retain(|e| (e.position as u64) < position);
+        Ok(())
+    }
+
+    /// Writes the in-memory indexes over the index files (after recovery or truncation).
+    fn rewrite_index_files(&mut self) -> io::Result<()> {
+        if let Storage::Disk {
+            index, time_index, ..
+        } = &mut self.storage
+        {
+            let idx: Vec<u8> = self.index.iter().flat_map(|e| e.encode()).collect();
+            let tix: Vec<u8> = self.time_index.iter().flat_map(|e| e.encode()).collect();
+            let mut current = vec![0u8; index.metadata()?.len() as usize];
+            index.read_exact_at(&mut current, 0)?;
+            if current != idx {
+                index.set_len(0)?;
+                index.write_all_at(&idx, 0)?;
+            }
+            let mut current = vec![0u8; time_index.metadata()?.len() as usize];
+            time_index.read_exact_at(&mut current, 0)?;
+            if current != tix {
+                time_index.set_len(0)?;
+                time_index.write_all_at(&tix, 0)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        if let Storage::Disk {
+            log,
+            index,
+            time_index,
+            ..
+        } = &mut self.storage
+        {
+            log.flush()?;
+            log.sync_data()?;
+            index.sync_data()?;
+            time_index.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Removes the segment's files.
+    pub fn delete(self) -> io::Result<()> {
+        if let Storage::Disk { dir, .. } = &self.storage {
+            let stem = file_stem(self.base_offset);
+            for ext in ["log", "index", "timeindex"] {
+                match std::fs::remove_file(dir.join(format!("{stem}.{ext}"))) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,303 @@
+//! Behaviour of a partition log as the broker relies on it, on disk and in memory.
+
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
+
+use super::batch::tests::batch;
+use super::*;
+
+fn offsets_of(bytes: Bytes) -> Vec<i64> {
+    RecordBatchDecoder::decode_all(&mut bytes.clone())
+        .unwrap()
+        .iter()
+        .flat_map(|s| s.records.iter().map(|r| r.offset))
+        .collect()
+}
+
+fn small_segments() -> LogConfig {
+    LogConfig {
+        segment_bytes: 400,
+        index_interval_bytes: 100,
+        ..LogConfig::default()
+    }
+}
+
+#[test]
+fn in_memory_append_assigns_offsets_and_reads_whole_batches() {
+    let mut log = PartitionLog::open(None, LogConfig::default()).unwrap();
+    let a = log.append(batch(3, None, 1000), 0).unwrap();
+    let b = log.append(batch(2, None, 2000), 0).unwrap();
+    assert_eq!((a.base_offset, a.last_offset), (0, 2));
+    assert_eq!((b.base_offset, b.last_offset), (3, 4));
+    assert_eq!(log.log_end_offset(), 5);
+    assert_eq!(
+        offsets_of(log.read(0, 1 << 20, true).unwrap()),
+        vec![0, 1, 2, 3, 4]
+    );
+    // From the middle of a batch: the whole batch holding offset 1 comes back.
+    assert_eq!(
+        offsets_of(log.read(1, 1 << 20, true).unwrap()),
+        vec![0, 1, 2, 3, 4]
+    );
+    assert_eq!(offsets_of(log.read(3, 1 << 20, true).unwrap()), vec![3, 4]);
+    assert!(log.read(5, 1 << 20, true).unwrap().is_empty());
+    assert_eq!(log.read(6, 1 << 20, true), Err(1));
+}
+
+#[test]
+fn read_respects_max_bytes_but_returns_one_batch_when_asked() {
+    let mut log = PartitionLog::open(None, LogConfig::default()).unwrap();
+    let first = batch(3, None, 0);
+    let size = first.len();
+    log.append(first, 0).unwrap();
+    log.append(batch(3, None, 0), 0).unwrap();
+    assert_eq!(offsets_of(log.read(0, size, false).unwrap()), vec![0, 1, 2]);
+    assert!(log.read(0, 10, false).unwrap().is_empty());
+    assert_eq!(offsets_of(log.read(0, 10, true).unwrap()), vec![0, 1, 2]);
+}
+
+#[test]
+fn rejects_corrupt_oversize_and_inconsistent_batches_with_kafka_codes() {
+    let mut log = PartitionLog::open(
+        None,
+        LogConfig {
+            max_message_bytes: 200,
+            ..LogConfig::default()
+        },
+    )
+    .unwrap();
+    let mut bad = batch(2, None, 0).to_vec();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    assert_eq!(log.append(Bytes::from(bad), 0).unwrap_err().code, 2);
+    assert_eq!(log.append(batch(30, None, 0), 0).unwrap_err().code, 10);
+    let mut two = batch(1, None, 0).to_vec();
+    two.extend_from_slice(&batch(1, None, 0));
+    assert_eq!(log.append(Bytes::from(two), 0).unwrap_err().code, 87);
+    assert_eq!(log.log_end_offset(), 0, "nothing was appended");
+}
+
+#[test]
+fn log_append_time_overrides_timestamps_with_valid_crc() {
+    let cfg = LogConfig {
+        timestamp_type: TimestampType::LogAppendTime,
+        ..LogConfig::default()
+    };
+    let mut log = PartitionLog::open(None, cfg).unwrap();
+    let r = log.append(batch(2, None, 5), 77_000).unwrap();
+    assert_eq!(r.log_append_time_ms, 77_000);
+    let read = log.read(0, 1 << 20, true).unwrap();
+    assert!(batch::crc_ok(&read));
+    let h = BatchHeader::parse(&read).unwrap();
+    assert_eq!(h.max_timestamp, 77_000);
+    assert_eq!(log.offset_for_timestamp(70_000), Some((0, 77_000)));
+}
+
+#[test]
+fn segments_roll_by_size_and_lookups_cross_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(Some(dir.path()), small_segments()).unwrap();
+    for i in 0..20 {
+        log.append(batch(2, None, 1000 * i), 0).unwrap();
+    }
+    assert!(log.segment_count() > 3, "{} segments", log.segment_count());
+    assert!(dir.path().join("00000000000000000000.log").exists());
+    assert!(dir.path().join("00000000000000000000.index").exists());
+    assert!(dir.path().join("00000000000000000000.timeindex").exists());
+    for offset in [0, 7, 13, 22, 39] {
+        let got = offsets_of(log.read(offset, 1 << 20, true).unwrap());
+        assert_eq!(got[0], offset - offset % 2, "read from {offset}");
+        assert_eq!(*got.last().unwrap(), 39);
+    }
+    // Batch i holds timestamps 1000*i and 1000*i+1, at offsets 2i and 2i+1.
+    assert_eq!(log.offset_for_timestamp(5_001), Some((11, 5_001)));
+    assert_eq!(log.offset_for_timestamp(5_500), Some((12, 6_000)));
+    assert_eq!(log.offset_for_timestamp(100_000), None);
+    assert_eq!(log.max_timestamp(), Some((38, 19_001)));
+}
+
+#[test]
+fn segments_roll_by_time() {
+    let cfg = LogConfig {
+        segment_ms: 1000,
+        ..LogConfig::default()
+    };
+    let mut log = PartitionLog::open(None, cfg).unwrap();
+    let now = now_ms();
+    log.append(batch(1, None, 0), now).unwrap();
+    log.append(batch(1, None, 0), now + 10).unwrap();
+    assert_eq!(log.segment_count(), 1);
+    log.append(batch(1, None, 0), now + 5000).unwrap();
+    assert_eq!(log.segment_count(), 2);
+}
+
+#[test]
+fn retention_by_time_and_bytes_deletes_whole_old_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(Some(dir.path()), small_segments()).unwrap();
+    let now = now_ms();
+    for i in 0..12 {
+        // The first six batches are old, the rest recent.
+        let ts = if i < 6 { now - 10 * 3_600_000 } else { now };
+        log.append(batch(2, None, ts), now).unwrap();
+    }
+    let before = log.segment_count();
+    log.set_config(LogConfig {
+        retention_ms: 3_600_000,
+        ..small_segments()
+    });
+    let deleted = log.enforce_retention(now);
+    assert!(deleted >= 1);
+    assert_eq!(log.segment_count(), before - deleted);
+    assert!(log.log_start_offset() > 0 && log.log_start_offset() <= 12);
+    assert_eq!(log.read(0, 100, true), Err(1));
+    assert_eq!(log.log_end_offset(), 24);
+
+    log.set_config(LogConfig {
+        retention_bytes: 400,
+        ..small_segments()
+    });
+    log.enforce_retention(now);
+    assert!(log.size_bytes() <= 800, "size {}", log.size_bytes());
+    assert_eq!(log.log_end_offset(), 24);
+}
+
+#[test]
+fn delete_records_moves_log_start_and_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = PartitionLog::open(Some(dir.path()), small_segments()).unwrap();
+        for _ in 0..10 {
+            log.append(batch(2, None, 0), 0).unwrap();
+        }
+        assert_eq!(log.delete_records_before(9), Ok(9));
+        assert_eq!(log.delete_records_before(3), Ok(9), "never moves backwards");
+        assert_eq!(log.delete_records_before(21), Err(1));
+        assert_eq!(log.read(8, 1000, true), Err(1));
+        log.flush().unwrap();
+    }
+    let log = PartitionLog::open(Some(dir.path()), small_segments()).unwrap();
+    assert_eq!(log.log_start_offset(), 9);
+    assert_eq!(log.log_end_offset(), 20);
+    assert_eq!(
+        offsets_of(log.read(9, 1 << 20, true).unwrap())[0],
+        8,
+        "the batch holding 9"
+    );
+}
+
+#[test]
+fn torn_tail_is_truncated_and_appends_continue_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = dir.path().join("00000000000000000000.log");
+    let full_len;
+    {
+        let mut log = PartitionLog::open(Some(dir.path()), LogConfig::default()).unwrap();
+        for _ in 0..3 {
+            log.append(batch(2, None, 0), 0).unwrap();
+        }
+        log.flush().unwrap();
+        full_len = std::fs::metadata(&seg).unwrap().len();
+    }
+    // Cut the last batch in half, and drop the index files.
+    let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    f.set_len(full_len - 10).unwrap();
+    std::fs::remove_file(dir.path().join("00000000000000000000.index")).unwrap();
+    let mut log = PartitionLog::open(Some(dir.path()), LogConfig::default()).unwrap();
+    assert_eq!(log.log_end_offset(), 4, "two complete batches survive");
+    assert_eq!(
+        offsets_of(log.read(0, 1 << 20, true).unwrap()),
+        vec![0, 1, 2, 3]
+    );
+    assert!(dir.path().join("00000000000000000000.index").exists());
+    let r = log.append(batch(1, None, 0), 0).unwrap();
+    assert_eq!(r.base_offset, 4);
+    assert_eq!(
+        offsets_of(log.read(0, 1 << 20, true).unwrap()),
+        vec![0, 1, 2, 3, 4]
+    );
+}
+
+#[test]
+fn corrupt_batch_in_active_segment_is_dropped_on_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = dir.path().join("00000000000000000000.log");
+    let first_len;
+    {
+        let mut log = PartitionLog::open(Some(dir.path()), LogConfig::default()).unwrap();
+        let b = batch(2, None, 0);
+        first_len = b.len() as u64;
+        log.append(b, 0).unwrap();
+        log.append(batch(2, None, 0), 0).unwrap();
+    }
+    let mut data = std::fs::read(&seg).unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 0x55;
+    std::fs::write(&seg, data).unwrap();
+    let log = PartitionLog::open(Some(dir.path()), LogConfig::default()).unwrap();
+    assert_eq!(log.log_end_offset(), 2);
+    assert_eq!(std::fs::metadata(&seg).unwrap().len(), first_len);
+}
+
+#[test]
+fn idempotent_retries_are_acknowledged_not_appended() {
+    let mut log = PartitionLog::open(None, LogConfig::default()).unwrap();
+    let first = log.append(batch(3, Some((42, 0, 0)), 0), 0).unwrap();
+    log.append(batch(2, Some((42, 0, 3)), 0), 0).unwrap();
+    let retry = log.append(batch(3, Some((42, 0, 0)), 0), 0).unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(
+        (retry.base_offset, retry.last_offset),
+        (first.base_offset, first.last_offset)
+    );
+    assert_eq!(log.log_end_offset(), 5);
+    // A gap in the sequence.
+    assert_eq!(
+        log.append(batch(1, Some((42, 0, 9)), 0), 0)
+            .unwrap_err()
+            .code,
+        45
+    );
+    // A new epoch must start at 0, and then fences the old one.
+    assert_eq!(
+        log.append(batch(1, Some((42, 1, 5)), 0), 0)
+            .unwrap_err()
+            .code,
+        45
+    );
+    log.append(batch(1, Some((42, 1, 0)), 0), 0).unwrap();
+    assert_eq!(
+        log.append(batch(1, Some((42, 0, 5)), 0), 0)
+            .unwrap_err()
+            .code,
+        47
+    );
+    assert_eq!(log.max_producer_id(), 42);
+}
+
+#[test]
+fn producer_state_is_rebuilt_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = PartitionLog::open(Some(dir.path()), LogConfig::default()).unwrap();
+        log.append(batch(2, Some((7, 3, 0)), 0), 0).unwrap();
+        log.append(batch(2, Some((7, 3, 2)), 0), 0).unwrap();
+    }
+    let mut log = PartitionLog::open(Some(dir.path()), LogConfig::default()).unwrap();
+    let retry = log.append(batch(2, Some((7, 3, 2)), 0), 0).unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(retry.base_offset, 2);
+    assert_eq!(
+        log.append(batch(1, Some((7, 3, 5)), 0), 0)
+            .unwrap_err()
+            .code,
+        45
+    );
+    assert_eq!(
+        log.append(batch(1, Some((7, 3, 4)), 0), 0)
+            .unwrap()
+            .base_offset,
+        4
+    );
+    assert_eq!(log.max_producer_id(), 7);
+}
