@@ -1,6 +1,279 @@
 //! Krafty's dev broker: a single-node broker that speaks the Kafka wire protocol.
 //!
-//! Embed it in a test with [`Broker::builder`], or run the `krafty-broker` binary.
+//! Any Kafka client (Krafty, librdkafka, kafka-python, the Java client) works against it
+//! unchanged. Embed it in a test:
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let broker = krafty_broker::Broker::builder()
+//!     .listen("127.0.0.1:0")
+//!     .config("num.partitions", "3")
+//!     .start()
+//!     .await?;
+//! println!("bootstrap.servers={}", broker.bootstrap_servers());
+//! broker.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! or run the `krafty-broker` binary. Data lives in memory unless a data dir is given.
 
+mod api;
+pub mod config;
+pub mod fault;
 pub mod group;
 pub mod log;
+mod server;
+pub mod topics;
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+pub use config::{BrokerConfig, ConfigError};
+pub use fault::Faults;
+
+use crate::group::GroupCoordinator;
+use crate::topics::{TopicManager, OFFSETS_TOPIC};
+
+/// Builds and starts a broker.
+#[derive(Debug, Default)]
+pub struct BrokerBuilder {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    properties: Vec<(String, String)>,
+    properties_file: Option<PathBuf>,
+}
+
+/// Entry point of the embedding API.
+pub struct Broker;
+
+impl Broker {
+    pub fn builder() -> BrokerBuilder {
+        BrokerBuilder::default()
+    }
+}
+
+fn invalid(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
+}
+
+impl BrokerBuilder {
+    /// Keeps the logs in `dir` (durable across restarts); without it data lives in memory.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1:9092`; port 0 picks a free one).
+    pub fn listen(mut self, addr: impl Into<String>) -> Self {
+        self.listen = Some(addr.into());
+        self
+    }
+
+    /// Sets a broker property by Kafka's name (`num.partitions`, `log.retention.ms`, ...).
+    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.push((key.into(), value.into()));
+        self
+    }
+
+    /// Loads properties from a `server.properties` file (applied before `config` calls).
+    pub fn properties_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.properties_file = Some(path.into());
+        self
+    }
+
+    /// Validates the configuration without starting anything.
+    pub fn build_config(&self) -> Result<BrokerConfig, ConfigError> {
+        let mut config = BrokerConfig::default();
+        if let Some(path) = &self.properties_file {
+            config.load_properties_file(path)?;
+        }
+        for (k, v) in &self.properties {
+            config.set(k, v)?;
+        }
+        Ok(config)
+    }
+
+    /// Starts the broker on the current tokio runtime.
+    pub async fn start(self) -> io::Result<BrokerHandle> {
+        let config = Arc::new(self.build_config().map_err(invalid)?);
+        let addr = self
+            .listen
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1:9092".into());
+        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        let local_addr = listener.local_addr()?;
+        let topics = Arc::new(TopicManager::open(self.data_dir.clone(), config.clone())?);
+        let partitions = config.group.offsets_topic_num_partitions;
+        let offsets = match topics.get(OFFSETS_TOPIC) {
+            Some(t) => t,
+            None => topics
+                .create(OFFSETS_TOPIC, partitions, 1, Default::default(), false)
+                .map_err(|e| invalid(e.message))?,
+        };
+        let offsets_logs = offsets.partitions.read().unwrap().clone();
+        let exists_topics = topics.clone();
+        let groups = GroupCoordinator::new(
+            config.group.clone(),
+            offsets_logs,
+            Arc::new(move |t: &str, p: i32| exists_topics.partition(t, p).is_some()),
+        );
+        let max_pid = topics
+            .all()
+            .iter()
+            .flat_map(|t| t.partitions.read().unwrap().clone())
+            .map(|l| l.lock().unwrap().max_producer_id())
+            .max()
+            .unwrap_or(0);
+        let cluster_id = config
+            .cluster_id
+            .clone()
+            .unwrap_or_else(|| cluster_id_for(self.data_dir.as_deref()));
+        let shared = Arc::new(server::Shared {
+            host: config
+                .advertised_host
+                .clone()
+                .unwrap_or_else(|| local_addr.ip().to_string()),
+            port: config.advertised_port.unwrap_or(local_addr.port() as i32),
+            config: config.clone(),
+            topics: topics.clone(),
+            groups: groups.clone(),
+            faults: Arc::new(Faults::default()),
+            next_producer_id: AtomicI64::new(max_pid + 1),
+            appended: watch::channel(0).0,
+            cluster_id,
+        });
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let server = tokio::spawn(server::serve(listener, shared.clone(), stop_rx.clone()));
+        let retention = tokio::spawn(retention_task(
+            topics.clone(),
+            config.retention_check_interval_ms,
+            stop_rx,
+        ));
+        tracing::info!(%local_addr, data_dir = ?self.data_dir, "dev broker started");
+        Ok(BrokerHandle {
+            local_addr,
+            shared,
+            stop: stop_tx,
+            tasks: std::sync::Mutex::new(vec![server, retention]),
+        })
+    }
+
+    /// Starts the broker on a runtime of its own, for callers without one (bindings, threads).
+    pub fn start_blocking(self) -> io::Result<BlockingBroker> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("krafty-broker")
+            .enable_all()
+            .build()?;
+        let handle = runtime.block_on(self.start())?;
+        Ok(BlockingBroker {
+            runtime: Some(runtime),
+            handle: Some(handle),
+        })
+    }
+}
+
+/// A stable cluster id for a data dir (so clients see the same cluster after a restart).
+fn cluster_id_for(dir: Option<&std::path::Path>) -> String {
+    let Some(dir) = dir else {
+        return format!("krafty-{}", uuid::Uuid::new_v4().simple());
+    };
+    let file = dir.join("meta.properties");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        if let Some(id) = text.lines().find_map(|l| l.strip_prefix("cluster.id=")) {
+            return id.trim().to_string();
+        }
+    }
+    let id = format!("krafty-{}", uuid::Uuid::new_v4().simple());
+    let _ = std::fs::write(file, format!("version=1\ncluster.id={id}\n"));
+    id
+}
+
+async fn retention_task(topics: Arc<TopicManager>, every_ms: u64, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(every_ms));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => topics.enforce_retention(log::now_ms()),
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// A running broker.
+pub struct BrokerHandle {
+    local_addr: SocketAddr,
+    shared: Arc<server::Shared>,
+    stop: watch::Sender<bool>,
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl BrokerHandle {
+    /// `host:port` for a client's `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        format!("{}:{}", self.shared.host, self.shared.port)
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Fault injection controls.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Runs retention on every partition now (tests; otherwise every
+    /// `log.retention.check.interval.ms`).
+    pub fn enforce_retention(&self) {
+        self.shared.topics.enforce_retention(log::now_ms());
+    }
+
+    /// Stops accepting, lets in-flight requests finish, flushes every log.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let tasks: Vec<_> = self.tasks.lock().unwrap().drain(..).collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+        self.shared.groups.shutdown();
+        self.shared.topics.flush_all();
+        tracing::info!("dev broker stopped");
+    }
+}
+
+/// A broker with its own runtime, for non-async callers. Shuts down on drop.
+pub struct BlockingBroker {
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: Option<BrokerHandle>,
+}
+
+impl BlockingBroker {
+    pub fn bootstrap_servers(&self) -> String {
+        self.handle.as_ref().expect("running").bootstrap_servers()
+    }
+
+    pub fn faults(&self) -> &Faults {
+        self.handle.as_ref().expect("running").faults()
+    }
+
+    pub fn shutdown(&mut self) {
+        if let (Some(rt), Some(h)) = (self.runtime.as_ref(), self.handle.take()) {
+            rt.block_on(h.shutdown());
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(std::time::Duration::from_secs(5));
+        }
+    }
+}
+
+impl Drop for BlockingBroker {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

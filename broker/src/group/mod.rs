@@ -1,19 +1,33 @@
 //! The group coordinator: classic consumer-group protocol and committed offsets.
 //!
 //! Handles JoinGroup / SyncGroup / Heartbeat / LeaveGroup with Kafka's state machine (Empty,
-//! PreparingRebalance, CompletingRebalance, Stable, Dead), session and rebalance timeouts,
+//! PreparingRebalance, CompletingRebalance, Stable; a deleted group is reported
+//! as Dead), session and rebalance timeouts,
 //! static membership (KIP-345) and the member-id-required round trip (KIP-394). Committed
 //! offsets and group metadata are written to the internal `__consumer_offsets` topic
-//! (partition = hash(group id) % offsets.topic.num.partitions) and reloaded from it on start.
+//! (partition = Java's `abs(groupId.hashCode()) % offsets.topic.num.partitions`) and reloaded
+//! from it on start.
 //!
-//! The server decodes requests and passes the `kafka-protocol` structs here with the request
-//! version; responses come back ready to encode at that version.
+//! A JoinGroup or SyncGroup that must wait parks a oneshot sender in its member; whoever
+//! completes the rebalance (the last joiner, the leader's sync, or the expiry sweep) answers
+//! every parked request. All state sits behind one mutex that is never held across an await.
 
-use std::sync::Arc;
+mod persist;
+mod requests;
+mod state;
 
-use kafka_protocol::messages::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
-use crate::log::SharedLog;
+use bytes::Bytes;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::records::RecordBatchDecoder;
+use tokio::time::Instant;
+
+use crate::log::{now_ms, SharedLog};
+use persist::{GroupValue, OffsetValue, OffsetsRecord};
+use state::{Committed, Group, GroupState};
 
 /// Group coordinator settings, by Kafka's broker property names.
 #[derive(Debug, Clone)]
@@ -24,7 +38,8 @@ pub struct GroupConfig {
     pub min_session_timeout_ms: i32,
     /// `group.max.session.timeout.ms` (default 1800000).
     pub max_session_timeout_ms: i32,
-    /// `group.initial.rebalance.delay.ms` (default 3000; the dev broker defaults to 0 so tests are fast).
+    /// `group.initial.rebalance.delay.ms` (Kafka's default is 3000; the dev broker's is 0 so
+    /// tests are fast).
     pub initial_rebalance_delay_ms: i32,
     /// `group.max.size` (default unlimited).
     pub max_size: i32,
@@ -48,79 +63,370 @@ impl Default for GroupConfig {
 /// Tells the coordinator whether a topic partition exists (for OffsetCommit validation).
 pub type PartitionExists = Arc<dyn Fn(&str, i32) -> bool + Send + Sync>;
 
+/// Who sent a request (for DescribeGroups' client id and host).
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub client_id: String,
+    pub client_host: String,
+}
+
+/// How often session and rebalance deadlines are checked.
+const SWEEP_EVERY: Duration = Duration::from_millis(100);
+
 /// The coordinator for every group on this broker.
 pub struct GroupCoordinator {
-    // Implementation: group/state.rs (per-group state machine), group/member.rs,
-    // group/offsets.rs (commit/fetch), group/persist.rs (__consumer_offsets records).
+    config: GroupConfig,
+    groups: Mutex<HashMap<String, Group>>,
+    offsets_logs: Vec<SharedLog>,
+    partition_exists: PartitionExists,
+}
+
+/// Java's `String.hashCode` over UTF-16 code units.
+fn java_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
 }
 
 impl GroupCoordinator {
     /// Builds the coordinator over the `__consumer_offsets` partitions (index = partition) and
-    /// reloads committed offsets and group metadata from them.
-    pub fn new(config: GroupConfig, offsets_logs: Vec<SharedLog>, partition_exists: PartitionExists) -> Arc<Self> {
-        let _ = (config, offsets_logs, partition_exists);
-        todo!("group agent")
+    /// reloads committed offsets and group metadata from them. Must run inside a tokio runtime
+    /// (it starts the expiry sweep).
+    pub fn new(
+        config: GroupConfig,
+        offsets_logs: Vec<SharedLog>,
+        partition_exists: PartitionExists,
+    ) -> Arc<Self> {
+        let coordinator = Arc::new(GroupCoordinator {
+            config,
+            groups: Mutex::new(HashMap::new()),
+            offsets_logs,
+            partition_exists,
+        });
+        coordinator.load();
+        let weak: Weak<GroupCoordinator> = Arc::downgrade(&coordinator);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SWEEP_EVERY).await;
+                let Some(c) = weak.upgrade() else { return };
+                c.sweep(Instant::now());
+            }
+        });
+        coordinator
     }
 
-    /// `__consumer_offsets` partition for a group: Java's `abs(groupId.hashCode()) % partitions`.
+    /// `__consumer_offsets` partition for a group: Java's `Utils.abs(groupId.hashCode()) % n`.
     pub fn partition_for(&self, group_id: &str) -> i32 {
-        let _ = group_id;
-        todo!("group agent")
+        let n = self.offsets_logs.len().max(1) as i32;
+        // Utils.abs maps i32::MIN to 0, unlike i32::abs.
+        let h = java_hash(group_id);
+        let abs = if h == i32::MIN { 0 } else { h.abs() };
+        abs % n
     }
 
-    pub async fn join_group(&self, req: JoinGroupRequest, version: i16) -> JoinGroupResponse {
-        let _ = (req, version);
-        todo!("group agent")
+    /// Replays every offsets partition.
+    fn load(&self) {
+        let mut groups = self.groups.lock().unwrap();
+        for log in &self.offsets_logs {
+            let log = log.lock().unwrap();
+            let Ok(bytes) = log.read(log.log_start_offset(), usize::MAX, true) else {
+                continue;
+            };
+            let Ok(sets) = RecordBatchDecoder::decode_all(&mut bytes.clone()) else {
+                tracing::warn!("skipping an undecodable __consumer_offsets partition");
+                continue;
+            };
+            for record in sets.iter().flat_map(|s| s.records.iter()) {
+                let Some(key) = &record.key else { continue };
+                match OffsetsRecord::decode(key, record.value.as_ref()) {
+                    Some(OffsetsRecord::Offset {
+                        group,
+                        topic,
+                        partition,
+                        value,
+                    }) => {
+                        let g = groups
+                            .entry(group.clone())
+                            .or_insert_with(|| Group::new(&group));
+                        match value {
+                            Some(v) => {
+                                let c = Committed {
+                                    offset: v.offset,
+                                    leader_epoch: v.leader_epoch,
+                                    metadata: v.metadata,
+                                };
+                                g.offsets.insert((topic, partition), c);
+                            }
+                            None => {
+                                g.offsets.remove(&(topic, partition));
+                            }
+                        }
+                    }
+                    Some(OffsetsRecord::Group {
+                        group,
+                        value: Some(v),
+                    }) => {
+                        let g = groups
+                            .entry(group.clone())
+                            .or_insert_with(|| Group::new(&group));
+                        g.generation = v.generation;
+                        g.protocol_type = Some(v.protocol_type).filter(|p| !p.is_empty());
+                        g.protocol = v.protocol;
+                    }
+                    Some(OffsetsRecord::Group { group, value: None }) => {
+                        groups.remove(&group);
+                    }
+                    None => {}
+                }
+            }
+        }
+        if !groups.is_empty() {
+            tracing::info!(
+                groups = groups.len(),
+                "loaded consumer groups from __consumer_offsets"
+            );
+        }
     }
 
-    pub async fn sync_group(&self, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
-        let _ = (req, version);
-        todo!("group agent")
+    /// Appends records for `group` to its offsets partition.
+    fn persist(&self, group: &str, records: &[OffsetsRecord]) -> Result<(), i16> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let log = &self.offsets_logs[self.partition_for(group) as usize];
+        let now = now_ms();
+        let batch = persist::encode_batch(records, now);
+        log.lock()
+            .unwrap()
+            .append_internal(batch, now)
+            .map(|_| ())
+            .map_err(|e| {
+                tracing::error!(group, "writing to __consumer_offsets failed: {}", e.message);
+                -1
+            })
     }
 
-    pub async fn heartbeat(&self, req: HeartbeatRequest, version: i16) -> HeartbeatResponse {
-        let _ = (req, version);
-        todo!("group agent")
+    fn group_record(g: &Group) -> OffsetsRecord {
+        OffsetsRecord::Group {
+            group: g.id.clone(),
+            value: Some(GroupValue {
+                protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                generation: g.generation,
+                protocol: g.protocol.clone(),
+                leader: g.leader.clone(),
+                state_timestamp: now_ms(),
+            }),
+        }
     }
 
-    pub async fn leave_group(&self, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
-        let _ = (req, version);
-        todo!("group agent")
+    /// Moves a group into PreparingRebalance (or completes at once when nothing to wait for).
+    fn prepare_rebalance(&self, g: &mut Group, now: Instant) {
+        if g.state == GroupState::CompletingRebalance {
+            // Followers waiting for an assignment that will never come must rejoin.
+            for m in g.members.values_mut() {
+                if let Some(tx) = m.sync_waiter.take() {
+                    let _ = tx.send(requests::sync_error(27));
+                }
+            }
+        }
+        let delay = if g.state == GroupState::Empty {
+            self.config.initial_rebalance_delay_ms as i64
+        } else {
+            0
+        };
+        g.state = GroupState::PreparingRebalance;
+        let wait = if delay > 0 {
+            delay
+        } else {
+            g.max_rebalance_timeout_ms()
+        };
+        g.rebalance_deadline = Some(now + Duration::from_millis(wait.max(0) as u64));
+        if delay <= 0 {
+            self.maybe_complete_join(g, now, false);
+        }
     }
 
-    pub async fn offset_commit(&self, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
-        let _ = (req, version);
-        todo!("group agent")
+    /// Completes the join phase when every member has rejoined, or at the deadline (dropping
+    /// the members that did not).
+    fn maybe_complete_join(&self, g: &mut Group, now: Instant, deadline_passed: bool) {
+        if g.state != GroupState::PreparingRebalance {
+            return;
+        }
+        if !g.all_joined() {
+            if !deadline_passed {
+                return;
+            }
+            let gone: Vec<String> = g
+                .members
+                .values()
+                .filter(|m| m.join_waiter.is_none())
+                .map(|m| m.member_id.clone())
+                .collect();
+            for id in gone {
+                tracing::info!(group = %g.id, member = %id, "removing member that did not rejoin in time");
+                self.remove_member(g, &id);
+            }
+        }
+        g.generation += 1;
+        g.rebalance_deadline = None;
+        if g.members.is_empty() {
+            g.state = GroupState::Empty;
+            g.protocol = None;
+            g.leader = None;
+            let _ = self.persist(&g.id.clone(), &[Self::group_record(g)]);
+            return;
+        }
+        g.protocol = g.select_protocol();
+        if g.leader.as_ref().is_none_or(|l| !g.members.contains_key(l)) {
+            g.leader = g.members.keys().next().cloned();
+        }
+        g.state = GroupState::CompletingRebalance;
+        let protocol = g.protocol.clone().unwrap_or_default();
+        let leader = g.leader.clone().unwrap_or_default();
+        let all: Vec<JoinGroupResponseMember> = g
+            .members
+            .values()
+            .map(|m| {
+                JoinGroupResponseMember::default()
+                    .with_member_id(requests::sb(&m.member_id))
+                    .with_group_instance_id(m.instance_id.as_deref().map(requests::sb))
+                    .with_metadata(m.metadata_for(&protocol))
+            })
+            .collect();
+        let (generation, protocol_type) = (g.generation, g.protocol_type.clone());
+        for m in g.members.values_mut() {
+            m.assignment = Bytes::new();
+            m.last_heartbeat = now;
+            if let Some((tx, version)) = m.join_waiter.take() {
+                let members = if m.member_id == leader {
+                    all.clone()
+                } else {
+                    vec![]
+                };
+                let _ = tx.send(requests::join_response(
+                    version,
+                    generation,
+                    protocol_type.as_deref(),
+                    &protocol,
+                    &leader,
+                    &m.member_id,
+                    members,
+                ));
+            }
+        }
     }
 
-    pub async fn offset_fetch(&self, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
-        let _ = (req, version);
-        todo!("group agent")
+    fn remove_member(&self, g: &mut Group, member_id: &str) {
+        if let Some(m) = g.members.remove(member_id) {
+            if let Some(iid) = &m.instance_id {
+                if g.static_members.get(iid).map(String::as_str) == Some(member_id) {
+                    g.static_members.remove(iid);
+                }
+            }
+            if let Some((tx, _)) = m.join_waiter {
+                let _ = tx.send(requests::join_error(25, member_id));
+            }
+            if let Some(tx) = m.sync_waiter {
+                let _ = tx.send(requests::sync_error(25));
+            }
+        }
+        if g.leader.as_deref() == Some(member_id) {
+            g.leader = None;
+        }
     }
 
-    pub async fn describe_groups(&self, req: DescribeGroupsRequest, version: i16) -> DescribeGroupsResponse {
-        let _ = (req, version);
-        todo!("group agent")
-    }
-
-    pub async fn list_groups(&self, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
-        let _ = (req, version);
-        todo!("group agent")
-    }
-
-    pub async fn delete_groups(&self, req: DeleteGroupsRequest, version: i16) -> DeleteGroupsResponse {
-        let _ = (req, version);
-        todo!("group agent")
+    /// Expires members whose session ran out and rebalances that passed their deadline.
+    fn sweep(&self, now: Instant) {
+        let mut groups = self.groups.lock().unwrap();
+        for g in groups.values_mut() {
+            g.pending.retain(|_, deadline| *deadline > now);
+            let expired: Vec<String> = g
+                .members
+                .values()
+                .filter(|m| m.expired(now))
+                .map(|m| m.member_id.clone())
+                .collect();
+            for id in &expired {
+                tracing::info!(group = %g.id, member = %id, "member session expired");
+                self.remove_member(g, id);
+            }
+            if !expired.is_empty() {
+                match g.state {
+                    GroupState::Stable | GroupState::CompletingRebalance => {
+                        self.prepare_rebalance(g, now)
+                    }
+                    GroupState::PreparingRebalance => self.maybe_complete_join(g, now, false),
+                    _ => {}
+                }
+                if g.members.is_empty() && g.state != GroupState::PreparingRebalance {
+                    g.state = GroupState::Empty;
+                }
+            }
+            if g.state == GroupState::PreparingRebalance
+                && g.rebalance_deadline.is_some_and(|d| d <= now)
+            {
+                self.maybe_complete_join(g, now, true);
+            }
+        }
     }
 
     /// Drops committed offsets of a deleted topic.
     pub fn on_topic_deleted(&self, topic: &str) {
-        let _ = topic;
-        todo!("group agent")
+        let mut groups = self.groups.lock().unwrap();
+        for g in groups.values_mut() {
+            let gone: Vec<(String, i32)> = g
+                .offsets
+                .keys()
+                .filter(|(t, _)| t == topic)
+                .cloned()
+                .collect();
+            let tombstones: Vec<OffsetsRecord> = gone
+                .iter()
+                .map(|(t, p)| OffsetsRecord::Offset {
+                    group: g.id.clone(),
+                    topic: t.clone(),
+                    partition: *p,
+                    value: None,
+                })
+                .collect();
+            for k in gone {
+                g.offsets.remove(&k);
+            }
+            let _ = self.persist(&g.id.clone(), &tombstones);
+        }
     }
 
-    /// Stops timers (session expiry) and flushes state.
+    /// Answers every parked request so no client hangs; offsets are already in the log.
     pub fn shutdown(&self) {
-        todo!("group agent")
+        let mut groups = self.groups.lock().unwrap();
+        for g in groups.values_mut() {
+            for m in g.members.values_mut() {
+                if let Some((tx, _)) = m.join_waiter.take() {
+                    let _ = tx.send(requests::join_error(14, &m.member_id)); // COORDINATOR_LOAD_IN_PROGRESS
+                }
+                if let Some(tx) = m.sync_waiter.take() {
+                    let _ = tx.send(requests::sync_error(14));
+                }
+            }
+        }
+    }
+
+    fn commit_records(group: &str, offsets: &[((String, i32), Committed)]) -> Vec<OffsetsRecord> {
+        offsets
+            .iter()
+            .map(|((topic, partition), c)| OffsetsRecord::Offset {
+                group: group.to_string(),
+                topic: topic.clone(),
+                partition: *partition,
+                value: Some(OffsetValue {
+                    offset: c.offset,
+                    leader_epoch: c.leader_epoch,
+                    metadata: c.metadata.clone(),
+                    commit_timestamp: now_ms(),
+                }),
+            })
+            .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,238 @@
+//! CreateTopics, DeleteTopics, CreatePartitions and DescribeConfigs.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::create_partitions_response::*;
+use kafka_protocol::messages::create_topics_response::*;
+use kafka_protocol::messages::delete_topics_response::*;
+use kafka_protocol::messages::describe_configs_response::*;
+use kafka_protocol::messages::*;
+
+use crate::server::Shared;
+use crate::topics::{sb, topic_config_defaults};
+
+pub fn create_topics(
+    shared: &Shared,
+    req: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let r = CreatableTopicResult::default().with_name(t.name.clone());
+            let overrides: BTreeMap<String, String> = t
+                .configs
+                .iter()
+                .filter_map(|c| {
+                    c.value
+                        .as_ref()
+                        .map(|v| (c.name.to_string(), v.to_string()))
+                })
+                .collect();
+            let partitions = if !t.assignments.is_empty() {
+                t.assignments.len() as i32
+            } else {
+                t.num_partitions
+            };
+            match shared.topics.create(
+                &t.name,
+                partitions,
+                t.replication_factor,
+                overrides,
+                req.validate_only,
+            ) {
+                Ok(topic) => {
+                    let r = r
+                        .with_num_partitions(partitions.max(topic.partition_count()))
+                        .with_replication_factor(1);
+                    let r = if version >= 7 {
+                        r.with_topic_id(topic.id)
+                    } else {
+                        r
+                    };
+                    if version >= 5 {
+                        let overrides = &topic.overrides;
+                        r.with_configs(Some(
+                            topic_config_defaults(&shared.config)
+                                .into_iter()
+                                .map(|(k, default)| {
+                                    let (value, source) = match overrides.get(k) {
+                                        Some(v) => (v.clone(), 1),
+                                        None => (default, 5),
+                                    };
+                                    CreatableTopicConfigs::default()
+                                        .with_name(sb(k))
+                                        .with_value(Some(sb(&value)))
+                                        .with_config_source(source)
+                                })
+                                .collect(),
+                        ))
+                    } else {
+                        r
+                    }
+                }
+                Err(e) => r
+                    .with_error_code(e.code)
+                    .with_error_message(Some(sb(&e.message)))
+                    .with_num_partitions(-1)
+                    .with_replication_factor(-1),
+            }
+        })
+        .collect();
+    CreateTopicsResponse::default().with_topics(topics)
+}
+
+pub fn delete_topics(shared: &Shared, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
+    // v0-5 name topics in `topic_names`, v6+ in `topics` (by name or by id).
+    let mut targets: Vec<(Option<String>, uuid::Uuid)> = req
+        .topic_names
+        .iter()
+        .map(|n| (Some(n.to_string()), uuid::Uuid::nil()))
+        .collect();
+    targets.extend(
+        req.topics
+            .iter()
+            .map(|t| (t.name.as_ref().map(|n| n.to_string()), t.topic_id)),
+    );
+    let responses = targets
+        .into_iter()
+        .map(|(name, id)| {
+            let name = name.or_else(|| shared.topics.get_by_id(id).map(|t| t.name.clone()));
+            let r = DeletableTopicResult::default().with_topic_id(id);
+            let Some(name) = name else {
+                return r
+                    .with_error_code(100)
+                    .with_error_message(Some(sb("unknown topic id"))); // UNKNOWN_TOPIC_ID
+            };
+            let topic_id = shared.topics.get(&name).map_or(id, |t| t.id);
+            let r = r
+                .with_name(Some(TopicName(sb(&name))))
+                .with_topic_id(topic_id);
+            match shared.topics.delete(&name) {
+                Ok(()) => {
+                    shared.groups.on_topic_deleted(&name);
+                    r
+                }
+                Err(e) => r
+                    .with_error_code(e.code)
+                    .with_error_message(Some(sb(&e.message))),
+            }
+        })
+        .collect();
+    DeleteTopicsResponse::default().with_responses(responses)
+}
+
+pub fn create_partitions(
+    shared: &Shared,
+    req: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
+    let results = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+            match shared
+                .topics
+                .create_partitions(&t.name, t.count, req.validate_only)
+            {
+                Ok(()) => r,
+                Err(e) => r
+                    .with_error_code(e.code)
+                    .with_error_message(Some(sb(&e.message))),
+            }
+        })
+        .collect();
+    CreatePartitionsResponse::default().with_results(results)
+}
+
+/// DescribeConfigs for topics (resource type 2) and this broker (4).
+pub fn describe_configs(shared: &Shared, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
+    let results = req
+        .resources
+        .into_iter()
+        .map(|res| {
+            let r = DescribeConfigsResult::default()
+                .with_resource_type(res.resource_type)
+                .with_resource_name(res.resource_name.clone());
+            let wanted = |k: &str| {
+                res.configuration_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.iter().any(|x| x.as_str() == k))
+            };
+            let entries: Vec<(String, String, i8)> = match res.resource_type {
+                2 => {
+                    let Some(topic) = shared.topics.get(&res.resource_name) else {
+                        return r
+                            .with_error_code(3)
+                            .with_error_message(Some(sb("unknown topic")));
+                    };
+                    topic_config_defaults(&shared.config)
+                        .into_iter()
+                        .map(|(k, default)| match topic.overrides.get(k) {
+                            Some(v) => (k.to_string(), v.clone(), 1),
+                            None => (k.to_string(), default, 5),
+                        })
+                        .collect()
+                }
+                4 => {
+                    let c = &shared.config;
+                    vec![
+                        ("node.id".into(), c.node_id.to_string(), 4),
+                        ("num.partitions".into(), c.num_partitions.to_string(), 4),
+                        (
+                            "auto.create.topics.enable".into(),
+                            c.auto_create_topics.to_string(),
+                            4,
+                        ),
+                        (
+                            "message.max.bytes".into(),
+                            c.log.max_message_bytes.to_string(),
+                            4,
+                        ),
+                        (
+                            "log.segment.bytes".into(),
+                            c.log.segment_bytes.to_string(),
+                            4,
+                        ),
+                        ("log.retention.ms".into(), c.log.retention_ms.to_string(), 4),
+                        (
+                            "log.retention.bytes".into(),
+                            c.log.retention_bytes.to_string(),
+                            4,
+                        ),
+                        (
+                            "offsets.topic.num.partitions".into(),
+                            c.group.offsets_topic_num_partitions.to_string(),
+                            4,
+                        ),
+                        (
+                            "group.initial.rebalance.delay.ms".into(),
+                            c.group.initial_rebalance_delay_ms.to_string(),
+                            4,
+                        ),
+                    ]
+                }
+                other => {
+                    return r.with_error_code(42).with_error_message(Some(sb(&format!(
+                        "resource type {other} is not supported"
+                    ))));
+                }
+            };
+            r.with_configs(
+                entries
+                    .into_iter()
+                    .filter(|(k, _, _)| wanted(k))
+                    .map(|(k, v, source)| {
+                        DescribeConfigsResourceResult::default()
+                            .with_name(sb(&k))
+                            .with_value(Some(sb(&v)))
+                            .with_config_source(source)
+                            .with_read_only(res.resource_type == 4)
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    DescribeConfigsResponse::default().with_results(results)
+}

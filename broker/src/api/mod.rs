@@ -1,0 +1,143 @@
+//! Request handlers, one file per family of APIs, and the versions this broker advertises.
+//!
+//! The advertised ranges follow what real clients send (see shared PROTOCOL-FACTS): Fetch stops
+//! at v12 and Produce at v12 because later versions address topics by id only; OffsetCommit
+//! and OffsetFetch stop at v9; no KIP-848 ConsumerGroupHeartbeat (classic groups only).
+
+mod admin;
+mod cluster;
+mod fetch;
+mod offsets;
+mod produce;
+
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::*;
+
+use crate::group::ClientInfo;
+use crate::server::Shared;
+
+/// `(api key, min, max)` advertised in ApiVersions.
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    // Produce v0-2 carry old message formats and are refused; min 0 is advertised as Kafka 4
+    // does, because librdkafka before 2.11.1 disables compression otherwise (KAFKA-18659).
+    (ApiKey::Produce, 0, 12),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 10),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+/// Whether this broker handles `key` at `version` (Produce below v3 is advertised, not served).
+pub fn handles(key: ApiKey, version: i16) -> bool {
+    let min_served = |k: ApiKey, min: i16| if k == ApiKey::Produce { 3 } else { min };
+    SUPPORTED
+        .iter()
+        .any(|(k, min, max)| *k == key && version >= min_served(*k, *min) && version <= *max)
+}
+
+/// The ApiVersions answer; `error_code` 35 with v0 for a version this broker does not know.
+pub fn api_versions(error_code: i16) -> ApiVersionsResponse {
+    ApiVersionsResponse::default()
+        .with_error_code(error_code)
+        .with_api_keys(
+            SUPPORTED
+                .iter()
+                .filter(|(k, _, _)| error_code == 0 || *k == ApiKey::ApiVersions)
+                .map(|(k, min, max)| {
+                    ApiVersion::default()
+                        .with_api_key(*k as i16)
+                        .with_min_version(*min)
+                        .with_max_version(*max)
+                })
+                .collect(),
+        )
+}
+
+/// Handles one decoded request; `None` means no response is sent (Produce with acks=0).
+pub async fn handle(
+    shared: &Shared,
+    request: RequestKind,
+    version: i16,
+    client: ClientInfo,
+) -> Option<ResponseKind> {
+    let groups = &shared.groups;
+    Some(match request {
+        RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions(0)),
+        RequestKind::Metadata(r) => ResponseKind::Metadata(cluster::metadata(shared, r, version)),
+        RequestKind::DescribeCluster(r) => {
+            ResponseKind::DescribeCluster(cluster::describe_cluster(shared, r))
+        }
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(cluster::find_coordinator(shared, r, version))
+        }
+        RequestKind::Produce(r) => {
+            return produce::produce(shared, r, version).map(ResponseKind::Produce)
+        }
+        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::fetch(shared, r, version).await),
+        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(offsets::list_offsets(shared, r)),
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            ResponseKind::OffsetForLeaderEpoch(offsets::offset_for_leader_epoch(shared, r))
+        }
+        RequestKind::DeleteRecords(r) => {
+            ResponseKind::DeleteRecords(offsets::delete_records(shared, r))
+        }
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(produce::init_producer_id(shared, r))
+        }
+        RequestKind::CreateTopics(r) => {
+            ResponseKind::CreateTopics(admin::create_topics(shared, r, version))
+        }
+        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(admin::delete_topics(shared, r)),
+        RequestKind::CreatePartitions(r) => {
+            ResponseKind::CreatePartitions(admin::create_partitions(shared, r))
+        }
+        RequestKind::DescribeConfigs(r) => {
+            ResponseKind::DescribeConfigs(admin::describe_configs(shared, r))
+        }
+        RequestKind::JoinGroup(r) => {
+            ResponseKind::JoinGroup(groups.join_group(r, version, client).await)
+        }
+        RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(groups.sync_group(r, version).await),
+        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(groups.heartbeat(r, version).await),
+        RequestKind::LeaveGroup(r) => {
+            ResponseKind::LeaveGroup(groups.leave_group(r, version).await)
+        }
+        RequestKind::OffsetCommit(r) => {
+            ResponseKind::OffsetCommit(groups.offset_commit(r, version).await)
+        }
+        RequestKind::OffsetFetch(r) => {
+            ResponseKind::OffsetFetch(groups.offset_fetch(r, version).await)
+        }
+        RequestKind::DescribeGroups(r) => {
+            ResponseKind::DescribeGroups(groups.describe_groups(r, version).await)
+        }
+        RequestKind::ListGroups(r) => {
+            ResponseKind::ListGroups(groups.list_groups(r, version).await)
+        }
+        RequestKind::DeleteGroups(r) => {
+            ResponseKind::DeleteGroups(groups.delete_groups(r, version).await)
+        }
+        other => {
+            tracing::warn!("no handler for {:?}", std::mem::discriminant(&other));
+            return None;
+        }
+    })
+}

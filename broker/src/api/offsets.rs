@@ -1,0 +1,119 @@
+//! ListOffsets, OffsetForLeaderEpoch and DeleteRecords.
+
+use kafka_protocol::messages::delete_records_response::*;
+use kafka_protocol::messages::list_offsets_response::*;
+use kafka_protocol::messages::offset_for_leader_epoch_response::*;
+use kafka_protocol::messages::*;
+
+use crate::server::Shared;
+
+/// ListOffsets: -1 latest, -2 earliest, -3 max timestamp, else the first offset at or after
+/// the timestamp (-1 when none).
+pub fn list_offsets(shared: &Shared, req: ListOffsetsRequest) -> ListOffsetsResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let name = t.name.to_string();
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    let r = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index)
+                        .with_leader_epoch(0);
+                    if let Some(code) = shared.faults.take_error(
+                        ApiKey::ListOffsets as i16,
+                        Some(&name),
+                        Some(p.partition_index),
+                    ) {
+                        return r.with_error_code(code).with_timestamp(-1).with_offset(-1);
+                    }
+                    let Some(log) = shared.topics.partition(&name, p.partition_index) else {
+                        return r.with_error_code(3).with_timestamp(-1).with_offset(-1);
+                    };
+                    let log = log.lock().unwrap();
+                    let (offset, ts) = match p.timestamp {
+                        -1 => (log.log_end_offset(), -1),
+                        -2 => (log.log_start_offset(), -1),
+                        -3 => log.max_timestamp().unwrap_or((-1, -1)),
+                        ts => log.offset_for_timestamp(ts).unwrap_or((-1, -1)),
+                    };
+                    r.with_offset(offset).with_timestamp(ts)
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// OffsetForLeaderEpoch: there is only ever epoch 0, which ends at the log end.
+pub fn offset_for_leader_epoch(
+    shared: &Shared,
+    req: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    let r = EpochEndOffset::default().with_partition(p.partition);
+                    match shared.topics.partition(&t.topic, p.partition) {
+                        None => r
+                            .with_error_code(3)
+                            .with_leader_epoch(-1)
+                            .with_end_offset(-1),
+                        Some(_) if p.current_leader_epoch > 0 => r
+                            .with_error_code(74)
+                            .with_leader_epoch(-1)
+                            .with_end_offset(-1),
+                        Some(log) if p.leader_epoch >= 0 => r
+                            .with_leader_epoch(0)
+                            .with_end_offset(log.lock().unwrap().log_end_offset()),
+                        Some(_) => r.with_leader_epoch(-1).with_end_offset(-1),
+                    }
+                })
+                .collect();
+            OffsetForLeaderTopicResult::default()
+                .with_topic(t.topic)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetForLeaderEpochResponse::default().with_topics(topics)
+}
+
+/// DeleteRecords: moves each partition's log start offset (offset -1 = the high watermark).
+pub fn delete_records(shared: &Shared, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    let r = DeleteRecordsPartitionResult::default()
+                        .with_partition_index(p.partition_index);
+                    let Some(log) = shared.topics.partition(&t.name, p.partition_index) else {
+                        return r.with_error_code(3).with_low_watermark(-1);
+                    };
+                    let result = log.lock().unwrap().delete_records_before(p.offset);
+                    match result {
+                        Ok(low) => r.with_low_watermark(low),
+                        Err(code) => r.with_error_code(code).with_low_watermark(-1),
+                    }
+                })
+                .collect();
+            DeleteRecordsTopicResult::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    DeleteRecordsResponse::default().with_topics(topics)
+}

@@ -1,0 +1,236 @@
+//! Broker configuration by Kafka's broker property names.
+
+use std::path::Path;
+
+use crate::group::GroupConfig;
+use crate::log::{LogConfig, TimestampType};
+
+/// A rejected property: which one, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid broker configuration `{property}`: {reason}")]
+pub struct ConfigError {
+    pub property: String,
+    pub reason: String,
+}
+
+fn bad(property: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        property: property.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Settings of the dev broker.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `node.id` / `broker.id` (default 1).
+    pub node_id: i32,
+    /// `num.partitions` (default 1): partitions of auto-created topics and of CreateTopics
+    /// requests that ask for the default (-1).
+    pub num_partitions: i32,
+    /// `auto.create.topics.enable` (default true).
+    pub auto_create_topics: bool,
+    /// Defaults for every topic's log (`log.*`, `message.max.bytes`).
+    pub log: LogConfig,
+    /// `log.retention.check.interval.ms` (default 300000).
+    pub retention_check_interval_ms: u64,
+    /// `socket.request.max.bytes` (default 104857600): larger frames close the connection.
+    pub socket_request_max_bytes: usize,
+    /// `advertised.listeners` host override (`PLAINTEXT://host:port` or `host:port`).
+    pub advertised_host: Option<String>,
+    pub advertised_port: Option<i32>,
+    /// `cluster.id` (default: a fixed id per data dir, random for in-memory brokers).
+    pub cluster_id: Option<String>,
+    pub group: GroupConfig,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            node_id: 1,
+            num_partitions: 1,
+            auto_create_topics: true,
+            log: LogConfig::default(),
+            retention_check_interval_ms: 300_000,
+            socket_request_max_bytes: 104_857_600,
+            advertised_host: None,
+            advertised_port: None,
+            cluster_id: None,
+            group: GroupConfig::default(),
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| bad(key, format!("`{value}` is not a valid number")))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(bad(key, format!("`{value}` is not true or false"))),
+    }
+}
+
+fn positive<T: PartialOrd + Default + std::fmt::Display>(
+    key: &str,
+    v: T,
+) -> Result<T, ConfigError> {
+    if v > T::default() {
+        Ok(v)
+    } else {
+        Err(bad(key, format!("must be positive, got {v}")))
+    }
+}
+
+/// Parses a `message.timestamp.type` value.
+pub fn parse_timestamp_type(key: &str, value: &str) -> Result<TimestampType, ConfigError> {
+    match value.trim() {
+        "CreateTime" => Ok(TimestampType::CreateTime),
+        "LogAppendTime" => Ok(TimestampType::LogAppendTime),
+        other => Err(bad(
+            key,
+            format!("`{other}` is not CreateTime or LogAppendTime"),
+        )),
+    }
+}
+
+impl BrokerConfig {
+    /// Applies one property; unknown names and invalid values are errors naming the property.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let hours = 3_600_000i64;
+        match key {
+            "node.id" | "broker.id" => self.node_id = parse(key, value)?,
+            "num.partitions" => self.num_partitions = positive(key, parse(key, value)?)?,
+            "auto.create.topics.enable" => self.auto_create_topics = parse_bool(key, value)?,
+            "message.max.bytes" => self.log.max_message_bytes = positive(key, parse(key, value)?)?,
+            "log.segment.bytes" => self.log.segment_bytes = positive(key, parse(key, value)?)?,
+            "log.roll.ms" => self.log.segment_ms = positive(key, parse(key, value)?)?,
+            "log.roll.hours" => {
+                self.log.segment_ms = positive(key, parse::<i64>(key, value)?)? * hours
+            }
+            "log.retention.ms" => self.log.retention_ms = parse(key, value)?,
+            "log.retention.minutes" => self.log.retention_ms = parse::<i64>(key, value)? * 60_000,
+            "log.retention.hours" => self.log.retention_ms = parse::<i64>(key, value)? * hours,
+            "log.retention.bytes" => self.log.retention_bytes = parse(key, value)?,
+            "log.retention.check.interval.ms" => {
+                self.retention_check_interval_ms = positive(key, parse(key, value)?)?
+            }
+            "log.index.interval.bytes" => {
+                self.log.index_interval_bytes = positive(key, parse(key, value)?)?
+            }
+            "log.message.timestamp.type" => {
+                self.log.timestamp_type = parse_timestamp_type(key, value)?
+            }
+            "socket.request.max.bytes" => {
+                self.socket_request_max_bytes = positive(key, parse(key, value)?)?
+            }
+            "offsets.topic.num.partitions" => {
+                self.group.offsets_topic_num_partitions = positive(key, parse(key, value)?)?
+            }
+            "group.min.session.timeout.ms" => {
+                self.group.min_session_timeout_ms = positive(key, parse(key, value)?)?
+            }
+            "group.max.session.timeout.ms" => {
+                self.group.max_session_timeout_ms = positive(key, parse(key, value)?)?
+            }
+            "group.initial.rebalance.delay.ms" => {
+                self.group.initial_rebalance_delay_ms = parse(key, value)?
+            }
+            "group.max.size" => self.group.max_size = positive(key, parse(key, value)?)?,
+            "offsets.retention.minutes" => {
+                self.group.offsets_retention_minutes = positive(key, parse(key, value)?)?
+            }
+            "cluster.id" => self.cluster_id = Some(value.trim().to_string()),
+            "advertised.listeners" => {
+                let v = value.trim();
+                let v = v.split(',').next().unwrap_or(v);
+                let v = v.split("://").last().unwrap_or(v);
+                let (host, port) = v
+                    .rsplit_once(':')
+                    .ok_or_else(|| bad(key, "expected host:port"))?;
+                self.advertised_host = Some(host.to_string()).filter(|h| !h.is_empty());
+                self.advertised_port = Some(parse(key, port)?);
+            }
+            // Accepted so that a real Kafka server.properties loads; meaningless on one node.
+            "offsets.topic.replication.factor"
+            | "transaction.state.log.replication.factor"
+            | "transaction.state.log.min.isr"
+            | "default.replication.factor"
+            | "min.insync.replicas"
+            | "num.network.threads"
+            | "num.io.threads"
+            | "log.dirs"
+            | "log.dir"
+            | "listeners"
+            | "process.roles"
+            | "controller.quorum.voters"
+            | "controller.listener.names"
+            | "inter.broker.listener.name"
+            | "listener.security.protocol.map"
+            | "num.recovery.threads.per.data.dir"
+            | "socket.send.buffer.bytes"
+            | "socket.receive.buffer.bytes" => {}
+            _ => return Err(bad(key, "unknown broker property")),
+        }
+        if self.group.min_session_timeout_ms > self.group.max_session_timeout_ms {
+            return Err(bad(
+                key,
+                "group.min.session.timeout.ms exceeds group.max.session.timeout.ms",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Applies every `key=value` line of a `server.properties` file (`#` and `!` comments).
+    pub fn load_properties_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad("--config", format!("{}: {e}", path.display())))?;
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+                continue;
+            }
+            let (k, v) = line
+                .split_once('=')
+                .or_else(|| line.split_once(':'))
+                .ok_or_else(|| bad(line, "expected key=value"))?;
+            self.set(k.trim(), v.trim())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_kafka_names_and_rejects_unknown_or_invalid() {
+        let mut c = BrokerConfig::default();
+        c.set("num.partitions", "3").unwrap();
+        c.set("log.retention.hours", "2").unwrap();
+        c.set("log.message.timestamp.type", "LogAppendTime")
+            .unwrap();
+        c.set("advertised.listeners", "PLAINTEXT://kafka.local:19092")
+            .unwrap();
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.log.retention_ms, 7_200_000);
+        assert_eq!(c.log.timestamp_type, TimestampType::LogAppendTime);
+        assert_eq!(
+            (c.advertised_host.as_deref(), c.advertised_port),
+            (Some("kafka.local"), Some(19092))
+        );
+        assert_eq!(
+            c.set("num.partition", "3").unwrap_err().property,
+            "num.partition"
+        );
+        let e = c.set("num.partitions", "zero").unwrap_err();
+        assert_eq!(e.property, "num.partitions");
+        assert!(c.set("num.partitions", "0").is_err());
+    }
+}

@@ -1,0 +1,178 @@
+//! The network side: accepts connections and serves each one's requests in order.
+//!
+//! Kafka answers a connection's requests in the order they arrived (a long-polling Fetch holds
+//! its connection), so each connection is one task that reads a frame, handles it, writes the
+//! response. A malformed frame, an unknown API key or an unsupported version closes that one
+//! connection with a logged reason, as Kafka does; every other connection is unaffected.
+
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+
+use bytes::{Buf, BufMut, BytesMut};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::api;
+use crate::config::BrokerConfig;
+use crate::fault::Faults;
+use crate::group::ClientInfo;
+use crate::group::GroupCoordinator;
+use crate::topics::TopicManager;
+
+/// Everything request handlers share.
+pub struct Shared {
+    pub config: Arc<BrokerConfig>,
+    pub topics: Arc<TopicManager>,
+    pub groups: Arc<GroupCoordinator>,
+    pub faults: Arc<Faults>,
+    /// The next producer id InitProducerId hands out (above every id found in the logs).
+    pub next_producer_id: AtomicI64,
+    /// Bumped after every append; long-polling fetches wait on it.
+    pub appended: watch::Sender<u64>,
+    /// Host and port advertised in Metadata and FindCoordinator.
+    pub host: String,
+    pub port: i32,
+    pub cluster_id: String,
+}
+
+impl Shared {
+    pub fn notify_appended(&self) {
+        self.appended.send_modify(|v| *v = v.wrapping_add(1));
+    }
+}
+
+/// Accepts connections until `shutdown` flips to true.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let shared = shared.clone();
+                    let shutdown = shutdown.clone();
+                    connections.spawn(async move {
+                        tracing::debug!(%peer, "connection opened");
+                        let reason = serve_connection(stream, &shared, shutdown).await;
+                        tracing::debug!(%peer, "connection closed: {reason}");
+                    });
+                }
+                Err(e) => tracing::warn!("accept failed: {e}"),
+            },
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    // In-flight requests finish (each connection stops after its current one).
+    while connections.join_next().await.is_some() {}
+}
+
+/// Serves one connection; returns why it closed.
+async fn serve_connection(
+    stream: TcpStream,
+    shared: &Shared,
+    mut shutdown: watch::Receiver<bool>,
+) -> String {
+    let client_host = stream
+        .peer_addr()
+        .map(|a| format!("/{}", a.ip()))
+        .unwrap_or_default();
+    let (rd, wr) = stream.into_split();
+    let mut rd = BufReader::with_capacity(64 * 1024, rd);
+    let mut wr = BufWriter::with_capacity(64 * 1024, wr);
+    let max = shared.config.socket_request_max_bytes;
+    loop {
+        let size = tokio::select! {
+            size = rd.read_i32() => match size {
+                Ok(n) => n,
+                Err(_) => return "peer closed".into(),
+            },
+            _ = shutdown.changed() => return "broker shutting down".into(),
+        };
+        if size < 8 || size as usize > max {
+            tracing::warn!(
+                "closing connection: frame size {size} outside [8, socket.request.max.bytes={max}]"
+            );
+            return format!("bad frame size {size}");
+        }
+        let mut frame = BytesMut::zeroed(size as usize);
+        if let Err(e) = rd.read_exact(&mut frame).await {
+            return format!("truncated frame: {e}");
+        }
+        let mut frame = frame.freeze();
+        let (key, version, correlation_id) = {
+            let mut head = &frame[..8];
+            (head.get_i16(), head.get_i16(), head.get_i32())
+        };
+        if shared.faults.should_drop() {
+            return "fault injection dropped the connection".into();
+        }
+        let Ok(api_key) = ApiKey::try_from(key) else {
+            tracing::warn!("closing connection: unknown API key {key}");
+            return format!("unknown API key {key}");
+        };
+        let response = if api_key == ApiKey::ApiVersions && !api::handles(api_key, version) {
+            // Kafka answers an unknown ApiVersions version in v0 with UNSUPPORTED_VERSION and its
+            // own range, so the client can retry with a version both support.
+            Some((ResponseKind::ApiVersions(api::api_versions(35)), 0i16, 0i16))
+        } else if !api::handles(api_key, version) {
+            tracing::warn!("closing connection: {api_key:?} v{version} is not supported");
+            return format!("unsupported {api_key:?} v{version}");
+        } else {
+            let header_version = api_key.request_header_version(version);
+            let header = match RequestHeader::decode(&mut frame, header_version) {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!("closing connection: malformed {api_key:?} header: {e}");
+                    return "malformed header".into();
+                }
+            };
+            let client = ClientInfo {
+                client_id: header.client_id.map(|c| c.to_string()).unwrap_or_default(),
+                client_host: client_host.clone(),
+            };
+            let request = match RequestKind::decode(api_key, &mut frame, version) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(
+                        "closing connection: malformed {api_key:?} v{version} request: {e}"
+                    );
+                    return "malformed request".into();
+                }
+            };
+            if let Some(delay) = shared.faults.latency(key) {
+                tokio::time::sleep(delay).await;
+            }
+            api::handle(shared, request, version, client)
+                .await
+                .map(|r| (r, version, api_key.response_header_version(version)))
+        };
+        let Some((body, body_version, header_version)) = response else {
+            continue;
+        };
+        let mut out = BytesMut::with_capacity(256);
+        out.put_i32(0);
+        let encoded = ResponseHeader::default()
+            .with_correlation_id(correlation_id)
+            .encode(&mut out, header_version)
+            .and_then(|_| body.encode(&mut out, body_version));
+        if let Err(e) = encoded {
+            tracing::error!(
+                "closing connection: cannot encode {api_key:?} v{body_version} response: {e}"
+            );
+            return "response encoding failed".into();
+        }
+        let len = (out.len() - 4) as i32;
+        out[..4].copy_from_slice(&len.to_be_bytes());
+        if wr.write_all(&out).await.is_err() || wr.flush().await.is_err() {
+            return "write failed".into();
+        }
+    }
+}
