@@ -32,7 +32,11 @@ pub enum KafkaError {
 
     /// A record is larger than `max.request.size` or `buffer.memory` (Kafka's RecordTooLargeException).
     #[error("record of {size} bytes exceeds {limit_name} ({limit} bytes)")]
-    RecordTooLarge { size: usize, limit: usize, limit_name: &'static str },
+    RecordTooLarge {
+        size: usize,
+        limit: usize,
+        limit_name: &'static str,
+    },
 
     /// The operation did not finish in time (`max.block.ms`, `delivery.timeout.ms`, a poll or commit timeout).
     #[error("timed out: {0}")]
@@ -67,7 +71,11 @@ pub enum KafkaError {
     Fatal(String),
 }
 
-fn context_suffix(topic: &Option<String>, partition: &Option<i32>, message: &Option<String>) -> String {
+fn context_suffix(
+    topic: &Option<String>,
+    partition: &Option<i32>,
+    message: &Option<String>,
+) -> String {
     let mut s = String::new();
     if let Some(t) = topic {
         s.push_str(&format!(" on {t}"));
@@ -84,7 +92,13 @@ fn context_suffix(topic: &Option<String>, partition: &Option<i32>, message: &Opt
 impl KafkaError {
     /// Builds a broker error from a Kafka error code.
     pub fn broker(code: i16) -> Self {
-        KafkaError::Broker { code, name: error_name(code), topic: None, partition: None, message: None }
+        KafkaError::Broker {
+            code,
+            name: error_name(code),
+            topic: None,
+            partition: None,
+            message: None,
+        }
     }
 
     /// Builds a broker error for one topic partition.
@@ -125,7 +139,10 @@ impl KafkaError {
     }
 
     pub(crate) fn config(property: &str, reason: impl Into<String>) -> Self {
-        KafkaError::Config { property: property.to_string(), reason: reason.into() }
+        KafkaError::Config {
+            property: property.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 

@@ -1,6 +1,12 @@
 //! Configuration shared by every client, parsed from Kafka's property names.
 
+mod properties;
+
 use std::time::Duration;
+
+pub use properties::Properties;
+
+use crate::error::{KafkaError, Result};
 
 /// Properties every Kafka client has (`bootstrap.servers`, `client.id`, timeouts, backoffs).
 #[derive(Debug, Clone)]
@@ -38,5 +44,64 @@ impl Default for ClientConfig {
             retry_backoff_max: Duration::from_millis(1000),
             connection_setup_timeout: Duration::from_millis(10_000),
         }
+    }
+}
+
+impl ClientConfig {
+    /// Reads the common client properties; `request_timeout_default` differs per client.
+    pub fn from_properties(
+        p: &mut Properties,
+        request_timeout_default: u64,
+    ) -> Result<ClientConfig> {
+        let bootstrap_servers = p.list("bootstrap.servers", &[]);
+        if bootstrap_servers.is_empty() {
+            return Err(KafkaError::config(
+                "bootstrap.servers",
+                "must list at least one host:port",
+            ));
+        }
+        for s in &bootstrap_servers {
+            if s.rsplit_once(':')
+                .and_then(|(_, port)| port.parse::<u16>().ok())
+                .is_none()
+            {
+                return Err(KafkaError::config(
+                    "bootstrap.servers",
+                    format!("`{s}` is not host:port"),
+                ));
+            }
+        }
+        let c = ClientConfig {
+            bootstrap_servers,
+            client_id: p.string("client.id", ""),
+            request_timeout: p.millis("request.timeout.ms", request_timeout_default)?,
+            metadata_max_age: p.millis("metadata.max.age.ms", 300_000)?,
+            reconnect_backoff: p.millis("reconnect.backoff.ms", 50)?,
+            reconnect_backoff_max: p.millis("reconnect.backoff.max.ms", 1000)?,
+            retry_backoff: p.millis("retry.backoff.ms", 100)?,
+            retry_backoff_max: p.millis("retry.backoff.max.ms", 1000)?,
+            connection_setup_timeout: p.millis("socket.connection.setup.timeout.ms", 10_000)?,
+        };
+        // Accepted for compatibility with Java configs; plaintext only for now.
+        let protocol = p.string("security.protocol", "PLAINTEXT");
+        if !protocol.eq_ignore_ascii_case("PLAINTEXT") {
+            return Err(KafkaError::config(
+                "security.protocol",
+                format!("`{protocol}` is not supported yet (PLAINTEXT only)"),
+            ));
+        }
+        for k in [
+            "client.dns.lookup",
+            "connections.max.idle.ms",
+            "send.buffer.bytes",
+            "receive.buffer.bytes",
+            "metrics.sample.window.ms",
+            "metrics.num.samples",
+            "metrics.recording.level",
+            "socket.connection.setup.timeout.max.ms",
+        ] {
+            p.ignore(k);
+        }
+        Ok(c)
     }
 }

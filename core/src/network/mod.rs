@@ -6,13 +6,21 @@
 //! metadata cache refreshed every `metadata.max.age.ms` and on demand after leader errors.
 //! TLS and SASL will plug in at the connection's transport (see `connection.rs`).
 
-use std::sync::Arc;
+mod connection;
+mod versions;
 
-use kafka_protocol::messages::ApiKey;
-use kafka_protocol::protocol::Request;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{ApiKey, FindCoordinatorRequest, MetadataRequest, TopicName};
+use kafka_protocol::protocol::{Request, StrBytes};
 
 use crate::config::ClientConfig;
-use crate::error::Result;
+use crate::error::{KafkaError, Result};
+use connection::Connection;
+pub use versions::supported as supported_versions;
 
 /// A broker as the cluster metadata describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,16 +77,109 @@ impl ClusterMetadata {
 /// Cheap to clone; all clones share the connections and the metadata cache.
 #[derive(Clone)]
 pub struct NetworkClient {
-    // Implementation: network/connection.rs (one pipelined connection), network/metadata.rs
-    // (cache + refresh task), network/versions.rs (what this client implements per API).
-    _private: Arc<()>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ClientConfig,
+    /// Known broker addresses by node id (metadata brokers and coordinators).
+    addresses: Mutex<HashMap<i32, String>>,
+    /// Live connections by node id; a slot's mutex serialises connecting to that node.
+    connections: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>>>,
+    metadata: RwLock<Arc<ClusterMetadata>>,
+    /// Topics whose metadata the cache keeps.
+    tracked: Mutex<BTreeSet<String>>,
+    /// Wakes the background refresher.
+    refresh: tokio::sync::Notify,
+    /// Serialises metadata refreshes so concurrent callers share one round trip.
+    refreshing: tokio::sync::Mutex<()>,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl NetworkClient {
     /// Connects to the first reachable bootstrap server and loads cluster metadata.
     pub async fn connect(config: ClientConfig) -> Result<NetworkClient> {
-        let _ = config;
-        todo!("network")
+        let inner = Arc::new(Inner {
+            addresses: Mutex::new(HashMap::new()),
+            connections: Mutex::new(HashMap::new()),
+            metadata: RwLock::new(Arc::new(ClusterMetadata::default())),
+            tracked: Mutex::new(BTreeSet::new()),
+            refresh: tokio::sync::Notify::new(),
+            refreshing: tokio::sync::Mutex::new(()),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            config,
+        });
+        // Bootstrap servers get negative placeholder ids until metadata names the brokers.
+        {
+            let mut addrs = inner.addresses.lock().unwrap();
+            for (i, s) in inner.config.bootstrap_servers.iter().enumerate() {
+                addrs.insert(-1 - i as i32, s.clone());
+            }
+        }
+        let client = NetworkClient { inner };
+        client.refresh_metadata(&[]).await?;
+        let weak = Arc::downgrade(&client.inner);
+        tokio::spawn(async move { metadata_refresher(weak).await });
+        Ok(client)
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The connection to `node_id`, connecting (with reconnect backoff) if needed.
+    async fn connection(&self, node_id: i32) -> Result<Arc<Connection>> {
+        if self.inner.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(KafkaError::Closed);
+        }
+        let slot = self
+            .inner
+            .connections
+            .lock()
+            .unwrap()
+            .entry(node_id)
+            .or_default()
+            .clone();
+        let mut slot = slot.lock().await;
+        if let Some(c) = slot.as_ref() {
+            if !c.is_closed() {
+                return Ok(c.clone());
+            }
+        }
+        let addr = self
+            .inner
+            .addresses
+            .lock()
+            .unwrap()
+            .get(&node_id)
+            .cloned()
+            .ok_or_else(|| KafkaError::Protocol(format!("unknown broker node {node_id}")))?;
+        let cfg = &self.inner.config;
+        let mut backoff = cfg.reconnect_backoff;
+        let mut attempts = 0;
+        loop {
+            match Connection::connect(
+                &addr,
+                &cfg.client_id,
+                cfg.connection_setup_timeout,
+                cfg.request_timeout,
+            )
+            .await
+            {
+                Ok(c) => {
+                    let c = Arc::new(c);
+                    *slot = Some(c.clone());
+                    return Ok(c);
+                }
+                Err(e) if attempts < 2 && e.is_retriable() => {
+                    attempts += 1;
+                    tracing::debug!(broker = %addr, "connect failed, retrying in {backoff:?}: {e}");
+                    tokio::time::sleep(jitter(backoff)).await;
+                    backoff = (backoff * 2).min(cfg.reconnect_backoff_max);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Sends `request` to broker `node_id` at the highest version both sides support and waits
@@ -88,8 +189,33 @@ impl NetworkClient {
         R: Request + Send + 'static,
         R::Response: Send + 'static,
     {
-        let _ = (node_id, request);
-        todo!("network")
+        let conn = self.connection(node_id).await?;
+        let key =
+            ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
+        let version = conn.version_for(key)?;
+        let resp = conn
+            .request_at(request, version, self.inner.config.request_timeout)
+            .await?;
+        Ok((resp, version))
+    }
+
+    /// Like `send`, with a timeout other than `request.timeout.ms` (long polls, joins).
+    pub async fn send_with_timeout<R>(
+        &self,
+        node_id: i32,
+        request: R,
+        timeout: Duration,
+    ) -> Result<(R::Response, i16)>
+    where
+        R: Request + Send + 'static,
+        R::Response: Send + 'static,
+    {
+        let conn = self.connection(node_id).await?;
+        let key =
+            ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
+        let version = conn.version_for(key)?;
+        let resp = conn.request_at(request, version, timeout).await?;
+        Ok((resp, version))
     }
 
     /// Sends a request that expects no response (Produce with acks=0).
@@ -97,46 +223,266 @@ impl NetworkClient {
     where
         R: Request + Send + 'static,
     {
-        let _ = (node_id, request);
-        todo!("network")
+        let conn = self.connection(node_id).await?;
+        let key =
+            ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
+        let version = conn.version_for(key)?;
+        conn.send_only(request, version).await?;
+        Ok(version)
     }
 
     /// The version that would be used for `key` on broker `node_id` (connecting if needed).
     pub async fn api_version(&self, node_id: i32, key: ApiKey) -> Result<i16> {
-        let _ = (node_id, key);
-        todo!("network")
+        self.connection(node_id).await?.version_for(key)
     }
 
     /// The current metadata snapshot (no I/O).
     pub fn metadata(&self) -> Arc<ClusterMetadata> {
-        todo!("network")
+        self.inner.metadata.read().unwrap().clone()
     }
 
     /// Adds topics to the set the cache tracks and refreshes now; returns the new snapshot.
     pub async fn refresh_metadata(&self, topics: &[String]) -> Result<Arc<ClusterMetadata>> {
-        let _ = topics;
-        todo!("network")
+        self.inner
+            .tracked
+            .lock()
+            .unwrap()
+            .extend(topics.iter().cloned());
+        let _one_at_a_time = self.inner.refreshing.lock().await;
+        let tracked: Vec<String> = self.inner.tracked.lock().unwrap().iter().cloned().collect();
+        let request = MetadataRequest::default()
+            .with_topics(Some(
+                tracked
+                    .iter()
+                    .map(|t| {
+                        MetadataRequestTopic::default()
+                            .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+                    })
+                    .collect(),
+            ))
+            .with_allow_auto_topic_creation(true);
+        let mut last_err = None;
+        for node in self.metadata_candidates() {
+            match self.send(node, request.clone()).await {
+                Ok((resp, _)) => {
+                    let md = Arc::new(ClusterMetadata::from_response(resp));
+                    {
+                        let mut addrs = self.inner.addresses.lock().unwrap();
+                        for b in &md.brokers {
+                            addrs.insert(b.node_id, format!("{}:{}", b.host, b.port));
+                        }
+                    }
+                    *self.inner.metadata.write().unwrap() = md.clone();
+                    return Ok(md);
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| KafkaError::Network {
+            broker: "bootstrap".into(),
+            reason: "no broker reachable".into(),
+        }))
+    }
+
+    /// Known brokers first, then the bootstrap list.
+    fn metadata_candidates(&self) -> Vec<i32> {
+        let md = self.metadata();
+        let mut nodes: Vec<i32> = md.brokers.iter().map(|b| b.node_id).collect();
+        fastrand::shuffle(&mut nodes);
+        let mut bootstrap: Vec<i32> = self
+            .inner
+            .addresses
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| **k < 0)
+            .copied()
+            .collect();
+        bootstrap.sort_unstable_by(|a, b| b.cmp(a));
+        nodes.extend(bootstrap);
+        nodes
     }
 
     /// Asks the background task to refresh soon (after a leader error); does not wait.
     pub fn request_metadata_refresh(&self) {
-        todo!("network")
+        self.inner.refresh.notify_one();
     }
 
     /// The broker with the fewest requests in flight (for metadata, FindCoordinator, ...).
     pub async fn least_loaded_node(&self) -> Result<i32> {
-        todo!("network")
+        let md = self.metadata();
+        let conns = self.inner.connections.lock().unwrap().clone();
+        let load = |id: i32| -> usize {
+            conns
+                .get(&id)
+                .and_then(|s| {
+                    s.try_lock()
+                        .ok()
+                        .and_then(|c| c.as_ref().map(|c| c.in_flight()))
+                })
+                .unwrap_or(0)
+        };
+        md.brokers
+            .iter()
+            .map(|b| b.node_id)
+            .min_by_key(|id| load(*id))
+            .ok_or_else(|| KafkaError::Network {
+                broker: "cluster".into(),
+                reason: "no brokers in metadata".into(),
+            })
     }
 
     /// FindCoordinator for a group (key_type 0) or transactional id (1); returns the node id,
     /// registering its address so `send` can reach it.
     pub async fn find_coordinator(&self, key: &str, key_type: i8) -> Result<i32> {
-        let _ = (key, key_type);
-        todo!("network")
+        let node = self.least_loaded_node().await?;
+        let req = FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_string(key.to_string()))
+            .with_key_type(key_type);
+        let (resp, _) = self.send(node, req).await?;
+        if resp.error_code != 0 {
+            return Err(KafkaError::Broker {
+                code: resp.error_code,
+                name: crate::error::error_name(resp.error_code),
+                topic: None,
+                partition: None,
+                message: resp.error_message.map(|m| m.to_string()),
+            });
+        }
+        self.inner
+            .addresses
+            .lock()
+            .unwrap()
+            .insert(resp.node_id.0, format!("{}:{}", resp.host, resp.port));
+        Ok(resp.node_id.0)
+    }
+
+    /// Drops the connection to a node (after a fatal error on it); the next send reconnects.
+    pub fn disconnect(&self, node_id: i32) {
+        self.inner.connections.lock().unwrap().remove(&node_id);
     }
 
     /// Closes every connection and stops the background tasks.
     pub async fn close(&self) {
-        todo!("network")
+        self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.connections.lock().unwrap().clear();
+        self.inner.refresh.notify_one();
+    }
+}
+
+/// Refreshes metadata every `metadata.max.age.ms`, or soon after a request for it.
+async fn metadata_refresher(inner: std::sync::Weak<Inner>) {
+    loop {
+        let (max_age, backoff) = match inner.upgrade() {
+            Some(i) => (i.config.metadata_max_age, i.config.retry_backoff),
+            None => return,
+        };
+        let woken = {
+            // Holds the client while waiting; `close()` wakes this task so it can exit.
+            let Some(i) = inner.upgrade() else { return };
+            tokio::time::timeout(max_age, i.refresh.notified())
+                .await
+                .is_ok()
+        };
+        if woken {
+            // Coalesce bursts of leader errors into one refresh.
+            tokio::time::sleep(backoff).await;
+        }
+        let Some(i) = inner.upgrade() else { return };
+        if i.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let client = NetworkClient { inner: i };
+        if let Err(e) = client.refresh_metadata(&[]).await {
+            tracing::debug!("metadata refresh failed: {e}");
+        }
+    }
+}
+
+/// ±20% random jitter, as KIP-580 asks for retry and reconnect backoffs.
+pub fn jitter(d: Duration) -> Duration {
+    d.mul_f64(0.8 + fastrand::f64() * 0.4)
+}
+
+/// KIP-580 exponential backoff: `base * 2^attempts`, capped at `max`, with ±20% jitter.
+pub fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
+    let exp = base.saturating_mul(1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX));
+    jitter(exp.min(max))
+}
+
+impl ClusterMetadata {
+    fn from_response(r: kafka_protocol::messages::MetadataResponse) -> ClusterMetadata {
+        let mut topics: Vec<TopicInfo> = r
+            .topics
+            .into_iter()
+            .filter_map(|t| {
+                let name = t.name?.to_string();
+                let mut partitions: Vec<PartitionInfo> = t
+                    .partitions
+                    .into_iter()
+                    .map(|p| PartitionInfo {
+                        partition: p.partition_index,
+                        leader: p.leader_id.0,
+                        leader_epoch: p.leader_epoch,
+                        replicas: p.replica_nodes.iter().map(|n| n.0).collect(),
+                        isr: p.isr_nodes.iter().map(|n| n.0).collect(),
+                        error_code: p.error_code,
+                    })
+                    .collect();
+                partitions.sort_by_key(|p| p.partition);
+                Some(TopicInfo {
+                    name,
+                    error_code: t.error_code,
+                    is_internal: t.is_internal,
+                    partitions,
+                })
+            })
+            .collect();
+        topics.sort_by(|a, b| a.name.cmp(&b.name));
+        ClusterMetadata {
+            cluster_id: r.cluster_id.map(|c| c.to_string()),
+            controller_id: r.controller_id.0,
+            brokers: r
+                .brokers
+                .into_iter()
+                .map(|b| BrokerInfo {
+                    node_id: b.node_id.0,
+                    host: b.host.to_string(),
+                    port: b.port,
+                    rack: b.rack.map(|r| r.to_string()),
+                })
+                .collect(),
+            topics,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_with_jitter_and_caps() {
+        let base = Duration::from_millis(100);
+        let max = Duration::from_millis(1000);
+        for _ in 0..50 {
+            let b0 = backoff(base, max, 0);
+            assert!(
+                b0 >= Duration::from_millis(80) && b0 <= Duration::from_millis(120),
+                "{b0:?}"
+            );
+            let b2 = backoff(base, max, 2);
+            assert!(
+                b2 >= Duration::from_millis(320) && b2 <= Duration::from_millis(480),
+                "{b2:?}"
+            );
+            let b9 = backoff(base, max, 9);
+            assert!(
+                b9 >= Duration::from_millis(800) && b9 <= Duration::from_millis(1200),
+                "{b9:?}"
+            );
+        }
     }
 }

@@ -1,0 +1,247 @@
+//! One TCP connection to a broker, with many requests in flight.
+//!
+//! Requests are written under a lock (so frames never interleave) after registering their
+//! correlation id; a reader task matches each response frame to its waiter. Kafka answers a
+//! connection's requests in order, but matching by id keeps this honest even if it did not.
+//! When the socket dies every waiter gets a network error, which the caller may retry.
+//! TLS/SASL would wrap the stream here, before the split.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::api_versions_response::ApiVersionsResponse;
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+use super::versions;
+use crate::error::{KafkaError, Result};
+
+type Waiters = Arc<Mutex<HashMap<i32, oneshot::Sender<Bytes>>>>;
+
+/// A live connection.
+pub struct Connection {
+    /// `host:port`, for errors.
+    pub addr: String,
+    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    waiters: Waiters,
+    next_correlation: AtomicI32,
+    client_id: String,
+    /// The broker's supported range per API key.
+    broker_versions: HashMap<i16, (i16, i16)>,
+    closed: Arc<AtomicBool>,
+    in_flight: AtomicUsize,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+fn net_err(addr: &str, reason: impl std::fmt::Display) -> KafkaError {
+    KafkaError::Network {
+        broker: addr.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl Connection {
+    /// Connects and negotiates API versions (ApiVersions v3, falling back to v0).
+    pub async fn connect(
+        addr: &str,
+        client_id: &str,
+        setup_timeout: Duration,
+        request_timeout: Duration,
+    ) -> Result<Connection> {
+        let stream = tokio::time::timeout(setup_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| net_err(addr, "connection setup timed out"))?
+            .map_err(|e| net_err(addr, e))?;
+        let _ = stream.set_nodelay(true);
+        let (mut rd, wr) = stream.into_split();
+        let waiters: Waiters = Arc::default();
+        let closed = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let waiters = waiters.clone();
+            let closed = closed.clone();
+            let addr = addr.to_string();
+            tokio::spawn(async move {
+                loop {
+                    let size = match rd.read_i32().await {
+                        Ok(n) if n >= 4 => n as usize,
+                        _ => break,
+                    };
+                    let mut frame = BytesMut::zeroed(size);
+                    if rd.read_exact(&mut frame).await.is_err() {
+                        break;
+                    }
+                    let correlation = i32::from_be_bytes(frame[..4].try_into().unwrap());
+                    let waiter = waiters.lock().unwrap().remove(&correlation);
+                    match waiter {
+                        Some(tx) => {
+                            let _ = tx.send(frame.freeze());
+                        }
+                        None => {
+                            tracing::debug!(broker = %addr, correlation, "response for an abandoned request")
+                        }
+                    }
+                }
+                closed.store(true, Ordering::SeqCst);
+                // Dropping the senders wakes every waiter with an error.
+                waiters.lock().unwrap().clear();
+            })
+        };
+        let mut conn = Connection {
+            addr: addr.to_string(),
+            writer: tokio::sync::Mutex::new(wr),
+            waiters,
+            next_correlation: AtomicI32::new(1),
+            client_id: client_id.to_string(),
+            broker_versions: HashMap::new(),
+            closed,
+            in_flight: AtomicUsize::new(0),
+            reader,
+        };
+        conn.broker_versions = conn.negotiate(request_timeout).await?;
+        Ok(conn)
+    }
+
+    async fn negotiate(&self, timeout: Duration) -> Result<HashMap<i16, (i16, i16)>> {
+        let req = ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_static_str("krafty"))
+            .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
+        let mut resp: ApiVersionsResponse = self.request_at(req.clone(), 3, timeout).await?;
+        if resp.error_code == 35 {
+            resp = self
+                .request_at(ApiVersionsRequest::default(), 0, timeout)
+                .await?;
+        }
+        if resp.error_code != 0 {
+            return Err(KafkaError::broker(resp.error_code));
+        }
+        Ok(resp
+            .api_keys
+            .iter()
+            .map(|k| (k.api_key, (k.min_version, k.max_version)))
+            .collect())
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The highest version of `key` both sides support.
+    pub fn version_for(&self, key: ApiKey) -> Result<i16> {
+        let (broker_min, broker_max) = self
+            .broker_versions
+            .get(&(key as i16))
+            .copied()
+            .ok_or_else(|| {
+                KafkaError::Protocol(format!("broker {} does not support {key:?}", self.addr))
+            })?;
+        let (ours_min, ours_max) = versions::supported(key);
+        let v = ours_max.min(broker_max);
+        if v < ours_min.max(broker_min) {
+            return Err(KafkaError::Protocol(format!(
+                "no common {key:?} version: broker {broker_min}-{broker_max}, client {ours_min}-{ours_max}"
+            )));
+        }
+        Ok(v)
+    }
+
+    fn encode<R: Request>(&self, req: &R, version: i16, correlation: i32) -> Result<Bytes> {
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation)
+            .with_client_id(Some(StrBytes::from_string(self.client_id.clone())));
+        let mut buf = BytesMut::with_capacity(64);
+        buf.put_i32(0);
+        header
+            .encode(
+                &mut buf,
+                ApiKey::try_from(R::KEY).map_or(1, |k| k.request_header_version(version)),
+            )
+            .and_then(|_| req.encode(&mut buf, version))
+            .map_err(|e| {
+                KafkaError::Protocol(format!(
+                    "encoding {:?} v{version}: {e}",
+                    ApiKey::try_from(R::KEY).ok()
+                ))
+            })?;
+        let len = (buf.len() - 4) as i32;
+        buf[..4].copy_from_slice(&len.to_be_bytes());
+        Ok(buf.freeze())
+    }
+
+    async fn write(&self, frame: &[u8]) -> Result<()> {
+        let mut w = self.writer.lock().await;
+        w.write_all(frame).await.map_err(|e| net_err(&self.addr, e))
+    }
+
+    /// Sends a request at `version` and waits for its response.
+    pub async fn request_at<R: Request>(
+        &self,
+        req: R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response> {
+        if self.is_closed() {
+            return Err(net_err(&self.addr, "connection closed"));
+        }
+        let correlation = self.next_correlation.fetch_add(1, Ordering::Relaxed);
+        let frame = self.encode(&req, version, correlation)?;
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().unwrap().insert(correlation, tx);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let result = async {
+            self.write(&frame).await?;
+            match tokio::time::timeout(timeout, rx).await {
+                Err(_) => Err(KafkaError::Timeout(format!(
+                    "request to {} timed out after {timeout:?}",
+                    self.addr
+                ))),
+                Ok(Err(_)) => Err(net_err(
+                    &self.addr,
+                    "connection closed before the response arrived",
+                )),
+                Ok(Ok(bytes)) => Ok(bytes),
+            }
+        }
+        .await;
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if result.is_err() {
+            self.waiters.lock().unwrap().remove(&correlation);
+        }
+        let mut bytes = result?;
+        let key =
+            ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
+        ResponseHeader::decode(&mut bytes, key.response_header_version(version))
+            .and_then(|_| R::Response::decode(&mut bytes, version))
+            .map_err(|e| {
+                KafkaError::Protocol(format!(
+                    "decoding {key:?} v{version} response from {}: {e}",
+                    self.addr
+                ))
+            })
+    }
+
+    /// Sends a request whose version has no response (Produce acks=0).
+    pub async fn send_only<R: Request>(&self, req: R, version: i16) -> Result<()> {
+        let correlation = self.next_correlation.fetch_add(1, Ordering::Relaxed);
+        let frame = self.encode(&req, version, correlation)?;
+        self.write(&frame).await
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}

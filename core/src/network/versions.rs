@@ -1,0 +1,33 @@
+//! The API versions this client implements (each request is built for every version in its
+//! range). The highest version the broker also supports is used.
+
+use kafka_protocol::messages::ApiKey;
+
+/// `(min, max)` this client speaks for `key`.
+pub fn supported(key: ApiKey) -> (i16, i16) {
+    match key {
+        ApiKey::ApiVersions => (0, 3),
+        ApiKey::Metadata => (1, 12),
+        ApiKey::Produce => (3, 11),
+        ApiKey::Fetch => (4, 12),
+        ApiKey::ListOffsets => (1, 8),
+        ApiKey::FindCoordinator => (1, 3),
+        ApiKey::JoinGroup => (2, 9),
+        ApiKey::SyncGroup => (1, 5),
+        ApiKey::Heartbeat => (1, 4),
+        ApiKey::LeaveGroup => (1, 5),
+        ApiKey::OffsetCommit => (2, 9),
+        ApiKey::OffsetFetch => (1, 7),
+        ApiKey::InitProducerId => (0, 4),
+        ApiKey::CreateTopics => (2, 7),
+        ApiKey::DeleteTopics => (1, 5),
+        ApiKey::CreatePartitions => (0, 3),
+        ApiKey::DescribeConfigs => (1, 4),
+        ApiKey::DeleteRecords => (0, 2),
+        ApiKey::DescribeGroups => (0, 5),
+        ApiKey::ListGroups => (0, 4),
+        ApiKey::DeleteGroups => (0, 2),
+        ApiKey::DescribeCluster => (0, 1),
+        _ => (0, -1),
+    }
+}
