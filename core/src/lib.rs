@@ -13,5 +13,7 @@ pub mod producer;
 pub mod record;
 pub mod runtime;
 pub mod serialization;
+pub mod topic_partition;
 
 pub use error::{KafkaError, Result};
+pub use topic_partition::TopicPartition;

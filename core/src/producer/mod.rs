@@ -1,1 +1,427 @@
-//! (being written)
+//! The producer: `send()` → interceptors → serializers → partitioner → accumulator → sender.
+//!
+//! [`KafkaProducer::send`] returns as soon as the record is in its partition's batch, with a
+//! [`DeliveryFuture`] that resolves when the broker acknowledges it (or it fails for good).
+//! The sender task (see `sender.rs`) ships batches in the background. A producer is `Send +
+//! Sync` and cheap to clone; use it from async code or, through the `*_blocking` methods,
+//! from plain threads.
+
+mod accumulator;
+mod config;
+mod interceptor;
+mod metrics;
+mod partitioner;
+mod record;
+mod sender;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+pub use self::config::{PartitionerKind, ProducerConfig};
+pub use self::interceptor::ProducerInterceptor;
+pub use self::metrics::ProducerMetrics;
+pub use self::partitioner::{
+    murmur2_partition, DefaultPartitioner, Partitioner, RoundRobinPartitioner,
+};
+pub use self::record::{ProducerRecord, RecordMetadata};
+use accumulator::{Completion, NewRecord, RecordAccumulator};
+use interceptor::guarded;
+use sender::Sender;
+
+use crate::error::{KafkaError, Result};
+use crate::network::{NetworkClient, PartitionInfo};
+use crate::record::BatchBuilder;
+use crate::serialization::Serializer;
+use crate::topic_partition::TopicPartition;
+
+/// Resolves to the record's metadata once the broker acknowledged it, or to the error that
+/// ended it. Await it, or call [`DeliveryFuture::wait`] from a thread.
+pub struct DeliveryFuture {
+    rx: oneshot::Receiver<Result<RecordMetadata>>,
+}
+
+impl Future for DeliveryFuture {
+    type Output = Result<RecordMetadata>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(KafkaError::Closed)))
+    }
+}
+
+impl DeliveryFuture {
+    /// Blocks the calling thread until the outcome is known.
+    pub fn wait(self) -> Result<RecordMetadata> {
+        crate::runtime::block_on(self)
+    }
+}
+
+type BoxSerializer<T> = Box<dyn Serializer<T>>;
+
+struct Inner<K, V> {
+    config: ProducerConfig,
+    client: NetworkClient,
+    acc: Arc<RecordAccumulator>,
+    sender: Arc<Sender>,
+    partitioner: Box<dyn Partitioner>,
+    key_serializer: BoxSerializer<K>,
+    value_serializer: BoxSerializer<V>,
+    interceptors: Vec<Arc<dyn ProducerInterceptor<K, V>>>,
+    closed: AtomicBool,
+    sender_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// A Kafka producer with the Java client's pipeline and guarantees.
+pub struct KafkaProducer<K, V> {
+    inner: Arc<Inner<K, V>>,
+}
+
+impl<K, V> Clone for KafkaProducer<K, V> {
+    fn clone(&self) -> Self {
+        KafkaProducer {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
+    /// Connects to the cluster and starts the sender.
+    pub async fn new(
+        config: ProducerConfig,
+        key_serializer: impl Serializer<K> + 'static,
+        value_serializer: impl Serializer<V> + 'static,
+    ) -> Result<Self> {
+        Self::with_interceptors(config, key_serializer, value_serializer, vec![]).await
+    }
+
+    /// Builds a producer from Kafka property names (`bootstrap.servers`, `acks`, ...).
+    pub async fn from_properties<Kp: Into<String>, Vp: Into<String>>(
+        properties: impl IntoIterator<Item = (Kp, Vp)>,
+        key_serializer: impl Serializer<K> + 'static,
+        value_serializer: impl Serializer<V> + 'static,
+    ) -> Result<Self> {
+        Self::new(
+            ProducerConfig::from_properties(properties)?,
+            key_serializer,
+            value_serializer,
+        )
+        .await
+    }
+
+    /// Like [`KafkaProducer::new`], with a chain of interceptors (called in order).
+    pub async fn with_interceptors(
+        config: ProducerConfig,
+        key_serializer: impl Serializer<K> + 'static,
+        value_serializer: impl Serializer<V> + 'static,
+        interceptors: Vec<Arc<dyn ProducerInterceptor<K, V>>>,
+    ) -> Result<Self> {
+        config.validate()?;
+        let client = NetworkClient::connect(config.client.clone()).await?;
+        let acc = Arc::new(RecordAccumulator::new(config.clone()));
+        let metrics = Arc::new(metrics::Metrics::default());
+        let sender = Arc::new(Sender::new(
+            client.clone(),
+            acc.clone(),
+            config.clone(),
+            metrics,
+        ));
+        let task = tokio::spawn(sender.clone().run());
+        let partitioner: Box<dyn Partitioner> = match config.partitioner {
+            PartitionerKind::Default => Box::new(DefaultPartitioner::new(
+                config.batch_size,
+                config.partitioner_ignore_keys,
+            )),
+            PartitionerKind::RoundRobin => Box::new(RoundRobinPartitioner::default()),
+        };
+        Ok(KafkaProducer {
+            inner: Arc::new(Inner {
+                config,
+                client,
+                acc,
+                sender,
+                partitioner,
+                key_serializer: Box::new(key_serializer),
+                value_serializer: Box::new(value_serializer),
+                interceptors,
+                closed: AtomicBool::new(false),
+                sender_task: Mutex::new(Some(task)),
+            }),
+        })
+    }
+
+    /// [`KafkaProducer::new`] for callers without an async runtime.
+    pub fn new_blocking(
+        config: ProducerConfig,
+        key_serializer: impl Serializer<K> + 'static,
+        value_serializer: impl Serializer<V> + 'static,
+    ) -> Result<Self> {
+        let _guard = crate::runtime::handle().enter();
+        crate::runtime::block_on(Self::new(config, key_serializer, value_serializer))
+    }
+
+    /// Replaces a custom partitioner (before sending anything).
+    pub fn set_partitioner(&mut self, partitioner: impl Partitioner + 'static) -> Result<()> {
+        let inner = Arc::get_mut(&mut self.inner).ok_or_else(|| {
+            KafkaError::IllegalState("set the partitioner before cloning the producer".into())
+        })?;
+        inner.partitioner = Box::new(partitioner);
+        Ok(())
+    }
+
+    /// Enqueues a record. Waits only when metadata for the topic is missing or `buffer.memory`
+    /// is full (both up to `max.block.ms`); returns the future of its acknowledgement.
+    pub async fn send(&self, record: ProducerRecord<K, V>) -> Result<DeliveryFuture> {
+        self.send_inner(record, None).await
+    }
+
+    /// Like `send`, also calling `callback` with the outcome (on the client's background task).
+    pub async fn send_with_callback(
+        &self,
+        record: ProducerRecord<K, V>,
+        callback: impl FnOnce(Result<&RecordMetadata, &KafkaError>) + Send + 'static,
+    ) -> Result<DeliveryFuture> {
+        let cb: Completion = Box::new(move |r: &Result<RecordMetadata>| callback(r.as_ref()));
+        self.send_inner(record, Some(cb)).await
+    }
+
+    /// `send` for plain threads: blocks only when `send` would wait.
+    pub fn send_blocking(&self, record: ProducerRecord<K, V>) -> Result<DeliveryFuture> {
+        let mut fut = std::pin::pin!(self.send_inner(record, None));
+        // The common case completes without waiting: poll once before paying for a runtime.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => r,
+            Poll::Pending => crate::runtime::block_on(fut),
+        }
+    }
+
+    async fn send_inner(
+        &self,
+        mut record: ProducerRecord<K, V>,
+        callback: Option<Completion>,
+    ) -> Result<DeliveryFuture> {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(KafkaError::Closed);
+        }
+        for i in &inner.interceptors {
+            let replaced = guarded("on_send", || None, || i.on_send(&record));
+            if let Some(r) = replaced {
+                record = r;
+            }
+        }
+        let topic = record.topic.clone();
+        let key = match &record.key {
+            Some(k) => inner.key_serializer.serialize(&topic, k)?,
+            None => None,
+        };
+        let value = match &record.value {
+            Some(v) => inner.value_serializer.serialize(&topic, v)?,
+            None => None,
+        };
+        let size =
+            BatchBuilder::record_size_bound(key.as_deref(), value.as_deref(), &record.headers) + 61;
+        if size > inner.config.max_request_size {
+            return Err(KafkaError::RecordTooLarge {
+                size,
+                limit: inner.config.max_request_size,
+                limit_name: "max.request.size",
+            });
+        }
+        if size > inner.config.buffer_memory {
+            return Err(KafkaError::RecordTooLarge {
+                size,
+                limit: inner.config.buffer_memory,
+                limit_name: "buffer.memory",
+            });
+        }
+        let deadline = Instant::now() + inner.config.max_block;
+        let partitions = self.wait_for_partitions(&topic, deadline).await?;
+        let partition = match record.partition {
+            Some(p) if p < 0 || p >= partitions => {
+                return Err(KafkaError::Broker {
+                    code: 3,
+                    name: "UNKNOWN_TOPIC_OR_PARTITION",
+                    topic: Some(topic),
+                    partition: Some(p),
+                    message: Some(format!("partition {p} is not in [0, {})", partitions)),
+                })
+            }
+            Some(p) => p,
+            None => inner
+                .partitioner
+                .partition(&topic, key.as_deref(), size, partitions),
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        tokio::time::timeout(
+            remaining + Duration::from_millis(1),
+            inner.acc.reserve(size),
+        )
+        .await
+        .map_err(|_| KafkaError::Timeout("buffer.memory stayed full for max.block.ms".into()))??;
+        let (tx, rx) = oneshot::channel();
+        let callback = self.completion(callback);
+        let tp = TopicPartition::new(&topic, partition);
+        inner.acc.append(
+            &tp,
+            NewRecord {
+                timestamp: record.timestamp.unwrap_or_else(now_ms),
+                key: key.as_deref(),
+                value: value.as_deref(),
+                headers: &record.headers,
+            },
+            size,
+            tx,
+            callback,
+        );
+        Ok(DeliveryFuture { rx })
+    }
+
+    /// Chains the interceptors' `on_acknowledgement` with the user's callback.
+    fn completion(&self, callback: Option<Completion>) -> Option<Completion> {
+        if self.inner.interceptors.is_empty() {
+            return callback;
+        }
+        let interceptors = self.inner.interceptors.clone();
+        Some(Box::new(move |r: &Result<RecordMetadata>| {
+            for i in &interceptors {
+                guarded(
+                    "on_acknowledgement",
+                    || (),
+                    || i.on_acknowledgement(r.as_ref()),
+                );
+            }
+            if let Some(cb) = callback {
+                cb(r);
+            }
+        }))
+    }
+
+    /// The topic's partition count, fetching metadata until `deadline` if needed.
+    async fn wait_for_partitions(&self, topic: &str, deadline: Instant) -> Result<i32> {
+        let mut attempt = 0;
+        loop {
+            let md = self.inner.client.metadata();
+            if let Some(t) = md.topic(topic) {
+                if t.error_code == 0 && !t.partitions.is_empty() {
+                    return Ok(t.partitions.len() as i32);
+                }
+                if !KafkaError::broker(t.error_code).is_retriable() && t.error_code != 0 {
+                    return Err(KafkaError::broker_for(t.error_code, topic, -1));
+                }
+            }
+            if Instant::now() >= deadline {
+                let code =
+                    md.topic(topic)
+                        .map_or(3, |t| if t.error_code != 0 { t.error_code } else { 3 });
+                return Err(KafkaError::Broker {
+                    code,
+                    name: crate::error::error_name(code),
+                    topic: Some(topic.to_string()),
+                    partition: None,
+                    message: Some(format!(
+                        "topic not present in metadata after max.block.ms ({} ms)",
+                        self.inner.config.max_block.as_millis()
+                    )),
+                });
+            }
+            if attempt > 0 {
+                let pause = crate::network::backoff(
+                    Duration::from_millis(50),
+                    self.inner.config.client.retry_backoff_max,
+                    attempt,
+                );
+                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now())))
+                    .await;
+            }
+            attempt += 1;
+            let _ = self
+                .inner
+                .client
+                .refresh_metadata(&[topic.to_string()])
+                .await;
+        }
+    }
+
+    /// Sends every buffered record now and waits until each one completed.
+    pub async fn flush(&self) -> Result<()> {
+        self.inner
+            .acc
+            .flush(Duration::from_secs(u32::MAX as u64))
+            .await
+    }
+
+    pub fn flush_blocking(&self) -> Result<()> {
+        crate::runtime::block_on(self.flush())
+    }
+
+    /// Delivers what it can within `timeout`, fails the rest (nothing is dropped silently),
+    /// and stops the background work. Later sends fail with `KafkaError::Closed`.
+    pub async fn close(&self, timeout: Duration) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let flushed = self.inner.acc.flush(timeout).await;
+        self.inner.sender.closing.store(true, Ordering::Release);
+        if flushed.is_err() {
+            self.inner.acc.abort_all(KafkaError::Closed);
+        }
+        self.inner.acc.wake.notify_one();
+        let task = self.inner.sender_task.lock().unwrap().take();
+        if let Some(t) = task {
+            if tokio::time::timeout(Duration::from_secs(5).max(timeout), t)
+                .await
+                .is_err()
+            {
+                tracing::warn!("sender did not stop in time");
+            }
+        }
+        for i in &self.inner.interceptors {
+            guarded("close", || (), || i.close());
+        }
+        self.inner.client.close().await;
+        flushed
+    }
+
+    pub fn close_blocking(&self, timeout: Duration) -> Result<()> {
+        crate::runtime::block_on(self.close(timeout))
+    }
+
+    /// The partitions of `topic` with their leaders.
+    pub async fn partitions_for(&self, topic: &str) -> Result<Vec<PartitionInfo>> {
+        self.wait_for_partitions(topic, Instant::now() + self.inner.config.max_block)
+            .await?;
+        Ok(self
+            .inner
+            .client
+            .metadata()
+            .topic(topic)
+            .map(|t| t.partitions.clone())
+            .unwrap_or_default())
+    }
+
+    pub fn metrics(&self) -> ProducerMetrics {
+        self.inner
+            .sender
+            .metrics
+            .snapshot(self.inner.acc.available_memory())
+    }
+
+    pub fn config(&self) -> &ProducerConfig {
+        &self.inner.config
+    }
+}

@@ -1,0 +1,602 @@
+//! The RecordAccumulator: per-partition queues of batches waiting to be sent.
+//!
+//! `send` appends a record into its partition's open batch (bytes written straight into the
+//! batch buffer); the sender drains batches that are full, whose `linger.ms` expired, or that
+//! a `flush()` asked for. Memory is bounded by `buffer.memory`: a record reserves its encoded
+//! size until its batch completes, and `send` waits up to `max.block.ms` for room.
+//!
+//! With idempotence a batch gets its sequence number when first drained and keeps it across
+//! retries. When a batch of a partition fails retriably, that partition is held until all of
+//! its in-flight batches are back, then drained again in sequence order, so retries never
+//! reorder records (as the Java client does).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
+
+use super::config::ProducerConfig;
+use super::record::RecordMetadata;
+use crate::error::{KafkaError, Result};
+use crate::record::{BatchBuilder, Header};
+use crate::topic_partition::TopicPartition;
+
+/// Called once with a record's outcome (the delivery future, user callback, interceptors).
+pub type Completion = Box<dyn FnOnce(&Result<RecordMetadata>) + Send>;
+
+/// One record's bookkeeping inside a batch.
+struct PendingRecord {
+    offset_delta: i32,
+    timestamp: i64,
+    key_size: i32,
+    value_size: i32,
+    done: Option<oneshot::Sender<Result<RecordMetadata>>>,
+    callback: Option<Completion>,
+}
+
+/// A batch and the records waiting on it.
+pub struct ProducerBatch {
+    pub tp: TopicPartition,
+    builder: BatchBuilder,
+    records: Vec<PendingRecord>,
+    pub created: Instant,
+    reserved: usize,
+    /// The encoded bytes, fixed at the first drain (retries resend the same bytes).
+    pub encoded: Option<Bytes>,
+    pub base_sequence: i32,
+    pub attempts: u32,
+    pub retry_at: Option<Instant>,
+}
+
+impl ProducerBatch {
+    pub fn record_count(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn uncompressed_size(&self) -> usize {
+        self.builder.size()
+    }
+
+    fn complete(self, result: impl Fn(&PendingRecord) -> Result<RecordMetadata>) {
+        for mut r in self.records {
+            let outcome = result(&r);
+            if let Some(cb) = r.callback.take() {
+                cb(&outcome);
+            }
+            if let Some(tx) = r.done.take() {
+                let _ = tx.send(outcome);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct PartitionQueue {
+    batches: VecDeque<ProducerBatch>,
+    in_flight: usize,
+    /// Set when a batch failed retriably: drain nothing until `in_flight` is 0 again.
+    hold: bool,
+    next_sequence: i32,
+}
+
+/// Everything the sender needs to send one batch.
+pub struct Drained {
+    pub batch: ProducerBatch,
+    pub leader: i32,
+}
+
+pub struct RecordAccumulator {
+    config: ProducerConfig,
+    queues: Mutex<HashMap<TopicPartition, PartitionQueue>>,
+    used_memory: AtomicUsize,
+    memory_freed: Notify,
+    /// Records accepted but not yet completed (flush waits for 0).
+    incomplete: AtomicUsize,
+    all_complete: Notify,
+    /// Flushes in progress: every batch is ready regardless of linger.
+    flushing: AtomicUsize,
+    /// Wakes the sender (a batch filled up, a flush started, a request finished).
+    pub wake: Notify,
+}
+
+/// A record about to be appended.
+pub struct NewRecord<'a> {
+    pub timestamp: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: &'a [Header],
+}
+
+impl RecordAccumulator {
+    pub fn new(config: ProducerConfig) -> Self {
+        RecordAccumulator {
+            config,
+            queues: Mutex::new(HashMap::new()),
+            used_memory: AtomicUsize::new(0),
+            memory_freed: Notify::new(),
+            incomplete: AtomicUsize::new(0),
+            all_complete: Notify::new(),
+            flushing: AtomicUsize::new(0),
+            wake: Notify::new(),
+        }
+    }
+
+    pub fn available_memory(&self) -> usize {
+        self.config
+            .buffer_memory
+            .saturating_sub(self.used_memory.load(Ordering::Relaxed))
+    }
+
+    /// Reserves `size` bytes of `buffer.memory`, waiting up to `max.block.ms`.
+    pub async fn reserve(&self, size: usize) -> Result<()> {
+        let deadline = Instant::now() + self.config.max_block;
+        loop {
+            let freed = self.memory_freed.notified();
+            let used = self.used_memory.load(Ordering::Acquire);
+            if used + size <= self.config.buffer_memory {
+                if self
+                    .used_memory
+                    .compare_exchange(used, used + size, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Ok(());
+                }
+                continue;
+            }
+            self.wake.notify_one();
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                return Err(KafkaError::Timeout(format!(
+                    "failed to allocate {size} bytes within max.block.ms ({} ms): buffer.memory is full",
+                    self.config.max_block.as_millis()
+                )));
+            }
+        }
+    }
+
+    fn release(&self, size: usize) {
+        self.used_memory.fetch_sub(size, Ordering::AcqRel);
+        self.memory_freed.notify_waiters();
+    }
+
+    /// Appends a record (memory already reserved) to its partition's open batch.
+    pub fn append(
+        &self,
+        tp: &TopicPartition,
+        record: NewRecord<'_>,
+        reserved: usize,
+        done: oneshot::Sender<Result<RecordMetadata>>,
+        callback: Option<Completion>,
+    ) {
+        let batch_size = self.config.batch_size.max(1);
+        let mut queues = self.queues.lock().unwrap();
+        let q = queues.entry(tp.clone()).or_default();
+        let mut waiters = Some((done, callback));
+        let mut pending = |offset_delta| {
+            let (done, callback) = waiters.take().expect("a record is added once");
+            PendingRecord {
+                offset_delta,
+                timestamp: record.timestamp,
+                key_size: record.key.map_or(-1, |k| k.len() as i32),
+                value_size: record.value.map_or(-1, |v| v.len() as i32),
+                done: Some(done),
+                callback,
+            }
+        };
+        let open = q.batches.back_mut().filter(|b| b.encoded.is_none());
+        let (appended_to_open, full) = match open {
+            Some(b) => match b.builder.try_append(
+                record.timestamp,
+                record.key,
+                record.value,
+                record.headers,
+                batch_size,
+            ) {
+                Some(delta) => {
+                    b.records.push(pending(delta));
+                    b.reserved += reserved;
+                    (true, b.builder.size() >= batch_size)
+                }
+                None => (false, true),
+            },
+            None => (false, false),
+        };
+        if !appended_to_open {
+            let mut builder = BatchBuilder::new(
+                batch_size
+                    .min(
+                        BatchBuilder::record_size_bound(record.key, record.value, record.headers)
+                            * 2
+                            + 64,
+                    )
+                    .max(256),
+            );
+            let delta = builder
+                .try_append(
+                    record.timestamp,
+                    record.key,
+                    record.value,
+                    record.headers,
+                    batch_size,
+                )
+                .expect("a first record always fits");
+            q.batches.push_back(ProducerBatch {
+                tp: tp.clone(),
+                builder,
+                records: vec![pending(delta)],
+                created: Instant::now(),
+                reserved,
+                encoded: None,
+                base_sequence: -1,
+                attempts: 0,
+                retry_at: None,
+            });
+        }
+        self.incomplete.fetch_add(1, Ordering::AcqRel);
+        drop(queues);
+        if full {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Takes the batches ready to send, at most one per partition (Kafka allows one batch per
+    /// partition in a Produce request), grouped by leader. `leader_of` returns -1 when the
+    /// partition has no known leader. Also returns when the sender should look again.
+    pub fn drain(
+        &self,
+        now: Instant,
+        closing: bool,
+        leader_of: &dyn Fn(&TopicPartition) -> i32,
+        can_send_to: &dyn Fn(i32) -> bool,
+        idempotent: bool,
+    ) -> (Vec<Drained>, Option<Instant>) {
+        let flushing = closing || self.flushing.load(Ordering::Acquire) > 0;
+        let max_in_flight_per_partition = if idempotent {
+            self.config.max_in_flight.min(5)
+        } else {
+            usize::MAX
+        };
+        let mut out = Vec::new();
+        let mut next_check: Option<Instant> = None;
+        let mut earliest =
+            |t: Instant| next_check = Some(next_check.map_or(t, |n: Instant| n.min(t)));
+        let mut queues = self.queues.lock().unwrap();
+        for (tp, q) in queues.iter_mut() {
+            if q.hold && q.in_flight > 0 {
+                continue;
+            }
+            q.hold = false;
+            let Some(front) = q.batches.front() else {
+                continue;
+            };
+            if let Some(at) = front.retry_at {
+                if at > now {
+                    earliest(at);
+                    continue;
+                }
+            }
+            let linger_done = front.created + self.config.linger;
+            let ready = front.encoded.is_some()
+                || q.batches.len() > 1
+                || front.builder.size() >= self.config.batch_size
+                || linger_done <= now
+                || flushing;
+            if !ready {
+                earliest(linger_done);
+                continue;
+            }
+            if q.in_flight >= max_in_flight_per_partition {
+                continue;
+            }
+            let leader = leader_of(tp);
+            if leader < 0 || !can_send_to(leader) {
+                continue;
+            }
+            let mut batch = q.batches.pop_front().expect("front exists");
+            if batch.encoded.is_none() && idempotent {
+                batch.base_sequence = q.next_sequence;
+                q.next_sequence = q.next_sequence.wrapping_add(batch.builder.count()) & i32::MAX;
+            }
+            q.in_flight += 1;
+            out.push(Drained { batch, leader });
+        }
+        (out, next_check)
+    }
+
+    /// Fixes a drained batch's bytes (first send), with the producer id and epoch.
+    pub fn encode(&self, batch: &mut ProducerBatch, producer_id: i64, epoch: i16) -> Result<Bytes> {
+        if let Some(b) = &batch.encoded {
+            return Ok(b.clone());
+        }
+        let seq = if producer_id >= 0 {
+            batch.base_sequence
+        } else {
+            -1
+        };
+        let bytes = batch.builder.build(
+            self.config.compression,
+            self.config.compression_level,
+            producer_id,
+            epoch,
+            seq,
+        )?;
+        batch.encoded = Some(bytes.clone());
+        Ok(bytes)
+    }
+
+    /// A batch came back acknowledged at `base_offset`.
+    pub fn succeed(&self, batch: ProducerBatch, base_offset: i64, log_append_time: i64) {
+        self.finish_in_flight(&batch.tp);
+        let topic = batch.tp.topic.to_string();
+        let partition = batch.tp.partition;
+        let reserved = batch.reserved;
+        let n = batch.records.len();
+        batch.complete(|r| {
+            Ok(RecordMetadata {
+                topic: topic.clone(),
+                partition,
+                offset: if base_offset >= 0 {
+                    base_offset + r.offset_delta as i64
+                } else {
+                    -1
+                },
+                timestamp: if log_append_time >= 0 {
+                    log_append_time
+                } else {
+                    r.timestamp
+                },
+                serialized_key_size: r.key_size,
+                serialized_value_size: r.value_size,
+            })
+        });
+        self.records_done(n, reserved);
+    }
+
+    /// A batch failed for good.
+    pub fn fail(&self, batch: ProducerBatch, error: KafkaError, was_in_flight: bool) {
+        if was_in_flight {
+            self.finish_in_flight(&batch.tp);
+        }
+        let reserved = batch.reserved;
+        let n = batch.records.len();
+        tracing::debug!(tp = %batch.tp, records = n, "batch failed: {error}");
+        batch.complete(|_| Err(error.clone()));
+        self.records_done(n, reserved);
+    }
+
+    /// A batch failed retriably: back to the front of its queue (in sequence order) after
+    /// `backoff`, holding the partition until its other in-flight batches return. Fails it
+    /// instead when `delivery.timeout.ms` has passed.
+    pub fn retry(&self, mut batch: ProducerBatch, error: KafkaError, backoff: Duration) {
+        let now = Instant::now();
+        if now.duration_since(batch.created) + backoff >= self.config.delivery_timeout
+            || batch.attempts as i64 >= self.config.retries as i64
+        {
+            let err = if batch.attempts as i64 >= self.config.retries as i64 {
+                error
+            } else {
+                expired(&batch, self.config.delivery_timeout)
+            };
+            return self.fail(batch, err, true);
+        }
+        batch.attempts += 1;
+        batch.retry_at = Some(now + backoff);
+        let mut queues = self.queues.lock().unwrap();
+        let q = queues.entry(batch.tp.clone()).or_default();
+        q.in_flight -= 1;
+        q.hold = true;
+        // Keep sent batches in sequence order ahead of the unsent ones.
+        let pos = q
+            .batches
+            .iter()
+            .position(|b| b.encoded.is_none() || b.base_sequence > batch.base_sequence)
+            .unwrap_or(q.batches.len());
+        q.batches.insert(pos, batch);
+        drop(queues);
+        self.wake.notify_one();
+    }
+
+    /// Resets sequence numbers after an epoch bump (KIP-360): unsent batches are re-encoded.
+    pub fn reset_sequences(&self) {
+        let mut queues = self.queues.lock().unwrap();
+        for q in queues.values_mut() {
+            q.next_sequence = 0;
+            for b in q.batches.iter_mut() {
+                b.encoded = None;
+                b.base_sequence = -1;
+            }
+        }
+    }
+
+    fn finish_in_flight(&self, tp: &TopicPartition) {
+        if let Some(q) = self.queues.lock().unwrap().get_mut(tp) {
+            q.in_flight = q.in_flight.saturating_sub(1);
+        }
+    }
+
+    fn records_done(&self, n: usize, reserved: usize) {
+        self.release(reserved);
+        if self.incomplete.fetch_sub(n, Ordering::AcqRel) == n {
+            self.all_complete.notify_waiters();
+        }
+        self.wake.notify_one();
+    }
+
+    /// Fails queued (not in-flight) batches older than `delivery.timeout.ms`.
+    pub fn expire(&self, now: Instant) {
+        let mut expired_batches = Vec::new();
+        {
+            let mut queues = self.queues.lock().unwrap();
+            for q in queues.values_mut() {
+                while q
+                    .batches
+                    .front()
+                    .is_some_and(|b| now.duration_since(b.created) >= self.config.delivery_timeout)
+                {
+                    expired_batches.push(q.batches.pop_front().unwrap());
+                }
+            }
+        }
+        for b in expired_batches {
+            let e = expired(&b, self.config.delivery_timeout);
+            self.fail(b, e, false);
+        }
+    }
+
+    /// Fails everything still queued (close without delivery).
+    pub fn abort_all(&self, error: KafkaError) {
+        let batches: Vec<ProducerBatch> = self
+            .queues
+            .lock()
+            .unwrap()
+            .values_mut()
+            .flat_map(|q| q.batches.drain(..))
+            .collect();
+        for b in batches {
+            self.fail(b, error.clone(), false);
+        }
+    }
+
+    pub fn incomplete(&self) -> usize {
+        self.incomplete.load(Ordering::Acquire)
+    }
+
+    /// Makes every batch ready and waits until every record accepted so far completed.
+    pub async fn flush(&self, timeout: Duration) -> Result<()> {
+        self.flushing.fetch_add(1, Ordering::AcqRel);
+        self.wake.notify_one();
+        let result = tokio::time::timeout(timeout, async {
+            loop {
+                let done = self.all_complete.notified();
+                if self.incomplete() == 0 {
+                    return;
+                }
+                done.await;
+            }
+        })
+        .await;
+        self.flushing.fetch_sub(1, Ordering::AcqRel);
+        result.map_err(|_| {
+            KafkaError::Timeout(format!(
+                "flush did not complete within {timeout:?}; {} records pending",
+                self.incomplete()
+            ))
+        })
+    }
+}
+
+fn expired(b: &ProducerBatch, timeout: Duration) -> KafkaError {
+    KafkaError::Timeout(format!(
+        "expiring {} record(s) for {}: {} ms has passed since batch creation (delivery.timeout.ms)",
+        b.records.len(),
+        b.tp,
+        timeout.as_millis()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(batch_size: usize, buffer: usize) -> ProducerConfig {
+        ProducerConfig {
+            batch_size,
+            buffer_memory: buffer,
+            linger: Duration::from_millis(50),
+            max_block: Duration::from_millis(100),
+            ..ProducerConfig::default()
+        }
+    }
+
+    fn add(
+        acc: &RecordAccumulator,
+        tp: &TopicPartition,
+        value: &[u8],
+    ) -> oneshot::Receiver<Result<RecordMetadata>> {
+        let (tx, rx) = oneshot::channel();
+        acc.append(
+            tp,
+            NewRecord {
+                timestamp: 1,
+                key: None,
+                value: Some(value),
+                headers: &[],
+            },
+            value.len(),
+            tx,
+            None,
+        );
+        rx
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn batches_close_at_batch_size_or_linger() {
+        let acc = RecordAccumulator::new(config(200, 1 << 20));
+        let tp = TopicPartition::new("t", 0);
+        let now = Instant::now();
+        let leader = |_: &TopicPartition| 1;
+        let any = |_: i32| true;
+        add(&acc, &tp, &[0; 50]);
+        let (ready, next) = acc.drain(now, false, &leader, &any, false);
+        assert!(ready.is_empty(), "lingering");
+        assert_eq!(next, Some(now + Duration::from_millis(50)));
+        for _ in 0..4 {
+            add(&acc, &tp, &[0; 50]);
+        }
+        let (ready, _) = acc.drain(now, false, &leader, &any, false);
+        assert_eq!(ready.len(), 1, "a full batch is ready before linger");
+        assert_eq!(
+            ready[0].batch.record_count(),
+            3,
+            "200-byte batches hold three 50-byte records"
+        );
+        let (ready2, _) = acc.drain(now + Duration::from_millis(60), false, &leader, &any, false);
+        assert_eq!(ready2.len(), 1, "the rest after linger.ms");
+        assert_eq!(ready2[0].batch.record_count(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn memory_limit_blocks_then_times_out_with_a_clear_error() {
+        let acc = RecordAccumulator::new(config(1000, 100));
+        acc.reserve(80).await.unwrap();
+        let err = acc.reserve(30).await.unwrap_err();
+        assert!(
+            matches!(err, KafkaError::Timeout(ref m) if m.contains("buffer.memory")),
+            "{err}"
+        );
+        acc.release(80);
+        acc.reserve(30).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn completion_reports_offsets_and_retry_keeps_sequence_order() {
+        let acc = RecordAccumulator::new(config(60, 1 << 20));
+        let tp = TopicPartition::new("t", 0);
+        let leader = |_: &TopicPartition| 1;
+        let any = |_: i32| true;
+        let r0 = add(&acc, &tp, &[1; 40]);
+        let r1 = add(&acc, &tp, &[2; 40]);
+        let now = Instant::now() + Duration::from_millis(100);
+        let (mut a, _) = acc.drain(now, false, &leader, &any, true);
+        let (mut b, _) = acc.drain(now, false, &leader, &any, true);
+        let (a, b) = (a.pop().unwrap().batch, b.pop().unwrap().batch);
+        assert_eq!((a.base_sequence, b.base_sequence), (0, 1));
+        // The first fails retriably: the partition holds until the second returns too.
+        acc.retry(a, KafkaError::broker(6), Duration::from_millis(10));
+        let (none, _) = acc.drain(now + Duration::from_millis(20), false, &leader, &any, true);
+        assert!(none.is_empty(), "held while a batch is in flight");
+        acc.retry(b, KafkaError::broker(45), Duration::from_millis(10));
+        let (again, _) = acc.drain(now + Duration::from_millis(20), false, &leader, &any, true);
+        assert_eq!(again[0].batch.base_sequence, 0, "retried in sequence order");
+        acc.succeed(again.into_iter().next().unwrap().batch, 100, -1);
+        assert_eq!(r0.await.unwrap().unwrap().offset, 100);
+        let (last, _) = acc.drain(now + Duration::from_millis(40), false, &leader, &any, true);
+        assert_eq!(last[0].batch.base_sequence, 1);
+        acc.succeed(last.into_iter().next().unwrap().batch, 101, -1);
+        assert_eq!(r1.await.unwrap().unwrap().offset, 101);
+        assert_eq!(acc.incomplete(), 0);
+    }
+}

@@ -1,0 +1,337 @@
+//! The sender: a background task that turns ready batches into Produce requests.
+//!
+//! Each loop it drains ready batches (one per partition), groups them by leader into requests
+//! of at most `max.request.size`, and sends each request as its own task while the leader has
+//! fewer than `max.in.flight.requests.per.connection` outstanding. Responses complete records,
+//! schedule retries (KIP-580 backoff, within `delivery.timeout.ms`), ask for a metadata refresh
+//! on leader errors, and wake the loop.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::time::Instant;
+
+use super::accumulator::{ProducerBatch, RecordAccumulator};
+use super::config::ProducerConfig;
+use super::metrics::Metrics;
+use crate::error::{KafkaError, Result};
+use crate::network::{backoff, NetworkClient};
+use crate::topic_partition::TopicPartition;
+
+pub struct Sender {
+    pub client: NetworkClient,
+    pub acc: Arc<RecordAccumulator>,
+    pub config: ProducerConfig,
+    pub metrics: Arc<Metrics>,
+    /// (producer id, epoch); (-1, -1) until InitProducerId answered or without idempotence.
+    producer: Mutex<(i64, i16)>,
+    /// Set when the broker forgot this producer (UNKNOWN_PRODUCER_ID): bump the epoch.
+    bump_epoch: AtomicBool,
+    in_flight: Mutex<HashMap<i32, usize>>,
+    pub closing: AtomicBool,
+}
+
+/// Errors after which the partition's leader may have moved.
+fn is_leader_error(code: i16) -> bool {
+    matches!(code, 3 | 5 | 6 | 13 | 19 | 20)
+}
+
+impl Sender {
+    pub fn new(
+        client: NetworkClient,
+        acc: Arc<RecordAccumulator>,
+        config: ProducerConfig,
+        metrics: Arc<Metrics>,
+    ) -> Sender {
+        Sender {
+            client,
+            acc,
+            config,
+            metrics,
+            producer: Mutex::new((-1, -1)),
+            bump_epoch: AtomicBool::new(false),
+            in_flight: Mutex::new(HashMap::new()),
+            closing: AtomicBool::new(false),
+        }
+    }
+
+    fn total_in_flight(&self) -> usize {
+        self.in_flight.lock().unwrap().values().sum()
+    }
+
+    /// InitProducerId: a new id, or (KIP-360) the same id with a bumped epoch.
+    async fn init_producer_id(&self) -> Result<()> {
+        let current = *self.producer.lock().unwrap();
+        let mut attempt = 0;
+        loop {
+            let node = self.client.least_loaded_node().await?;
+            let req = InitProducerIdRequest::default()
+                .with_transaction_timeout_ms(-1)
+                .with_producer_id(ProducerId(current.0))
+                .with_producer_epoch(current.1);
+            match self.client.send(node, req).await {
+                Ok((resp, _)) if resp.error_code == 0 => {
+                    *self.producer.lock().unwrap() = (resp.producer_id.0, resp.producer_epoch);
+                    tracing::debug!(
+                        producer_id = resp.producer_id.0,
+                        epoch = resp.producer_epoch,
+                        "producer id assigned"
+                    );
+                    return Ok(());
+                }
+                Ok((resp, _)) if !KafkaError::broker(resp.error_code).is_retriable() => {
+                    return Err(KafkaError::broker(resp.error_code))
+                }
+                Ok(_) | Err(_) if attempt < 50 && !self.closing.load(Ordering::Acquire) => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(
+                        self.config.client.retry_backoff,
+                        self.config.client.retry_backoff_max,
+                        attempt,
+                    ))
+                    .await;
+                }
+                Ok((resp, _)) => return Err(KafkaError::broker(resp.error_code)),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The sender loop; returns when closing and every record completed.
+    pub async fn run(self: Arc<Self>) {
+        let idempotent = self.config.enable_idempotence;
+        loop {
+            let wake = self.acc.wake.notified();
+            let now = Instant::now();
+            if self.closing.load(Ordering::Acquire) && self.acc.incomplete() == 0 {
+                return;
+            }
+            if idempotent && self.total_in_flight() == 0 {
+                let needs_id = self.producer.lock().unwrap().0 < 0;
+                if needs_id || self.bump_epoch.swap(false, Ordering::AcqRel) {
+                    if let Err(e) = self.init_producer_id().await {
+                        tracing::error!("cannot obtain a producer id: {e}");
+                        self.acc.abort_all(KafkaError::Fatal(format!(
+                            "cannot obtain a producer id: {e}"
+                        )));
+                        tokio::time::sleep(self.config.client.retry_backoff).await;
+                        continue;
+                    }
+                    if !needs_id {
+                        self.acc.reset_sequences();
+                    }
+                }
+            }
+            if idempotent && self.producer.lock().unwrap().0 < 0 {
+                tokio::time::sleep(self.config.client.retry_backoff).await;
+                continue;
+            }
+            self.acc.expire(now);
+            let md = self.client.metadata();
+            let missing_leader = std::cell::Cell::new(false);
+            let leader_of = |tp: &TopicPartition| -> i32 {
+                let leader = md
+                    .topic(&tp.topic)
+                    .and_then(|t| t.partitions.get(tp.partition as usize))
+                    .map_or(-1, |p| p.leader);
+                leader
+            };
+            let max_in_flight = self.config.max_in_flight;
+            let in_flight_now = self.in_flight.lock().unwrap().clone();
+            let can_send =
+                |node: i32| in_flight_now.get(&node).copied().unwrap_or(0) < max_in_flight;
+            let closing = self.closing.load(Ordering::Acquire);
+            let (drained, next) = self.acc.drain(
+                now,
+                closing,
+                &|tp| {
+                    let l = leader_of(tp);
+                    if l < 0 {
+                        missing_leader.set(true);
+                    }
+                    l
+                },
+                &can_send,
+                idempotent,
+            );
+            if missing_leader.get() {
+                self.client.request_metadata_refresh();
+            }
+            let mut by_leader: BTreeMap<i32, Vec<ProducerBatch>> = BTreeMap::new();
+            for d in drained {
+                by_leader.entry(d.leader).or_default().push(d.batch);
+            }
+            for (leader, batches) in by_leader {
+                for request in self.split_by_size(batches) {
+                    *self.in_flight.lock().unwrap().entry(leader).or_default() += 1;
+                    let me = self.clone();
+                    tokio::spawn(async move { me.send_request(leader, request).await });
+                }
+            }
+            let sleep_until = next
+                .unwrap_or(now + Duration::from_millis(100))
+                .max(now + Duration::from_micros(100));
+            tokio::select! {
+                _ = wake => {}
+                _ = tokio::time::sleep_until(sleep_until) => {}
+            }
+        }
+    }
+
+    /// Groups batches into requests of at most `max.request.size`.
+    fn split_by_size(&self, batches: Vec<ProducerBatch>) -> Vec<Vec<ProducerBatch>> {
+        let mut out: Vec<Vec<ProducerBatch>> = Vec::new();
+        let mut size = 0usize;
+        for b in batches {
+            let s = b.uncompressed_size();
+            if out.is_empty() || size + s > self.config.max_request_size {
+                out.push(Vec::new());
+                size = 0;
+            }
+            size += s;
+            out.last_mut().unwrap().push(b);
+        }
+        out
+    }
+
+    async fn send_request(self: Arc<Self>, leader: i32, mut batches: Vec<ProducerBatch>) {
+        let (pid, epoch) = *self.producer.lock().unwrap();
+        let mut topics: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
+        let mut keep = Vec::with_capacity(batches.len());
+        for mut b in batches.drain(..) {
+            match self.acc.encode(&mut b, pid, epoch) {
+                Ok(bytes) => {
+                    self.metrics
+                        .uncompressed_bytes
+                        .fetch_add(b.uncompressed_size() as u64, Ordering::Relaxed);
+                    self.metrics
+                        .bytes_sent
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    topics.entry(b.tp.topic.to_string()).or_default().push(
+                        PartitionProduceData::default()
+                            .with_index(b.tp.partition)
+                            .with_records(Some(bytes)),
+                    );
+                    keep.push(b);
+                }
+                Err(e) => self.acc.fail(b, e, true),
+            }
+        }
+        let request = ProduceRequest::default()
+            .with_acks(self.config.acks)
+            .with_timeout_ms(self.config.client.request_timeout.as_millis() as i32)
+            .with_topic_data(
+                topics
+                    .into_iter()
+                    .map(|(t, parts)| {
+                        TopicProduceData::default()
+                            .with_name(TopicName(StrBytes::from_string(t)))
+                            .with_partition_data(parts)
+                    })
+                    .collect(),
+            );
+        let started = Instant::now();
+        if self.config.acks == 0 {
+            let sent = self.client.send_no_response(leader, request).await;
+            for b in keep {
+                match &sent {
+                    Ok(_) => self.complete_ok(b, -1, -1),
+                    Err(e) => self.retry_or_fail(b, e.clone()),
+                }
+            }
+        } else {
+            match self.client.send(leader, request).await {
+                Err(e) => {
+                    tracing::debug!(leader, "produce request failed: {e}");
+                    self.client.request_metadata_refresh();
+                    for b in keep {
+                        self.retry_or_fail(b, e.clone());
+                    }
+                }
+                Ok((resp, _)) => {
+                    self.metrics.request_done(started.elapsed());
+                    let mut results: HashMap<(String, i32), _> = HashMap::new();
+                    for t in resp.responses {
+                        for p in t.partition_responses {
+                            results.insert((t.name.to_string(), p.index), p);
+                        }
+                    }
+                    for b in keep {
+                        let Some(p) = results.remove(&(b.tp.topic.to_string(), b.tp.partition))
+                        else {
+                            self.retry_or_fail(
+                                b,
+                                KafkaError::Protocol(
+                                    "the broker did not answer for a partition".into(),
+                                ),
+                            );
+                            continue;
+                        };
+                        match p.error_code {
+                            0 => self.complete_ok(b, p.base_offset, p.log_append_time_ms),
+                            // The broker already has this batch (a retry of an acknowledged send).
+                            46 => self.complete_ok(b, p.base_offset, p.log_append_time_ms),
+                            code => {
+                                let err = KafkaError::Broker {
+                                    code,
+                                    name: crate::error::error_name(code),
+                                    topic: Some(b.tp.topic.to_string()),
+                                    partition: Some(b.tp.partition),
+                                    message: p.error_message.map(|m| m.to_string()),
+                                };
+                                if is_leader_error(code) {
+                                    self.client.request_metadata_refresh();
+                                }
+                                if code == 59 {
+                                    self.bump_epoch.store(true, Ordering::Release);
+                                }
+                                self.retry_or_fail(b, err);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(n) = self.in_flight.lock().unwrap().get_mut(&leader) {
+            *n = n.saturating_sub(1);
+        }
+        self.acc.wake.notify_one();
+    }
+
+    fn complete_ok(&self, b: ProducerBatch, base_offset: i64, log_append_time: i64) {
+        self.metrics
+            .records_sent
+            .fetch_add(b.record_count() as u64, Ordering::Relaxed);
+        self.metrics.batches_sent.fetch_add(1, Ordering::Relaxed);
+        self.acc.succeed(b, base_offset, log_append_time);
+    }
+
+    /// Retriable errors (and, with idempotence, out-of-order sequences caused by an earlier
+    /// failed batch, or a forgotten producer id) go back to the queue; the rest fail.
+    fn retry_or_fail(&self, b: ProducerBatch, e: KafkaError) {
+        let code = e.code();
+        let retriable = e.is_retriable()
+            || (self.config.enable_idempotence && matches!(code, Some(45) | Some(59)));
+        if retriable && self.config.retries > 0 {
+            self.metrics
+                .retries
+                .fetch_add(b.record_count() as u64, Ordering::Relaxed);
+            let delay = backoff(
+                self.config.client.retry_backoff,
+                self.config.client.retry_backoff_max,
+                b.attempts,
+            );
+            self.acc.retry(b, e, delay);
+        } else {
+            self.metrics
+                .errors
+                .fetch_add(b.record_count() as u64, Ordering::Relaxed);
+            self.acc.fail(b, e, true);
+        }
+    }
+}
