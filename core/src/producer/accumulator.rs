@@ -534,7 +534,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn batches_close_at_batch_size_or_linger() {
-        let acc = RecordAccumulator::new(config(200, 1 << 20));
+        let acc = RecordAccumulator::new(config(250, 1 << 20));
         let tp = TopicPartition::new("t", 0);
         let now = Instant::now();
         let leader = |_: &TopicPartition| 1;
@@ -551,7 +551,7 @@ mod tests {
         assert_eq!(
             ready[0].batch.record_count(),
             3,
-            "200-byte batches hold three 50-byte records"
+            "250-byte batches hold three 50-byte records"
         );
         let (ready2, _) = acc.drain(now + Duration::from_millis(60), false, &leader, &any, false);
         assert_eq!(ready2.len(), 1, "the rest after linger.ms");
@@ -582,8 +582,10 @@ mod tests {
         let now = Instant::now() + Duration::from_millis(100);
         let (mut a, _) = acc.drain(now, false, &leader, &any, true);
         let (mut b, _) = acc.drain(now, false, &leader, &any, true);
-        let (a, b) = (a.pop().unwrap().batch, b.pop().unwrap().batch);
+        let (mut a, mut b) = (a.pop().unwrap().batch, b.pop().unwrap().batch);
         assert_eq!((a.base_sequence, b.base_sequence), (0, 1));
+        acc.encode(&mut a, 7, 0).unwrap();
+        acc.encode(&mut b, 7, 0).unwrap();
         // The first fails retriably: the partition holds until the second returns too.
         acc.retry(a, KafkaError::broker(6), Duration::from_millis(10));
         let (none, _) = acc.drain(now + Duration::from_millis(20), false, &leader, &any, true);
