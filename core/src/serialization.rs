@@ -44,10 +44,9 @@ impl Serializer<[u8]> for BytesSerde {
         Ok(Some(Bytes::copy_from_slice(data)))
     }
 }
-impl<T: ?Sized> Serializer<Option<T>> for BytesSerde
+impl<T> Serializer<Option<T>> for BytesSerde
 where
     BytesSerde: Serializer<T>,
-    T: Sized,
 {
     fn serialize(&self, topic: &str, data: &Option<T>) -> Result<Option<Bytes>> {
         match data {

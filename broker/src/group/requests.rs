@@ -72,7 +72,7 @@ impl GroupCoordinator {
     ) -> JoinGroupResponse {
         let rx = match self.join_locked(req, version, client) {
             Ok(rx) => rx,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         rx.await.unwrap_or_else(|_| join_error(15, ""))
     }
@@ -82,17 +82,17 @@ impl GroupCoordinator {
         req: JoinGroupRequest,
         version: i16,
         client: ClientInfo,
-    ) -> Result<oneshot::Receiver<JoinGroupResponse>, JoinGroupResponse> {
+    ) -> Result<oneshot::Receiver<JoinGroupResponse>, Box<JoinGroupResponse>> {
         let now = Instant::now();
         let group_id = req.group_id.to_string();
         let member_id = req.member_id.to_string();
         if group_id.is_empty() {
-            return Err(join_error(24, &member_id)); // INVALID_GROUP_ID
+            return Err(Box::new(join_error(24, &member_id))); // INVALID_GROUP_ID
         }
         if req.session_timeout_ms < self.config.min_session_timeout_ms
             || req.session_timeout_ms > self.config.max_session_timeout_ms
         {
-            return Err(join_error(26, &member_id)); // INVALID_SESSION_TIMEOUT
+            return Err(Box::new(join_error(26, &member_id))); // INVALID_SESSION_TIMEOUT
         }
         let protocols: Vec<(String, Bytes)> = req
             .protocols
@@ -114,7 +114,7 @@ impl GroupCoordinator {
             || (!g.members.is_empty() && g.protocol_type.as_deref() != Some(protocol_type.as_str()))
             || !g.supports(&protocols)
         {
-            return Err(join_error(23, &member_id)); // INCONSISTENT_GROUP_PROTOCOL
+            return Err(Box::new(join_error(23, &member_id))); // INCONSISTENT_GROUP_PROTOCOL
         }
         let (tx, rx) = oneshot::channel();
         let new_member = |id: &str| Member {
@@ -173,7 +173,7 @@ impl GroupCoordinator {
                         &new_id,
                         vec![],
                     );
-                    return Err(r);
+                    return Err(Box::new(r));
                 }
                 g.members.get_mut(&new_id).unwrap().join_waiter = Some((tx, version));
                 self.prepare_or_complete(g, now);
@@ -185,18 +185,18 @@ impl GroupCoordinator {
                     id.clone(),
                     now + Duration::from_millis(req.session_timeout_ms as u64),
                 );
-                return Err(join_error(79, &id)); // MEMBER_ID_REQUIRED
+                return Err(Box::new(join_error(79, &id))); // MEMBER_ID_REQUIRED
             }
             new_member_id(&client.client_id)
         } else {
             member_id
         };
         if g.members.len() as i32 >= self.config.max_size && !g.members.contains_key(&member_id) {
-            return Err(join_error(81, &member_id)); // GROUP_MAX_SIZE_REACHED
+            return Err(Box::new(join_error(81, &member_id))); // GROUP_MAX_SIZE_REACHED
         }
         if let Some(m) = g.members.get_mut(&member_id) {
             if m.instance_id != instance_id {
-                return Err(join_error(82, &member_id));
+                return Err(Box::new(join_error(82, &member_id)));
             }
             let changed = m.protocols != protocols;
             m.protocols = protocols;
@@ -206,7 +206,7 @@ impl GroupCoordinator {
             let is_leader = g.leader.as_deref() == Some(member_id.as_str());
             match g.state {
                 GroupState::Stable | GroupState::CompletingRebalance
-                    if !changed && !(is_leader && g.state == GroupState::Stable) =>
+                    if !(changed || is_leader && g.state == GroupState::Stable) =>
                 {
                     // Nothing changed: answer with the current generation without a rebalance.
                     let protocol = g.protocol.clone().unwrap_or_default();
@@ -216,7 +216,7 @@ impl GroupCoordinator {
                     } else {
                         vec![]
                     };
-                    return Err(join_response(
+                    return Err(Box::new(join_response(
                         version,
                         g.generation,
                         g.protocol_type.as_deref(),
@@ -224,7 +224,7 @@ impl GroupCoordinator {
                         &leader,
                         &member_id,
                         members,
-                    ));
+                    )));
                 }
                 _ => {
                     if let Some((old, _)) = m.join_waiter.replace((tx, version)) {
@@ -236,7 +236,7 @@ impl GroupCoordinator {
             let known =
                 g.pending.remove(&member_id).is_some() || version < 4 || instance_id.is_some();
             if !known {
-                return Err(join_error(25, &member_id)); // UNKNOWN_MEMBER_ID
+                return Err(Box::new(join_error(25, &member_id))); // UNKNOWN_MEMBER_ID
             }
             let mut m = new_member(&member_id);
             m.join_waiter = Some((tx, version));
@@ -528,7 +528,7 @@ impl GroupCoordinator {
         // Committed offsets of one group, for the requested partitions (None = all).
         let fetch = |group_id: &str,
                      wanted: Option<Vec<(String, Vec<i32>)>>|
-         -> Vec<(String, Vec<(i32, Option<Committed>)>)> {
+         -> Vec<TopicOffsets> {
             let g = groups.get(group_id);
             match wanted {
                 Some(list) => list
@@ -755,6 +755,9 @@ impl GroupCoordinator {
         DeleteGroupsResponse::default().with_results(results)
     }
 }
+
+/// One topic's committed offsets by partition (None: nothing committed).
+type TopicOffsets = (String, Vec<(i32, Option<Committed>)>);
 
 /// The member list a leader gets back when it rejoins a group that needs no rebalance.
 fn self_members(g: &Group, protocol: &str) -> Vec<JoinGroupResponseMember> {

@@ -74,6 +74,9 @@ impl ClusterMetadata {
     }
 }
 
+/// A node's connection, behind a lock held while connecting.
+type ConnectionSlot = Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>;
+
 /// Cheap to clone; all clones share the connections and the metadata cache.
 #[derive(Clone)]
 pub struct NetworkClient {
@@ -85,7 +88,7 @@ struct Inner {
     /// Known broker addresses by node id (metadata brokers and coordinators).
     addresses: Mutex<HashMap<i32, String>>,
     /// Live connections by node id; a slot's mutex serialises connecting to that node.
-    connections: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>>>,
+    connections: Mutex<HashMap<i32, ConnectionSlot>>,
     metadata: RwLock<Arc<ClusterMetadata>>,
     /// Topics whose metadata the cache keeps.
     tracked: Mutex<BTreeSet<String>>,

@@ -1,0 +1,71 @@
+//! Rebalance callbacks.
+//!
+//! Called on the thread that calls `poll`, in Kafka's order: `on_partitions_revoked` before
+//! the consumer rejoins (commit there, through the context), `on_partitions_assigned` after
+//! the new assignment arrived, `on_partitions_lost` when membership was lost rather than given
+//! up (someone else may already own those partitions: do not commit). Eager and cooperative
+//! assignors keep the same contract; with cooperative-sticky only moved partitions appear in
+//! `on_partitions_revoked`.
+
+use std::collections::BTreeMap;
+
+use super::coordinator::OffsetAndMetadata;
+use crate::topic_partition::TopicPartition;
+
+/// What a listener may do while the consumer is rebalancing.
+pub struct RebalanceContext<'a> {
+    pub(crate) positions: &'a BTreeMap<TopicPartition, (i64, Option<i32>)>,
+    pub(crate) commits: BTreeMap<TopicPartition, OffsetAndMetadata>,
+}
+
+impl RebalanceContext<'_> {
+    /// The next offset the consumer would return for `tp`.
+    pub fn position(&self, tp: &TopicPartition) -> Option<i64> {
+        self.positions.get(tp).map(|p| p.0)
+    }
+
+    /// Commits the current positions of `partitions` before the rebalance goes on.
+    pub fn commit_sync(&mut self, partitions: &[TopicPartition]) {
+        for tp in partitions {
+            if let Some((offset, epoch)) = self.positions.get(tp) {
+                self.commits.insert(
+                    tp.clone(),
+                    OffsetAndMetadata {
+                        offset: *offset,
+                        leader_epoch: *epoch,
+                        metadata: String::new(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Commits explicit offsets before the rebalance goes on.
+    pub fn commit_offsets(&mut self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) {
+        self.commits.extend(offsets);
+    }
+}
+
+/// Rebalance callbacks; every method defaults to doing nothing.
+pub trait ConsumerRebalanceListener: Send {
+    fn on_partitions_revoked(
+        &mut self,
+        _ctx: &mut RebalanceContext<'_>,
+        _partitions: &[TopicPartition],
+    ) {
+    }
+    fn on_partitions_assigned(
+        &mut self,
+        _ctx: &mut RebalanceContext<'_>,
+        _partitions: &[TopicPartition],
+    ) {
+    }
+    /// Defaults to `on_partitions_revoked`, as in the Java client.
+    fn on_partitions_lost(
+        &mut self,
+        ctx: &mut RebalanceContext<'_>,
+        partitions: &[TopicPartition],
+    ) {
+        self.on_partitions_revoked(ctx, partitions)
+    }
+}
