@@ -1,0 +1,81 @@
+"""Fixtures: a dev broker process (the `krafty-broker` binary) or an external cluster.
+
+Set KRAFTY_TEST_BOOTSTRAP=host:port to run the same tests against a real Kafka cluster.
+"""
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"broker did not listen on {port}")
+
+
+class DevBrokerProcess:
+    """The dev broker binary on a free port, with a data dir so it can be restarted."""
+
+    def __init__(self):
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+        self.binary = os.environ.get("KRAFTY_BROKER_BIN", os.path.join(target, "debug", "krafty-broker"))
+        self.data_dir = tempfile.mkdtemp(prefix="krafty-interop-")
+        self.port = _free_port()
+        self.proc = None
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [self.binary, "--listen", self.bootstrap, "--data-dir", self.data_dir, "--set", "num.partitions=3"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_port(self.port)
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+            self.proc = None
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    external = os.environ.get("KRAFTY_TEST_BOOTSTRAP")
+    if external:
+        yield type("External", (), {"bootstrap": external, "restart": None})()
+        return
+    broker = DevBrokerProcess()
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def topic():
+    return f"interop-{uuid.uuid4().hex[:10]}"

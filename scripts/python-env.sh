@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Creates (once) the repo's Python venv with the test and interop packages; prints its python.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv" >&2
+fi
+if ! "$venv/bin/python" -c "import confluent_kafka, kafka, pytest" 2>/dev/null; then
+  "$venv/bin/pip" install -q --disable-pip-version-check \
+    "pytest>=8" "confluent-kafka>=2.6" "kafka-python>=2.2" >&2
+fi
+echo "$venv/bin/python"

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs every test in every language: the Rust workspace (unit, integration, examples, doc
+# tests), then the real-client interop suite (librdkafka via confluent-kafka, kafka-python)
+# against the dev broker binary. Installs what it needs (a Python venv) on first use.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+passed=0
+failed=0
+suites_failed=()
+log="$(mktemp)"
+
+count_cargo() {
+  local p f
+  p=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
+  f=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+}
+
+echo "== Rust: cargo test --workspace"
+if ! cargo test --workspace --all-targets 2>&1 | tee "$log"; then
+  suites_failed+=("rust")
+fi
+count_cargo
+if ! cargo test --workspace --doc 2>&1 | tee "$log"; then
+  suites_failed+=("rust-doc")
+fi
+count_cargo
+
+echo "== Examples: quickstart against the embedded broker"
+if cargo run -q -p krafty-examples --example quickstart; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  suites_failed+=("quickstart")
+fi
+
+echo "== Python: real clients against the dev broker"
+cargo build -q -p krafty-broker --bin krafty-broker
+py="$(scripts/python-env.sh)"
+if (cd interop/python && "$py" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning 2>&1 | tee "$log"); then :; else
+  suites_failed+=("python-interop")
+fi
+p=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+'); f=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+')
+passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+rm -f "$log"
+
+echo
+echo "== Summary"
+if [ ${#suites_failed[@]} -gt 0 ]; then
+  echo "failing suites: ${suites_failed[*]}"
+  [ "$failed" -eq 0 ] && failed=1
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
