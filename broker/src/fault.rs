@@ -58,8 +58,9 @@ impl Faults {
         }
     }
 
-    /// After `requests` more requests are answered, the connection that receives the next one
-    /// is closed without answering it (the client sees the connection die mid-flight).
+    /// After `requests` more requests are answered, the next one is handled but its connection
+    /// is closed instead of answering (the client sees the connection die mid-flight and cannot
+    /// know the request took effect: a produce was appended but never acknowledged).
     pub fn drop_connection_after(&self, requests: u32) {
         self.state.lock().unwrap().drop_after = Some(requests);
     }

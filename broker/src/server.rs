@@ -111,9 +111,9 @@ async fn serve_connection(
             let mut head = &frame[..8];
             (head.get_i16(), head.get_i16(), head.get_i32())
         };
-        if shared.faults.should_drop() {
-            return "fault injection dropped the connection".into();
-        }
+        // An injected drop handles the request, then closes the connection without answering:
+        // the client cannot know whether it took effect (an appended but unacknowledged batch).
+        let drop_after_handling = shared.faults.should_drop();
         let Ok(api_key) = ApiKey::try_from(key) else {
             tracing::warn!("closing connection: unknown API key {key}");
             return format!("unknown API key {key}");
@@ -154,6 +154,9 @@ async fn serve_connection(
                 .await
                 .map(|r| (r, version, api_key.response_header_version(version)))
         };
+        if drop_after_handling {
+            return "fault injection dropped the connection".into();
+        }
         let Some((body, body_version, header_version)) = response else {
             continue;
         };

@@ -35,6 +35,9 @@ use assignor::Assignor;
 use coordinator::Coordinator;
 use fetcher::{list_offsets, Fetcher};
 
+/// ListOffsets for each partition at a timestamp spec (-2 earliest, -1 latest).
+pub(crate) use fetcher::list_offsets as list_offsets_for;
+
 use crate::error::{KafkaError, Result};
 use crate::network::NetworkClient;
 use crate::record::ConsumerRecordData;

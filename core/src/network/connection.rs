@@ -25,6 +25,12 @@ use crate::error::{KafkaError, Result};
 
 type Waiters = Arc<Mutex<HashMap<i32, oneshot::Sender<Bytes>>>>;
 
+/// A request on the wire, waiting for its response.
+pub struct Pending {
+    correlation: i32,
+    rx: oneshot::Receiver<Bytes>,
+}
+
 /// A live connection.
 pub struct Connection {
     /// `host:port`, for errors.
@@ -192,6 +198,13 @@ impl Connection {
         version: i16,
         timeout: Duration,
     ) -> Result<R::Response> {
+        let pending = self.start::<R>(req, version).await?;
+        self.finish::<R>(pending, version, timeout).await
+    }
+
+    /// Writes a request and registers its waiter; the response is awaited with `finish`.
+    /// Requests started one after another reach the broker in that order.
+    pub async fn start<R: Request>(&self, req: R, version: i16) -> Result<Pending> {
         if self.is_closed() {
             return Err(net_err(&self.addr, "connection closed"));
         }
@@ -200,24 +213,35 @@ impl Connection {
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().unwrap().insert(correlation, tx);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let result = async {
-            self.write(&frame).await?;
-            match tokio::time::timeout(timeout, rx).await {
-                Err(_) => Err(KafkaError::Timeout(format!(
-                    "request to {} timed out after {timeout:?}",
-                    self.addr
-                ))),
-                Ok(Err(_)) => Err(net_err(
-                    &self.addr,
-                    "connection closed before the response arrived",
-                )),
-                Ok(Ok(bytes)) => Ok(bytes),
-            }
+        if let Err(e) = self.write(&frame).await {
+            self.waiters.lock().unwrap().remove(&correlation);
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return Err(e);
         }
-        .await;
+        Ok(Pending { correlation, rx })
+    }
+
+    /// Waits for the response of a started request and decodes it.
+    pub async fn finish<R: Request>(
+        &self,
+        pending: Pending,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response> {
+        let result = match tokio::time::timeout(timeout, pending.rx).await {
+            Err(_) => Err(KafkaError::Timeout(format!(
+                "request to {} timed out after {timeout:?}",
+                self.addr
+            ))),
+            Ok(Err(_)) => Err(net_err(
+                &self.addr,
+                "connection closed before the response arrived",
+            )),
+            Ok(Ok(bytes)) => Ok(bytes),
+        };
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         if result.is_err() {
-            self.waiters.lock().unwrap().remove(&correlation);
+            self.waiters.lock().unwrap().remove(&pending.correlation);
         }
         let mut bytes = result?;
         let key =

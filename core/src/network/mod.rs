@@ -221,6 +221,28 @@ impl NetworkClient {
         Ok((resp, version))
     }
 
+    /// Writes `request` now and returns a handle that awaits its response. Requests started
+    /// one after another on the same node reach it in that order (idempotent produce relies
+    /// on this); the responses may then be awaited concurrently.
+    pub async fn start<R>(&self, node_id: i32, request: R) -> Result<InFlight<R>>
+    where
+        R: Request + Send + 'static,
+        R::Response: Send + 'static,
+    {
+        let conn = self.connection(node_id).await?;
+        let key =
+            ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
+        let version = conn.version_for(key)?;
+        let pending = conn.start(request, version).await?;
+        Ok(InFlight {
+            conn,
+            pending,
+            version,
+            timeout: self.inner.config.request_timeout,
+            _request: std::marker::PhantomData,
+        })
+    }
+
     /// Sends a request that expects no response (Produce with acks=0).
     pub async fn send_no_response<R>(&self, node_id: i32, request: R) -> Result<i16>
     where
@@ -372,6 +394,26 @@ impl NetworkClient {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.inner.connections.lock().unwrap().clear();
         self.inner.refresh.notify_one();
+    }
+}
+
+/// A request written to a broker whose response has not been read yet.
+pub struct InFlight<R> {
+    conn: Arc<Connection>,
+    pending: connection::Pending,
+    version: i16,
+    timeout: Duration,
+    _request: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: Request> InFlight<R> {
+    /// Waits (up to `request.timeout.ms`) for the response.
+    pub async fn response(self) -> Result<(R::Response, i16)> {
+        let resp = self
+            .conn
+            .finish::<R>(self.pending, self.version, self.timeout)
+            .await?;
+        Ok((resp, self.version))
     }
 }
 

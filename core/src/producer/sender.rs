@@ -169,8 +169,8 @@ impl Sender {
             for (leader, batches) in by_leader {
                 for request in self.split_by_size(batches) {
                     *self.in_flight.lock().unwrap().entry(leader).or_default() += 1;
-                    let me = self.clone();
-                    tokio::spawn(async move { me.send_request(leader, request).await });
+                    // Written here, in drain (= sequence) order; the answer is awaited apart.
+                    self.clone().send_request(leader, request).await;
                 }
             }
             let sleep_until = next
@@ -199,6 +199,7 @@ impl Sender {
         out
     }
 
+    /// Writes one Produce request, then handles its response on a task of its own.
     async fn send_request(self: Arc<Self>, leader: i32, mut batches: Vec<ProducerBatch>) {
         let (pid, epoch) = *self.producer.lock().unwrap();
         let mut topics: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
@@ -244,63 +245,85 @@ impl Sender {
                     Err(e) => self.retry_or_fail(b, e.clone()),
                 }
             }
-        } else {
-            match self.client.send(leader, request).await {
-                Err(e) => {
-                    tracing::debug!(leader, "produce request failed: {e}");
-                    self.client.request_metadata_refresh();
-                    for b in keep {
-                        self.retry_or_fail(b, e.clone());
-                    }
-                }
-                Ok((resp, _)) => {
-                    self.metrics.request_done(started.elapsed());
-                    let mut results: HashMap<(String, i32), _> = HashMap::new();
-                    for t in resp.responses {
-                        for p in t.partition_responses {
-                            results.insert((t.name.to_string(), p.index), p);
+            self.request_finished(leader);
+            return;
+        }
+        match self.client.start(leader, request).await {
+            Err(e) => {
+                self.failed_request(leader, keep, e);
+                self.request_finished(leader);
+            }
+            Ok(in_flight) => {
+                tokio::spawn(async move {
+                    match in_flight.response().await {
+                        Err(e) => self.failed_request(leader, keep, e),
+                        Ok((resp, _)) => {
+                            self.metrics.request_done(started.elapsed());
+                            self.handle_response(resp, keep);
                         }
                     }
-                    for b in keep {
-                        let Some(p) = results.remove(&(b.tp.topic.to_string(), b.tp.partition))
-                        else {
-                            self.retry_or_fail(
-                                b,
-                                KafkaError::Protocol(
-                                    "the broker did not answer for a partition".into(),
-                                ),
-                            );
-                            continue;
-                        };
-                        match p.error_code {
-                            0 => self.complete_ok(b, p.base_offset, p.log_append_time_ms),
-                            // The broker already has this batch (a retry of an acknowledged send).
-                            46 => self.complete_ok(b, p.base_offset, p.log_append_time_ms),
-                            code => {
-                                let err = KafkaError::Broker {
-                                    code,
-                                    name: crate::error::error_name(code),
-                                    topic: Some(b.tp.topic.to_string()),
-                                    partition: Some(b.tp.partition),
-                                    message: p.error_message.map(|m| m.to_string()),
-                                };
-                                if is_leader_error(code) {
-                                    self.client.request_metadata_refresh();
-                                }
-                                if code == 59 {
-                                    self.bump_epoch.store(true, Ordering::Release);
-                                }
-                                self.retry_or_fail(b, err);
-                            }
-                        }
-                    }
-                }
+                    self.request_finished(leader);
+                });
             }
         }
+    }
+
+    fn request_finished(&self, leader: i32) {
         if let Some(n) = self.in_flight.lock().unwrap().get_mut(&leader) {
             *n = n.saturating_sub(1);
         }
         self.acc.wake.notify_one();
+    }
+
+    fn failed_request(&self, leader: i32, batches: Vec<ProducerBatch>, e: KafkaError) {
+        tracing::debug!(leader, "produce request failed: {e}");
+        self.client.request_metadata_refresh();
+        for b in batches {
+            self.retry_or_fail(b, e.clone());
+        }
+    }
+
+    fn handle_response(
+        &self,
+        resp: kafka_protocol::messages::ProduceResponse,
+        batches: Vec<ProducerBatch>,
+    ) {
+        let mut results: HashMap<(String, i32), _> = HashMap::new();
+        for t in resp.responses {
+            for p in t.partition_responses {
+                results.insert((t.name.to_string(), p.index), p);
+            }
+        }
+        for b in batches {
+            let Some(p) = results.remove(&(b.tp.topic.to_string(), b.tp.partition)) else {
+                self.retry_or_fail(
+                    b,
+                    KafkaError::Protocol("the broker did not answer for a partition".into()),
+                );
+                continue;
+            };
+            match p.error_code {
+                0 => self.complete_ok(b, p.base_offset, p.log_append_time_ms),
+                // The broker already has this batch (a retry of an acknowledged send).
+                46 => self.complete_ok(b, p.base_offset, p.log_append_time_ms),
+                code => {
+                    let err = KafkaError::Broker {
+                        code,
+                        name: crate::error::error_name(code),
+                        topic: Some(b.tp.topic.to_string()),
+                        partition: Some(b.tp.partition),
+                        message: p.error_message.map(|m| m.to_string()),
+                    };
+                    if is_leader_error(code) {
+                        self.client.request_metadata_refresh();
+                    }
+                    if code == 59 {
+                        self.bump_epoch.store(true, Ordering::Release);
+                    }
+                    self.retry_or_fail(b, err);
+                }
+            }
+        }
     }
 
     fn complete_ok(&self, b: ProducerBatch, base_offset: i64, log_append_time: i64) {
