@@ -201,10 +201,20 @@ impl AdminClient {
 
     /// Partitions, leaders, replicas and ISR of each topic.
     pub async fn describe_topics(&self, names: &[&str]) -> Result<Vec<TopicInfo>> {
-        let md = self
-            .client
-            .refresh_metadata(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .await?;
+        // Asking about a topic must not create it: no auto-creation from the admin client.
+        let req = MetadataRequest::default()
+            .with_topics(Some(
+                names
+                    .iter()
+                    .map(|n| {
+                        metadata_request::MetadataRequestTopic::default()
+                            .with_name(Some(TopicName(sb(n))))
+                    })
+                    .collect(),
+            ))
+            .with_allow_auto_topic_creation(false);
+        let (resp, _) = self.client.send(self.any_node().await?, req).await?;
+        let md = crate::network::ClusterMetadata::from_response(resp);
         names
             .iter()
             .map(|n| {

@@ -239,13 +239,20 @@ impl Coordinator {
             } else {
                 vec![]
             };
+            let version = self.client.api_version(node, ApiKey::SyncGroup).await?;
             let sync = SyncGroupRequest::default()
                 .with_group_id(GroupId(sb(&self.group_id)))
                 .with_generation_id(resp.generation_id)
                 .with_member_id(sb(&member_id))
-                .with_group_instance_id(self.config.group_instance_id.as_deref().map(sb))
-                .with_protocol_type(Some(sb("consumer")))
-                .with_protocol_name(Some(sb(&protocol)))
+                .with_group_instance_id(
+                    self.config
+                        .group_instance_id
+                        .as_deref()
+                        .map(sb)
+                        .filter(|_| version >= 3),
+                )
+                .with_protocol_type(Some(sb("consumer")).filter(|_| version >= 5))
+                .with_protocol_name(Some(sb(&protocol)).filter(|_| version >= 5))
                 .with_assignments(assignments);
             let (sresp, _) = match self.client.send_with_timeout(node, sync, timeout).await {
                 Ok(r) => r,
@@ -516,15 +523,19 @@ impl Coordinator {
             return;
         }
         let member = self.member_id();
-        let req = LeaveGroupRequest::default()
-            .with_group_id(GroupId(sb(&self.group_id)))
-            .with_member_id(sb(&member))
-            .with_members(vec![MemberIdentity::default()
-                .with_member_id(sb(&member))
-                .with_reason(Some(sb("the consumer is being closed")))]);
         if let Ok(node) = self.coordinator().await {
-            if let Err(e) = self.client.send(node, req).await {
-                tracing::debug!("LeaveGroup failed: {e}");
+            match self
+                .client
+                .send_built(node, |v| {
+                    leave_request(&self.group_id, &member, "the consumer is being closed", v)
+                })
+                .await
+            {
+                Ok((resp, _)) if resp.error_code != 0 => {
+                    tracing::debug!(code = resp.error_code, "LeaveGroup refused")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!("LeaveGroup failed: {e}"),
             }
         }
         self.reset_member();
@@ -564,13 +575,11 @@ async fn heartbeat_loop(
             );
             let coordinator = state.coordinator.load(Ordering::Acquire);
             if coordinator >= 0 && config.group_instance_id.is_none() {
-                let req = LeaveGroupRequest::default()
-                    .with_group_id(GroupId(sb(&group)))
-                    .with_member_id(sb(&member))
-                    .with_members(vec![MemberIdentity::default()
-                        .with_member_id(sb(&member))
-                        .with_reason(Some(sb("max.poll.interval.ms exceeded")))]);
-                let _ = client.send(coordinator, req).await;
+                let _ = client
+                    .send_built(coordinator, |v| {
+                        leave_request(&group, &member, "max.poll.interval.ms exceeded", v)
+                    })
+                    .await;
             }
             *state.member_id.lock().unwrap() = String::new();
             state.generation.store(-1, Ordering::Release);
@@ -617,4 +626,18 @@ async fn heartbeat_loop(
             }
         }
     }
+}
+
+/// LeaveGroup for one member: v0-2 name it at the top level, v3+ in the members list.
+fn leave_request(group: &str, member: &str, reason: &str, version: i16) -> LeaveGroupRequest {
+    let r = LeaveGroupRequest::default().with_group_id(GroupId(sb(group)));
+    if version <= 2 {
+        return r.with_member_id(sb(member));
+    }
+    let identity = MemberIdentity::default().with_member_id(sb(member));
+    r.with_members(vec![if version >= 5 {
+        identity.with_reason(Some(sb(reason)))
+    } else {
+        identity
+    }])
 }

@@ -245,7 +245,7 @@ impl Fetcher {
     pub fn start_fetches(&mut self) {
         let md = self.client.metadata();
         let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64, u64)>> = BTreeMap::new();
-        let mut missing_leader = false;
+        let mut missing_leader: BTreeSet<String> = BTreeSet::new();
         for (tp, s) in &self.partitions {
             if s.paused || s.position.is_none() || !s.buffered.is_empty() {
                 continue;
@@ -255,7 +255,7 @@ impl Fetcher {
                 .and_then(|t| t.partitions.get(tp.partition as usize))
                 .map_or(-1, |p| p.leader);
             if leader < 0 {
-                missing_leader = true;
+                missing_leader.insert(tp.topic.to_string());
                 continue;
             }
             if self.in_flight.contains(&leader) {
@@ -266,8 +266,8 @@ impl Fetcher {
                 .or_default()
                 .push((tp.clone(), s.fetch_offset, s.epoch));
         }
-        if missing_leader {
-            self.client.request_metadata_refresh();
+        if !missing_leader.is_empty() {
+            self.client.track_topics(missing_leader);
         }
         for (node, requested) in by_leader {
             let mut topics: BTreeMap<String, Vec<FetchPartition>> = BTreeMap::new();

@@ -202,6 +202,27 @@ impl NetworkClient {
         Ok((resp, version))
     }
 
+    /// Like `send`, building the request for the negotiated version (for requests whose
+    /// fields differ between versions: the codec refuses a field a version does not have).
+    pub async fn send_built<R>(
+        &self,
+        node_id: i32,
+        build: impl FnOnce(i16) -> R,
+    ) -> Result<(R::Response, i16)>
+    where
+        R: Request + Send + 'static,
+        R::Response: Send + 'static,
+    {
+        let conn = self.connection(node_id).await?;
+        let key =
+            ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
+        let version = conn.version_for(key)?;
+        let resp = conn
+            .request_at(build(version), version, self.inner.config.request_timeout)
+            .await?;
+        Ok((resp, version))
+    }
+
     /// Like `send`, with a timeout other than `request.timeout.ms` (long polls, joins).
     pub async fn send_with_timeout<R>(
         &self,
@@ -326,6 +347,12 @@ impl NetworkClient {
         bootstrap.sort_unstable_by(|a, b| b.cmp(a));
         nodes.extend(bootstrap);
         nodes
+    }
+
+    /// Adds topics to the tracked set and asks for a refresh soon; does not wait.
+    pub fn track_topics(&self, topics: impl IntoIterator<Item = String>) {
+        self.inner.tracked.lock().unwrap().extend(topics);
+        self.inner.refresh.notify_one();
     }
 
     /// Asks the background task to refresh soon (after a leader error); does not wait.
@@ -458,7 +485,8 @@ pub fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
 }
 
 impl ClusterMetadata {
-    fn from_response(r: kafka_protocol::messages::MetadataResponse) -> ClusterMetadata {
+    /// Builds a snapshot from a Metadata response.
+    pub fn from_response(r: kafka_protocol::messages::MetadataResponse) -> ClusterMetadata {
         let mut topics: Vec<TopicInfo> = r
             .topics
             .into_iter()
