@@ -262,6 +262,11 @@ impl BlockingBroker {
         self.handle.as_ref().expect("running").faults()
     }
 
+    /// Runs retention on every partition now.
+    pub fn enforce_retention_now(&self) {
+        self.handle.as_ref().expect("running").enforce_retention();
+    }
+
     pub fn shutdown(&mut self) {
         if let (Some(rt), Some(h)) = (self.runtime.as_ref(), self.handle.take()) {
             rt.block_on(h.shutdown());

@@ -234,15 +234,10 @@ impl GroupCoordinator {
             0
         };
         g.state = GroupState::PreparingRebalance;
-        let wait = if delay > 0 {
-            delay
-        } else {
-            g.max_rebalance_timeout_ms()
-        };
+        let wait = delay + g.max_rebalance_timeout_ms();
         g.rebalance_deadline = Some(now + Duration::from_millis(wait.max(0) as u64));
-        if delay <= 0 {
-            self.maybe_complete_join(g, now, false);
-        }
+        g.initial_delay_until = (delay > 0).then(|| now + Duration::from_millis(delay as u64));
+        self.maybe_complete_join(g, now, false);
     }
 
     /// Completes the join phase when every member has rejoined, or at the deadline (dropping
@@ -250,6 +245,9 @@ impl GroupCoordinator {
     fn maybe_complete_join(&self, g: &mut Group, now: Instant, deadline_passed: bool) {
         if g.state != GroupState::PreparingRebalance {
             return;
+        }
+        if !deadline_passed && g.initial_delay_until.is_some_and(|until| now < until) {
+            return; // still gathering the first members
         }
         if !g.all_joined() {
             if !deadline_passed {
@@ -361,10 +359,13 @@ impl GroupCoordinator {
                     g.state = GroupState::Empty;
                 }
             }
-            if g.state == GroupState::PreparingRebalance
-                && g.rebalance_deadline.is_some_and(|d| d <= now)
-            {
-                self.maybe_complete_join(g, now, true);
+            if g.state == GroupState::PreparingRebalance {
+                if g.rebalance_deadline.is_some_and(|d| d <= now) {
+                    self.maybe_complete_join(g, now, true);
+                } else if g.initial_delay_until.is_some_and(|until| until <= now) {
+                    g.initial_delay_until = None;
+                    self.maybe_complete_join(g, now, false);
+                }
             }
         }
     }

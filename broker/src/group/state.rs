@@ -86,6 +86,9 @@ pub struct Group {
     pub static_members: HashMap<String, String>,
     /// When the current PreparingRebalance gives up on members that have not rejoined.
     pub rebalance_deadline: Option<Instant>,
+    /// A new group waits `group.initial.rebalance.delay.ms` for more members before its first
+    /// rebalance completes.
+    pub initial_delay_until: Option<Instant>,
     pub offsets: HashMap<(String, i32), Committed>,
 }
 
@@ -102,6 +105,7 @@ impl Group {
             pending: HashMap::new(),
             static_members: HashMap::new(),
             rebalance_deadline: None,
+            initial_delay_until: None,
             offsets: HashMap::new(),
         }
     }

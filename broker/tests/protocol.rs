@@ -1,0 +1,514 @@
+//! The dev broker over real TCP, spoken to with raw `kafka-protocol` frames.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use krafty_broker::{BlockingBroker, Broker};
+
+struct Conn {
+    stream: TcpStream,
+    correlation: i32,
+}
+
+impl Conn {
+    fn new(broker: &BlockingBroker) -> Conn {
+        let stream = TcpStream::connect(broker.bootstrap_servers()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        Conn {
+            stream,
+            correlation: 0,
+        }
+    }
+
+    fn raw(&mut self, frame: &[u8]) {
+        self.stream.write_all(frame).unwrap();
+    }
+
+    fn read_frame(&mut self) -> Option<Bytes> {
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len).ok()?;
+        let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+        self.stream.read_exact(&mut body).ok()?;
+        Some(Bytes::from(body))
+    }
+
+    fn send<R: Request>(&mut self, req: R, version: i16) -> Option<R::Response> {
+        self.correlation += 1;
+        let key = ApiKey::try_from(R::KEY).unwrap();
+        let mut buf = BytesMut::new();
+        buf.put_i32(0);
+        RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_static_str("raw")))
+            .encode(&mut buf, key.request_header_version(version))
+            .unwrap();
+        req.encode(&mut buf, version).unwrap();
+        let len = (buf.len() - 4) as i32;
+        buf[..4].copy_from_slice(&len.to_be_bytes());
+        self.raw(&buf);
+        let mut frame = self.read_frame()?;
+        let header =
+            ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
+        assert_eq!(header.correlation_id, self.correlation);
+        Some(R::Response::decode(&mut frame, version).unwrap())
+    }
+}
+
+fn sb(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+fn batch(values: &[&str], compression: Compression) -> Bytes {
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: -1 + i as i32,
+            timestamp: 1_700_000_000_000 + i as i64,
+            key: Some(Bytes::from(format!("k{i}"))),
+            value: Some(Bytes::copy_from_slice(v.as_bytes())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression,
+        },
+    )
+    .unwrap();
+    buf.freeze()
+}
+
+fn produce(
+    conn: &mut Conn,
+    topic: &str,
+    partition: i32,
+    records: Bytes,
+    acks: i16,
+) -> Option<(i16, i64)> {
+    let req = ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(sb(topic)))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(partition)
+                .with_records(Some(records))])]);
+    let resp = conn.send(req, 9)?;
+    let p = &resp.responses[0].partition_responses[0];
+    Some((p.error_code, p.base_offset))
+}
+
+fn fetch(conn: &mut Conn, topic: &str, offset: i64, max_wait_ms: i32) -> (i16, Vec<String>) {
+    let req = FetchRequest::default()
+        .with_max_wait_ms(max_wait_ms)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(sb(topic)))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(offset)
+                .with_partition_max_bytes(1 << 20)])]);
+    let resp = conn.send(req, 12).unwrap();
+    let p = &resp.responses[0].partitions[0];
+    let mut data = p.records.clone().unwrap_or_default();
+    let values = if data.is_empty() {
+        vec![]
+    } else {
+        RecordBatchDecoder::decode_all(&mut data)
+            .unwrap()
+            .iter()
+            .flat_map(|s| s.records.iter())
+            .filter(|r| r.offset >= offset)
+            .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap())
+            .collect()
+    };
+    (p.error_code, values)
+}
+
+fn create_topic(conn: &mut Conn, name: &str, partitions: i32) -> i16 {
+    let req = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![create_topics_request::CreatableTopic::default()
+            .with_name(TopicName(sb(name)))
+            .with_num_partitions(partitions)
+            .with_replication_factor(1)]);
+    conn.send(req, 5).unwrap().topics[0].error_code
+}
+
+fn broker() -> BlockingBroker {
+    Broker::builder()
+        .listen("127.0.0.1:0")
+        .start_blocking()
+        .unwrap()
+}
+
+#[test]
+fn produce_fetch_round_trip_with_every_codec() {
+    let b = broker();
+    let mut c = Conn::new(&b);
+    assert_eq!(create_topic(&mut c, "codecs", 1), 0);
+    let mut expected = Vec::new();
+    for (i, codec) in [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let values: Vec<String> = (0..3).map(|j| format!("{codec:?}-{j}")).collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        assert_eq!(
+            produce(&mut c, "codecs", 0, batch(&refs, codec), -1),
+            Some((0, 3 * i as i64))
+        );
+        expected.extend(values);
+    }
+    assert_eq!(fetch(&mut c, "codecs", 0, 0), (0, expected.clone()));
+    assert_eq!(fetch(&mut c, "codecs", 7, 0).1, expected[7..].to_vec());
+    assert_eq!(fetch(&mut c, "codecs", 99, 0).0, 1, "OFFSET_OUT_OF_RANGE");
+}
+
+#[test]
+fn acks_zero_gets_no_response_but_is_stored() {
+    let b = broker();
+    let mut c = Conn::new(&b);
+    create_topic(&mut c, "fire", 1);
+    // acks=0: nothing comes back; the next request's answer is the next frame.
+    let req = ProduceRequest::default()
+        .with_acks(0)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(sb("fire")))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(batch(&["x"], Compression::None)))])]);
+    c.correlation += 1;
+    let mut buf = BytesMut::new();
+    buf.put_i32(0);
+    RequestHeader::default()
+        .with_request_api_key(0)
+        .with_request_api_version(9)
+        .with_correlation_id(c.correlation)
+        .encode(&mut buf, 2)
+        .unwrap();
+    req.encode(&mut buf, 9).unwrap();
+    let len = (buf.len() - 4) as i32;
+    buf[..4].copy_from_slice(&len.to_be_bytes());
+    c.raw(&buf);
+    assert_eq!(fetch(&mut c, "fire", 0, 1000).1, vec!["x"]);
+}
+
+#[test]
+fn errors_carry_kafka_codes() {
+    let b = Broker::builder()
+        .listen("127.0.0.1:0")
+        .config("auto.create.topics.enable", "false")
+        .config("message.max.bytes", "200")
+        .start_blocking()
+        .unwrap();
+    let mut c = Conn::new(&b);
+    assert_eq!(
+        produce(&mut c, "nope", 0, batch(&["x"], Compression::None), -1)
+            .unwrap()
+            .0,
+        3,
+        "UNKNOWN_TOPIC_OR_PARTITION"
+    );
+    assert_eq!(create_topic(&mut c, "t", 1), 0);
+    assert_eq!(create_topic(&mut c, "t", 1), 36, "TOPIC_ALREADY_EXISTS");
+    assert_eq!(
+        create_topic(&mut c, "bad name!", 1),
+        17,
+        "INVALID_TOPIC_EXCEPTION"
+    );
+    let big = "x".repeat(300);
+    assert_eq!(
+        produce(&mut c, "t", 0, batch(&[&big], Compression::None), -1)
+            .unwrap()
+            .0,
+        10,
+        "MESSAGE_TOO_LARGE"
+    );
+    let mut corrupt = batch(&["y"], Compression::None).to_vec();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 1;
+    assert_eq!(
+        produce(&mut c, "t", 0, Bytes::from(corrupt), -1).unwrap().0,
+        2,
+        "CORRUPT_MESSAGE"
+    );
+    assert_eq!(
+        produce(&mut c, "t", 0, batch(&["z"], Compression::None), 5)
+            .unwrap()
+            .0,
+        21,
+        "INVALID_REQUIRED_ACKS"
+    );
+    let md = c
+        .send(
+            MetadataRequest::default()
+                .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default(
+                )
+                .with_name(Some(TopicName(sb("nope"))))])),
+            12,
+        )
+        .unwrap();
+    assert_eq!(md.topics[0].error_code, 3, "no auto-creation when disabled");
+}
+
+#[test]
+fn api_versions_for_an_unknown_version_answers_v0_with_error_35() {
+    let b = broker();
+    let mut c = Conn::new(&b);
+    let mut buf = BytesMut::new();
+    buf.put_i32(0);
+    buf.put_i16(18); // ApiVersions
+    buf.put_i16(99); // a version from the future
+    buf.put_i32(7);
+    buf.put_i16(-1);
+    let len = (buf.len() - 4) as i32;
+    buf[..4].copy_from_slice(&len.to_be_bytes());
+    c.raw(&buf);
+    let mut frame = c.read_frame().unwrap();
+    assert_eq!(frame.get_i32(), 7, "header v0: correlation id only");
+    let resp = ApiVersionsResponse::decode(&mut frame, 0).unwrap();
+    assert_eq!(resp.error_code, 35);
+    assert_eq!(resp.api_keys.len(), 1);
+    assert_eq!(
+        (resp.api_keys[0].api_key, resp.api_keys[0].max_version),
+        (18, 4)
+    );
+    // The full list at a supported version.
+    let full = c.send(ApiVersionsRequest::default(), 3).unwrap();
+    let fetch = full.api_keys.iter().find(|k| k.api_key == 1).unwrap();
+    assert_eq!(
+        fetch.max_version, 12,
+        "Fetch capped below topic-id versions"
+    );
+    assert!(
+        full.api_keys.iter().all(|k| k.api_key != 68),
+        "no KIP-848 ConsumerGroupHeartbeat"
+    );
+}
+
+#[test]
+fn malformed_and_oversize_frames_close_only_their_connection() {
+    let b = Broker::builder()
+        .listen("127.0.0.1:0")
+        .config("socket.request.max.bytes", "1000")
+        .start_blocking()
+        .unwrap();
+    let mut good = Conn::new(&b);
+    create_topic(&mut good, "safe", 1);
+    produce(
+        &mut good,
+        "safe",
+        0,
+        batch(&["kept"], Compression::None),
+        -1,
+    )
+    .unwrap();
+    for garbage in [
+        vec![0, 0, 0, 10, 0x7f, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0], // unknown API key
+        vec![0, 0, 0, 2, 0, 1],                                // shorter than a header
+        vec![0, 0x10, 0, 0], // larger than socket.request.max.bytes
+        vec![0, 0, 0, 12, 0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff], // Metadata body that does not decode
+    ] {
+        let mut bad = Conn::new(&b);
+        bad.raw(&garbage);
+        assert!(
+            bad.read_frame().is_none(),
+            "connection closed for {garbage:?}"
+        );
+    }
+    assert_eq!(
+        fetch(&mut good, "safe", 0, 0).1,
+        vec!["kept"],
+        "other connections keep being served"
+    );
+}
+
+#[test]
+fn long_poll_fetch_wakes_on_append() {
+    let b = broker();
+    let mut c = Conn::new(&b);
+    create_topic(&mut c, "wake", 1);
+    let addr = b.bootstrap_servers();
+    let producer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let mut p = Conn {
+            stream: TcpStream::connect(addr).unwrap(),
+            correlation: 0,
+        };
+        produce(&mut p, "wake", 0, batch(&["ping"], Compression::None), 1).unwrap();
+    });
+    let started = Instant::now();
+    let (code, values) = fetch(&mut c, "wake", 0, 10_000);
+    let waited = started.elapsed();
+    producer.join().unwrap();
+    assert_eq!((code, values), (0, vec!["ping".to_string()]));
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+        "woke on the append after {waited:?}"
+    );
+    let started = Instant::now();
+    assert!(fetch(&mut c, "wake", 1, 400).1.is_empty());
+    assert!(
+        started.elapsed() >= Duration::from_millis(350),
+        "honoured max_wait_ms when nothing arrived"
+    );
+}
+
+#[test]
+fn data_and_topics_survive_a_restart_and_retention_deletes_old_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let b = Broker::builder()
+            .listen("127.0.0.1:0")
+            .data_dir(dir.path())
+            .config("log.segment.bytes", "300")
+            .start_blocking()
+            .unwrap();
+        let mut c = Conn::new(&b);
+        create_topic(&mut c, "durable", 2);
+        for i in 0..10 {
+            produce(
+                &mut c,
+                "durable",
+                0,
+                batch(&[&format!("m{i}")], Compression::None),
+                -1,
+            )
+            .unwrap();
+        }
+    }
+    let b = Broker::builder()
+        .listen("127.0.0.1:0")
+        .data_dir(dir.path())
+        .config("log.segment.bytes", "300")
+        .config("log.retention.bytes", "300")
+        .start_blocking()
+        .unwrap();
+    let mut c = Conn::new(&b);
+    let md = c
+        .send(MetadataRequest::default().with_topics(None), 12)
+        .unwrap();
+    let t = md
+        .topics
+        .iter()
+        .find(|t| t.name.as_deref().map(|n| n.as_str()) == Some("durable"))
+        .expect("topic restored");
+    assert_eq!(t.partitions.len(), 2);
+    let values = fetch(&mut c, "durable", 0, 0).1;
+    assert_eq!(values, (0..10).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        produce(
+            &mut c,
+            "durable",
+            0,
+            batch(&["after"], Compression::None),
+            -1
+        ),
+        Some((0, 10))
+    );
+    assert!(dir
+        .path()
+        .join("durable-0")
+        .join("00000000000000000000.index")
+        .exists());
+    // Retention by bytes: old segments go, the log start moves, the end stays.
+    b.enforce_retention_now();
+    let req = ListOffsetsRequest::default().with_topics(vec![ListOffsetsTopic::default()
+        .with_name(TopicName(sb("durable")))
+        .with_partitions(vec![ListOffsetsPartition::default()
+            .with_partition_index(0)
+            .with_timestamp(-2)])]);
+    let earliest = c.send(req, 7).unwrap().topics[0].partitions[0].offset;
+    assert!(earliest > 0, "log start moved to {earliest}");
+    assert_eq!(
+        fetch(&mut c, "durable", 0, 0).0,
+        1,
+        "deleted offsets are out of range"
+    );
+    assert_eq!(fetch(&mut c, "durable", 10, 0).1, vec!["after"]);
+}
+
+#[test]
+fn fault_injection_errors_latency_and_dropped_connections() {
+    let b = broker();
+    let mut c = Conn::new(&b);
+    create_topic(&mut c, "faulty", 1);
+    b.faults().fail_next(0, 6, 2, Some("faulty"), Some(0));
+    assert_eq!(
+        produce(&mut c, "faulty", 0, batch(&["a"], Compression::None), -1)
+            .unwrap()
+            .0,
+        6
+    );
+    assert_eq!(
+        produce(&mut c, "faulty", 0, batch(&["a"], Compression::None), -1)
+            .unwrap()
+            .0,
+        6
+    );
+    assert_eq!(
+        produce(&mut c, "faulty", 0, batch(&["a"], Compression::None), -1),
+        Some((0, 0)),
+        "only two failed"
+    );
+    b.faults().fail_next(1, 75, 1, None, None);
+    assert_eq!(fetch(&mut c, "faulty", 0, 0).0, 75);
+    b.faults().add_latency(3, 300);
+    let started = Instant::now();
+    c.send(MetadataRequest::default().with_topics(None), 12)
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    b.faults().clear();
+    b.faults().drop_connection_after(1);
+    assert!(
+        c.send(MetadataRequest::default().with_topics(None), 12)
+            .is_some(),
+        "one more is answered"
+    );
+    assert!(
+        produce(&mut c, "faulty", 0, batch(&["b"], Compression::None), -1).is_none(),
+        "then the connection dies unanswered"
+    );
+    let mut fresh = Conn::new(&b);
+    assert_eq!(
+        fetch(&mut fresh, "faulty", 0, 0).1,
+        vec!["a", "b"],
+        "the dropped request was still handled"
+    );
+}
