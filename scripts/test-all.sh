@@ -29,13 +29,15 @@ if ! cargo test --workspace --doc 2>&1 | tee "$log"; then
 fi
 count_cargo
 
-echo "== Examples: quickstart against the embedded broker"
-if cargo run -q -p krafty-examples --example quickstart; then
-  passed=$((passed + 1))
-else
-  failed=$((failed + 1))
-  suites_failed+=("quickstart")
-fi
+echo "== Examples, each against an embedded broker"
+for example in quickstart producer_callbacks consumer_group keyed_ordering delayed_queue; do
+  if cargo run -q -p krafty-examples --example "$example"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    suites_failed+=("example:$example")
+  fi
+done
 
 echo "== Python: real clients against the dev broker"
 cargo build -q -p krafty-broker --bin krafty-broker

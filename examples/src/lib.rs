@@ -1,1 +1,3 @@
 //! Reusable pieces of the examples.
+
+pub mod delayed_queue;

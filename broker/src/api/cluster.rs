@@ -11,8 +11,11 @@ use crate::topics::sb;
 /// Metadata: every topic (or the requested ones, auto-creating them when allowed).
 pub fn metadata(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataResponse {
     let node = BrokerId(shared.config.node_id);
+    // In v0 an empty list (there is no null) asks for every topic.
+    let all =
+        req.topics.is_none() || (version == 0 && req.topics.as_ref().is_some_and(|t| t.is_empty()));
     let topics = match &req.topics {
-        None => shared
+        _ if all => shared
             .topics
             .all()
             .into_iter()

@@ -131,9 +131,9 @@ impl RecordAccumulator {
             .saturating_sub(self.used_memory.load(Ordering::Relaxed))
     }
 
-    /// Reserves `size` bytes of `buffer.memory`, waiting up to `max.block.ms`.
-    pub async fn reserve(&self, size: usize) -> Result<()> {
-        let deadline = Instant::now() + self.config.max_block;
+    /// Reserves `size` bytes of `buffer.memory`, waiting until `deadline` (the end of the
+    /// send's `max.block.ms`) for room. The common case takes no timer.
+    pub async fn reserve(&self, size: usize, deadline: Instant) -> Result<()> {
         loop {
             let freed = self.memory_freed.notified();
             let used = self.used_memory.load(Ordering::Acquire);
@@ -561,14 +561,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn memory_limit_blocks_then_times_out_with_a_clear_error() {
         let acc = RecordAccumulator::new(config(1000, 100));
-        acc.reserve(80).await.unwrap();
-        let err = acc.reserve(30).await.unwrap_err();
+        let deadline = || Instant::now() + Duration::from_millis(100);
+        acc.reserve(80, deadline()).await.unwrap();
+        let err = acc.reserve(30, deadline()).await.unwrap_err();
         assert!(
             matches!(err, KafkaError::Timeout(ref m) if m.contains("buffer.memory")),
             "{err}"
         );
         acc.release(80);
-        acc.reserve(30).await.unwrap();
+        acc.reserve(30, deadline()).await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

@@ -266,13 +266,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
                 .partitioner
                 .partition(&topic, key.as_deref(), size, partitions),
         };
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        tokio::time::timeout(
-            remaining + Duration::from_millis(1),
-            inner.acc.reserve(size),
-        )
-        .await
-        .map_err(|_| KafkaError::Timeout("buffer.memory stayed full for max.block.ms".into()))??;
+        inner.acc.reserve(size, deadline).await?;
         let (tx, rx) = oneshot::channel();
         let callback = self.completion(callback);
         let tp = TopicPartition::new(&topic, partition);
