@@ -14,8 +14,8 @@ pub fn metadata(shared: &Shared, req: MetadataRequest, version: i16) -> Metadata
     // In v0 an empty list (there is no null) asks for every topic.
     let all =
         req.topics.is_none() || (version == 0 && req.topics.as_ref().is_some_and(|t| t.is_empty()));
-    let topics = match &req.topics {
-        _ if all => shared
+    let topics = match req.topics.as_ref().filter(|_| !all) {
+        None => shared
             .topics
             .all()
             .into_iter()
