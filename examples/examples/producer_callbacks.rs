@@ -31,7 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         producer
             .send_with_callback(record, move |outcome| match outcome {
                 Ok(md) => {
-                    if delivered.fetch_add(1, Ordering::Relaxed) % 25 == 0 {
+                    if delivered.fetch_add(1, Ordering::Relaxed).is_multiple_of(25) {
                         println!(
                             "delivered to {}-{} at offset {}",
                             md.topic, md.partition, md.offset
