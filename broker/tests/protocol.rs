@@ -512,3 +512,24 @@ fn fault_injection_errors_latency_and_dropped_connections() {
         "the dropped request was still handled"
     );
 }
+
+#[test]
+fn list_offsets_answers_at_every_advertised_version() {
+    let b = broker();
+    let mut c = Conn::new(&b);
+    create_topic(&mut c, "lo", 1);
+    produce(&mut c, "lo", 0, batch(&["a", "b"], Compression::None), -1).unwrap();
+    for version in 1..=7 {
+        let req = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(TopicName(sb("lo")))
+                .with_partitions(vec![ListOffsetsPartition::default()
+                    .with_partition_index(0)
+                    .with_timestamp(-1)])]);
+        let resp = c
+            .send(req, version)
+            .unwrap_or_else(|| panic!("v{version} answered"));
+        assert_eq!(resp.topics[0].partitions[0].offset, 2, "v{version}");
+    }
+}

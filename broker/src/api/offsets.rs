@@ -9,7 +9,9 @@ use crate::server::Shared;
 
 /// ListOffsets: -1 latest, -2 earliest, -3 max timestamp, else the first offset at or after
 /// the timestamp (-1 when none).
-pub fn list_offsets(shared: &Shared, req: ListOffsetsRequest) -> ListOffsetsResponse {
+pub fn list_offsets(shared: &Shared, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    // Leader epochs exist from v4; the codec refuses them below.
+    let epoch = if version >= 4 { 0 } else { -1 };
     let topics = req
         .topics
         .into_iter()
@@ -21,7 +23,7 @@ pub fn list_offsets(shared: &Shared, req: ListOffsetsRequest) -> ListOffsetsResp
                 .map(|p| {
                     let r = ListOffsetsPartitionResponse::default()
                         .with_partition_index(p.partition_index)
-                        .with_leader_epoch(0);
+                        .with_leader_epoch(epoch);
                     if let Some(code) = shared.faults.take_error(
                         ApiKey::ListOffsets as i16,
                         Some(&name),
