@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use krafty::consumer::{ConsumerConfig, KafkaConsumer, OffsetAndMetadata};
+use krafty::consumer::{
+    ConsumerConfig, ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, RebalanceContext,
+};
 use krafty::serialization::BytesSerde;
 use krafty::TopicPartition;
 
@@ -44,6 +46,19 @@ pub struct Args {
     /// Exit when no record arrived for this long (ms).
     #[arg(long = "timeout-ms")]
     timeout_ms: Option<u64>,
+}
+
+/// Commits what was consumed before partitions move, so the next owner does not repeat it.
+struct CommitOnRevoke;
+
+impl ConsumerRebalanceListener for CommitOnRevoke {
+    fn on_partitions_revoked(
+        &mut self,
+        ctx: &mut RebalanceContext<'_>,
+        partitions: &[TopicPartition],
+    ) {
+        ctx.commit_sync(partitions);
+    }
 }
 
 fn text(b: &Option<bytes::Bytes>) -> String {
@@ -117,7 +132,7 @@ pub async fn run(client: &ClientArgs, args: Args) -> CliResult {
             }
         }
         (None, Some(_)) => consumer
-            .subscribe(&[args.topic.as_str()], None)
+            .subscribe(&[args.topic.as_str()], Some(Box::new(CommitOnRevoke)))
             .await
             .map_err(|e| e.to_string())?,
         (None, None) => {
