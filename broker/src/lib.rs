@@ -18,6 +18,7 @@
 //! or run the `krafty-broker` binary. Data lives in memory unless a data dir is given.
 
 mod api;
+pub mod cli;
 pub mod config;
 pub mod fault;
 pub mod group;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use krafty::consumer::{
@@ -48,8 +49,12 @@ pub struct Args {
     timeout_ms: Option<u64>,
 }
 
-/// Commits what was consumed before partitions move, so the next owner does not repeat it.
-struct CommitOnRevoke;
+/// What was printed so far: the offsets to commit (next offset to read per partition).
+type Printed = Arc<Mutex<BTreeMap<TopicPartition, OffsetAndMetadata>>>;
+
+/// Commits what was printed from partitions about to move, so the next owner does not repeat
+/// it (and records fetched but not printed are not skipped).
+struct CommitOnRevoke(Printed);
 
 impl ConsumerRebalanceListener for CommitOnRevoke {
     fn on_partitions_revoked(
@@ -57,7 +62,13 @@ impl ConsumerRebalanceListener for CommitOnRevoke {
         ctx: &mut RebalanceContext<'_>,
         partitions: &[TopicPartition],
     ) {
-        ctx.commit_sync(partitions);
+        let printed = self.0.lock().unwrap();
+        ctx.commit_offsets(
+            partitions
+                .iter()
+                .filter_map(|tp| printed.get(tp).map(|o| (tp.clone(), o.clone())))
+                .collect(),
+        );
     }
 }
 
@@ -104,6 +115,7 @@ pub async fn run(client: &ClientArgs, args: Args) -> CliResult {
         KafkaConsumer::new(config, BytesSerde, BytesSerde)
             .await
             .map_err(|e| e.to_string())?;
+    let printed: Printed = Arc::default();
     match (args.partition, &args.group) {
         (Some(p), _) => {
             let tp = TopicPartition::new(&args.topic, p);
@@ -132,7 +144,10 @@ pub async fn run(client: &ClientArgs, args: Args) -> CliResult {
             }
         }
         (None, Some(_)) => consumer
-            .subscribe(&[args.topic.as_str()], Some(Box::new(CommitOnRevoke)))
+            .subscribe(
+                &[args.topic.as_str()],
+                Some(Box::new(CommitOnRevoke(printed.clone()))),
+            )
             .await
             .map_err(|e| e.to_string())?,
         (None, None) => {
@@ -152,7 +167,6 @@ pub async fn run(client: &ClientArgs, args: Args) -> CliResult {
         }
     }
     let mut count = 0usize;
-    let mut printed: BTreeMap<TopicPartition, OffsetAndMetadata> = BTreeMap::new();
     let mut last_record = Instant::now();
     let stdout = std::io::stdout();
     'outer: loop {
@@ -209,7 +223,7 @@ pub async fn run(client: &ClientArgs, args: Args) -> CliResult {
                 }
             };
             writeln!(out, "{line}").map_err(|e| e.to_string())?;
-            printed.insert(
+            printed.lock().unwrap().insert(
                 TopicPartition::new(&r.topic, r.partition),
                 OffsetAndMetadata::new(r.offset + 1),
             );
@@ -219,9 +233,10 @@ pub async fn run(client: &ClientArgs, args: Args) -> CliResult {
             }
         }
     }
-    if args.group.is_some() && !printed.is_empty() {
+    let to_commit = printed.lock().unwrap().clone();
+    if args.group.is_some() && !to_commit.is_empty() {
         consumer
-            .commit_offsets(printed)
+            .commit_offsets(to_commit)
             .await
             .map_err(|e| e.to_string())?;
     }

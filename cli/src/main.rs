@@ -3,7 +3,6 @@
 //! The same jobs as Kafka's scripts (console producer and consumer, topics, consumer-groups,
 //! perf tests), against the dev broker and a real cluster alike.
 
-mod broker;
 mod consume;
 mod groups;
 mod perf;
@@ -47,7 +46,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the dev broker.
-    Broker(broker::Args),
+    Broker(krafty_broker::cli::BrokerArgs),
     /// Send lines from stdin or a file as records.
     Produce(produce::Args),
     /// Print records from a topic.
@@ -82,7 +81,7 @@ async fn main() {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Broker(a) => broker::run(a).await,
+        Command::Broker(a) => krafty_broker::cli::run(a).await,
         Command::Produce(a) => produce::run(&cli.client, a).await,
         Command::Consume(a) => consume::run(&cli.client, a).await,
         Command::Topics { command } => topics::run(&cli.client, command).await,

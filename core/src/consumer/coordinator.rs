@@ -396,51 +396,63 @@ impl Coordinator {
                     })
                     .collect(),
             );
+        let resp = self
+            .send_to_coordinator(req, |r: &OffsetCommitResponse| {
+                r.topics
+                    .iter()
+                    .flat_map(|t| &t.partitions)
+                    .any(|p| coordinator_moved(p.error_code))
+            })
+            .await?;
+        for t in &resp.topics {
+            for p in &t.partitions {
+                match p.error_code {
+                    0 => {}
+                    code @ (22 | 25 | 27) => {
+                        // The group moved on: these partitions may belong to someone else.
+                        self.state.rejoin.store(true, Ordering::Release);
+                        if code != 27 {
+                            self.reset_member();
+                        }
+                        return Err(KafkaError::Broker {
+                            code,
+                            name: error_name(code),
+                            topic: Some(t.name.to_string()),
+                            partition: Some(p.partition_index),
+                            message: Some(
+                                "commit failed: the group has rebalanced; these partitions may be assigned to another member".into(),
+                            ),
+                        });
+                    }
+                    code => return Err(KafkaError::broker_for(code, &t.name, p.partition_index)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a request to the group coordinator, looking the coordinator up again (up to five
+    /// times) when the connection fails or the answer says it moved (`moved`).
+    async fn send_to_coordinator<R>(
+        &self,
+        req: R,
+        moved: impl Fn(&R::Response) -> bool,
+    ) -> Result<R::Response>
+    where
+        R: kafka_protocol::protocol::Request + Clone + Send + 'static,
+        R::Response: Send + 'static,
+    {
         let mut attempt = 0;
         loop {
             let node = self.coordinator().await?;
-            let resp = match self.client.send(node, req.clone()).await {
-                Ok((r, _)) => r,
-                Err(e) if e.is_retriable() && attempt < 5 => {
-                    attempt += 1;
-                    self.mark_coordinator_unknown();
-                    continue;
-                }
+            match self.client.send(node, req.clone()).await {
+                Ok((resp, _)) if !(moved(&resp) && attempt < 5) => return Ok(resp),
+                Ok(_) => {}
+                Err(e) if e.is_retriable() && attempt < 5 => {}
                 Err(e) => return Err(e),
-            };
-            let mut retry = false;
-            for t in &resp.topics {
-                for p in &t.partitions {
-                    match p.error_code {
-                        0 => {}
-                        code if coordinator_moved(code) && attempt < 5 => {
-                            self.mark_coordinator_unknown();
-                            retry = true;
-                        }
-                        code @ (22 | 25 | 27) => {
-                            // The group moved on: these partitions may belong to someone else.
-                            self.state.rejoin.store(true, Ordering::Release);
-                            if code != 27 {
-                                self.reset_member();
-                            }
-                            return Err(KafkaError::Broker {
-                                code,
-                                name: error_name(code),
-                                topic: Some(t.name.to_string()),
-                                partition: Some(p.partition_index),
-                                message: Some("commit failed: the group has rebalanced; these partitions may be assigned to another member".into()),
-                            });
-                        }
-                        code => {
-                            return Err(KafkaError::broker_for(code, &t.name, p.partition_index))
-                        }
-                    }
-                }
-            }
-            if !retry {
-                return Ok(());
             }
             attempt += 1;
+            self.mark_coordinator_unknown();
         }
     }
 
@@ -468,51 +480,38 @@ impl Coordinator {
                     })
                     .collect(),
             ));
-        let mut attempt = 0;
-        loop {
-            let node = self.coordinator().await?;
-            let resp = match self.client.send(node, req.clone()).await {
-                Ok((r, _)) => r,
-                Err(e) if e.is_retriable() && attempt < 5 => {
-                    attempt += 1;
-                    self.mark_coordinator_unknown();
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            if resp.error_code != 0 {
-                if coordinator_moved(resp.error_code) && attempt < 5 {
-                    attempt += 1;
-                    self.mark_coordinator_unknown();
-                    continue;
-                }
-                return Err(KafkaError::broker(resp.error_code));
-            }
-            let mut out = BTreeMap::new();
-            for t in resp.topics {
-                for p in t.partitions {
-                    if p.error_code != 0 {
-                        return Err(KafkaError::broker_for(
-                            p.error_code,
-                            &t.name,
-                            p.partition_index,
-                        ));
-                    }
-                    if p.committed_offset >= 0 {
-                        out.insert(
-                            TopicPartition::new(t.name.as_str(), p.partition_index),
-                            OffsetAndMetadata {
-                                offset: p.committed_offset,
-                                leader_epoch: (p.committed_leader_epoch >= 0)
-                                    .then_some(p.committed_leader_epoch),
-                                metadata: p.metadata.map(|m| m.to_string()).unwrap_or_default(),
-                            },
-                        );
-                    }
-                }
-            }
-            return Ok(out);
+        let resp = self
+            .send_to_coordinator(req, |r: &OffsetFetchResponse| {
+                coordinator_moved(r.error_code)
+            })
+            .await?;
+        if resp.error_code != 0 {
+            return Err(KafkaError::broker(resp.error_code));
         }
+        let mut out = BTreeMap::new();
+        for t in resp.topics {
+            for p in t.partitions {
+                if p.error_code != 0 {
+                    return Err(KafkaError::broker_for(
+                        p.error_code,
+                        &t.name,
+                        p.partition_index,
+                    ));
+                }
+                if p.committed_offset >= 0 {
+                    out.insert(
+                        TopicPartition::new(t.name.as_str(), p.partition_index),
+                        OffsetAndMetadata {
+                            offset: p.committed_offset,
+                            leader_epoch: (p.committed_leader_epoch >= 0)
+                                .then_some(p.committed_leader_epoch),
+                            metadata: p.metadata.map(|m| m.to_string()).unwrap_or_default(),
+                        },
+                    );
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Leaves the group (not for static members: they keep their place until the session

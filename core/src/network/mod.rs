@@ -192,14 +192,8 @@ impl NetworkClient {
         R: Request + Send + 'static,
         R::Response: Send + 'static,
     {
-        let conn = self.connection(node_id).await?;
-        let key =
-            ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
-        let version = conn.version_for(key)?;
-        let resp = conn
-            .request_at(request, version, self.inner.config.request_timeout)
-            .await?;
-        Ok((resp, version))
+        self.send_with_timeout(node_id, request, self.inner.config.request_timeout)
+            .await
     }
 
     /// Like `send`, building the request for the negotiated version (for requests whose
@@ -213,10 +207,7 @@ impl NetworkClient {
         R: Request + Send + 'static,
         R::Response: Send + 'static,
     {
-        let conn = self.connection(node_id).await?;
-        let key =
-            ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
-        let version = conn.version_for(key)?;
+        let (conn, version) = self.negotiated::<R>(node_id).await?;
         let resp = conn
             .request_at(build(version), version, self.inner.config.request_timeout)
             .await?;
@@ -234,10 +225,7 @@ impl NetworkClient {
         R: Request + Send + 'static,
         R::Response: Send + 'static,
     {
-        let conn = self.connection(node_id).await?;
-        let key =
-            ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
-        let version = conn.version_for(key)?;
+        let (conn, version) = self.negotiated::<R>(node_id).await?;
         let resp = conn.request_at(request, version, timeout).await?;
         Ok((resp, version))
     }
@@ -250,10 +238,7 @@ impl NetworkClient {
         R: Request + Send + 'static,
         R::Response: Send + 'static,
     {
-        let conn = self.connection(node_id).await?;
-        let key =
-            ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
-        let version = conn.version_for(key)?;
+        let (conn, version) = self.negotiated::<R>(node_id).await?;
         let pending = conn.start(request, version).await?;
         Ok(InFlight {
             conn,
@@ -269,12 +254,18 @@ impl NetworkClient {
     where
         R: Request + Send + 'static,
     {
+        let (conn, version) = self.negotiated::<R>(node_id).await?;
+        conn.send_only(request, version).await?;
+        Ok(version)
+    }
+
+    /// The connection to `node_id` and the version of `R` to use on it.
+    async fn negotiated<R: Request>(&self, node_id: i32) -> Result<(Arc<Connection>, i16)> {
         let conn = self.connection(node_id).await?;
         let key =
             ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
         let version = conn.version_for(key)?;
-        conn.send_only(request, version).await?;
-        Ok(version)
+        Ok((conn, version))
     }
 
     /// The version that would be used for `key` on broker `node_id` (connecting if needed).

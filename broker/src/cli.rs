@@ -1,33 +1,37 @@
-//! `krafty broker`: the dev broker, as the `krafty-broker` binary runs it.
+//! The command-line face of the broker, shared by `krafty-broker` and `krafty broker`.
 
-use crate::CliResult;
-
+/// How to run the dev broker from the command line.
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub struct BrokerArgs {
     /// Address to listen on (loopback by default).
     #[arg(long, default_value = "127.0.0.1:9092")]
-    listen: String,
+    pub listen: String,
     /// Directory for the logs; without it data lives in memory.
     #[arg(long)]
-    data_dir: Option<std::path::PathBuf>,
+    pub data_dir: Option<std::path::PathBuf>,
     /// A Kafka `server.properties` file.
     #[arg(long)]
-    config: Option<std::path::PathBuf>,
-    /// A broker property, `key=value` (repeatable).
+    pub config: Option<std::path::PathBuf>,
+    /// A broker property, `key=value` (repeatable), e.g. `--set num.partitions=3`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
+    pub set: Vec<String>,
 }
 
-pub async fn run(args: Args) -> CliResult {
-    let mut builder = krafty_broker::Broker::builder().listen(&args.listen);
+/// Starts the broker, prints where it listens, and runs until Ctrl-C or SIGTERM, then shuts
+/// down cleanly (logs flushed).
+pub async fn run(args: BrokerArgs) -> Result<(), String> {
+    let mut builder = crate::Broker::builder().listen(&args.listen);
     if let Some(dir) = args.data_dir {
         builder = builder.data_dir(dir);
     }
     if let Some(file) = args.config {
         builder = builder.properties_file(file);
     }
-    for (k, v) in crate::props::pairs(&args.set, "--set")? {
-        builder = builder.config(k, v);
+    for kv in &args.set {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("--set expects key=value, got `{kv}`"))?;
+        builder = builder.config(k.trim(), v.trim());
     }
     let broker = builder.start().await.map_err(|e| e.to_string())?;
     println!(
