@@ -533,3 +533,101 @@ fn list_offsets_answers_at_every_advertised_version() {
         assert_eq!(resp.topics[0].partitions[0].offset, 2, "v{version}");
     }
 }
+
+#[test]
+fn delete_records_describe_cluster_leader_epochs_and_configs() {
+    let b = broker();
+    let mut c = Conn::new(&b);
+    let req = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![create_topics_request::CreatableTopic::default()
+            .with_name(TopicName(sb("admin")))
+            .with_num_partitions(1)
+            .with_replication_factor(1)
+            .with_configs(vec![
+                create_topics_request::CreatableTopicConfig::default()
+                    .with_name(sb("retention.ms"))
+                    .with_value(Some(sb("1000"))),
+            ])]);
+    assert_eq!(c.send(req, 5).unwrap().topics[0].error_code, 0);
+    for i in 0..5 {
+        produce(
+            &mut c,
+            "admin",
+            0,
+            batch(&[&format!("r{i}")], Compression::None),
+            -1,
+        )
+        .unwrap();
+    }
+    // DeleteRecords moves the low watermark; reads below it are out of range.
+    let req = DeleteRecordsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![delete_records_request::DeleteRecordsTopic::default()
+            .with_name(TopicName(sb("admin")))
+            .with_partitions(vec![
+                delete_records_request::DeleteRecordsPartition::default()
+                    .with_partition_index(0)
+                    .with_offset(3),
+            ])]);
+    let resp = c.send(req, 2).unwrap();
+    assert_eq!(
+        (
+            resp.topics[0].partitions[0].error_code,
+            resp.topics[0].partitions[0].low_watermark
+        ),
+        (0, 3)
+    );
+    assert_eq!(fetch(&mut c, "admin", 1, 0).0, 1);
+    assert_eq!(fetch(&mut c, "admin", 3, 0).1, vec!["r3", "r4"]);
+    // DescribeCluster names this node.
+    let cluster = c.send(DescribeClusterRequest::default(), 0).unwrap();
+    assert_eq!((cluster.controller_id.0, cluster.brokers.len()), (1, 1));
+    assert_eq!(
+        format!(
+            "{}:{}",
+            cluster.brokers[0].host.as_str(),
+            cluster.brokers[0].port
+        ),
+        b.bootstrap_servers()
+    );
+    // OffsetForLeaderEpoch: epoch 0 ends at the log end.
+    let req = OffsetForLeaderEpochRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![
+            offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                .with_topic(TopicName(sb("admin")))
+                .with_partitions(vec![
+                    offset_for_leader_epoch_request::OffsetForLeaderPartition::default()
+                        .with_partition(0)
+                        .with_current_leader_epoch(0)
+                        .with_leader_epoch(0),
+                ]),
+        ]);
+    let e = &c.send(req, 4).unwrap().topics[0].partitions[0];
+    assert_eq!((e.error_code, e.leader_epoch, e.end_offset), (0, 0, 5));
+    // DescribeConfigs: the override and a default, with their sources.
+    let req = DescribeConfigsRequest::default().with_resources(vec![
+        describe_configs_request::DescribeConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(sb("admin"))
+            .with_configuration_keys(None),
+    ]);
+    let r = &c.send(req, 4).unwrap().results[0];
+    let get = |k: &str| {
+        r.configs
+            .iter()
+            .find(|x| x.name.as_str() == k)
+            .map(|x| (x.value.as_ref().unwrap().to_string(), x.config_source))
+    };
+    assert_eq!(
+        get("retention.ms"),
+        Some(("1000".to_string(), 1)),
+        "dynamic topic config"
+    );
+    assert_eq!(
+        get("cleanup.policy"),
+        Some(("delete".to_string(), 5)),
+        "default"
+    );
+}

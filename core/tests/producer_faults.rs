@@ -190,3 +190,29 @@ async fn buffer_full_blocks_then_fails_after_max_block() {
     p.close(Duration::from_secs(10)).await.unwrap();
     broker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_producer_id_bumps_the_epoch_and_keeps_order() {
+    let broker = common::broker(1).await;
+    let bs = broker.bootstrap_servers();
+    let p = producer(&bs, &[("linger.ms", "1"), ("batch.size", "300")]).await;
+    send_all(&p, "epoch", 1).await;
+    // The broker "forgets" the producer: KIP-360 bumps the epoch and restarts sequences.
+    broker.faults().fail_next(0, 59, 1, Some("epoch"), Some(0));
+    let mut fs = Vec::new();
+    for i in 1..300 {
+        fs.push(
+            p.send(ProducerRecord::new("epoch", format!("r{i}")).with_partition(0))
+                .await
+                .unwrap(),
+        );
+    }
+    for f in fs {
+        f.await.unwrap();
+    }
+    p.close(Duration::from_secs(5)).await.unwrap();
+    assert_exactly_once_in_order(&bs, "epoch", 300).await;
+    let stored = common::read_all(&bs, "epoch", 0).await;
+    assert!(!stored.is_empty());
+    broker.shutdown().await;
+}

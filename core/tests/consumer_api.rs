@@ -1,0 +1,156 @@
+//! The rest of the consumer API: pattern subscription, wakeup, recv/stream, async commits,
+//! offsets for times.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_core::Stream;
+use krafty::consumer::KafkaConsumer;
+use krafty::producer::{KafkaProducer, ProducerRecord};
+use krafty::serialization::StringSerde;
+use krafty::{KafkaError, TopicPartition};
+
+async fn produce(bs: &str, topic: &str, values: &[(&str, i64)]) {
+    let p: KafkaProducer<String, String> =
+        KafkaProducer::from_properties([("bootstrap.servers", bs)], StringSerde, StringSerde)
+            .await
+            .unwrap();
+    for (v, ts) in values {
+        p.send(
+            ProducerRecord::new(topic, v.to_string())
+                .with_timestamp(*ts)
+                .with_partition(0),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    }
+    p.close(Duration::from_secs(5)).await.unwrap();
+}
+
+async fn consumer(bs: &str, group: &str) -> KafkaConsumer<String, String> {
+    KafkaConsumer::from_properties(
+        [
+            ("bootstrap.servers", bs),
+            ("group.id", group),
+            ("auto.offset.reset", "earliest"),
+            ("heartbeat.interval.ms", "200"),
+            ("session.timeout.ms", "6000"),
+        ],
+        StringSerde,
+        StringSerde,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pattern_subscription_follows_matching_topics() {
+    let broker = common::broker(1).await;
+    let bs = broker.bootstrap_servers();
+    produce(&bs, "metrics.cpu", &[("c1", 1)]).await;
+    produce(&bs, "metrics.mem", &[("m1", 1)]).await;
+    produce(&bs, "logs.app", &[("l1", 1)]).await;
+    let c = consumer(&bs, "g-pattern").await;
+    c.subscribe_pattern(r"metrics\..*", None).await.unwrap();
+    let mut values = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while values.len() < 2 && std::time::Instant::now() < deadline {
+        values.extend(
+            c.poll(Duration::from_millis(200))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.value),
+        );
+    }
+    values.sort();
+    assert_eq!(values, vec!["c1", "m1"]);
+    assert_eq!(c.subscription().await, vec!["metrics.cpu", "metrics.mem"]);
+    // A new matching topic joins the subscription.
+    produce(&bs, "metrics.disk", &[("d1", 1)]).await;
+    let mut more = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while more.is_empty() && std::time::Instant::now() < deadline {
+        more.extend(
+            c.poll(Duration::from_millis(200))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.value),
+        );
+    }
+    assert_eq!(more, vec!["d1"]);
+    c.close().await.unwrap();
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wakeup_interrupts_a_blocking_poll() {
+    let broker = common::broker(1).await;
+    let bs = broker.bootstrap_servers();
+    let c = consumer(&bs, "g-wakeup").await;
+    c.assign(&[TopicPartition::new("quiet", 0)]).await.unwrap();
+    let waker = c.clone();
+    let started = std::time::Instant::now();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        waker.wakeup();
+    });
+    let err = c.poll(Duration::from_secs(30)).await.unwrap_err();
+    assert!(matches!(err, KafkaError::Wakeup), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        c.poll(Duration::from_millis(10)).await.is_ok(),
+        "the wakeup is consumed"
+    );
+    c.close().await.unwrap();
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recv_stream_commit_async_and_offsets_for_times() {
+    let broker = common::broker(1).await;
+    let bs = broker.bootstrap_servers();
+    produce(&bs, "timed", &[("a", 1_000), ("b", 2_000), ("c", 3_000)]).await;
+    let c = consumer(&bs, "g-stream").await;
+    c.subscribe(&["timed"], None).await.unwrap();
+    assert_eq!(c.recv().await.unwrap().value, "a");
+    let mut stream = c.stream();
+    for expected in ["b", "c"] {
+        let item = poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await;
+        assert_eq!(item.unwrap().unwrap().value, expected);
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    c.commit_async(move |r| {
+        let _ = tx.send(r.is_ok());
+    })
+    .await
+    .unwrap();
+    assert!(rx.await.unwrap(), "the async commit succeeded");
+    let tp = TopicPartition::new("timed", 0);
+    assert_eq!(
+        c.committed(std::slice::from_ref(&tp)).await.unwrap()[&tp].offset,
+        3
+    );
+    let times = BTreeMap::from([(tp.clone(), 1_500)]);
+    assert_eq!(
+        c.offsets_for_times(&times).await.unwrap()[&tp],
+        Some((1, 2_000))
+    );
+    let late = BTreeMap::from([(tp.clone(), 9_000)]);
+    assert_eq!(c.offsets_for_times(&late).await.unwrap()[&tp], None);
+    assert_eq!(
+        c.beginning_offsets(std::slice::from_ref(&tp))
+            .await
+            .unwrap()[&tp],
+        0
+    );
+    c.close().await.unwrap();
+    broker.shutdown().await;
+}
