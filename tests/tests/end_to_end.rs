@@ -1,0 +1,100 @@
+//! End to end through whichever cluster `TestCluster` picks: admin, producer, consumer group.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use krafty::admin::{AdminClient, NewTopic};
+use krafty::consumer::KafkaConsumer;
+use krafty::producer::{murmur2_partition, KafkaProducer, ProducerRecord};
+use krafty::serialization::StringSerde;
+use krafty_tests::{unique_topic, TestCluster};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_records_round_trip_through_a_group_with_commits() {
+    let cluster = TestCluster::start(3).await;
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("e2e");
+    let admin = AdminClient::from_properties([("bootstrap.servers", bs.as_str())])
+        .await
+        .unwrap();
+    admin
+        .create_topics(&[NewTopic::new(&topic, 3, 1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        admin.describe_topics(&[topic.as_str()]).await.unwrap()[0]
+            .partitions
+            .len(),
+        3
+    );
+
+    let producer: KafkaProducer<String, String> = KafkaProducer::from_properties(
+        [
+            ("bootstrap.servers", bs.as_str()),
+            ("compression.type", "lz4"),
+        ],
+        StringSerde,
+        StringSerde,
+    )
+    .await
+    .unwrap();
+    let mut pending = Vec::new();
+    for i in 0..1000 {
+        let key = format!("user-{}", i % 37);
+        let delivery = producer
+            .send(ProducerRecord::new(&topic, format!("event-{i}")).with_key(key.clone()))
+            .await
+            .unwrap();
+        pending.push((key, format!("event-{i}"), delivery));
+    }
+    let mut sent = Vec::new();
+    for (key, value, delivery) in pending {
+        let md = delivery.await.unwrap();
+        assert_eq!(md.partition, murmur2_partition(key.as_bytes(), 3));
+        sent.push((md.partition, md.offset, value));
+    }
+    producer.close(Duration::from_secs(10)).await.unwrap();
+
+    let group = unique_topic("e2e-group");
+    let consumer: KafkaConsumer<String, String> = KafkaConsumer::from_properties(
+        [
+            ("bootstrap.servers", bs.as_str()),
+            ("group.id", group.as_str()),
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "false"),
+        ],
+        StringSerde,
+        StringSerde,
+    )
+    .await
+    .unwrap();
+    consumer.subscribe(&[topic.as_str()], None).await.unwrap();
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while got.len() < 1000 && std::time::Instant::now() < deadline {
+        for r in consumer.poll(Duration::from_millis(500)).await.unwrap() {
+            got.push((r.partition, r.offset, r.value));
+        }
+    }
+    consumer.commit_sync().await.unwrap();
+    consumer.close().await.unwrap();
+    got.sort();
+    sent.sort();
+    assert_eq!(
+        got, sent,
+        "every record once, at the offset its acknowledgement reported"
+    );
+
+    let committed = admin.list_consumer_group_offsets(&group).await.unwrap();
+    let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
+    for (p, o, _) in &sent {
+        let e = ends.entry(*p).or_default();
+        *e = (*e).max(o + 1);
+    }
+    for (tp, offset) in committed {
+        assert_eq!(Some(&offset), ends.get(&tp.partition), "{tp}");
+    }
+    admin.delete_topics(&[topic.as_str()]).await.unwrap();
+    admin.close().await;
+    cluster.stop().await;
+}
