@@ -47,6 +47,24 @@ if (cd interop/python && "$py" -m pytest -q -p no:cacheprovider -W ignore::Depre
 fi
 p=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+'); f=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+')
 passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+
+# The same end-to-end and interop suites against a real Apache Kafka 4.x (KRaft, from Maven
+# Central via scripts/kafka.sh); KRAFTY_SKIP_REAL_KAFKA=1 skips this part.
+if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
+  echo "== Real Apache Kafka: end-to-end and interop suites"
+  if kafka="$(scripts/kafka.sh start)"; then
+    if KRAFTY_TEST_BOOTSTRAP="$kafka" cargo test -p krafty-tests 2>&1 | tee "$log"; then :; else suites_failed+=("kafka:rust-e2e"); fi
+    count_cargo
+    if (cd interop/python && KRAFTY_TEST_BOOTSTRAP="$kafka" "$py" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning 2>&1 | tee "$log"); then :; else
+      suites_failed+=("kafka:python-interop")
+    fi
+    p=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+'); f=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+')
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+    scripts/kafka.sh stop
+  else
+    suites_failed+=("kafka:start")
+  fi
+fi
 rm -f "$log"
 
 echo
