@@ -11,14 +11,12 @@ use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
-use kafka_protocol::messages::offset_commit_request::{
-    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
 use crate::config::{ClientConfig, Properties};
 use crate::consumer::assignor::decode_assignment;
+use crate::consumer::OffsetAndMetadata;
 use crate::error::{error_name, KafkaError, Result};
 use crate::network::{NetworkClient, TopicInfo};
 use crate::topic_partition::TopicPartition;
@@ -413,30 +411,16 @@ impl AdminClient {
         offsets: &BTreeMap<TopicPartition, i64>,
     ) -> Result<()> {
         let node = self.client.find_coordinator(group, 0).await?;
-        let mut by_topic: BTreeMap<String, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-        for (tp, o) in offsets {
-            by_topic.entry(tp.topic.to_string()).or_default().push(
-                OffsetCommitRequestPartition::default()
-                    .with_partition_index(tp.partition)
-                    .with_committed_offset(*o)
-                    .with_committed_leader_epoch(-1),
-            );
-        }
+        let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = offsets
+            .iter()
+            .map(|(tp, o)| (tp.clone(), OffsetAndMetadata::new(*o)))
+            .collect();
         let req = OffsetCommitRequest::default()
             .with_group_id(GroupId(sb(group)))
             .with_generation_id_or_member_epoch(-1)
             .with_member_id(sb(""))
             .with_retention_time_ms(-1)
-            .with_topics(
-                by_topic
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        OffsetCommitRequestTopic::default()
-                            .with_name(TopicName(sb(&t)))
-                            .with_partitions(ps)
-                    })
-                    .collect(),
-            );
+            .with_topics(crate::consumer::commit_topics(&offsets));
         let (resp, _) = self.client.send(node, req).await?;
         for t in &resp.topics {
             for p in &t.partitions {

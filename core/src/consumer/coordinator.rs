@@ -361,16 +361,6 @@ impl Coordinator {
         if offsets.is_empty() {
             return Ok(());
         }
-        let mut by_topic: BTreeMap<String, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-        for (tp, o) in offsets {
-            by_topic.entry(tp.topic.to_string()).or_default().push(
-                OffsetCommitRequestPartition::default()
-                    .with_partition_index(tp.partition)
-                    .with_committed_offset(o.offset)
-                    .with_committed_leader_epoch(o.leader_epoch.unwrap_or(-1))
-                    .with_committed_metadata(Some(sb(&o.metadata))),
-            );
-        }
         let (generation, member) = if self.is_member() {
             (self.generation(), self.member_id())
         } else {
@@ -386,16 +376,7 @@ impl Coordinator {
                 None
             })
             .with_retention_time_ms(-1)
-            .with_topics(
-                by_topic
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        OffsetCommitRequestTopic::default()
-                            .with_name(TopicName(sb(&t)))
-                            .with_partitions(ps)
-                    })
-                    .collect(),
-            );
+            .with_topics(commit_topics(offsets));
         let resp = self
             .send_to_coordinator(req, |r: &OffsetCommitResponse| {
                 r.topics
@@ -639,4 +620,28 @@ fn leave_request(group: &str, member: &str, reason: &str, version: i16) -> Leave
     } else {
         identity
     }])
+}
+
+/// OffsetCommit's topics for a set of offsets (shared with the admin client's offset resets).
+pub(crate) fn commit_topics(
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+) -> Vec<OffsetCommitRequestTopic> {
+    let mut by_topic: BTreeMap<String, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
+    for (tp, o) in offsets {
+        by_topic.entry(tp.topic.to_string()).or_default().push(
+            OffsetCommitRequestPartition::default()
+                .with_partition_index(tp.partition)
+                .with_committed_offset(o.offset)
+                .with_committed_leader_epoch(o.leader_epoch.unwrap_or(-1))
+                .with_committed_metadata(Some(sb(&o.metadata))),
+        );
+    }
+    by_topic
+        .into_iter()
+        .map(|(t, ps)| {
+            OffsetCommitRequestTopic::default()
+                .with_name(TopicName(sb(&t)))
+                .with_partitions(ps)
+        })
+        .collect()
 }

@@ -32,6 +32,7 @@ pub use listener::{ConsumerRebalanceListener, RebalanceContext};
 pub use record::{ConsumerRecord, TimestampType};
 
 use assignor::Assignor;
+pub(crate) use coordinator::commit_topics;
 use coordinator::Coordinator;
 use fetcher::{list_offsets, Fetcher};
 
