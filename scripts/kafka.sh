@@ -11,7 +11,9 @@ controller_port=$((port + 1))
 
 install() {
   if [ ! -f "$cache/lib/kafka_2.13-"*.jar ] 2>/dev/null; then
-    (cd "$root/scripts/kafka" && mvn -q -B dependency:copy-dependencies -DoutputDirectory="$cache/lib" -DincludeScope=runtime)
+    # Everything Maven prints goes to stderr: `start` prints only the bootstrap address.
+    (cd "$root/scripts/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies \
+      -DoutputDirectory="$cache/lib" -DincludeScope=runtime) >&2
   fi
 }
 
