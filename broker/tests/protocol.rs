@@ -285,6 +285,24 @@ fn errors_carry_kafka_codes() {
         )
         .unwrap();
     assert_eq!(md.topics[0].error_code, 3, "no auto-creation when disabled");
+    let pid = |c: &mut Conn, tid: Option<&str>| {
+        c.send(
+            InitProducerIdRequest::default()
+                .with_transactional_id(tid.map(|t| TransactionalId(sb(t))))
+                .with_transaction_timeout_ms(-1),
+            4,
+        )
+        .unwrap()
+    };
+    assert_eq!(pid(&mut c, Some("")).error_code, 42, "INVALID_REQUEST");
+    assert_eq!(
+        pid(&mut c, Some("tx")).error_code,
+        35,
+        "UNSUPPORTED_VERSION"
+    );
+    let idempotent = pid(&mut c, None);
+    assert_eq!(idempotent.error_code, 0);
+    assert!(idempotent.producer_id.0 >= 0);
 }
 
 #[test]

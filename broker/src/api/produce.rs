@@ -74,10 +74,12 @@ pub fn produce(shared: &Shared, req: ProduceRequest, _version: i16) -> Option<Pr
 /// when the producer sends its current id and epoch (KIP-360).
 pub fn init_producer_id(shared: &Shared, req: InitProducerIdRequest) -> InitProducerIdResponse {
     let r = InitProducerIdResponse::default();
-    if req.transactional_id.as_ref().is_some_and(|t| !t.is_empty()) {
-        // Transactions are not implemented by the dev broker.
+    if let Some(tid) = &req.transactional_id {
+        // Kafka refuses an empty transactional id; transactions themselves are not
+        // implemented by the dev broker.
+        let code = if tid.is_empty() { 42 } else { 35 };
         return r
-            .with_error_code(35)
+            .with_error_code(code)
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1);
     }

@@ -70,7 +70,10 @@ impl Sender {
         let mut attempt = 0;
         loop {
             let node = self.client.least_loaded_node().await?;
+            // The crate's default transactional id is "" (not null), which Kafka
+            // rejects with INVALID_REQUEST: an idempotent producer sends null.
             let req = InitProducerIdRequest::default()
+                .with_transactional_id(None)
                 .with_transaction_timeout_ms(-1)
                 .with_producer_id(ProducerId(current.0))
                 .with_producer_epoch(current.1);
