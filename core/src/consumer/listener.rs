@@ -24,6 +24,11 @@ impl RebalanceContext<'_> {
         self.positions.get(tp).map(|p| p.0)
     }
 
+    /// The position of every partition the consumer holds now.
+    pub fn positions(&self) -> impl Iterator<Item = (&TopicPartition, i64)> {
+        self.positions.iter().map(|(tp, p)| (tp, p.0))
+    }
+
     /// Commits the current positions of `partitions` before the rebalance goes on.
     pub fn commit_sync(&mut self, partitions: &[TopicPartition]) {
         for tp in partitions {

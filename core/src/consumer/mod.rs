@@ -321,6 +321,17 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
     /// Returns the records fetched since the last call (at most `max.poll.records`), waiting up
     /// to `timeout` for some to arrive.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord<K, V>>> {
+        self.poll_at_most(timeout, self.inner.config.max_poll_records)
+            .await
+    }
+
+    /// `poll` returning at most `max_records` (the rest stay buffered for the next call, and
+    /// positions advance only past what is returned).
+    pub async fn poll_at_most(
+        &self,
+        timeout: Duration,
+        max_records: usize,
+    ) -> Result<Vec<ConsumerRecord<K, V>>> {
         self.check_open()?;
         let deadline = Instant::now() + timeout;
         let mut st = self.inner.state.lock().await;
@@ -337,7 +348,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
                 return Err(e);
             }
             if st.fetcher.has_buffered() {
-                let drained = st.fetcher.drain(self.inner.config.max_poll_records);
+                let drained = st.fetcher.drain(max_records.max(1));
                 // Prefetch: the next fetch goes out while the application works.
                 st.fetcher.start_fetches();
                 return self.convert(drained);

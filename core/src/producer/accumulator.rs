@@ -237,7 +237,9 @@ impl RecordAccumulator {
         }
         self.incomplete.fetch_add(1, Ordering::AcqRel);
         drop(queues);
-        if full {
+        // As the Java client: a full batch, or a new one (whose linger deadline the sender
+        // does not know yet), wakes the sender.
+        if full || !appended_to_open {
             self.wake.notify_one();
         }
     }
@@ -466,7 +468,16 @@ impl RecordAccumulator {
 
     /// Makes every batch ready and waits until every record accepted so far completed.
     pub async fn flush(&self, timeout: Duration) -> Result<()> {
+        // While any flush waits, batches go out without lingering. A guard, so a flush that
+        // is cancelled (dropped) does not leave linger off for good.
+        struct Flushing<'a>(&'a AtomicUsize);
+        impl Drop for Flushing<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
         self.flushing.fetch_add(1, Ordering::AcqRel);
+        let _flushing = Flushing(&self.flushing);
         self.wake.notify_one();
         let result = tokio::time::timeout(timeout, async {
             loop {
@@ -478,7 +489,6 @@ impl RecordAccumulator {
             }
         })
         .await;
-        self.flushing.fetch_sub(1, Ordering::AcqRel);
         result.map_err(|_| {
             KafkaError::Timeout(format!(
                 "flush did not complete within {timeout:?}; {} records pending",

@@ -202,8 +202,13 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
     pub fn send_blocking(&self, record: ProducerRecord<K, V>) -> Result<DeliveryFuture> {
         let mut fut = std::pin::pin!(self.send_inner(record, None));
         // The common case completes without waiting: poll once before paying for a runtime.
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        match fut.as_mut().poll(&mut cx) {
+        // Inside the runtime's context: a send that must wait creates timers.
+        let polled = {
+            let _rt = crate::runtime::handle().enter();
+            fut.as_mut()
+                .poll(&mut Context::from_waker(std::task::Waker::noop()))
+        };
+        match polled {
             Poll::Ready(r) => r,
             Poll::Pending => crate::runtime::block_on(fut),
         }
@@ -353,10 +358,13 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
 
     /// Sends every buffered record now and waits until each one completed.
     pub async fn flush(&self) -> Result<()> {
-        self.inner
-            .acc
-            .flush(Duration::from_secs(u32::MAX as u64))
+        self.flush_within(Duration::from_secs(u32::MAX as u64))
             .await
+    }
+
+    /// `flush`, giving up with `KafkaError::Timeout` after `timeout` (the records stay queued).
+    pub async fn flush_within(&self, timeout: Duration) -> Result<()> {
+        self.inner.acc.flush(timeout).await
     }
 
     pub fn flush_blocking(&self) -> Result<()> {

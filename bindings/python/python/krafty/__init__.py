@@ -1,0 +1,59 @@
+"""Krafty: a Kafka client with a Rust core, and a Kafka-protocol dev broker.
+
+    from krafty import KafkaProducer, KafkaConsumer, DevBroker
+
+    with DevBroker() as broker:
+        with KafkaProducer(bootstrap_servers=broker.bootstrap_servers) as producer:
+            producer.send("events", b"hello", key=b"user-1").get(timeout=10)
+        consumer = KafkaConsumer("events", bootstrap_servers=broker.bootstrap_servers,
+                                 group_id="readers", auto_offset_reset="earliest",
+                                 consumer_timeout_ms=1000)
+        for record in consumer:
+            print(record.offset, record.key, record.value)
+"""
+
+from collections import namedtuple
+
+TopicPartition = namedtuple("TopicPartition", ["topic", "partition"])
+TopicPartition.__doc__ = "A topic and a partition number."
+
+from . import errors  # noqa: E402
+from ._krafty import (  # noqa: E402
+    ConsumerRecord,
+    DevBroker,
+    KafkaConsumer,
+    KafkaProducer,
+    ProducerRecord,
+    RecordFuture,
+    RecordMetadata,
+    __version__,
+    murmur2_partition,
+)
+from .errors import (  # noqa: E402
+    ClosedError,
+    ConfigError,
+    KafkaError,
+    KafkaTimeoutError,
+    SerializationError,
+    WakeupError,
+)
+
+__all__ = [
+    "ClosedError",
+    "ConfigError",
+    "ConsumerRecord",
+    "DevBroker",
+    "KafkaConsumer",
+    "KafkaError",
+    "KafkaProducer",
+    "KafkaTimeoutError",
+    "ProducerRecord",
+    "RecordFuture",
+    "RecordMetadata",
+    "SerializationError",
+    "TopicPartition",
+    "WakeupError",
+    "errors",
+    "murmur2_partition",
+    "__version__",
+]

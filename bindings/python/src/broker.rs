@@ -1,0 +1,123 @@
+//! `krafty.DevBroker`: the bundled Kafka-protocol broker, in this process.
+
+use krafty_broker::{Broker, BrokerHandle};
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::blocking::wait;
+use crate::config::properties;
+
+/// A dev broker on `127.0.0.1` (port 0 = any free port). Without `data_dir` it keeps
+/// everything in memory. Broker settings use Kafka's names (`num_partitions=3` or
+/// `{"num.partitions": 3}`).
+#[pyclass(module = "krafty._krafty", name = "DevBroker", frozen)]
+pub struct PyBroker {
+    handle: std::sync::Mutex<Option<BrokerHandle>>,
+    bootstrap: String,
+}
+
+#[pymethods]
+impl PyBroker {
+    #[new]
+    #[pyo3(signature = (port=0, data_dir=None, config=None, **kwargs))]
+    fn new(
+        py: Python<'_>,
+        port: u16,
+        data_dir: Option<std::path::PathBuf>,
+        config: Option<&Bound<'_, PyDict>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let mut builder = Broker::builder().listen(format!("127.0.0.1:{port}"));
+        if let Some(dir) = data_dir {
+            builder = builder.data_dir(dir);
+        }
+        for (k, v) in properties(config, kwargs)? {
+            builder = builder.config(k, v);
+        }
+        builder.build_config().map_err(|e| {
+            let err = krafty::KafkaError::Config {
+                property: e.property,
+                reason: e.reason,
+            };
+            crate::errors::to_py(py, &err)
+        })?;
+        let handle = wait(py, builder.start())?.map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(PyBroker {
+            bootstrap: handle.bootstrap_servers(),
+            handle: std::sync::Mutex::new(Some(handle)),
+        })
+    }
+
+    /// `host:port` for `bootstrap_servers`.
+    #[getter]
+    fn bootstrap_servers(&self) -> String {
+        self.bootstrap.clone()
+    }
+
+    /// The next `count` requests of API `api_key` fail with Kafka error `error_code` (only
+    /// `topic`'s / `partition`'s entries, when given).
+    #[pyo3(signature = (api_key, error_code, count=1, topic=None, partition=None))]
+    fn fail_next(
+        &self,
+        api_key: i16,
+        error_code: i16,
+        count: u32,
+        topic: Option<&str>,
+        partition: Option<i32>,
+    ) -> PyResult<()> {
+        self.with(|h| {
+            h.faults()
+                .fail_next(api_key, error_code, count, topic, partition)
+        })
+    }
+
+    /// Every request of `api_key` waits `millis` first (0 removes the delay).
+    fn add_latency(&self, api_key: i16, millis: u64) -> PyResult<()> {
+        self.with(|h| h.faults().add_latency(api_key, millis))
+    }
+
+    /// After `requests` more answers, the next request is handled but its connection closed.
+    fn drop_connection_after(&self, requests: u32) -> PyResult<()> {
+        self.with(|h| h.faults().drop_connection_after(requests))
+    }
+
+    /// Removes every injected fault.
+    fn clear_faults(&self) -> PyResult<()> {
+        self.with(|h| h.faults().clear())
+    }
+
+    /// Stops the broker (idempotent).
+    fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
+        let handle = self.handle.lock().unwrap().take();
+        if let Some(h) = handle {
+            wait(py, async move { h.shutdown().await })?;
+        }
+        Ok(())
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.shutdown(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("DevBroker({})", self.bootstrap)
+    }
+}
+
+impl PyBroker {
+    fn with(&self, f: impl FnOnce(&BrokerHandle)) -> PyResult<()> {
+        match self.handle.lock().unwrap().as_ref() {
+            Some(h) => {
+                f(h);
+                Ok(())
+            }
+            None => Err(PyRuntimeError::new_err("the broker was shut down")),
+        }
+    }
+}

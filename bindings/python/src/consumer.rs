@@ -1,0 +1,567 @@
+//! `krafty.KafkaConsumer`: the core consumer, its records turned into Python objects.
+//!
+//! The core consumer reads raw bytes; the Python deserializers run here, with the GIL, while
+//! each record becomes a `ConsumerRecord` (calling into Python from the GIL-free poll for
+//! every record would cost more than the fetch). Rebalance listeners run on the polling
+//! thread, inside the core's poll; a `commit()` made from a listener goes through the
+//! core's rebalance context, as the Java client allows `commitSync` in `onPartitionsRevoked`.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use krafty::consumer::{
+    ConsumerConfig, ConsumerRebalanceListener, ConsumerRecord as CoreRecord,
+    KafkaConsumer as CoreConsumer, OffsetAndMetadata, RebalanceContext, TimestampType,
+};
+use krafty::serialization::BytesSerde;
+use krafty::{KafkaError, TopicPartition};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyTuple};
+
+use crate::blocking::{wait, wait_fast};
+use crate::config::{properties, take};
+use crate::errors::{to_py, IntoPy};
+
+type Consumer = CoreConsumer<Option<Bytes>, Option<Bytes>>;
+type Obj = Py<PyAny>;
+
+/// One record read from a partition.
+#[pyclass(module = "krafty._krafty", frozen, get_all)]
+pub struct ConsumerRecord {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    timestamp: i64,
+    /// 0 = CreateTime, 1 = LogAppendTime (kafka-python's numbering).
+    timestamp_type: i32,
+    key: Obj,
+    value: Obj,
+    /// `(name, bytes or None)` pairs.
+    headers: Obj,
+    leader_epoch: Option<i32>,
+    serialized_key_size: i32,
+    serialized_value_size: i32,
+}
+
+#[pymethods]
+impl ConsumerRecord {
+    fn __repr__(&self) -> String {
+        format!(
+            "ConsumerRecord(topic={:?}, partition={}, offset={}, key={}, value={})",
+            self.topic, self.partition, self.offset, self.key, self.value
+        )
+    }
+}
+
+static TOPIC_PARTITION: PyOnceLock<Obj> = PyOnceLock::new();
+
+/// `krafty.TopicPartition(topic, partition)` (a namedtuple).
+fn tp_to_py<'py>(py: Python<'py>, tp: &TopicPartition) -> PyResult<Bound<'py, PyAny>> {
+    let class = TOPIC_PARTITION.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import("krafty")?.getattr("TopicPartition")?.unbind())
+    })?;
+    class.bind(py).call1((tp.topic.to_string(), tp.partition))
+}
+
+/// Any `(topic, partition)` pair, a `TopicPartition` included.
+fn tp_from_py(o: &Bound<'_, PyAny>) -> PyResult<TopicPartition> {
+    let (topic, partition): (String, i32) = o.extract()?;
+    Ok(TopicPartition::new(topic, partition))
+}
+
+fn tps_from_py(items: &Bound<'_, PyAny>) -> PyResult<Vec<TopicPartition>> {
+    items.try_iter()?.map(|o| tp_from_py(&o?)).collect()
+}
+
+fn tp_set<'py>(py: Python<'py>, tps: &[TopicPartition]) -> PyResult<Bound<'py, PySet>> {
+    let set = PySet::empty(py)?;
+    for tp in tps {
+        set.add(tp_to_py(py, tp)?)?;
+    }
+    Ok(set)
+}
+
+struct Deserializers {
+    key: Option<Obj>,
+    value: Option<Obj>,
+}
+
+impl Deserializers {
+    fn apply(&self, py: Python<'_>, f: &Option<Obj>, data: Option<Bytes>) -> PyResult<Obj> {
+        let raw = match data {
+            Some(b) => PyBytes::new(py, &b).into_any().unbind(),
+            None => py.None(),
+        };
+        match f {
+            Some(f) if !raw.is_none(py) => f.call1(py, (raw,)),
+            _ => Ok(raw),
+        }
+    }
+
+    fn record(
+        &self,
+        py: Python<'_>,
+        r: CoreRecord<Option<Bytes>, Option<Bytes>>,
+    ) -> PyResult<ConsumerRecord> {
+        let headers = PyList::empty(py);
+        for h in r.headers {
+            let v = h.value.map(|v| PyBytes::new(py, &v));
+            headers.append((h.key, v))?;
+        }
+        Ok(ConsumerRecord {
+            key: self.apply(py, &self.key, r.key)?,
+            value: self.apply(py, &self.value, r.value)?,
+            topic: r.topic,
+            partition: r.partition,
+            offset: r.offset,
+            timestamp: r.timestamp,
+            timestamp_type: match r.timestamp_type {
+                TimestampType::CreateTime => 0,
+                TimestampType::LogAppendTime => 1,
+            },
+            headers: headers.into_any().unbind(),
+            leader_epoch: r.leader_epoch,
+            serialized_key_size: r.serialized_key_size,
+            serialized_value_size: r.serialized_value_size,
+        })
+    }
+}
+
+/// What a listener's `commit()` / `position()` reach while the core runs the listener.
+struct ListenerScope {
+    positions: BTreeMap<TopicPartition, i64>,
+    commits: BTreeMap<TopicPartition, OffsetAndMetadata>,
+}
+
+thread_local! {
+    static IN_LISTENER: RefCell<Option<ListenerScope>> = const { RefCell::new(None) };
+}
+
+/// A Python rebalance listener: `on_partitions_revoked(partitions)`,
+/// `on_partitions_assigned(partitions)`, optional `on_partitions_lost(partitions)`.
+struct PyListener(Obj);
+
+impl PyListener {
+    fn call(&self, method: &str, ctx: &mut RebalanceContext<'_>, partitions: &[TopicPartition]) {
+        let scope = ListenerScope {
+            positions: ctx.positions().map(|(tp, p)| (tp.clone(), p)).collect(),
+            commits: BTreeMap::new(),
+        };
+        IN_LISTENER.with(|s| *s.borrow_mut() = Some(scope));
+        Python::attach(|py| {
+            let obj = self.0.bind(py);
+            let method = if method == "on_partitions_lost" && !obj.hasattr(method).unwrap_or(false)
+            {
+                "on_partitions_revoked"
+            } else {
+                method
+            };
+            let r = tp_set(py, partitions).and_then(|set| obj.call_method1(method, (set,)));
+            if let Err(e) = r {
+                e.write_unraisable(py, Some(obj));
+            }
+        });
+        if let Some(scope) = IN_LISTENER.with(|s| s.borrow_mut().take()) {
+            if !scope.commits.is_empty() {
+                ctx.commit_offsets(scope.commits);
+            }
+        }
+    }
+}
+
+impl ConsumerRebalanceListener for PyListener {
+    fn on_partitions_revoked(&mut self, ctx: &mut RebalanceContext<'_>, p: &[TopicPartition]) {
+        self.call("on_partitions_revoked", ctx, p)
+    }
+    fn on_partitions_assigned(&mut self, ctx: &mut RebalanceContext<'_>, p: &[TopicPartition]) {
+        self.call("on_partitions_assigned", ctx, p)
+    }
+    fn on_partitions_lost(&mut self, ctx: &mut RebalanceContext<'_>, p: &[TopicPartition]) {
+        self.call("on_partitions_lost", ctx, p)
+    }
+}
+
+fn listener(l: Option<Obj>) -> Option<Box<dyn ConsumerRebalanceListener>> {
+    l.map(|l| Box::new(PyListener(l)) as _)
+}
+
+fn offsets_from_py(
+    offsets: &Bound<'_, PyDict>,
+) -> PyResult<BTreeMap<TopicPartition, OffsetAndMetadata>> {
+    offsets
+        .iter()
+        .map(|(tp, o)| {
+            let om = match o.extract::<i64>() {
+                Ok(offset) => OffsetAndMetadata::new(offset),
+                Err(_) => {
+                    let (offset, metadata): (i64, String) = o.extract()?;
+                    OffsetAndMetadata {
+                        metadata,
+                        ..OffsetAndMetadata::new(offset)
+                    }
+                }
+            };
+            Ok((tp_from_py(&tp)?, om))
+        })
+        .collect()
+}
+
+/// A Kafka consumer: `KafkaConsumer(*topics, group_id=..., **config)`. Iterate over it,
+/// `async for` over it, or `poll()`.
+#[pyclass(module = "krafty._krafty", name = "KafkaConsumer", frozen)]
+pub struct PyConsumer {
+    inner: Consumer,
+    deserializers: std::sync::Arc<Deserializers>,
+    /// Iteration ends after this long without a record (kafka-python's `consumer_timeout_ms`).
+    iter_timeout: Option<Duration>,
+}
+
+#[pymethods]
+impl PyConsumer {
+    #[new]
+    #[pyo3(signature = (*topics, config=None, **kwargs))]
+    fn new(
+        py: Python<'_>,
+        topics: Vec<String>,
+        config: Option<&Bound<'_, PyDict>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let deserializers = Deserializers {
+            key: take(kwargs, "key_deserializer")?.map(Bound::unbind),
+            value: take(kwargs, "value_deserializer")?.map(Bound::unbind),
+        };
+        let iter_timeout = take(kwargs, "consumer_timeout_ms")?
+            .map(|v| v.extract::<u64>())
+            .transpose()?
+            .map(Duration::from_millis);
+        let config = ConsumerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
+        let inner = wait(py, CoreConsumer::new(config, BytesSerde, BytesSerde))?.py_err(py)?;
+        let consumer = PyConsumer {
+            inner,
+            deserializers: std::sync::Arc::new(deserializers),
+            iter_timeout,
+        };
+        if !topics.is_empty() {
+            let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+            wait(py, consumer.inner.subscribe(&names, None))?.py_err(py)?;
+        }
+        Ok(consumer)
+    }
+
+    /// Joins the group for `topics` (or every topic matching the regex `pattern`), with an
+    /// optional rebalance listener.
+    #[pyo3(signature = (topics=None, pattern=None, listener=None))]
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        topics: Option<Vec<String>>,
+        pattern: Option<String>,
+        listener: Option<Obj>,
+    ) -> PyResult<()> {
+        let l = self::listener(listener);
+        match (topics, pattern) {
+            (Some(t), None) => {
+                let names: Vec<&str> = t.iter().map(String::as_str).collect();
+                wait(py, self.inner.subscribe(&names, l))?.py_err(py)
+            }
+            (None, Some(p)) => wait(py, self.inner.subscribe_pattern(&p, l))?.py_err(py),
+            _ => Err(pyo3::exceptions::PyValueError::new_err(
+                "pass exactly one of topics or pattern",
+            )),
+        }
+    }
+
+    fn unsubscribe(&self, py: Python<'_>) -> PyResult<()> {
+        wait(py, self.inner.unsubscribe())?.py_err(py)
+    }
+
+    /// Reads exactly these `TopicPartition`s, without group membership.
+    fn assign(&self, py: Python<'_>, partitions: &Bound<'_, PyAny>) -> PyResult<()> {
+        let tps = tps_from_py(partitions)?;
+        wait(py, self.inner.assign(&tps))?.py_err(py)
+    }
+
+    fn assignment<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
+        let a = wait(py, self.inner.assignment())?;
+        tp_set(py, &a)
+    }
+
+    fn subscription<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
+        let s = wait(py, self.inner.subscription())?;
+        PySet::new(py, s)
+    }
+
+    /// Records fetched since the last call, as `{TopicPartition: [ConsumerRecord, ...]}`;
+    /// waits up to `timeout_ms` for some. At most `max_records` (default `max.poll.records`).
+    #[pyo3(signature = (timeout_ms=0, max_records=None))]
+    fn poll<'py>(
+        &self,
+        py: Python<'py>,
+        timeout_ms: u64,
+        max_records: Option<usize>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let timeout = Duration::from_millis(timeout_ms);
+        let records = match max_records {
+            Some(n) => wait(py, self.inner.poll_at_most(timeout, n))?,
+            None => wait(py, self.inner.poll(timeout))?,
+        }
+        .py_err(py)?;
+        let out = PyDict::new(py);
+        let mut current: Option<(String, i32, Bound<'py, PyList>)> = None;
+        for r in records {
+            if !matches!(&current, Some((t, p, _)) if *t == r.topic && *p == r.partition) {
+                let list = PyList::empty(py);
+                let tp = TopicPartition::new(&r.topic, r.partition);
+                out.set_item(tp_to_py(py, &tp)?, &list)?;
+                current = Some((r.topic.clone(), r.partition, list));
+            }
+            let rec = self.deserializers.record(py, r)?;
+            if let Some((_, _, list)) = &current {
+                list.append(rec)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<ConsumerRecord>> {
+        let next = match self.iter_timeout {
+            Some(t) => match wait_fast(py, async {
+                tokio::time::timeout(t, self.inner.recv()).await
+            })? {
+                Ok(r) => r,
+                Err(_) => return Ok(None),
+            },
+            None => wait_fast(py, self.inner.recv())?,
+        };
+        Ok(Some(self.deserializers.record(py, next.py_err(py)?)?))
+    }
+
+    fn __aiter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// The next record, for `async for`: the core reads on its runtime and the record is
+    /// handed to the event loop's thread.
+    fn __anext__(&self, py: Python<'_>) -> PyResult<Obj> {
+        let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+        let future = event_loop.call_method0("create_future")?;
+        let (lp, fut) = (event_loop.unbind(), future.clone().unbind());
+        let consumer = self.inner.clone();
+        let deserializers = self.deserializers.clone();
+        krafty::runtime::handle().spawn(async move {
+            let r = consumer.recv().await;
+            Python::attach(|py| {
+                let (value, failed) = match r
+                    .map_err(|e| to_py(py, &e))
+                    .and_then(|r| deserializers.record(py, r))
+                {
+                    Ok(rec) => match Py::new(py, rec) {
+                        Ok(rec) => (rec.into_any(), false),
+                        Err(e) => (e.into_value(py).into_any(), true),
+                    },
+                    Err(e) => (e.into_value(py).into_any(), true),
+                };
+                let settle = wrap_pyfunction!(crate::future::settle, py);
+                if let Err(e) = settle.and_then(|s| {
+                    lp.call_method1(py, "call_soon_threadsafe", (s, fut, value, failed))
+                }) {
+                    e.write_unraisable(py, None);
+                }
+            });
+        });
+        Ok(future.unbind())
+    }
+
+    /// Commits the positions of every assigned partition, or `offsets`
+    /// (`{TopicPartition: offset or (offset, metadata)}`). Inside a rebalance listener the
+    /// commit is made before the rebalance goes on.
+    #[pyo3(signature = (offsets=None))]
+    fn commit(&self, py: Python<'_>, offsets: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        let explicit = offsets.map(offsets_from_py).transpose()?;
+        let in_listener = IN_LISTENER.with(|s| {
+            let mut s = s.borrow_mut();
+            let scope = s.as_mut()?;
+            let commits = explicit.clone().unwrap_or_else(|| {
+                scope
+                    .positions
+                    .iter()
+                    .map(|(tp, p)| (tp.clone(), OffsetAndMetadata::new(*p)))
+                    .collect()
+            });
+            scope.commits.extend(commits);
+            Some(())
+        });
+        if in_listener.is_some() {
+            return Ok(());
+        }
+        match explicit {
+            Some(o) => wait(py, self.inner.commit_offsets(o))?,
+            None => wait(py, self.inner.commit_sync())?,
+        }
+        .py_err(py)
+    }
+
+    /// Commits the current positions in the background; `callback(exception or None)` runs
+    /// on the client's thread when done.
+    #[pyo3(signature = (callback=None))]
+    fn commit_async(&self, py: Python<'_>, callback: Option<Obj>) -> PyResult<()> {
+        let done = move |r: krafty::Result<()>| {
+            if let Some(cb) = callback {
+                Python::attach(|py| {
+                    let err = r.err().map(|e| to_py(py, &e).into_value(py));
+                    if let Err(e) = cb.call1(py, (err,)) {
+                        e.write_unraisable(py, None);
+                    }
+                })
+            }
+        };
+        wait(py, self.inner.commit_async(done))?.py_err(py)
+    }
+
+    /// The committed offset of `partition`, or None.
+    fn committed(&self, py: Python<'_>, partition: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+        let tp = tp_from_py(partition)?;
+        let c = wait(py, self.inner.committed(std::slice::from_ref(&tp)))?.py_err(py)?;
+        Ok(c.get(&tp).map(|o| o.offset))
+    }
+
+    /// The offset of the next record `poll` returns for `partition`.
+    fn position(&self, py: Python<'_>, partition: &Bound<'_, PyAny>) -> PyResult<i64> {
+        let tp = tp_from_py(partition)?;
+        let in_listener =
+            IN_LISTENER.with(|s| s.borrow().as_ref().map(|s| s.positions.get(&tp).copied()));
+        if let Some(p) = in_listener {
+            return p.ok_or_else(|| {
+                to_py(
+                    py,
+                    &KafkaError::IllegalState(format!("{tp} is not assigned")),
+                )
+            });
+        }
+        wait(py, self.inner.position(&tp))?.py_err(py)
+    }
+
+    fn seek(&self, py: Python<'_>, partition: &Bound<'_, PyAny>, offset: i64) -> PyResult<()> {
+        let tp = tp_from_py(partition)?;
+        wait(py, self.inner.seek(&tp, offset))?.py_err(py)
+    }
+
+    /// Seeks the given partitions (all assigned ones when none are given) to their start.
+    #[pyo3(signature = (*partitions))]
+    fn seek_to_beginning(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let tps = self.or_assigned(py, partitions)?;
+        wait(py, self.inner.seek_to_beginning(&tps))?.py_err(py)
+    }
+
+    /// Seeks the given partitions (all assigned ones when none are given) to their end.
+    #[pyo3(signature = (*partitions))]
+    fn seek_to_end(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let tps = self.or_assigned(py, partitions)?;
+        wait(py, self.inner.seek_to_end(&tps))?.py_err(py)
+    }
+
+    #[pyo3(signature = (*partitions))]
+    fn pause(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let tps = tps_from_py(partitions)?;
+        wait(py, self.inner.pause(&tps))?.py_err(py)
+    }
+
+    #[pyo3(signature = (*partitions))]
+    fn resume(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let tps = tps_from_py(partitions)?;
+        wait(py, self.inner.resume(&tps))?.py_err(py)
+    }
+
+    fn paused<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
+        let p = wait(py, self.inner.paused())?;
+        tp_set(py, &p)
+    }
+
+    /// `{TopicPartition: first offset}` for `partitions`.
+    fn beginning_offsets<'py>(
+        &self,
+        py: Python<'py>,
+        partitions: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let tps = tps_from_py(partitions)?;
+        let o = wait(py, self.inner.beginning_offsets(&tps))?.py_err(py)?;
+        offsets_dict(py, o)
+    }
+
+    /// `{TopicPartition: log end offset}` for `partitions`.
+    fn end_offsets<'py>(
+        &self,
+        py: Python<'py>,
+        partitions: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let tps = tps_from_py(partitions)?;
+        let o = wait(py, self.inner.end_offsets(&tps))?.py_err(py)?;
+        offsets_dict(py, o)
+    }
+
+    /// `{TopicPartition: (offset, timestamp) or None}`: the first record at or after each
+    /// timestamp (ms).
+    fn offsets_for_times<'py>(
+        &self,
+        py: Python<'py>,
+        timestamps: &Bound<'_, PyDict>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let times = timestamps
+            .iter()
+            .map(|(tp, ts)| Ok((tp_from_py(&tp)?, ts.extract::<i64>()?)))
+            .collect::<PyResult<BTreeMap<_, _>>>()?;
+        let found = wait(py, self.inner.offsets_for_times(&times))?.py_err(py)?;
+        let out = PyDict::new(py);
+        for (tp, v) in found {
+            out.set_item(tp_to_py(py, &tp)?, v)?;
+        }
+        Ok(out)
+    }
+
+    /// Makes a blocked `poll` (or iteration) on another thread raise `WakeupError`.
+    fn wakeup(&self) {
+        self.inner.wakeup()
+    }
+
+    /// Commits (with auto commit on), revokes through the listener, leaves the group.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        wait(py, self.inner.close())?.py_err(py)
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.close(py)
+    }
+}
+
+impl PyConsumer {
+    fn or_assigned(
+        &self,
+        py: Python<'_>,
+        partitions: &Bound<'_, PyTuple>,
+    ) -> PyResult<Vec<TopicPartition>> {
+        if partitions.is_empty() {
+            return wait(py, self.inner.assignment());
+        }
+        tps_from_py(partitions)
+    }
+}
+
+fn offsets_dict(py: Python<'_>, o: BTreeMap<TopicPartition, i64>) -> PyResult<Bound<'_, PyDict>> {
+    let out = PyDict::new(py);
+    for (tp, v) in o {
+        out.set_item(tp_to_py(py, &tp)?, v)?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,42 @@
+//! The `krafty._krafty` extension module: Python conversions around the Rust core.
+//!
+//! Behaviour lives in the `krafty` and `krafty-broker` crates; this crate turns Python
+//! values into core types and back, releases the GIL around every blocking call, and maps
+//! errors to `krafty.errors`. The pure-Python half of the package (`python/krafty`) holds the
+//! exception classes, `TopicPartition` and the pytest fixture.
+
+mod blocking;
+mod broker;
+mod config;
+mod consumer;
+mod errors;
+mod future;
+mod producer;
+
+use pyo3::prelude::*;
+
+#[pymodule(name = "_krafty")]
+fn krafty_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<producer::PyProducer>()?;
+    m.add_class::<producer::ProducerRecord>()?;
+    m.add_class::<future::RecordFuture>()?;
+    m.add_class::<future::RecordMetadata>()?;
+    m.add_class::<consumer::PyConsumer>()?;
+    m.add_class::<consumer::ConsumerRecord>()?;
+    m.add_class::<broker::PyBroker>()?;
+    m.add_function(wrap_pyfunction!(murmur2_partition, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
+
+/// The partition the default partitioner picks for `key` (Kafka's murmur2, as the Java
+/// client computes it).
+#[pyfunction]
+fn murmur2_partition(key: &[u8], partition_count: i32) -> PyResult<i32> {
+    if partition_count <= 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "partition_count must be positive",
+        ));
+    }
+    Ok(krafty::producer::murmur2_partition(key, partition_count))
+}

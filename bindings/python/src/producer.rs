@@ -1,0 +1,448 @@
+//! `krafty.KafkaProducer`: Python values in, the core producer underneath.
+//!
+//! The core producer is generic over the record types; here they are Python objects, and
+//! the core calls back into Python for what the user plugs in: serializers, interceptors,
+//! a partitioner. `send` polls the core's send once with the GIL held (a record that fits in
+//! the buffer costs no thread switch) and releases the GIL only when the core must wait.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use krafty::producer::{
+    KafkaProducer as CoreProducer, Partitioner, ProducerConfig, ProducerInterceptor,
+    ProducerRecord as CoreRecord, RecordMetadata as CoreMetadata,
+};
+use krafty::record::Header;
+use krafty::serialization::Serializer;
+use krafty::KafkaError;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyTuple};
+
+use crate::blocking::{wait, wait_fast};
+use crate::config::{properties, take};
+use crate::errors::{from_py, IntoPy};
+use crate::future::{BatchCompletion, Outcome, RecordFuture, Shared};
+
+type Obj = Py<PyAny>;
+type Producer = CoreProducer<Obj, Obj>;
+
+/// bytes, bytearray and str (UTF-8) as record bytes; None as Kafka's null.
+pub fn to_bytes(v: &Bound<'_, PyAny>) -> Result<Option<Bytes>, String> {
+    if v.is_none() {
+        Ok(None)
+    } else if let Ok(b) = v.cast::<PyBytes>() {
+        Ok(Some(Bytes::copy_from_slice(b.as_bytes())))
+    } else if let Ok(s) = v.cast::<PyString>() {
+        let s = s.to_cow().map_err(|e| e.to_string())?;
+        Ok(Some(Bytes::copy_from_slice(s.as_bytes())))
+    } else if let Ok(b) = v.cast::<PyByteArray>() {
+        Ok(Some(Bytes::from(b.to_vec())))
+    } else {
+        let ty = v.get_type().name().map_or("?".into(), |n| n.to_string());
+        Err(format!(
+            "expected bytes, bytearray, str or None, got {ty} (pass a serializer)"
+        ))
+    }
+}
+
+/// A key or value serializer: the user's callable (if any), then `to_bytes`.
+struct PySerializer {
+    func: Option<Obj>,
+    what: &'static str,
+}
+
+impl Serializer<Obj> for PySerializer {
+    fn serialize(&self, _topic: &str, data: &Obj) -> krafty::Result<Option<Bytes>> {
+        Python::attach(|py| {
+            let v = match &self.func {
+                Some(f) => f
+                    .call1(py, (data,))
+                    .map_err(|e| from_py(py, self.what, e))?,
+                None => data.clone_ref(py),
+            };
+            to_bytes(v.bind(py))
+                .map_err(|e| KafkaError::Serialization(format!("{}: {e}", self.what)))
+        })
+    }
+}
+
+/// A record as interceptors see it (before serialization, as in Java).
+#[pyclass(module = "krafty._krafty", get_all, set_all)]
+pub struct ProducerRecord {
+    topic: String,
+    value: Obj,
+    key: Obj,
+    partition: Option<i32>,
+    timestamp_ms: Option<i64>,
+    /// `(name, bytes or None)` pairs.
+    headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+#[pymethods]
+impl ProducerRecord {
+    #[new]
+    #[pyo3(signature = (topic, value=None, key=None, partition=None, timestamp_ms=None, headers=None))]
+    fn new(
+        py: Python<'_>,
+        topic: String,
+        value: Option<Obj>,
+        key: Option<Obj>,
+        partition: Option<i32>,
+        timestamp_ms: Option<i64>,
+        headers: Option<Vec<(String, Option<Vec<u8>>)>>,
+    ) -> Self {
+        ProducerRecord {
+            topic,
+            value: value.unwrap_or_else(|| py.None()),
+            key: key.unwrap_or_else(|| py.None()),
+            partition,
+            timestamp_ms,
+            headers: headers.unwrap_or_default(),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ProducerRecord(topic={:?}, partition={:?}, value={}, key={})",
+            self.topic, self.partition, self.value, self.key
+        )
+    }
+}
+
+fn record_to_py(py: Python<'_>, r: &CoreRecord<Obj, Obj>) -> ProducerRecord {
+    let opt = |o: &Option<Obj>| o.as_ref().map_or_else(|| py.None(), |v| v.clone_ref(py));
+    ProducerRecord {
+        topic: r.topic.clone(),
+        value: opt(&r.value),
+        key: opt(&r.key),
+        partition: r.partition,
+        timestamp_ms: r.timestamp,
+        headers: r
+            .headers
+            .iter()
+            .map(|h| (h.key.clone(), h.value.as_ref().map(|v| v.to_vec())))
+            .collect(),
+    }
+}
+
+fn record_from_py(py: Python<'_>, r: &ProducerRecord) -> CoreRecord<Obj, Obj> {
+    let opt = |o: &Obj| (!o.is_none(py)).then(|| o.clone_ref(py));
+    CoreRecord {
+        topic: r.topic.clone(),
+        partition: r.partition,
+        timestamp: r.timestamp_ms,
+        key: opt(&r.key),
+        value: opt(&r.value),
+        headers: r
+            .headers
+            .iter()
+            .map(|(k, v)| Header {
+                key: k.clone(),
+                value: v.clone().map(Bytes::from),
+            })
+            .collect(),
+    }
+}
+
+/// A Python interceptor: any of `on_send(record)`, `on_acknowledgement(metadata, error)`,
+/// `close()`. Its exceptions are reported and ignored, as the Java client logs them.
+struct PyInterceptor(Obj);
+
+impl PyInterceptor {
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        args: impl pyo3::call::PyCallArgs<'py>,
+    ) -> Option<Obj> {
+        let obj = self.0.bind(py);
+        if !obj.hasattr(method).unwrap_or(false) {
+            return None;
+        }
+        match obj.call_method1(method, args) {
+            Ok(v) => Some(v.unbind()),
+            Err(e) => {
+                e.write_unraisable(py, Some(obj));
+                None
+            }
+        }
+    }
+}
+
+impl ProducerInterceptor<Obj, Obj> for PyInterceptor {
+    fn on_send(&self, record: &CoreRecord<Obj, Obj>) -> Option<CoreRecord<Obj, Obj>> {
+        Python::attach(|py| {
+            let rec = Py::new(py, record_to_py(py, record)).ok()?;
+            let out = self.call(py, "on_send", (rec,))?;
+            let out = out.bind(py).cast::<ProducerRecord>().ok()?.borrow();
+            Some(record_from_py(py, &out))
+        })
+    }
+
+    fn on_acknowledgement(&self, result: Result<&CoreMetadata, &KafkaError>) {
+        Python::attach(|py| {
+            let (md, err) = match result {
+                Ok(m) => (
+                    Py::new(py, crate::future::RecordMetadata::from(m))
+                        .ok()
+                        .map(Py::into_any),
+                    None,
+                ),
+                Err(e) => (None, Some(crate::errors::to_py(py, e).into_value(py))),
+            };
+            self.call(py, "on_acknowledgement", (md, err));
+        })
+    }
+
+    fn close(&self) {
+        Python::attach(|py| {
+            self.call(py, "close", ());
+        })
+    }
+}
+
+/// A Python partitioner: `partition(topic, key_bytes, partition_count) -> int` (a method or
+/// the object itself as a callable). An exception or an out-of-range answer is reported and
+/// the record goes to the key's murmur2 partition (partition 0 without a key).
+struct PyPartitioner(Obj);
+
+impl Partitioner for PyPartitioner {
+    fn partition(&self, topic: &str, key: Option<&[u8]>, _size: usize, count: i32) -> i32 {
+        let fallback = || key.map_or(0, |k| krafty::producer::murmur2_partition(k, count));
+        Python::attach(|py| {
+            let obj = self.0.bind(py);
+            let key = key.map(|k| PyBytes::new(py, k));
+            let answer = if obj.hasattr("partition").unwrap_or(false) {
+                obj.call_method1("partition", (topic, key, count))
+            } else {
+                obj.call1((topic, key, count))
+            };
+            match answer.and_then(|p| p.extract::<i32>()) {
+                Ok(p) if (0..count).contains(&p) => p,
+                Ok(p) => {
+                    tracing::warn!(
+                        topic,
+                        partition = p,
+                        count,
+                        "partitioner answered a partition out of range"
+                    );
+                    fallback()
+                }
+                Err(e) => {
+                    e.write_unraisable(py, Some(obj));
+                    fallback()
+                }
+            }
+        })
+    }
+}
+
+fn headers_from_py(h: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Header>> {
+    let Some(h) = h.filter(|h| !h.is_none()) else {
+        return Ok(vec![]);
+    };
+    let pairs: Vec<(String, Bound<'_, PyAny>)> = match h.cast::<PyDict>() {
+        Ok(d) => d
+            .iter()
+            .map(|(k, v)| Ok((k.extract()?, v)))
+            .collect::<PyResult<_>>()?,
+        Err(_) => h.extract()?,
+    };
+    pairs
+        .into_iter()
+        .map(|(key, v)| {
+            let value = to_bytes(&v).map_err(pyo3::exceptions::PyTypeError::new_err)?;
+            Ok(Header { key, value })
+        })
+        .collect()
+}
+
+/// A Kafka producer. Configure it with Python names (`linger_ms=5`) or Kafka's own
+/// (`{"linger.ms": 5}`); unknown or invalid settings raise `ConfigError` naming the property.
+#[pyclass(module = "krafty._krafty", name = "KafkaProducer", frozen)]
+pub struct PyProducer {
+    inner: Producer,
+}
+
+#[pymethods]
+impl PyProducer {
+    #[new]
+    #[pyo3(signature = (config=None, **kwargs))]
+    fn new(
+        py: Python<'_>,
+        config: Option<&Bound<'_, PyDict>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let key_serializer = take(kwargs, "key_serializer")?.map(Bound::unbind);
+        let value_serializer = take(kwargs, "value_serializer")?.map(Bound::unbind);
+        let interceptors: Vec<Arc<dyn ProducerInterceptor<Obj, Obj>>> =
+            match take(kwargs, "interceptors")? {
+                Some(list) => list
+                    .try_iter()?
+                    .map(|i| Ok(Arc::new(PyInterceptor(i?.unbind())) as _))
+                    .collect::<PyResult<_>>()?,
+                None => vec![],
+            };
+        let partitioner = take(kwargs, "partitioner")?.map(Bound::unbind);
+        let config = ProducerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
+        let mut inner = wait(
+            py,
+            CoreProducer::with_interceptors(
+                config,
+                PySerializer {
+                    func: key_serializer,
+                    what: "key_serializer",
+                },
+                PySerializer {
+                    func: value_serializer,
+                    what: "value_serializer",
+                },
+                interceptors,
+            ),
+        )?
+        .py_err(py)?;
+        if let Some(p) = partitioner {
+            inner.set_partitioner(PyPartitioner(p)).py_err(py)?;
+        }
+        Ok(PyProducer { inner })
+    }
+
+    /// Enqueues a record and returns its `RecordFuture`. Blocks (GIL released) only while
+    /// the buffer is full or the topic's metadata is missing, up to `max.block.ms`.
+    #[pyo3(signature = (topic, value=None, key=None, partition=None, timestamp_ms=None, headers=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        value: Option<Obj>,
+        key: Option<Obj>,
+        partition: Option<i32>,
+        timestamp_ms: Option<i64>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<RecordFuture> {
+        let record = CoreRecord {
+            topic,
+            partition,
+            timestamp: timestamp_ms,
+            key,
+            value,
+            headers: headers_from_py(headers)?,
+        };
+        let shared = Arc::new(Shared::default());
+        let done = shared.clone();
+        let sent = self.inner.send_with_callback(record, move |r| {
+            done.complete(r.map(|m| Outcome::One(m.into())).map_err(Clone::clone))
+        });
+        wait_fast(py, sent)?.py_err(py)?;
+        Ok(RecordFuture { shared })
+    }
+
+    /// Sends many records to `topic` in one call: each item a value, or a `(key, value)` or
+    /// `(key, value, headers)` tuple. Returns one `RecordFuture` whose result is the list of
+    /// `RecordMetadata` in order (or the first error). If a record cannot be enqueued, the
+    /// error is raised at once with `.sent` (records enqueued before it) and `.future`.
+    #[pyo3(signature = (topic, records, partition=None))]
+    fn send_batch(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        records: &Bound<'_, PyAny>,
+        partition: Option<i32>,
+    ) -> PyResult<RecordFuture> {
+        let items: Vec<Bound<'_, PyAny>> = records.try_iter()?.collect::<PyResult<_>>()?;
+        let batch = BatchCompletion::new(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let sent = self
+                .batch_record(py, topic, item, partition)
+                .and_then(|record| {
+                    let b = batch.clone();
+                    let fut = self
+                        .inner
+                        .send_with_callback(record, move |r| b.record(i, r));
+                    wait_fast(py, fut)?.py_err(py)
+                });
+            if let Err(e) = sent {
+                batch.truncate(i);
+                let exc = e.value(py);
+                exc.setattr("sent", i)?;
+                exc.setattr(
+                    "future",
+                    RecordFuture {
+                        shared: batch.shared.clone(),
+                    },
+                )?;
+                return Err(e);
+            }
+        }
+        batch.truncate(items.len());
+        Ok(RecordFuture {
+            shared: batch.shared.clone(),
+        })
+    }
+
+    /// Sends everything buffered now and waits for each outcome; `KafkaTimeoutError` after
+    /// `timeout` seconds (the records stay queued).
+    #[pyo3(signature = (timeout=None))]
+    fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        wait(py, self.inner.flush_within(seconds(timeout)))?.py_err(py)
+    }
+
+    /// Delivers what it can within `timeout` seconds (default: until done), fails the rest,
+    /// and stops. Later sends raise `ClosedError`.
+    #[pyo3(signature = (timeout=None))]
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        wait(py, self.inner.close(seconds(timeout)))?.py_err(py)
+    }
+
+    /// The partition numbers of `topic`.
+    fn partitions_for(&self, py: Python<'_>, topic: &str) -> PyResult<Vec<i32>> {
+        let parts = wait(py, self.inner.partitions_for(topic))?.py_err(py)?;
+        Ok(parts.into_iter().map(|p| p.partition).collect())
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.close(py, None)
+    }
+}
+
+impl PyProducer {
+    fn batch_record(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        item: &Bound<'_, PyAny>,
+        partition: Option<i32>,
+    ) -> PyResult<CoreRecord<Obj, Obj>> {
+        let (key, value, headers) = match item.cast::<PyTuple>() {
+            Ok(t) if t.len() == 2 || t.len() == 3 => (
+                Some(t.get_item(0)?.unbind()),
+                Some(t.get_item(1)?.unbind()),
+                headers_from_py(t.get_item(2).ok().as_ref())?,
+            ),
+            _ => (None, Some(item.clone().unbind()), vec![]),
+        };
+        let opt = |o: Option<Obj>| o.filter(|v| !v.is_none(py));
+        Ok(CoreRecord {
+            topic: topic.to_string(),
+            partition,
+            timestamp: None,
+            key: opt(key),
+            value: opt(value),
+            headers,
+        })
+    }
+}
+
+/// Seconds from Python (None = no limit) as a Duration.
+pub fn seconds(t: Option<f64>) -> Duration {
+    t.map_or(Duration::from_secs(u32::MAX as u64), |s| {
+        Duration::from_secs_f64(s.max(0.0))
+    })
+}
