@@ -1,0 +1,44 @@
+"""asyncio: awaiting sends, `async for` over a consumer."""
+
+import asyncio
+
+import pytest
+
+from krafty import KafkaConsumer, KafkaProducer, errors
+
+
+def test_await_send_and_async_for(bootstrap, topic):
+    async def main():
+        producer = KafkaProducer(bootstrap_servers=bootstrap)
+        mds = await asyncio.gather(*(producer.send(topic, b"m%d" % i, partition=0) for i in range(20)))
+        assert [md.offset for md in mds] == list(range(20))
+        batch = await producer.send_batch(topic, [b"x", b"y"], partition=0)
+        assert [md.offset for md in batch] == [20, 21]
+        producer.close()
+
+        consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="aio",
+                                 auto_offset_reset="earliest")
+        values = []
+        async for record in consumer:
+            values.append(record.value)
+            if len(values) == 22:
+                break
+        consumer.close()
+        return values
+
+    values = asyncio.run(main())
+    assert values == [b"m%d" % i for i in range(20)] + [b"x", b"y"]
+
+
+def test_awaited_failures_raise_kafka_errors(broker, topic):
+    async def main():
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap_servers, retries=0,
+                                 enable_idempotence=False)
+        await producer.send(topic, b"ok")
+        broker.fail_next(0, 87, 1, topic)
+        with pytest.raises(errors.BrokerError) as e:
+            await producer.send(topic, b"bad")
+        producer.close()
+        return e.value.code
+
+    assert asyncio.run(main()) == 87
