@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test in every language: the Rust workspace (unit, integration, examples, doc
-# tests), then the real-client interop suite (librdkafka via confluent-kafka, kafka-python)
-# against the dev broker binary. Installs what it needs (a Python venv) on first use.
+# tests), the Python package's suite, then the real-client interop suite (librdkafka via
+# confluent-kafka, kafka-python) against the dev broker binary and against real Kafka.
+# Installs what it needs (a Python venv, Kafka's jars) on first use.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -17,6 +18,16 @@ count_cargo() {
   f=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0}))
+  : > "$log"
+}
+
+count_pytest() {
+  local p f
+  p=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+')
+  f=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+')
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  : > "$log"
 }
 
 echo "== Rust: cargo test --workspace"
@@ -39,14 +50,22 @@ for example in quickstart producer_callbacks consumer_group keyed_ordering delay
   fi
 done
 
+py="$(scripts/python-env.sh)"
+echo "== Python package: pip install ./bindings/python, then its pytest suite"
+# The dev profile shares the build with the Rust tests above (bench/python.sh installs release).
+if PATH="$(dirname "$py"):$PATH" MATURIN_PEP517_ARGS="--profile dev" \
+    "$py" -m pip install -q --no-build-isolation --disable-pip-version-check ./bindings/python \
+  && (cd bindings/python && "$py" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning 2>&1 | tee "$log"); then :; else
+  suites_failed+=("python-package")
+fi
+count_pytest
+
 echo "== Python: real clients against the dev broker"
 cargo build -q -p krafty-broker --bin krafty-broker
-py="$(scripts/python-env.sh)"
 if (cd interop/python && "$py" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning 2>&1 | tee "$log"); then :; else
   suites_failed+=("python-interop")
 fi
-p=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+'); f=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+')
-passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+count_pytest
 
 # The same end-to-end and interop suites against a real Apache Kafka 4.x (KRaft, from Maven
 # Central via scripts/kafka.sh); KRAFTY_SKIP_REAL_KAFKA=1 skips this part.
@@ -58,8 +77,7 @@ if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
     if (cd interop/python && KRAFTY_TEST_BOOTSTRAP="$kafka" "$py" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning 2>&1 | tee "$log"); then :; else
       suites_failed+=("kafka:python-interop")
     fi
-    p=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+'); f=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+')
-    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+    count_pytest
     scripts/kafka.sh stop
   else
     suites_failed+=("kafka:start")
