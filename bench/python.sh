@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The Python package beside confluent-kafka (librdkafka) and kafka-python: produce and
+# consume N 100-byte records through each, on one release dev broker, in one run.
+#   bench/python.sh [records] [bootstrap]
+# Installs the package into the repo's venv as users get it (pip, release build).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+n="${1:-1000000}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+py="$(scripts/python-env.sh)"
+PATH="$(dirname "$py"):$PATH" "$py" -m pip install -q --no-build-isolation --disable-pip-version-check ./bindings/python
+cargo build -q --release -p krafty-broker
+bootstrap="${2:-}"
+if [ -z "$bootstrap" ]; then
+  port=$((20000 + RANDOM % 20000))
+  bootstrap="127.0.0.1:$port"
+  data="$(mktemp -d)"
+  "$CARGO_TARGET_DIR/release/krafty-broker" --listen "$bootstrap" --data-dir "$data" --set num.partitions=1 >/dev/null 2>&1 &
+  broker=$!
+  trap 'kill $broker 2>/dev/null; rm -rf "$data"' EXIT
+  until (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.01; done
+fi
+"$py" bench/python_bench.py "$bootstrap" "$n"

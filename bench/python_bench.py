@@ -1,0 +1,158 @@
+"""Python clients side by side: records/s to produce and consume 100-byte records.
+
+    python bench/python_bench.py BOOTSTRAP [RECORDS]
+
+Every producer uses acks=1, linger.ms=5, no compression; every consumer reads its own topic
+from the start in a fresh group. kafka-python is much slower, so it gets a fifth of the
+records (its rate is what is compared).
+"""
+
+import sys
+import time
+import uuid
+
+import confluent_kafka
+import kafka
+
+import krafty
+
+PAYLOAD = b"x" * 100
+
+
+def timed(fn, n):
+    start = time.perf_counter()
+    fn(n)
+    return n / (time.perf_counter() - start)
+
+
+def krafty_send_loop(bootstrap, topic):
+    def run(n):
+        p = krafty.KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5,
+                                 enable_idempotence=False)
+        send = p.send
+        for _ in range(n):
+            send(topic, PAYLOAD)
+        p.flush()
+        p.close()
+    return run
+
+
+def krafty_send_batch(bootstrap, topic):
+    def run(n):
+        p = krafty.KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5,
+                                 enable_idempotence=False)
+        chunk = [PAYLOAD] * 10_000
+        for _ in range(n // len(chunk)):
+            p.send_batch(topic, chunk)
+        p.flush()
+        p.close()
+    return run
+
+
+def confluent_produce_loop(bootstrap, topic):
+    def run(n):
+        p = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 5})
+        produce = p.produce
+        for _ in range(n):
+            try:
+                produce(topic, PAYLOAD)
+            except BufferError:
+                p.poll(0.05)
+                produce(topic, PAYLOAD)
+        p.flush()
+    return run
+
+
+def kafka_python_send_loop(bootstrap, topic):
+    def run(n):
+        p = kafka.KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5)
+        for _ in range(n):
+            p.send(topic, PAYLOAD)
+        p.flush()
+        p.close()
+    return run
+
+
+def krafty_iterate(bootstrap, topic):
+    def run(n):
+        c = krafty.KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=uuid.uuid4().hex,
+                                 auto_offset_reset="earliest", enable_auto_commit=False)
+        seen = 0
+        for _ in c:
+            seen += 1
+            if seen == n:
+                break
+        c.close()
+    return run
+
+
+def krafty_poll(bootstrap, topic):
+    def run(n):
+        c = krafty.KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=uuid.uuid4().hex,
+                                 auto_offset_reset="earliest", enable_auto_commit=False,
+                                 max_poll_records=10_000)
+        seen = 0
+        while seen < n:
+            for records in c.poll(timeout_ms=1000).values():
+                seen += len(records)
+        c.close()
+    return run
+
+
+def confluent_consume(bootstrap, topic):
+    def run(n):
+        c = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex,
+                                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        c.subscribe([topic])
+        seen = 0
+        while seen < n:
+            for m in c.consume(num_messages=10_000, timeout=1.0):
+                if m.error() is None:
+                    seen += 1
+        c.close()
+    return run
+
+
+def kafka_python_iterate(bootstrap, topic):
+    def run(n):
+        c = kafka.KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=uuid.uuid4().hex,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+        seen = 0
+        for _ in c:
+            seen += 1
+            if seen == n:
+                break
+        c.close()
+    return run
+
+
+def main():
+    bootstrap = sys.argv[1]
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    run_id = uuid.uuid4().hex[:6]
+    print(f"{n} records of 100 B; broker {bootstrap}; krafty {krafty.__version__}, "
+          f"confluent-kafka {confluent_kafka.version()[0]} (librdkafka {confluent_kafka.libversion()[0]}), "
+          f"kafka-python {kafka.__version__}")
+    rows = [
+        ("produce", "krafty send() loop", krafty_send_loop, krafty_iterate, n),
+        ("produce", "krafty send_batch()", krafty_send_batch, krafty_poll, n),
+        ("produce", "confluent-kafka produce() loop", confluent_produce_loop, confluent_consume, n),
+        ("produce", "kafka-python send() loop", kafka_python_send_loop, kafka_python_iterate, n // 5),
+    ]
+    consumers = {}
+    for _, name, producer, consumer, count in rows:
+        topic = f"pybench-{run_id}-{len(consumers)}"
+        rate = timed(producer(bootstrap, topic), count)
+        print(f"produce  {name:<34} {rate:>12,.0f} records/s")
+        consumers[name] = (consumer, topic, count)
+    for name, (consumer, topic, count) in consumers.items():
+        label = {"krafty send() loop": "krafty iteration",
+                 "krafty send_batch()": "krafty poll() batches",
+                 "confluent-kafka produce() loop": "confluent-kafka consume() batches",
+                 "kafka-python send() loop": "kafka-python iteration"}[name]
+        rate = timed(consumer(bootstrap, topic), count)
+        print(f"consume  {label:<34} {rate:>12,.0f} records/s")
+
+
+if __name__ == "__main__":
+    main()
