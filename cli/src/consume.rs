@@ -79,19 +79,11 @@ fn text(b: &Option<bytes::Bytes>) -> String {
     )
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// Bytes as a JSON string (lossy UTF-8), null as null.
+fn json_text(b: &Option<bytes::Bytes>) -> serde_json::Value {
+    b.as_ref().map_or(serde_json::Value::Null, |b| {
+        String::from_utf8_lossy(b).into_owned().into()
+    })
 }
 
 pub async fn run(client: &ClientArgs, args: Args) -> CliResult {
@@ -205,21 +197,21 @@ pub async fn run(client: &ClientArgs, args: Args) -> CliResult {
                     )
                 }
                 Format::Json => {
-                    let headers: Vec<String> = r
+                    let headers: serde_json::Map<String, serde_json::Value> = r
                         .headers
                         .iter()
-                        .map(|h| format!("{}:{}", json_str(&h.key), json_str(&text(&h.value))))
+                        .map(|h| (h.key.clone(), json_text(&h.value)))
                         .collect();
-                    format!(
-                        "{{\"topic\":{},\"partition\":{},\"offset\":{},\"timestamp\":{},\"key\":{},\"headers\":{{{}}},\"value\":{}}}",
-                        json_str(&r.topic),
-                        r.partition,
-                        r.offset,
-                        r.timestamp,
-                        r.key.as_ref().map_or("null".to_string(), |k| json_str(&String::from_utf8_lossy(k))),
-                        headers.join(","),
-                        r.value.as_ref().map_or("null".to_string(), |v| json_str(&String::from_utf8_lossy(v)))
-                    )
+                    serde_json::json!({
+                        "topic": r.topic,
+                        "partition": r.partition,
+                        "offset": r.offset,
+                        "timestamp": r.timestamp,
+                        "key": json_text(&r.key),
+                        "headers": headers,
+                        "value": json_text(&r.value),
+                    })
+                    .to_string()
                 }
             };
             writeln!(out, "{line}").map_err(|e| e.to_string())?;

@@ -28,6 +28,62 @@ pub struct Args {
     /// Send every record to this partition.
     #[arg(long)]
     partition: Option<i32>,
+    /// How lines become records.
+    #[arg(long, value_enum, default_value_t = InputFormat::Line)]
+    format: InputFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum InputFormat {
+    /// The line is the value (or `key<sep>value` with --key-separator).
+    Line,
+    /// One JSON object per line, as `krafty consume --format json` prints them: `value`, and
+    /// optionally `key`, `headers` (an object), `timestamp` (ms) and `partition`.
+    Json,
+}
+
+/// A record from one line of `--format json` input.
+fn json_record(topic: &str, line: &str) -> Result<ProducerRecord<String, String>, String> {
+    let bad = |why: &str| format!("{why} in line: {line}");
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(&e.to_string()))?;
+    let obj = v.as_object().ok_or_else(|| bad("not a JSON object"))?;
+    let text = |name: &str| -> Result<Option<String>, String> {
+        match obj.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(bad(&format!("`{name}` is not a string"))),
+        }
+    };
+    let int = |name: &str| -> Result<Option<i64>, String> {
+        match obj.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(n) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| bad(&format!("`{name}` is not an integer"))),
+        }
+    };
+    let mut headers = Vec::new();
+    if let Some(h) = obj.get("headers").and_then(|h| h.as_object()) {
+        for (k, v) in h {
+            headers.push(match v.as_str() {
+                Some(s) => Header::new(k.clone(), s.to_string()),
+                None if v.is_null() => Header {
+                    key: k.clone(),
+                    value: None,
+                },
+                None => return Err(bad(&format!("header `{k}` is not a string"))),
+            });
+        }
+    }
+    Ok(ProducerRecord {
+        topic: topic.to_string(),
+        partition: int("partition")?.map(|p| p as i32),
+        timestamp: int("timestamp")?,
+        key: text("key")?,
+        value: text("value")?,
+        headers,
+    })
 }
 
 pub async fn run(client: &ClientArgs, args: Args) -> CliResult {
@@ -57,6 +113,13 @@ pub async fn run(client: &ClientArgs, args: Args) -> CliResult {
     let mut pending = Vec::new();
     for line in reader.lines() {
         let line = line.map_err(|e| e.to_string())?;
+        if args.format == InputFormat::Json {
+            let mut record = json_record(&args.topic, &line)?;
+            record.partition = record.partition.or(args.partition);
+            record.headers.extend(headers.iter().cloned());
+            pending.push(producer.send(record).await.map_err(|e| e.to_string())?);
+            continue;
+        }
         let (key, value) = match &args.key_separator {
             Some(sep) => match line.split_once(sep.as_str()) {
                 Some((k, v)) => (Some(k.to_string()), v.to_string()),

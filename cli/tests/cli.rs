@@ -177,6 +177,47 @@ fn produce_and_consume_keys_headers_partitions() {
             && json.contains("\"src\":\"cli\""),
         "{json}"
     );
+    // JSON in, JSON out: key, value, headers, timestamp and partition survive.
+    ok(
+        &bs,
+        &["topics", "create", "--topic", "js", "--partitions", "2"],
+        None,
+    );
+    ok(
+        &bs,
+        &["produce", "--topic", "js", "--format", "json"],
+        Some(concat!(
+            r#"{"key":"k","value":"v","headers":{"h":"x","n":null},"timestamp":1600000000123,"partition":1}"#,
+            "\n"
+        )),
+    );
+    let back = ok(
+        &bs,
+        &[
+            "consume",
+            "--topic",
+            "js",
+            "--partition",
+            "1",
+            "--offset",
+            "earliest",
+            "--max-messages",
+            "1",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(
+        back.trim(),
+        r#"{"headers":{"h":"x","n":null},"key":"k","offset":0,"partition":1,"timestamp":1600000000123,"topic":"js","value":"v"}"#
+    );
+    let (success, _, err) = krafty(
+        &bs,
+        &["produce", "--topic", "js", "--format", "json"],
+        Some("{\"value\": 5}\n"),
+    );
+    assert!(!success && err.contains("`value` is not a string"), "{err}");
     let (success, _, err) = krafty(
         &bs,
         &["produce", "--topic", "lines", "-X", "linger.msec=1"],
