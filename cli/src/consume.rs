@@ -197,10 +197,11 @@ pub async fn run(client: &ClientArgs, args: Args) -> CliResult {
                     )
                 }
                 Format::Json => {
-                    let headers: serde_json::Map<String, serde_json::Value> = r
+                    // `[name, value]` pairs: headers are ordered and may repeat a name.
+                    let headers: Vec<serde_json::Value> = r
                         .headers
                         .iter()
-                        .map(|h| (h.key.clone(), json_text(&h.value)))
+                        .map(|h| serde_json::json!([h.key, json_text(&h.value)]))
                         .collect();
                     serde_json::json!({
                         "topic": r.topic,

@@ -38,7 +38,8 @@ enum InputFormat {
     /// The line is the value (or `key<sep>value` with --key-separator).
     Line,
     /// One JSON object per line, as `krafty consume --format json` prints them: `value`, and
-    /// optionally `key`, `headers` (an object), `timestamp` (ms) and `partition`.
+    /// optionally `key`, `headers` (`[[name, value], ...]` or an object), `timestamp` (ms)
+    /// and `partition`.
     Json,
 }
 
@@ -63,18 +64,29 @@ fn json_record(topic: &str, line: &str) -> Result<ProducerRecord<String, String>
                 .ok_or_else(|| bad(&format!("`{name}` is not an integer"))),
         }
     };
+    // Headers as `[[name, value], ...]` (what `consume --format json` prints) or an object.
+    let pairs: Vec<(&str, &serde_json::Value)> = match obj.get("headers") {
+        None | Some(serde_json::Value::Null) => vec![],
+        Some(serde_json::Value::Object(h)) => h.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .map(|pair| match pair.as_array().map(Vec::as_slice) {
+                Some([serde_json::Value::String(k), v]) => Ok((k.as_str(), v)),
+                _ => Err(bad("a header is not a [name, value] pair")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(bad("`headers` is not an array or object")),
+    };
     let mut headers = Vec::new();
-    if let Some(h) = obj.get("headers").and_then(|h| h.as_object()) {
-        for (k, v) in h {
-            headers.push(match v.as_str() {
-                Some(s) => Header::new(k.clone(), s.to_string()),
-                None if v.is_null() => Header {
-                    key: k.clone(),
-                    value: None,
-                },
-                None => return Err(bad(&format!("header `{k}` is not a string"))),
-            });
-        }
+    for (k, v) in pairs {
+        headers.push(match v {
+            serde_json::Value::String(s) => Header::new(k, s.clone()),
+            serde_json::Value::Null => Header {
+                key: k.to_string(),
+                value: None,
+            },
+            _ => return Err(bad(&format!("header `{k}` is not a string"))),
+        });
     }
     Ok(ProducerRecord {
         topic: topic.to_string(),
