@@ -83,13 +83,21 @@ pub struct Shared {
 
 impl Shared {
     pub fn complete(&self, done: Done) {
-        let waiters = {
+        let (waiters, done) = {
             let mut st = self.state.lock().unwrap();
+            let waiters = std::mem::take(&mut st.waiters);
+            // Most records have no waiter yet: keep the outcome without copying it.
+            if waiters.is_empty() {
+                st.done = Some(done);
+                drop(st);
+                self.cv.notify_all();
+                return;
+            }
             st.done = Some(done.clone());
-            std::mem::take(&mut st.waiters)
+            (waiters, done)
         };
         self.cv.notify_all();
-        if !waiters.is_empty() {
+        {
             Python::attach(|py| {
                 for w in waiters {
                     fire(py, w, &done);

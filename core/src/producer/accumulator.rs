@@ -205,15 +205,17 @@ impl RecordAccumulator {
             None => (false, false),
         };
         if !appended_to_open {
-            let mut builder = BatchBuilder::new(
+            // A partition that just filled a batch gets a full-size buffer (no regrowth);
+            // one with a first or occasional record starts small.
+            let capacity = if full {
                 batch_size
-                    .min(
-                        BatchBuilder::record_size_bound(record.key, record.value, record.headers)
-                            * 2
-                            + 64,
-                    )
-                    .max(256),
-            );
+            } else {
+                batch_size.min(
+                    BatchBuilder::record_size_bound(record.key, record.value, record.headers) * 2
+                        + 64,
+                )
+            };
+            let mut builder = BatchBuilder::new(capacity.max(256));
             let delta = builder
                 .try_append(
                     record.timestamp,

@@ -229,17 +229,23 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
                 record = r;
             }
         }
-        let topic = record.topic.clone();
-        let key = match &record.key {
+        let ProducerRecord {
+            topic,
+            partition,
+            timestamp,
+            key,
+            value,
+            headers,
+        } = record;
+        let key = match &key {
             Some(k) => inner.key_serializer.serialize(&topic, k)?,
             None => None,
         };
-        let value = match &record.value {
+        let value = match &value {
             Some(v) => inner.value_serializer.serialize(&topic, v)?,
             None => None,
         };
-        let size =
-            BatchBuilder::record_size_bound(key.as_deref(), value.as_deref(), &record.headers) + 61;
+        let size = BatchBuilder::record_size_bound(key.as_deref(), value.as_deref(), &headers) + 61;
         if size > inner.config.max_request_size {
             return Err(KafkaError::RecordTooLarge {
                 size,
@@ -256,7 +262,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         }
         let deadline = Instant::now() + inner.config.max_block;
         let partitions = self.wait_for_partitions(&topic, deadline).await?;
-        let partition = match record.partition {
+        let partition = match partition {
             Some(p) if p < 0 || p >= partitions => {
                 return Err(KafkaError::Broker {
                     code: 3,
@@ -278,10 +284,10 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         inner.acc.append(
             &tp,
             NewRecord {
-                timestamp: record.timestamp.unwrap_or_else(now_ms),
+                timestamp: timestamp.unwrap_or_else(now_ms),
                 key: key.as_deref(),
                 value: value.as_deref(),
-                headers: &record.headers,
+                headers: &headers,
             },
             size,
             tx,
