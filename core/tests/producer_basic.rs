@@ -169,3 +169,50 @@ async fn oversize_records_and_unknown_topics_fail_with_kafka_codes() {
     p.close(Duration::from_secs(5)).await.unwrap();
     broker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_all_reports_each_record_and_stops_at_the_first_it_cannot_enqueue() {
+    let broker = common::broker(2).await;
+    let p = producer(&broker.bootstrap_servers(), &[]).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let records: Vec<_> = (0..100)
+        .map(|i| ProducerRecord::new("bulk", format!("v{i}")).with_partition(1))
+        .chain([ProducerRecord::new("bulk", "late".to_string()).with_partition(9)])
+        .chain([ProducerRecord::new("bulk", "never".to_string()).with_partition(0)])
+        .collect();
+    let err = p
+        .send_all(records, move |i, r| tx.send((i, r)).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.0, 100,
+        "the record for partition 9 is the first refused"
+    );
+    assert_eq!(err.1.code(), Some(3), "UNKNOWN_TOPIC_OR_PARTITION");
+    let mut outcomes = Vec::new();
+    while outcomes.len() < 100 {
+        outcomes.push(rx.recv().await.unwrap());
+    }
+    outcomes.sort_by_key(|(i, _)| *i);
+    for (i, r) in outcomes {
+        let md = r.unwrap();
+        assert_eq!((md.partition, md.offset), (1, i as i64), "record {i}");
+    }
+    let stored = common::read_all(&broker.bootstrap_servers(), "bulk", 1).await;
+    let values: Vec<_> = stored.iter().map(|r| r.value.clone().unwrap()).collect();
+    assert_eq!(
+        values,
+        (0..100).map(|i| format!("v{i}")).collect::<Vec<_>>()
+    );
+    assert!(common::read_all(&broker.bootstrap_servers(), "bulk", 0)
+        .await
+        .is_empty());
+    let ok = p
+        .send_all(
+            vec![ProducerRecord::new("bulk", "x".to_string())],
+            |_, _| {},
+        )
+        .await;
+    assert_eq!(ok.unwrap(), 1);
+    p.close(Duration::from_secs(5)).await.unwrap();
+}

@@ -50,11 +50,12 @@ impl From<&CoreMetadata> for RecordMetadata {
     }
 }
 
-/// One record's metadata, or a batch's (in the order sent).
+/// One record's metadata, or a batch's (in the order sent); Python objects are made from it
+/// only when asked for.
 #[derive(Clone)]
 pub enum Outcome {
-    One(RecordMetadata),
-    Many(Vec<RecordMetadata>),
+    One(CoreMetadata),
+    Many(Vec<CoreMetadata>),
 }
 
 type Done = Result<Outcome, KafkaError>;
@@ -109,8 +110,10 @@ impl Shared {
 
 fn outcome_py(py: Python<'_>, o: &Outcome) -> PyResult<Py<PyAny>> {
     Ok(match o {
-        Outcome::One(m) => Py::new(py, m.clone())?.into_any(),
-        Outcome::Many(ms) => PyList::new(py, ms.iter().cloned())?.into_any().unbind(),
+        Outcome::One(m) => Py::new(py, RecordMetadata::from(m))?.into_any(),
+        Outcome::Many(ms) => PyList::new(py, ms.iter().map(RecordMetadata::from))?
+            .into_any()
+            .unbind(),
     })
 }
 
@@ -282,7 +285,7 @@ impl RecordFuture {
 
 /// Collects a batch's per-record outcomes into one `Shared` completion.
 /// Per-record metadata, the first error, records outstanding, completed.
-type BatchSlots = (Vec<Option<RecordMetadata>>, Option<KafkaError>, usize, bool);
+type BatchSlots = (Vec<Option<CoreMetadata>>, Option<KafkaError>, usize, bool);
 
 pub struct BatchCompletion {
     slots: Mutex<BatchSlots>,
@@ -298,11 +301,11 @@ impl BatchCompletion {
     }
 
     /// Records the outcome of record `i`; the last one completes the batch.
-    pub fn record(&self, i: usize, r: Result<&CoreMetadata, &KafkaError>) {
+    pub fn record(&self, i: usize, r: krafty::Result<CoreMetadata>) {
         let mut s = self.slots.lock().unwrap();
         match r {
-            Ok(m) => s.0[i] = Some(m.into()),
-            Err(e) if s.1.is_none() => s.1 = Some(e.clone()),
+            Ok(m) => s.0[i] = Some(m),
+            Err(e) if s.1.is_none() => s.1 = Some(e),
             Err(_) => {}
         }
         s.2 -= 1;

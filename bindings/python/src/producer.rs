@@ -332,9 +332,9 @@ impl PyProducer {
         };
         let shared = Arc::new(Shared::default());
         let done = shared.clone();
-        let sent = self.inner.send_with_callback(record, move |r| {
-            done.complete(r.map(|m| Outcome::One(m.into())).map_err(Clone::clone))
-        });
+        let sent = self
+            .inner
+            .send_and_then(record, move |r| done.complete(r.map(Outcome::One)));
         wait_fast(py, sent)?.py_err(py)?;
         Ok(RecordFuture { shared })
     }
@@ -351,20 +351,24 @@ impl PyProducer {
         records: &Bound<'_, PyAny>,
         partition: Option<i32>,
     ) -> PyResult<RecordFuture> {
-        let items: Vec<Bound<'_, PyAny>> = records.try_iter()?.collect::<PyResult<_>>()?;
-        let batch = BatchCompletion::new(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let sent = self
-                .batch_record(py, topic, item, partition)
-                .and_then(|record| {
-                    let b = batch.clone();
-                    let fut = self
-                        .inner
-                        .send_with_callback(record, move |r| b.record(i, r));
-                    wait_fast(py, fut)?.py_err(py)
-                });
-            if let Err(e) = sent {
+        let records = records
+            .try_iter()?
+            .map(|item| self.batch_record(py, topic, &item?, partition))
+            .collect::<PyResult<Vec<_>>>()?;
+        let count = records.len();
+        let batch = BatchCompletion::new(count);
+        let b = batch.clone();
+        let sent = wait_fast(py, self.inner.send_all(records, move |i, r| b.record(i, r)))?;
+        match sent {
+            Ok(n) => {
+                batch.truncate(n);
+                Ok(RecordFuture {
+                    shared: batch.shared.clone(),
+                })
+            }
+            Err((i, e)) => {
                 batch.truncate(i);
+                let e = crate::errors::to_py(py, &e);
                 let exc = e.value(py);
                 exc.setattr("sent", i)?;
                 exc.setattr(
@@ -373,13 +377,9 @@ impl PyProducer {
                         shared: batch.shared.clone(),
                     },
                 )?;
-                return Err(e);
+                Err(e)
             }
         }
-        batch.truncate(items.len());
-        Ok(RecordFuture {
-            shared: batch.shared.clone(),
-        })
     }
 
     /// Sends everything buffered now and waits for each outcome; `KafkaTimeoutError` after

@@ -25,8 +25,15 @@ use crate::error::{KafkaError, Result};
 use crate::record::{BatchBuilder, Header};
 use crate::topic_partition::TopicPartition;
 
-/// Called once with a record's outcome (the delivery future, user callback, interceptors).
+/// Called once with a record's outcome (the user callback, interceptors).
 pub type Completion = Box<dyn FnOnce(&Result<RecordMetadata>) + Send>;
+
+/// Where a record's outcome finally goes: its `DeliveryFuture`, or a callback that owns it
+/// (bindings keep the metadata without copying it).
+pub enum Delivery {
+    Future(oneshot::Sender<Result<RecordMetadata>>),
+    Owned(Box<dyn FnOnce(Result<RecordMetadata>) + Send>),
+}
 
 /// One record's bookkeeping inside a batch.
 struct PendingRecord {
@@ -34,7 +41,7 @@ struct PendingRecord {
     timestamp: i64,
     key_size: i32,
     value_size: i32,
-    done: Option<oneshot::Sender<Result<RecordMetadata>>>,
+    done: Option<Delivery>,
     callback: Option<Completion>,
 }
 
@@ -67,8 +74,12 @@ impl ProducerBatch {
             if let Some(cb) = r.callback.take() {
                 cb(&outcome);
             }
-            if let Some(tx) = r.done.take() {
-                let _ = tx.send(outcome);
+            match r.done.take() {
+                Some(Delivery::Future(tx)) => {
+                    let _ = tx.send(outcome);
+                }
+                Some(Delivery::Owned(f)) => f(outcome),
+                None => {}
             }
         }
     }
@@ -168,7 +179,7 @@ impl RecordAccumulator {
         tp: &TopicPartition,
         record: NewRecord<'_>,
         reserved: usize,
-        done: oneshot::Sender<Result<RecordMetadata>>,
+        done: Delivery,
         callback: Option<Completion>,
     ) {
         let batch_size = self.config.batch_size.max(1);
@@ -538,7 +549,7 @@ mod tests {
                 headers: &[],
             },
             value.len(),
-            tx,
+            Delivery::Future(tx),
             None,
         );
         rx
