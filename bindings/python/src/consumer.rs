@@ -134,6 +134,7 @@ impl Deserializers {
 struct ListenerScope {
     positions: BTreeMap<TopicPartition, i64>,
     commits: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    seeks: BTreeMap<TopicPartition, i64>,
 }
 
 thread_local! {
@@ -149,6 +150,7 @@ impl PyListener {
         let scope = ListenerScope {
             positions: ctx.positions().map(|(tp, p)| (tp.clone(), p)).collect(),
             commits: BTreeMap::new(),
+            seeks: BTreeMap::new(),
         };
         IN_LISTENER.with(|s| *s.borrow_mut() = Some(scope));
         Python::attach(|py| {
@@ -167,6 +169,9 @@ impl PyListener {
         if let Some(scope) = IN_LISTENER.with(|s| s.borrow_mut().take()) {
             if !scope.commits.is_empty() {
                 ctx.commit_offsets(scope.commits);
+            }
+            for (tp, offset) in scope.seeks {
+                ctx.seek(&tp, offset);
             }
         }
     }
@@ -265,9 +270,11 @@ impl PyConsumer {
         match (topics, pattern) {
             (Some(t), None) => {
                 let names: Vec<&str> = t.iter().map(String::as_str).collect();
-                wait(py, self.inner.subscribe(&names, l))?.py_err(py)
+                self.run(py, self.inner.subscribe(&names, l))?.py_err(py)
             }
-            (None, Some(p)) => wait(py, self.inner.subscribe_pattern(&p, l))?.py_err(py),
+            (None, Some(p)) => self
+                .run(py, self.inner.subscribe_pattern(&p, l))?
+                .py_err(py),
             _ => Err(pyo3::exceptions::PyValueError::new_err(
                 "pass exactly one of topics or pattern",
             )),
@@ -275,22 +282,22 @@ impl PyConsumer {
     }
 
     fn unsubscribe(&self, py: Python<'_>) -> PyResult<()> {
-        wait(py, self.inner.unsubscribe())?.py_err(py)
+        self.run(py, self.inner.unsubscribe())?.py_err(py)
     }
 
     /// Reads exactly these `TopicPartition`s, without group membership.
     fn assign(&self, py: Python<'_>, partitions: &Bound<'_, PyAny>) -> PyResult<()> {
         let tps = tps_from_py(partitions)?;
-        wait(py, self.inner.assign(&tps))?.py_err(py)
+        self.run(py, self.inner.assign(&tps))?.py_err(py)
     }
 
     fn assignment<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
-        let a = wait(py, self.inner.assignment())?;
+        let a = self.run(py, self.inner.assignment())?;
         tp_set(py, &a)
     }
 
     fn subscription<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
-        let s = wait(py, self.inner.subscription())?;
+        let s = self.run(py, self.inner.subscription())?;
         PySet::new(py, s)
     }
 
@@ -305,8 +312,8 @@ impl PyConsumer {
     ) -> PyResult<Bound<'py, PyDict>> {
         let timeout = Duration::from_millis(timeout_ms);
         let records = match max_records {
-            Some(n) => wait(py, self.inner.poll_at_most(timeout, n))?,
-            None => wait(py, self.inner.poll(timeout))?,
+            Some(n) => self.run(py, self.inner.poll_at_most(timeout, n))?,
+            None => self.run(py, self.inner.poll(timeout))?,
         }
         .py_err(py)?;
         let out = PyDict::new(py);
@@ -331,6 +338,7 @@ impl PyConsumer {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<ConsumerRecord>> {
+        outside_listener(py)?;
         let next = match self.iter_timeout {
             Some(t) => match wait_fast(py, async {
                 tokio::time::timeout(t, self.inner.recv()).await
@@ -402,8 +410,8 @@ impl PyConsumer {
             return Ok(());
         }
         match explicit {
-            Some(o) => wait(py, self.inner.commit_offsets(o))?,
-            None => wait(py, self.inner.commit_sync())?,
+            Some(o) => self.run(py, self.inner.commit_offsets(o))?,
+            None => self.run(py, self.inner.commit_sync())?,
         }
         .py_err(py)
     }
@@ -422,13 +430,15 @@ impl PyConsumer {
                 })
             }
         };
-        wait(py, self.inner.commit_async(done))?.py_err(py)
+        self.run(py, self.inner.commit_async(done))?.py_err(py)
     }
 
     /// The committed offset of `partition`, or None.
     fn committed(&self, py: Python<'_>, partition: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
         let tp = tp_from_py(partition)?;
-        let c = wait(py, self.inner.committed(std::slice::from_ref(&tp)))?.py_err(py)?;
+        let c = self
+            .run(py, self.inner.committed(std::slice::from_ref(&tp)))?
+            .py_err(py)?;
         Ok(c.get(&tp).map(|o| o.offset))
     }
 
@@ -445,42 +455,52 @@ impl PyConsumer {
                 )
             });
         }
-        wait(py, self.inner.position(&tp))?.py_err(py)
+        self.run(py, self.inner.position(&tp))?.py_err(py)
     }
 
+    /// Moves the position of `partition`; inside a rebalance listener the seek is applied
+    /// when the listener returns.
     fn seek(&self, py: Python<'_>, partition: &Bound<'_, PyAny>, offset: i64) -> PyResult<()> {
         let tp = tp_from_py(partition)?;
-        wait(py, self.inner.seek(&tp, offset))?.py_err(py)
+        let in_listener = IN_LISTENER.with(|s| {
+            let mut s = s.borrow_mut();
+            s.as_mut()
+                .map(|scope| scope.seeks.insert(tp.clone(), offset))
+        });
+        if in_listener.is_some() {
+            return Ok(());
+        }
+        self.run(py, self.inner.seek(&tp, offset))?.py_err(py)
     }
 
     /// Seeks the given partitions (all assigned ones when none are given) to their start.
     #[pyo3(signature = (*partitions))]
     fn seek_to_beginning(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
         let tps = self.or_assigned(py, partitions)?;
-        wait(py, self.inner.seek_to_beginning(&tps))?.py_err(py)
+        self.run(py, self.inner.seek_to_beginning(&tps))?.py_err(py)
     }
 
     /// Seeks the given partitions (all assigned ones when none are given) to their end.
     #[pyo3(signature = (*partitions))]
     fn seek_to_end(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
         let tps = self.or_assigned(py, partitions)?;
-        wait(py, self.inner.seek_to_end(&tps))?.py_err(py)
+        self.run(py, self.inner.seek_to_end(&tps))?.py_err(py)
     }
 
     #[pyo3(signature = (*partitions))]
     fn pause(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
         let tps = tps_from_py(partitions)?;
-        wait(py, self.inner.pause(&tps))?.py_err(py)
+        self.run(py, self.inner.pause(&tps))?.py_err(py)
     }
 
     #[pyo3(signature = (*partitions))]
     fn resume(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
         let tps = tps_from_py(partitions)?;
-        wait(py, self.inner.resume(&tps))?.py_err(py)
+        self.run(py, self.inner.resume(&tps))?.py_err(py)
     }
 
     fn paused<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
-        let p = wait(py, self.inner.paused())?;
+        let p = self.run(py, self.inner.paused())?;
         tp_set(py, &p)
     }
 
@@ -491,7 +511,9 @@ impl PyConsumer {
         partitions: &Bound<'_, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let tps = tps_from_py(partitions)?;
-        let o = wait(py, self.inner.beginning_offsets(&tps))?.py_err(py)?;
+        let o = self
+            .run(py, self.inner.beginning_offsets(&tps))?
+            .py_err(py)?;
         offsets_dict(py, o)
     }
 
@@ -502,7 +524,7 @@ impl PyConsumer {
         partitions: &Bound<'_, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let tps = tps_from_py(partitions)?;
-        let o = wait(py, self.inner.end_offsets(&tps))?.py_err(py)?;
+        let o = self.run(py, self.inner.end_offsets(&tps))?.py_err(py)?;
         offsets_dict(py, o)
     }
 
@@ -517,7 +539,9 @@ impl PyConsumer {
             .iter()
             .map(|(tp, ts)| Ok((tp_from_py(&tp)?, ts.extract::<i64>()?)))
             .collect::<PyResult<BTreeMap<_, _>>>()?;
-        let found = wait(py, self.inner.offsets_for_times(&times))?.py_err(py)?;
+        let found = self
+            .run(py, self.inner.offsets_for_times(&times))?
+            .py_err(py)?;
         let out = PyDict::new(py);
         for (tp, v) in found {
             out.set_item(tp_to_py(py, &tp)?, v)?;
@@ -532,7 +556,7 @@ impl PyConsumer {
 
     /// Commits (with auto commit on), revokes through the listener, leaves the group.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        wait(py, self.inner.close())?.py_err(py)
+        self.run(py, self.inner.close())?.py_err(py)
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -546,16 +570,40 @@ impl PyConsumer {
 }
 
 impl PyConsumer {
+    /// Runs a core call, unless a rebalance listener is running on this thread: the core's
+    /// poll holds the consumer then, so only `commit`, `position` and `seek` are served there.
+    fn run<F>(&self, py: Python<'_>, fut: F) -> PyResult<F::Output>
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
+        outside_listener(py)?;
+        wait(py, fut)
+    }
+
     fn or_assigned(
         &self,
         py: Python<'_>,
         partitions: &Bound<'_, PyTuple>,
     ) -> PyResult<Vec<TopicPartition>> {
         if partitions.is_empty() {
-            return wait(py, self.inner.assignment());
+            return self.run(py, self.inner.assignment());
         }
         tps_from_py(partitions)
     }
+}
+
+fn outside_listener(py: Python<'_>) -> PyResult<()> {
+    if IN_LISTENER.with(|s| s.borrow().is_some()) {
+        return Err(to_py(
+            py,
+            &KafkaError::IllegalState(
+                "only commit(), position() and seek() may be called from a rebalance listener"
+                    .into(),
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn offsets_dict(py: Python<'_>, o: BTreeMap<TopicPartition, i64>) -> PyResult<Bound<'_, PyDict>> {

@@ -203,3 +203,30 @@ def test_commit_async_reports_through_its_callback(bootstrap, topic):
     assert done.wait(10) and outcome == [None]
     assert c.committed(TopicPartition(topic, 0)) == 2
     c.close()
+
+
+def test_listener_may_seek_and_other_calls_are_refused_instead_of_deadlocking(bootstrap, topic):
+    produce(bootstrap, topic, 10, partition=0)
+    tp = TopicPartition(topic, 0)
+    refused = []
+
+    class SeekOnAssign:
+        def __init__(self, consumer):
+            self.consumer = consumer
+
+        def on_partitions_assigned(self, partitions):
+            if tp in partitions:
+                self.consumer.seek(tp, 6)
+            try:
+                self.consumer.assignment()
+            except errors.IllegalStateError as e:
+                refused.append(e)
+
+        def on_partitions_revoked(self, partitions):
+            pass
+
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id="seek-listener", auto_offset_reset="earliest")
+    c.subscribe([topic], listener=SeekOnAssign(c))
+    assert [r.offset for r in poll_until(c, 4)] == [6, 7, 8, 9]
+    assert len(refused) == 1
+    c.close()

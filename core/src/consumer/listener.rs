@@ -16,6 +16,7 @@ use crate::topic_partition::TopicPartition;
 pub struct RebalanceContext<'a> {
     pub(crate) positions: &'a BTreeMap<TopicPartition, (i64, Option<i32>)>,
     pub(crate) commits: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    pub(crate) seeks: BTreeMap<TopicPartition, i64>,
 }
 
 impl RebalanceContext<'_> {
@@ -43,6 +44,12 @@ impl RebalanceContext<'_> {
                 );
             }
         }
+    }
+
+    /// Moves the position of an assigned partition (e.g. to an offset kept outside Kafka, from
+    /// `on_partitions_assigned`); applied when the listener returns.
+    pub fn seek(&mut self, tp: &TopicPartition, offset: i64) {
+        self.seeks.insert(tp.clone(), offset);
     }
 
     /// Commits explicit offsets before the rebalance goes on.

@@ -460,10 +460,17 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         let mut ctx = RebalanceContext {
             positions: &positions,
             commits: BTreeMap::new(),
+            seeks: BTreeMap::new(),
         };
         call(listener.as_mut(), &mut ctx, partitions);
         let commits = std::mem::take(&mut ctx.commits);
+        let seeks = std::mem::take(&mut ctx.seeks);
         st.listener = Some(listener);
+        for (tp, offset) in seeks {
+            if let Err(e) = st.fetcher.seek(&tp, offset) {
+                tracing::warn!("seek from the rebalance listener ignored: {e}");
+            }
+        }
         if let (false, Some(c)) = (commits.is_empty(), &self.inner.coordinator) {
             if let Err(e) = c.commit(&commits).await {
                 tracing::warn!("commit from the rebalance listener failed: {e}");
