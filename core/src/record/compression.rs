@@ -92,9 +92,14 @@ pub fn compress(
             }
         }
         Compression::Lz4 => {
+            // The frame Kafka's own writer makes: 64 KiB independent blocks, no checksums
+            // (the record batch has its CRC).
             let mut enc = lz4::EncoderBuilder::new()
                 .level(level.unwrap_or(9).clamp(1, 17) as u32)
                 .block_size(lz4::BlockSize::Max64KB)
+                .block_mode(lz4::BlockMode::Independent)
+                .block_checksum(lz4::liblz4::BlockChecksum::NoBlockChecksum)
+                .checksum(lz4::ContentChecksum::NoChecksum)
                 .build(out)
                 .map_err(io)?;
             enc.write_all(input).map_err(io)?;
@@ -185,5 +190,16 @@ mod tests {
             }
             assert_eq!(decompress(codec, &out).unwrap(), input, "{codec:?}");
         }
+    }
+
+    #[test]
+    fn lz4_frame_has_the_flags_kafka_writes() {
+        // Apache Kafka rejects some frames liblz4 makes by default (it answered
+        // UNKNOWN_SERVER_ERROR to block checksums): write the frame its own producer writes.
+        let mut out = Vec::new();
+        compress(Compression::Lz4, None, &[7u8; 200_000], &mut out).unwrap();
+        assert_eq!(&out[..4], &0x184D_2204u32.to_le_bytes(), "LZ4 frame magic");
+        assert_eq!(out[4], 0b0110_0000, "version 1, independent blocks, no checksums or size");
+        assert_eq!(out[5], 0b0100_0000, "64 KiB maximum block size");
     }
 }
