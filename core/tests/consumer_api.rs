@@ -154,3 +154,35 @@ async fn recv_stream_commit_async_and_offsets_for_times() {
     c.close().await.unwrap();
     broker.shutdown().await;
 }
+
+/// Right after a topic is created a real cluster may answer ListOffsets with
+/// NOT_LEADER_OR_FOLLOWER: the position reset inside poll and the explicit offset lookups retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_lookups_retry_a_leader_not_ready_yet() {
+    let broker = common::broker(1).await;
+    let bs = broker.bootstrap_servers();
+    produce(&bs, "fresh", &[("a", 1), ("b", 2)]).await;
+    let tp = TopicPartition::new("fresh", 0);
+    const LIST_OFFSETS: i16 = 2;
+    broker
+        .faults()
+        .fail_next(LIST_OFFSETS, 6, 2, Some("fresh"), Some(0));
+    let c = consumer(&bs, "g-fresh").await;
+    assert_eq!(
+        c.beginning_offsets(std::slice::from_ref(&tp)).await.unwrap()[&tp],
+        0
+    );
+    broker
+        .faults()
+        .fail_next(LIST_OFFSETS, 6, 2, Some("fresh"), Some(0));
+    c.subscribe(&["fresh"], None).await.unwrap();
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while got.len() < 2 && std::time::Instant::now() < deadline {
+        for r in c.poll(Duration::from_millis(300)).await.unwrap() {
+            got.push((r.offset, r.value));
+        }
+    }
+    assert_eq!(got, vec![(0, "a".to_string()), (1, "b".to_string())]);
+    c.close().await.unwrap();
+}

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::config::{ConsumerConfig, OffsetReset};
 use crate::error::{KafkaError, Result};
-use crate::network::NetworkClient;
+use crate::network::{backoff, NetworkClient};
 use crate::record::{decode_batches, ConsumerRecordData};
 use crate::topic_partition::TopicPartition;
 
@@ -58,8 +58,36 @@ fn sb(s: &str) -> StrBytes {
 }
 
 /// ListOffsets for each partition at `timestamp` (-2 earliest, -1 latest, else a time):
-/// `(offset, timestamp)`, offset -1 when no record is that recent.
+/// `(offset, timestamp)`, offset -1 when no record is that recent. Retriable errors (a leader
+/// not elected yet, as right after a topic is created; a stale leader) are retried with
+/// KIP-580 backoff and fresh metadata for up to `request.timeout.ms`, as the Java client's
+/// offset lookups are.
 pub async fn list_offsets(
+    client: &NetworkClient,
+    partitions: &[TopicPartition],
+    timestamp: i64,
+) -> Result<BTreeMap<TopicPartition, (i64, i64)>> {
+    let config = client.config();
+    let deadline = tokio::time::Instant::now() + config.request_timeout;
+    let mut attempts = 0;
+    loop {
+        match list_offsets_once(client, partitions, timestamp).await {
+            Err(e) if e.is_retriable() && tokio::time::Instant::now() < deadline => {
+                tracing::debug!("ListOffsets failed, retrying: {e}");
+                let wait = backoff(config.retry_backoff, config.retry_backoff_max, attempts);
+                attempts += 1;
+                tokio::time::sleep(wait).await;
+                let topics: Vec<String> = partitions.iter().map(|tp| tp.topic.to_string()).collect();
+                if let Err(e) = client.refresh_metadata(&topics).await {
+                    tracing::debug!("metadata refresh failed: {e}");
+                }
+            }
+            r => return r,
+        }
+    }
+}
+
+async fn list_offsets_once(
     client: &NetworkClient,
     partitions: &[TopicPartition],
     timestamp: i64,
@@ -231,7 +259,16 @@ impl Fetcher {
                 })
             }
         };
-        let offsets = list_offsets(&self.client, partitions, ts).await?;
+        // Inside poll: a retriable failure leaves the positions missing, and the next pass
+        // of poll's loop (with the metadata refresh it asked for) tries again.
+        let offsets = match list_offsets_once(&self.client, partitions, ts).await {
+            Err(e) if e.is_retriable() => {
+                tracing::debug!("position reset deferred: {e}");
+                self.client.request_metadata_refresh();
+                return Ok(());
+            }
+            r => r?,
+        };
         for (tp, (offset, _)) in offsets {
             if self.partitions.contains_key(&tp) {
                 tracing::debug!(%tp, offset, "resetting position");
