@@ -31,9 +31,13 @@ type Obj = Py<PyAny>;
 /// One record read from a partition.
 #[pyclass(module = "krafty._krafty", frozen, get_all)]
 pub struct ConsumerRecord {
+    /// The topic the record was read from.
     topic: String,
+    /// Its partition.
     partition: i32,
+    /// Its offset in the partition.
     offset: i64,
+    /// Milliseconds since the epoch (see `timestamp_type`).
     timestamp: i64,
     /// 0 = CreateTime, 1 = LogAppendTime (kafka-python's numbering).
     timestamp_type: i32,
@@ -41,8 +45,11 @@ pub struct ConsumerRecord {
     value: Obj,
     /// `(name, bytes or None)` pairs.
     headers: Obj,
+    /// The partition leader's epoch when the record was written, if the broker says.
     leader_epoch: Option<i32>,
+    /// Bytes of the key on the wire, -1 for a null key.
     serialized_key_size: i32,
+    /// Bytes of the value on the wire, -1 for a null value.
     serialized_value_size: i32,
 }
 
@@ -281,6 +288,7 @@ impl PyConsumer {
         }
     }
 
+    /// Leaves the subscription (revoking its partitions through the listener) and the group.
     fn unsubscribe(&self, py: Python<'_>) -> PyResult<()> {
         self.run(py, self.inner.unsubscribe())?.py_err(py)
     }
@@ -291,11 +299,13 @@ impl PyConsumer {
         self.run(py, self.inner.assign(&tps))?.py_err(py)
     }
 
+    /// The partitions this consumer reads now, as a set of `TopicPartition`.
     fn assignment<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
         let a = self.run(py, self.inner.assignment())?;
         tp_set(py, &a)
     }
 
+    /// The topics subscribed to (for a pattern, those it matches now).
     fn subscription<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
         let s = self.run(py, self.inner.subscription())?;
         PySet::new(py, s)
@@ -487,18 +497,21 @@ impl PyConsumer {
         self.run(py, self.inner.seek_to_end(&tps))?.py_err(py)
     }
 
+    /// Stops fetching from these partitions (positions kept) until `resume`.
     #[pyo3(signature = (*partitions))]
     fn pause(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
         let tps = tps_from_py(partitions)?;
         self.run(py, self.inner.pause(&tps))?.py_err(py)
     }
 
+    /// Fetches from paused partitions again.
     #[pyo3(signature = (*partitions))]
     fn resume(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
         let tps = tps_from_py(partitions)?;
         self.run(py, self.inner.resume(&tps))?.py_err(py)
     }
 
+    /// The paused partitions, as a set of `TopicPartition`.
     fn paused<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
         let p = self.run(py, self.inner.paused())?;
         tp_set(py, &p)

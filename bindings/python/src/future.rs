@@ -1,7 +1,8 @@
 //! `RecordFuture`: the outcome of a send, for threads (`get`), callbacks and asyncio.
 //!
 //! The core completes each record on its background task; `Shared::complete` stores the
-//! outcome, wakes `get` callers, and runs Python callbacks (taking the GIL only then). An
+//! outcome, runs the Python callbacks already added (taking the GIL only then), and then wakes
+//! `get` callers, so a callback added before `get()` has run when `get()` returns. An
 //! asyncio waiter is resolved with `loop.call_soon_threadsafe`, on its own loop's thread.
 
 use std::sync::{Arc, Condvar, Mutex};
@@ -18,12 +19,17 @@ use crate::errors::to_py;
 #[pyclass(module = "krafty._krafty", frozen, get_all)]
 #[derive(Clone)]
 pub struct RecordMetadata {
+    /// The topic written to.
     pub topic: String,
+    /// The partition written to.
     pub partition: i32,
-    /// -1 with acks=0.
+    /// The record's offset; -1 with acks=0.
     pub offset: i64,
+    /// CreateTime sent, or the broker's LogAppendTime.
     pub timestamp: i64,
+    /// Bytes of the serialized key, -1 for none.
     pub serialized_key_size: i32,
+    /// Bytes of the serialized value, -1 for none.
     pub serialized_value_size: i32,
 }
 
@@ -73,6 +79,19 @@ enum Waiter {
 struct State {
     done: Option<Done>,
     waiters: Vec<Waiter>,
+    /// The completing thread while it runs the callbacks registered before completion: as in
+    /// the Java client, `get()` on other threads returns only after they ran.
+    firing: Option<std::thread::ThreadId>,
+}
+
+impl State {
+    /// The outcome as `get()` on this thread may see it.
+    fn settled(&self) -> Option<&Done> {
+        match self.firing {
+            Some(t) if t != std::thread::current().id() => None,
+            _ => self.done.as_ref(),
+        }
+    }
 }
 
 /// The completion point shared by a `RecordFuture` and the core's callback.
@@ -84,27 +103,26 @@ pub struct Shared {
 
 impl Shared {
     pub fn complete(&self, done: Done) {
-        let (waiters, done) = {
-            let mut st = self.state.lock().unwrap();
-            let waiters = std::mem::take(&mut st.waiters);
+        let mut st = self.state.lock().unwrap();
+        let waiters = std::mem::take(&mut st.waiters);
+        if waiters.is_empty() {
             // Most records have no waiter yet: keep the outcome without copying it.
-            if waiters.is_empty() {
-                st.done = Some(done);
-                drop(st);
-                self.cv.notify_all();
-                return;
-            }
+            st.done = Some(done);
+        } else {
+            // Callbacks added from now on see `done` and run at once on their own thread.
             st.done = Some(done.clone());
-            (waiters, done)
-        };
-        self.cv.notify_all();
-        {
+            st.firing = Some(std::thread::current().id());
+            drop(st);
             Python::attach(|py| {
                 for w in waiters {
                     fire(py, w, &done);
                 }
             });
+            st = self.state.lock().unwrap();
+            st.firing = None;
         }
+        drop(st);
+        self.cv.notify_all();
     }
 }
 
@@ -182,9 +200,9 @@ impl RecordFuture {
                 let (st, _) = self
                     .shared
                     .cv
-                    .wait_timeout_while(st, slice, |s| s.done.is_none())
+                    .wait_timeout_while(st, slice, |s| s.settled().is_none())
                     .unwrap();
-                st.done.clone()
+                st.settled().cloned()
             });
             match done {
                 Some(Ok(o)) => return outcome_py(py, &o),
@@ -215,21 +233,23 @@ impl RecordFuture {
     /// True once the outcome is known.
     #[getter]
     fn is_done(&self) -> bool {
-        self.shared.state.lock().unwrap().done.is_some()
+        self.shared.state.lock().unwrap().settled().is_some()
     }
 
+    /// True once the record was acknowledged.
     fn succeeded(&self) -> bool {
-        matches!(self.shared.state.lock().unwrap().done, Some(Ok(_)))
+        matches!(self.shared.state.lock().unwrap().settled(), Some(Ok(_)))
     }
 
+    /// True once the send failed.
     fn failed(&self) -> bool {
-        matches!(self.shared.state.lock().unwrap().done, Some(Err(_)))
+        matches!(self.shared.state.lock().unwrap().settled(), Some(Err(_)))
     }
 
     /// The exception of a failed send, else None.
     #[getter]
     fn exception(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        match &self.shared.state.lock().unwrap().done {
+        match self.shared.state.lock().unwrap().settled() {
             Some(Err(e)) => Some(to_py(py, e).into_value(py).into_any()),
             _ => None,
         }
@@ -238,7 +258,7 @@ impl RecordFuture {
     /// The metadata of a successful send, else None.
     #[getter]
     fn value(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match &self.shared.state.lock().unwrap().done {
+        match self.shared.state.lock().unwrap().settled() {
             Some(Ok(o)) => Ok(Some(outcome_py(py, o)?)),
             _ => Ok(None),
         }
@@ -259,7 +279,7 @@ impl RecordFuture {
     }
 
     fn __repr__(&self) -> &'static str {
-        match self.shared.state.lock().unwrap().done {
+        match self.shared.state.lock().unwrap().settled() {
             None => "<RecordFuture pending>",
             Some(Ok(_)) => "<RecordFuture succeeded>",
             Some(Err(_)) => "<RecordFuture failed>",

@@ -70,10 +70,15 @@ impl Serializer<Obj> for PySerializer {
 /// A record as interceptors see it (before serialization, as in Java).
 #[pyclass(module = "krafty._krafty", get_all, set_all)]
 pub struct ProducerRecord {
+    /// The topic to send to.
     topic: String,
+    /// The value, before the value serializer.
     value: Obj,
+    /// The key, before the key serializer (None: the sticky partitioner picks).
     key: Obj,
+    /// An explicit partition, else None for the partitioner to choose.
     partition: Option<i32>,
+    /// CreateTime in milliseconds since the epoch, else None for now.
     timestamp_ms: Option<i64>,
     /// `(name, bytes or None)` pairs.
     headers: Vec<(String, Option<Vec<u8>>)>,
