@@ -52,6 +52,12 @@ for example in quickstart producer_callbacks consumer_group keyed_ordering delay
 done
 
 py="$(scripts/python-env.sh)"
+# kcat (librdkafka's CLI) for the interop suite's kcat test, from Debian's packages.
+if ! command -v kcat >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing kcat"
+  (apt-get install -y -q kcat || (apt-get update -q && apt-get install -y -q kcat)) >/dev/null 2>&1 \
+    || echo "kcat could not be installed: its interop test is skipped"
+fi
 echo "== Python package: pip install ./bindings/python, then its pytest suite"
 # The dev profile shares the build with the Rust tests above (bench/python.sh installs release).
 if PATH="$(dirname "$py"):$PATH" MATURIN_PEP517_ARGS="--profile dev" \
