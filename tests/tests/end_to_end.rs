@@ -98,3 +98,77 @@ async fn keyed_records_round_trip_through_a_group_with_commits() {
     admin.close().await;
     cluster.stop().await;
 }
+
+/// Every codec's framing must be what the cluster accepts and what it serves back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_codec_round_trips_through_the_cluster() {
+    let cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    let admin = AdminClient::from_properties([("bootstrap.servers", bs.as_str())])
+        .await
+        .unwrap();
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        let topic = unique_topic(&format!("codec-{codec}"));
+        admin
+            .create_topics(&[NewTopic::new(&topic, 1, 1)])
+            .await
+            .unwrap();
+        let producer: KafkaProducer<String, String> = KafkaProducer::from_properties(
+            [
+                ("bootstrap.servers", bs.as_str()),
+                ("compression.type", codec),
+                ("linger.ms", "20"),
+            ],
+            StringSerde,
+            StringSerde,
+        )
+        .await
+        .unwrap();
+        // Enough records for several 64 KiB lz4 blocks in one batch.
+        let values: Vec<String> = (0..3000)
+            .map(|i| format!("{codec} record {i} {}", "x".repeat(i % 50)))
+            .collect();
+        let mut pending = Vec::new();
+        for v in &values {
+            pending.push(
+                producer
+                    .send(ProducerRecord::new(&topic, v.clone()).with_key(format!("k{}", v.len())))
+                    .await
+                    .unwrap(),
+            );
+        }
+        for (i, d) in pending.into_iter().enumerate() {
+            assert_eq!(d.await.unwrap().offset, i as i64, "{codec}");
+        }
+        producer.close(Duration::from_secs(10)).await.unwrap();
+
+        let consumer: KafkaConsumer<String, String> = KafkaConsumer::from_properties(
+            [
+                ("bootstrap.servers", bs.as_str()),
+                ("auto.offset.reset", "earliest"),
+            ],
+            StringSerde,
+            StringSerde,
+        )
+        .await
+        .unwrap();
+        consumer
+            .assign(&[krafty::TopicPartition::new(topic.as_str(), 0)])
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while got.len() < values.len() && std::time::Instant::now() < deadline {
+            for r in consumer.poll(Duration::from_millis(500)).await.unwrap() {
+                assert_eq!(r.offset, got.len() as i64, "{codec}");
+                assert_eq!(r.key, format!("k{}", r.value.len()), "{codec}");
+                got.push(r.value);
+            }
+        }
+        assert_eq!(got, values, "{codec}");
+        consumer.close().await.unwrap();
+        admin.delete_topics(&[topic.as_str()]).await.unwrap();
+    }
+    admin.close().await;
+    cluster.stop().await;
+}
