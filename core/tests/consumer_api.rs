@@ -169,7 +169,9 @@ async fn offset_lookups_retry_a_leader_not_ready_yet() {
         .fail_next(LIST_OFFSETS, 6, 2, Some("fresh"), Some(0));
     let c = consumer(&bs, "g-fresh").await;
     assert_eq!(
-        c.beginning_offsets(std::slice::from_ref(&tp)).await.unwrap()[&tp],
+        c.beginning_offsets(std::slice::from_ref(&tp))
+            .await
+            .unwrap()[&tp],
         0
     );
     broker

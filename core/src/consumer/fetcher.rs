@@ -77,7 +77,8 @@ pub async fn list_offsets(
                 let wait = backoff(config.retry_backoff, config.retry_backoff_max, attempts);
                 attempts += 1;
                 tokio::time::sleep(wait).await;
-                let topics: Vec<String> = partitions.iter().map(|tp| tp.topic.to_string()).collect();
+                let topics: Vec<String> =
+                    partitions.iter().map(|tp| tp.topic.to_string()).collect();
                 if let Err(e) = client.refresh_metadata(&topics).await {
                     tracing::debug!("metadata refresh failed: {e}");
                 }

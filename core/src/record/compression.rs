@@ -199,7 +199,10 @@ mod tests {
         let mut out = Vec::new();
         compress(Compression::Lz4, None, &[7u8; 200_000], &mut out).unwrap();
         assert_eq!(&out[..4], &0x184D_2204u32.to_le_bytes(), "LZ4 frame magic");
-        assert_eq!(out[4], 0b0110_0000, "version 1, independent blocks, no checksums or size");
+        assert_eq!(
+            out[4], 0b0110_0000,
+            "version 1, independent blocks, no checksums or size"
+        );
         assert_eq!(out[5], 0b0100_0000, "64 KiB maximum block size");
     }
 }
