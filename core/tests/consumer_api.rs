@@ -188,3 +188,58 @@ async fn offset_lookups_retry_a_leader_not_ready_yet() {
     assert_eq!(got, vec![(0, "a".to_string()), (1, "b".to_string())]);
     c.close().await.unwrap();
 }
+
+/// A record the deserializer rejects stops poll at it, as in the Java client: the records before
+/// it come back, the error names its partition and offset, the position stays on it until the
+/// application seeks past, and the records after it are still delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_cannot_be_deserialized_is_not_skipped_silently() {
+    use krafty::serialization::BytesSerde;
+    let broker = common::broker(1).await;
+    let bs = broker.bootstrap_servers();
+    let p: KafkaProducer<Vec<u8>, Vec<u8>> = KafkaProducer::from_properties(
+        [("bootstrap.servers", bs.as_str())],
+        BytesSerde,
+        BytesSerde,
+    )
+    .await
+    .unwrap();
+    let mut pending = Vec::new();
+    for v in [&b"a"[..], &[0xff, 0xfe][..], &b"c"[..]] {
+        pending.push(
+            p.send(ProducerRecord::new("mixed", v.to_vec()).with_partition(0))
+                .await
+                .unwrap(),
+        );
+    }
+    for d in pending {
+        d.await.unwrap();
+    }
+    p.close(Duration::from_secs(5)).await.unwrap();
+
+    let c = consumer(&bs, "g-bad-record").await;
+    let tp = TopicPartition::new("mixed", 0);
+    c.assign(std::slice::from_ref(&tp)).await.unwrap();
+    let mut first = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while first.is_empty() && std::time::Instant::now() < deadline {
+        first = c.poll(Duration::from_millis(300)).await.unwrap();
+    }
+    let values: Vec<_> = first.iter().map(|r| (r.offset, r.value.as_str())).collect();
+    assert_eq!(values, vec![(0, "a")]);
+    for _ in 0..2 {
+        match c.poll(Duration::from_millis(300)).await {
+            Err(KafkaError::Serialization(m)) => assert!(m.contains("mixed-0@1"), "{m}"),
+            other => panic!("expected a serialization error, got {other:?}"),
+        }
+        assert_eq!(c.position(&tp).await.unwrap(), 1);
+    }
+    c.seek(&tp, 2).await.unwrap();
+    let mut rest = Vec::new();
+    while rest.is_empty() && std::time::Instant::now() < deadline {
+        rest = c.poll(Duration::from_millis(300)).await.unwrap();
+    }
+    assert_eq!(rest.len(), 1);
+    assert_eq!((rest[0].offset, rest[0].value.as_str()), (2, "c"));
+    c.close().await.unwrap();
+}

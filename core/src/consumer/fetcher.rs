@@ -482,4 +482,15 @@ impl Fetcher {
         }
         out
     }
+
+    /// Puts drained records back at the head of their partitions' buffers and moves each
+    /// position back to the first of them (a record that could not be deserialized).
+    pub fn undrain(&mut self, records: Vec<(TopicPartition, ConsumerRecordData)>) {
+        for (tp, r) in records.into_iter().rev() {
+            if let Some(s) = self.partitions.get_mut(&tp) {
+                s.position = Some(r.offset);
+                s.buffered.push_front(r);
+            }
+        }
+    }
 }

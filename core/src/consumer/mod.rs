@@ -351,7 +351,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
                 let drained = st.fetcher.drain(max_records.max(1));
                 // Prefetch: the next fetch goes out while the application works.
                 st.fetcher.start_fetches();
-                return self.convert(drained);
+                return self.convert(&mut st, drained);
             }
             st.fetcher.start_fetches();
             let now = Instant::now();
@@ -373,22 +373,20 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         crate::runtime::block_on(self.poll(timeout))
     }
 
+    /// Deserializes drained records. As in the Java client, a record that cannot be
+    /// deserialized stops the batch there: the records before it are returned, its position
+    /// stays on it, and the next `poll` fails with an error naming its partition and offset
+    /// (the application may `seek` past it). Nothing after it is lost.
     fn convert(
         &self,
+        st: &mut State,
         drained: Vec<(TopicPartition, ConsumerRecordData)>,
     ) -> Result<Vec<ConsumerRecord<K, V>>> {
-        drained
-            .into_iter()
-            .map(|(tp, r)| {
-                let key = self
-                    .inner
-                    .key_deserializer
-                    .deserialize(&tp.topic, r.key.as_ref())?;
-                let value = self
-                    .inner
-                    .value_deserializer
-                    .deserialize(&tp.topic, r.value.as_ref())?;
-                Ok(ConsumerRecord {
+        let mut out = Vec::with_capacity(drained.len());
+        let mut rest = drained.into_iter();
+        while let Some((tp, r)) = rest.next() {
+            match self.deserialize(&tp, &r) {
+                Ok((key, value)) => out.push(ConsumerRecord {
                     topic: tp.topic.to_string(),
                     partition: tp.partition,
                     offset: r.offset,
@@ -404,9 +402,34 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
                     value,
                     headers: r.headers,
                     leader_epoch: (r.leader_epoch >= 0).then_some(r.leader_epoch),
-                })
-            })
-            .collect()
+                }),
+                Err(e) => {
+                    let offset = r.offset;
+                    let mut back = vec![(tp.clone(), r)];
+                    back.extend(rest);
+                    st.fetcher.undrain(back);
+                    if !out.is_empty() {
+                        return Ok(out);
+                    }
+                    return Err(KafkaError::Serialization(format!(
+                        "record {tp}@{offset} could not be deserialized ({e}); seek past it to go on"
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn deserialize(&self, tp: &TopicPartition, r: &ConsumerRecordData) -> Result<(K, V)> {
+        let key = self
+            .inner
+            .key_deserializer
+            .deserialize(&tp.topic, r.key.as_ref())?;
+        let value = self
+            .inner
+            .value_deserializer
+            .deserialize(&tp.topic, r.value.as_ref())?;
+        Ok((key, value))
     }
 
     /// The next record (polling as needed).
