@@ -37,6 +37,15 @@ use tokio::sync::watch;
 pub use config::{BrokerConfig, ConfigError};
 pub use fault::Faults;
 
+/// The allocator the broker's binaries (and the Python package) run on. `kafka-protocol`
+/// reserves an array's capacity from the count on the wire before decoding its elements, so a
+/// crafted request can ask for hundreds of GiB; the system allocator's refusal aborts the
+/// whole process, while mimalloc reserves huge blocks lazily (`MAP_NORESERVE`), so the decode
+/// fails on the short buffer, that one connection closes, and the others keep being served.
+/// A program that embeds the broker and faces untrusted peers should use it too:
+/// `#[global_allocator] static A: krafty_broker::ServerAllocator = krafty_broker::ServerAllocator;`
+pub use mimalloc::MiMalloc as ServerAllocator;
+
 use crate::group::GroupCoordinator;
 use crate::topics::{TopicManager, OFFSETS_TOPIC};
 

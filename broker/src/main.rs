@@ -2,6 +2,9 @@
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: krafty_broker::ServerAllocator = krafty_broker::ServerAllocator;
+
 /// A single-node Kafka-protocol broker for development and tests.
 #[derive(Parser, Debug)]
 #[command(name = "krafty-broker", version)]

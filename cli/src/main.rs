@@ -12,6 +12,10 @@ mod topics;
 
 use clap::{Parser, Subcommand};
 
+/// `krafty broker` serves untrusted peers: see `ServerAllocator`.
+#[global_allocator]
+static ALLOCATOR: krafty_broker::ServerAllocator = krafty_broker::ServerAllocator;
+
 /// Options every client subcommand takes.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ClientArgs {
