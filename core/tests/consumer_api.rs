@@ -243,3 +243,29 @@ async fn a_record_that_cannot_be_deserialized_is_not_skipped_silently() {
     assert_eq!((rest[0].offset, rest[0].value.as_str()), (2, "c"));
     c.close().await.unwrap();
 }
+
+/// `recv` hands out one record at a time from a batch of many: closing after three (auto
+/// commit on) commits exactly past those three, and the group's next member starts at the fourth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_after_recv_commits_only_what_was_received() {
+    let broker = common::broker(1).await;
+    let bs = broker.bootstrap_servers();
+    let values: Vec<(String, i64)> = (0..50).map(|i| (format!("r{i}"), i)).collect();
+    let refs: Vec<(&str, i64)> = values.iter().map(|(v, t)| (v.as_str(), *t)).collect();
+    produce(&bs, "recv-commit", &refs).await;
+
+    let c = consumer(&bs, "g-recv-commit").await;
+    c.subscribe(&["recv-commit"], None).await.unwrap();
+    for i in 0..3 {
+        assert_eq!(c.recv().await.unwrap().value, format!("r{i}"));
+    }
+    let tp = TopicPartition::new("recv-commit", 0);
+    assert_eq!(c.position(&tp).await.unwrap(), 3);
+    c.close().await.unwrap();
+
+    let next = consumer(&bs, "g-recv-commit").await;
+    next.subscribe(&["recv-commit"], None).await.unwrap();
+    let r = next.recv().await.unwrap();
+    assert_eq!((r.offset, r.value.as_str()), (3, "r3"));
+    next.close().await.unwrap();
+}

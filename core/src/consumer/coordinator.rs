@@ -118,7 +118,7 @@ impl Coordinator {
     }
 
     pub fn is_member(&self) -> bool {
-        self.generation() >= 0 && !self.member_id().is_empty()
+        self.generation() >= 0 && !self.state.member_id.lock().unwrap().is_empty()
     }
 
     /// The coordinator's node id, looking it up when unknown.

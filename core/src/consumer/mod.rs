@@ -13,7 +13,7 @@ mod fetcher;
 mod listener;
 mod record;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -82,7 +82,6 @@ struct Inner<K, V> {
     woken: AtomicBool,
     wake: Notify,
     closed: AtomicBool,
-    pending: Mutex<VecDeque<ConsumerRecord<K, V>>>,
 }
 
 /// A Kafka consumer with the Java client's group semantics.
@@ -155,7 +154,6 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
                 woken: AtomicBool::new(false),
                 wake: Notify::new(),
                 closed: AtomicBool::new(false),
-                pending: Mutex::new(VecDeque::new()),
             }),
         })
     }
@@ -432,14 +430,18 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         Ok((key, value))
     }
 
-    /// The next record (polling as needed).
+    /// The next record (polling as needed). The position moves past it alone, so a commit or a
+    /// close after any number of `recv`s covers exactly the records received; and a `recv`
+    /// cancelled before it returns has taken nothing.
     pub async fn recv(&self) -> Result<ConsumerRecord<K, V>> {
         loop {
-            if let Some(r) = self.inner.pending.lock().unwrap().pop_front() {
+            if let Some(r) = self
+                .poll_at_most(Duration::from_millis(500), 1)
+                .await?
+                .pop()
+            {
                 return Ok(r);
             }
-            let records = self.poll(Duration::from_millis(500)).await?;
-            self.inner.pending.lock().unwrap().extend(records);
         }
     }
 
@@ -522,6 +524,14 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         let Some(c) = self.inner.coordinator.clone() else {
             return Ok(());
         };
+        // The common case, checked before anything is copied: a settled topic subscription.
+        if matches!(st.subscription, Subscription::Topics(_))
+            && !c.state.rejoin.load(Ordering::Acquire)
+            && !c.state.lost.load(Ordering::Acquire)
+            && c.is_member()
+        {
+            return Ok(());
+        }
         let topics = match &mut st.subscription {
             Subscription::Topics(t) => t.clone(),
             Subscription::Pattern(regex, current) => {
