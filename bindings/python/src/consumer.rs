@@ -327,16 +327,29 @@ impl PyConsumer {
         }
         .py_err(py)?;
         let out = PyDict::new(py);
-        let mut current: Option<(String, i32, Bound<'py, PyList>)> = None;
-        for r in records {
-            if !matches!(&current, Some((t, p, _)) if *t == r.topic && *p == r.partition) {
+        let mut current: Option<(TopicPartition, Bound<'py, PyList>)> = None;
+        let mut records = records.into_iter();
+        while let Some(r) = records.next() {
+            let tp = TopicPartition::new(&r.topic, r.partition);
+            let offset = r.offset;
+            let rec = match self.deserializers.record(py, r) {
+                Ok(rec) => rec,
+                Err(cause) => {
+                    let mut back = vec![(tp, offset)];
+                    back.extend(
+                        records.map(|r| (TopicPartition::new(&r.topic, r.partition), r.offset)),
+                    );
+                    let err = self.put_back(py, back, cause);
+                    // What came before is delivered now; the next poll raises on this record.
+                    return if out.is_empty() { Err(err) } else { Ok(out) };
+                }
+            };
+            if !matches!(&current, Some((t, _)) if *t == tp) {
                 let list = PyList::empty(py);
-                let tp = TopicPartition::new(&r.topic, r.partition);
                 out.set_item(tp_to_py(py, &tp)?, &list)?;
-                current = Some((r.topic.clone(), r.partition, list));
+                current = Some((tp, list));
             }
-            let rec = self.deserializers.record(py, r)?;
-            if let Some((_, _, list)) = &current {
+            if let Some((_, list)) = &current {
                 list.append(rec)?;
             }
         }
@@ -358,7 +371,15 @@ impl PyConsumer {
             },
             None => wait_fast(py, self.inner.recv())?,
         };
-        Ok(Some(self.deserializers.record(py, next.py_err(py)?)?))
+        let next = next.py_err(py)?;
+        let at = (
+            TopicPartition::new(&next.topic, next.partition),
+            next.offset,
+        );
+        match self.deserializers.record(py, next) {
+            Ok(rec) => Ok(Some(rec)),
+            Err(cause) => Err(self.put_back(py, vec![at], cause)),
+        }
     }
 
     fn __aiter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -375,11 +396,25 @@ impl PyConsumer {
         let deserializers = self.deserializers.clone();
         krafty::runtime::handle().spawn(async move {
             let r = consumer.recv().await;
-            Python::attach(|py| {
-                let (value, failed) = match r
-                    .map_err(|e| to_py(py, &e))
-                    .and_then(|r| deserializers.record(py, r))
-                {
+            let r = Python::attach(|py| match r {
+                Ok(rec) => {
+                    let at = (TopicPartition::new(&rec.topic, rec.partition), rec.offset);
+                    deserializers.record(py, rec).map_err(|e| (Some(at), e))
+                }
+                Err(e) => Err((None, to_py(py, &e))),
+            });
+            if let Err((Some((tp, offset)), _)) = &r {
+                // The position goes back to the record its deserializer refused.
+                if let Err(e) = consumer.seek(tp, *offset).await {
+                    tracing::warn!("could not move back to {tp}@{offset}: {e}");
+                }
+            }
+            Python::attach(move |py| {
+                let r = r.map_err(|(at, e)| match at {
+                    Some((tp, offset)) => deserialization_error(py, &tp, offset, e),
+                    None => e,
+                });
+                let (value, failed) = match r {
                     Ok(rec) => match Py::new(py, rec) {
                         Ok(rec) => (rec.into_any(), false),
                         Err(e) => (e.into_value(py).into_any(), true),
@@ -585,6 +620,26 @@ impl PyConsumer {
 impl PyConsumer {
     /// Runs a core call, unless a rebalance listener is running on this thread: the core's
     /// poll holds the consumer then, so only `commit`, `position` and `seek` are served there.
+    /// A Python deserializer refused the first of `back` (records in poll order): each of
+    /// their partitions moves back to its first undelivered record, so nothing is skipped,
+    /// and the error to raise names the refused record.
+    fn put_back(&self, py: Python<'_>, back: Vec<(TopicPartition, i64)>, cause: PyErr) -> PyErr {
+        let (tp, offset) = back[0].clone();
+        let mut first: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+        for (tp, o) in back {
+            first.entry(tp).or_insert(o);
+        }
+        for (tp, o) in first {
+            if let Err(e) = self
+                .run(py, self.inner.seek(&tp, o))
+                .and_then(|r| r.py_err(py))
+            {
+                return e;
+            }
+        }
+        deserialization_error(py, &tp, offset, cause)
+    }
+
     fn run<F>(&self, py: Python<'_>, fut: F) -> PyResult<F::Output>
     where
         F: std::future::Future + Send,
@@ -625,4 +680,16 @@ fn offsets_dict(py: Python<'_>, o: BTreeMap<TopicPartition, i64>) -> PyResult<Bo
         out.set_item(tp_to_py(py, &tp)?, v)?;
     }
     Ok(out)
+}
+
+/// `SerializationError` naming the record a deserializer refused, caused by what it raised.
+fn deserialization_error(py: Python<'_>, tp: &TopicPartition, offset: i64, cause: PyErr) -> PyErr {
+    let err = to_py(
+        py,
+        &KafkaError::Serialization(format!(
+            "record {tp}@{offset} could not be deserialized ({cause}); seek past it to go on"
+        )),
+    );
+    err.set_cause(py, Some(cause));
+    err
 }

@@ -42,3 +42,25 @@ def test_awaited_failures_raise_kafka_errors(broker, topic):
         return e.value.code
 
     assert asyncio.run(main()) == 87
+
+
+def test_async_for_stops_on_a_record_the_deserializer_refuses(bootstrap, topic):
+    from krafty import TopicPartition
+
+    async def main():
+        producer = KafkaProducer(bootstrap_servers=bootstrap)
+        await producer.send_batch(topic, [b"1", b"bad", b"3"], partition=0)
+        producer.close()
+        tp = TopicPartition(topic, 0)
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id="aio-deser",
+                                 auto_offset_reset="earliest", value_deserializer=int)
+        consumer.assign([tp])
+        values = []
+        with pytest.raises(errors.SerializationError, match=f"{topic}-0@1"):
+            async for record in consumer:
+                values.append(record.value)
+        position = consumer.position(tp)
+        consumer.close()
+        return values, position
+
+    assert asyncio.run(main()) == ([1], 1)

@@ -230,3 +230,26 @@ def test_listener_may_seek_and_other_calls_are_refused_instead_of_deadlocking(bo
     assert [r.offset for r in poll_until(c, 4)] == [6, 7, 8, 9]
     assert len(refused) == 1
     c.close()
+
+
+def test_a_record_the_deserializer_refuses_is_not_skipped(bootstrap, topic):
+    with KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0) as p:
+        p.send_batch(topic, [b"1", b"2", b"oops", b"4"], partition=0).get(10)
+    tp = TopicPartition(topic, 0)
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id="deser", auto_offset_reset="earliest",
+                      value_deserializer=int)
+    c.assign([tp])
+    # poll: the records before the bad one come back; the next poll raises on it.
+    assert [r.value for r in poll_until(c, 2)] == [1, 2]
+    for _ in range(2):
+        with pytest.raises(errors.SerializationError, match=f"{topic}-0@2") as raised:
+            c.poll(timeout_ms=1000)
+        assert isinstance(raised.value.__cause__, ValueError)
+        assert c.position(tp) == 2
+    # Iteration stops on it the same way.
+    with pytest.raises(errors.SerializationError):
+        next(iter(c))
+    assert c.position(tp) == 2
+    c.seek(tp, 3)
+    assert [(r.offset, r.value) for r in poll_until(c, 1)] == [(3, 4)]
+    c.close()
