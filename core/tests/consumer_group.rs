@@ -396,8 +396,54 @@ async fn a_static_member_restarts_without_a_rebalance() {
     // A dynamic member joining does rebalance: the generation moves on.
     let b = consumer(&bs, "g-static", &[]).await;
     b.subscribe(&["static"], None).await.unwrap();
-    let _ = b.poll(Duration::from_millis(500)).await.unwrap();
+    // poll returns by its timeout while the group waits for the static member's session.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while b.assignment().await.is_empty() && std::time::Instant::now() < deadline {
+        let _ = b.poll(Duration::from_millis(500)).await.unwrap();
+    }
     assert!(b.group_metadata().unwrap().generation_id > before.generation_id);
+    b.close().await.unwrap();
+    broker.shutdown().await;
+}
+
+/// poll(timeout) returns by its timeout while a rebalance waits for another member (the join
+/// goes on in the background, as the Java client's does), and picks the assignment up later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_returns_by_its_timeout_while_the_group_rebalances() {
+    let broker = common::broker(2).await;
+    let bs = broker.bootstrap_servers();
+    produce(&bs, "settle", 10, 2).await;
+    let slow_rejoin = [
+        ("max.poll.interval.ms", "30000"),
+        ("session.timeout.ms", "30000"),
+    ];
+    let a = consumer(&bs, "g-settle", &slow_rejoin).await;
+    a.subscribe(&["settle"], None).await.unwrap();
+    assert_eq!(poll_n(&a, 10).await.len(), 10);
+    let b = consumer(&bs, "g-settle", &slow_rejoin).await;
+    b.subscribe(&["settle"], None).await.unwrap();
+    // `a` does not poll, so the group waits for it to rejoin (up to its 30 s rebalance timeout).
+    let started = std::time::Instant::now();
+    assert!(b.poll(Duration::from_millis(300)).await.unwrap().is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "poll(300 ms) returned after {:?}",
+        started.elapsed()
+    );
+    assert!(b.assignment().await.is_empty());
+    // Once `a` polls (and rejoins), the group settles and each member has one partition.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while (a.assignment().await.len(), b.assignment().await.len()) != (1, 1)
+        && std::time::Instant::now() < deadline
+    {
+        let _ = a.poll(Duration::from_millis(100)).await.unwrap();
+        let _ = b.poll(Duration::from_millis(100)).await.unwrap();
+    }
+    assert_eq!(
+        (a.assignment().await.len(), b.assignment().await.len()),
+        (1, 1)
+    );
+    a.close().await.unwrap();
     b.close().await.unwrap();
     broker.shutdown().await;
 }

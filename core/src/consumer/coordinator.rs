@@ -499,7 +499,9 @@ impl Coordinator {
     /// times out, so a restart causes no rebalance).
     pub async fn leave(&self) {
         self.stop_heartbeat();
-        if !self.is_member() || self.config.group_instance_id.is_some() {
+        // A member id is enough (as in Java): a member that leaves mid-join must not hold the
+        // group's rebalance until its session times out.
+        if self.member_id().is_empty() || self.config.group_instance_id.is_some() {
             return;
         }
         let member = self.member_id();

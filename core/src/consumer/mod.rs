@@ -69,13 +69,20 @@ struct State {
     listener: Option<Box<dyn ConsumerRebalanceListener>>,
     last_auto_commit: Instant,
     last_pattern_check: Instant,
+    /// The JoinGroup/SyncGroup round under way in the background, with the partitions owned
+    /// when it started (as the Java client keeps its join future): `poll` returns by its
+    /// timeout while the group settles, and under cooperative assignment keeps serving the
+    /// partitions it owns meanwhile.
+    joining: Option<(JoinTask, Vec<TopicPartition>)>,
 }
+
+type JoinTask = tokio::task::JoinHandle<Result<Vec<TopicPartition>>>;
 
 struct Inner<K, V> {
     config: ConsumerConfig,
     client: NetworkClient,
     coordinator: Option<Arc<Coordinator>>,
-    assignors: Vec<Box<dyn Assignor>>,
+    assignors: Arc<[Box<dyn Assignor>]>,
     key_deserializer: Box<dyn Deserializer<K>>,
     value_deserializer: Box<dyn Deserializer<V>>,
     state: tokio::sync::Mutex<State>,
@@ -144,6 +151,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
                     listener: None,
                     last_auto_commit: Instant::now(),
                     last_pattern_check: Instant::now(),
+                    joining: None,
                 }),
                 config,
                 client,
@@ -216,6 +224,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
                 "subscribe() after assign(): call unsubscribe() first".into(),
             ));
         }
+        self.cancel_join(&mut st).await;
         st.subscription = Subscription::Topics(topics.iter().map(|t| t.to_string()).collect());
         if listener.is_some() {
             st.listener = listener;
@@ -235,6 +244,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         let regex = Regex::new(&format!("^(?:{pattern})$"))
             .map_err(|e| KafkaError::IllegalState(format!("invalid pattern: {e}")))?;
         let mut st = self.inner.state.lock().await;
+        self.cancel_join(&mut st).await;
         st.subscription = Subscription::Pattern(regex, BTreeSet::new());
         if listener.is_some() {
             st.listener = listener;
@@ -267,6 +277,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
     /// Leaves the group (revoking partitions through the listener) and forgets the assignment.
     pub async fn unsubscribe(&self) -> Result<()> {
         let mut st = self.inner.state.lock().await;
+        self.cancel_join(&mut st).await;
         self.revoke_all(&mut st).await;
         if let Some(c) = &self.inner.coordinator {
             c.leave().await;
@@ -338,7 +349,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         }
         loop {
             self.take_wakeup()?;
-            self.maybe_rebalance(&mut st).await?;
+            self.maybe_rebalance(&mut st, deadline).await?;
             self.maybe_auto_commit(&mut st).await;
             self.init_positions(&mut st).await?;
             st.fetcher.collect_ready();
@@ -503,6 +514,15 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         }
     }
 
+    /// Stops a join under way (the subscription changed, or the consumer is leaving); waits
+    /// until its task has stopped, so nothing it does lands after what the caller does next.
+    async fn cancel_join(&self, st: &mut State) {
+        if let Some((task, _)) = st.joining.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
     /// Revokes every owned partition (eager rebalance, unsubscribe, close).
     async fn revoke_all(&self, st: &mut State) {
         let owned = st.fetcher.assignment();
@@ -520,17 +540,28 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         st.fetcher.assign(&[]);
     }
 
-    async fn maybe_rebalance(&self, st: &mut State) -> Result<()> {
+    /// Starts a rebalance the group asked for (revoking first where eager), and finishes one
+    /// under way if it completes by `deadline`.
+    async fn maybe_rebalance(&self, st: &mut State, deadline: Instant) -> Result<()> {
         let Some(c) = self.inner.coordinator.clone() else {
             return Ok(());
         };
+        if st.joining.is_none() && !self.start_join(st, &c).await? {
+            return Ok(());
+        }
+        self.finish_join(st, &c, deadline).await
+    }
+
+    /// Revokes or loses what it must, then starts the join in the background; false when no
+    /// rebalance is due.
+    async fn start_join(&self, st: &mut State, c: &Arc<Coordinator>) -> Result<bool> {
         // The common case, checked before anything is copied: a settled topic subscription.
         if matches!(st.subscription, Subscription::Topics(_))
             && !c.state.rejoin.load(Ordering::Acquire)
             && !c.state.lost.load(Ordering::Acquire)
             && c.is_member()
         {
-            return Ok(());
+            return Ok(false);
         }
         let topics = match &mut st.subscription {
             Subscription::Topics(t) => t.clone(),
@@ -551,11 +582,11 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
                     _ => BTreeSet::new(),
                 }
             }
-            _ => return Ok(()),
+            _ => return Ok(false),
         };
         let lost = c.state.lost.swap(false, Ordering::AcqRel);
         if !c.state.rejoin.load(Ordering::Acquire) && c.is_member() && !lost {
-            return Ok(());
+            return Ok(false);
         }
         let mut owned = st.fetcher.assignment();
         let cooperative = c
@@ -576,7 +607,36 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
             self.revoke_all(st).await;
             owned.clear();
         }
-        let assigned = c.join(&topics, &owned, &self.inner.assignors).await?;
+        let (group, assignors, from) = (c.clone(), self.inner.assignors.clone(), owned.clone());
+        let task = tokio::spawn(async move { group.join(&topics, &from, &assignors).await });
+        st.joining = Some((task, owned));
+        Ok(true)
+    }
+
+    /// Waits until `deadline` (or a `wakeup`) for the join under way; once it is done, applies
+    /// the assignment and runs the listener on this thread.
+    async fn finish_join(&self, st: &mut State, c: &Coordinator, deadline: Instant) -> Result<()> {
+        let Some((task, _)) = st.joining.as_mut() else {
+            return Ok(());
+        };
+        // With partitions still owned (cooperative), poll goes on serving them and looks again
+        // on its next pass; with none it may as well wait.
+        let until = if st.fetcher.assignment().is_empty() {
+            deadline
+        } else {
+            Instant::now()
+        };
+        let woken = self.inner.wake.notified();
+        let joined = tokio::select! {
+            joined = tokio::time::timeout_at(until, task) => match joined {
+                Ok(joined) => joined,
+                Err(_) => return Ok(()),
+            },
+            _ = woken => return Ok(()),
+        };
+        let (_, owned) = st.joining.take().expect("checked above");
+        let assigned = joined
+            .map_err(|e| KafkaError::IllegalState(format!("the group join task failed: {e}")))??;
         let cooperative = c
             .state
             .protocol
@@ -792,6 +852,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
             return Ok(());
         }
         let mut st = self.inner.state.lock().await;
+        self.cancel_join(&mut st).await;
         if matches!(st.subscription, Subscription::Manual) {
             self.auto_commit_now(&mut st, None).await;
         }
