@@ -309,6 +309,8 @@ type BatchSlots = (Vec<Option<CoreMetadata>>, Option<KafkaError>, usize, bool);
 
 pub struct BatchCompletion {
     slots: Mutex<BatchSlots>,
+    /// Records in the batch (the slots are taken when it completes).
+    expected: usize,
     pub shared: Arc<Shared>,
 }
 
@@ -316,6 +318,7 @@ impl BatchCompletion {
     pub fn new(expected: usize) -> Arc<Self> {
         Arc::new(BatchCompletion {
             slots: Mutex::new((vec![None; expected], None, expected, false)),
+            expected,
             shared: Arc::default(),
         })
     }
@@ -332,10 +335,11 @@ impl BatchCompletion {
         self.finish_if_done(s);
     }
 
-    /// Only the first `sent` records went out (a send failed synchronously).
+    /// Only the first `sent` records went out (a send failed synchronously). Every record may
+    /// already be acknowledged by now, the batch completed and its slots taken.
     pub fn truncate(&self, sent: usize) {
         let mut s = self.slots.lock().unwrap();
-        let unsent = s.0.len() - sent;
+        let unsent = self.expected - sent;
         s.0.truncate(sent);
         s.2 -= unsent;
         self.finish_if_done(s);
