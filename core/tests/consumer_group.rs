@@ -447,3 +447,52 @@ async fn poll_returns_by_its_timeout_while_the_group_rebalances() {
     b.close().await.unwrap();
     broker.shutdown().await;
 }
+
+/// A coordinator that moves or is loading (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE,
+/// COORDINATOR_LOAD_IN_PROGRESS on join, offset fetch, heartbeat and commit) is looked up again
+/// and the group carries on: same generation, every record once, commits land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_group_follows_a_coordinator_that_moves() {
+    const OFFSET_COMMIT: i16 = 8;
+    const OFFSET_FETCH: i16 = 9;
+    const JOIN_GROUP: i16 = 11;
+    const HEARTBEAT: i16 = 12;
+    let broker = common::broker(2).await;
+    let bs = broker.bootstrap_servers();
+    produce(&bs, "failover", 20, 2).await;
+    broker.faults().fail_next(JOIN_GROUP, 16, 1, None, None);
+    broker.faults().fail_next(OFFSET_FETCH, 14, 1, None, None);
+    let c = consumer(&bs, "g-failover", &[("enable.auto.commit", "false")]).await;
+    c.subscribe(&["failover"], None).await.unwrap();
+    let mut got = poll_n(&c, 20).await;
+    got.sort();
+    let expected: Vec<(i32, i64)> = (0..2).flat_map(|p| (0..10).map(move |o| (p, o))).collect();
+    assert_eq!(got.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(), expected);
+    let generation = c.group_metadata().unwrap().generation_id;
+
+    broker.faults().fail_next(HEARTBEAT, 16, 3, None, None);
+    broker.faults().fail_next(OFFSET_COMMIT, 15, 2, None, None);
+    c.commit_sync().await.unwrap();
+    for _ in 0..10 {
+        assert!(c.poll(Duration::from_millis(150)).await.unwrap().is_empty());
+    }
+    assert_eq!(
+        c.group_metadata().unwrap().generation_id,
+        generation,
+        "no rebalance"
+    );
+    assert_eq!(c.assignment().await.len(), 2);
+    let tps = [
+        TopicPartition::new("failover", 0),
+        TopicPartition::new("failover", 1),
+    ];
+    let committed = c.committed(&tps).await.unwrap();
+    assert_eq!(
+        tps.iter()
+            .map(|tp| committed[tp].offset)
+            .collect::<Vec<_>>(),
+        vec![10, 10]
+    );
+    c.close().await.unwrap();
+    broker.shutdown().await;
+}

@@ -216,3 +216,20 @@ async fn unknown_producer_id_bumps_the_epoch_and_keeps_order() {
     assert!(!stored.is_empty());
     broker.shutdown().await;
 }
+
+/// InitProducerId answered with COORDINATOR_NOT_AVAILABLE is retried: the idempotent producer
+/// gets its id and delivers every record once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_producer_id_is_retried_until_the_coordinator_answers() {
+    const INIT_PRODUCER_ID: i16 = 22;
+    let broker = common::broker(1).await;
+    let bs = broker.bootstrap_servers();
+    broker
+        .faults()
+        .fail_next(INIT_PRODUCER_ID, 15, 2, None, None);
+    let p = producer(&bs, &[]).await;
+    send_all(&p, "pid", 50).await;
+    p.close(Duration::from_secs(5)).await.unwrap();
+    assert_exactly_once_in_order(&bs, "pid", 50).await;
+    broker.shutdown().await;
+}

@@ -7,6 +7,7 @@
 mod admin;
 mod cluster;
 mod fetch;
+mod injected;
 mod offsets;
 mod produce;
 
@@ -78,6 +79,9 @@ pub async fn handle(
     version: i16,
     client: ClientInfo,
 ) -> Option<ResponseKind> {
+    if let Some(injected) = injected::response(&shared.faults, &request, version) {
+        return Some(injected);
+    }
     let groups = &shared.groups;
     Some(match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions(0)),
