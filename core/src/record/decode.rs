@@ -58,6 +58,11 @@ pub fn decode_batches(
     let mut out = Vec::new();
     let mut pos = 0usize;
     let mut next = None;
+    // read_committed, as the Java client does it: the broker's aborted transactions in offset
+    // order; each one marks its producer as aborting from the batch that reaches its first
+    // offset until that producer's next control marker.
+    let mut upcoming: Vec<Aborted> = aborted.map(<[Aborted]>::to_vec).unwrap_or_default();
+    upcoming.sort_by_key(|(_, first)| std::cmp::Reverse(*first));
     let mut aborted_pids: Vec<i64> = Vec::new();
     while pos + 61 <= data.len() {
         let b = &data[pos..];
@@ -93,31 +98,28 @@ pub fn decode_batches(
         let max_timestamp = be_i64(&batch, 35);
         let producer_id = be_i64(&batch, 43);
         let count = be_i32(&batch, 57);
-        next = Some(base_offset + last_offset_delta as i64 + 1);
-        if base_offset + (last_offset_delta as i64) < from_offset {
-            continue;
-        }
+        let last_offset = base_offset + last_offset_delta as i64;
+        next = Some(last_offset + 1);
         let control = attributes & 0x20 != 0;
         let transactional = attributes & 0x10 != 0;
-        if let Some(aborted) = aborted {
-            if transactional {
-                if control {
-                    // An abort or commit marker ends the producer's transaction.
-                    aborted_pids.retain(|p| *p != producer_id);
-                    continue;
-                }
-                if aborted
-                    .iter()
-                    .any(|(pid, first)| *pid == producer_id && *first <= base_offset)
-                {
-                    if !aborted_pids.contains(&producer_id) {
-                        aborted_pids.push(producer_id);
-                    }
-                    continue;
-                }
+        if aborted.is_some() {
+            while upcoming
+                .last()
+                .is_some_and(|(_, first)| *first <= last_offset)
+            {
+                let (pid, _) = upcoming.pop().expect("checked");
+                aborted_pids.push(pid);
+            }
+            if transactional && control {
+                // An abort (or commit) marker ends the producer's transaction.
+                aborted_pids.retain(|p| *p != producer_id);
+                continue;
+            }
+            if transactional && aborted_pids.contains(&producer_id) {
+                continue;
             }
         }
-        if control {
+        if control || last_offset < from_offset {
             continue;
         }
         let log_append_time = attributes & 0x08 != 0;
@@ -280,5 +282,63 @@ mod tests {
             decode_batches(&Bytes::from(bad), 0, true, None).unwrap_err(),
             DecodeError::Crc(0)
         );
+    }
+
+    /// Batches of producer 7: data 0-1 + commit marker 2, data 3-4 + abort marker 5, data 6 +
+    /// commit marker 7; the broker reports the transaction from offset 3 as aborted.
+    fn transactions() -> Bytes {
+        use kafka_protocol::records::{
+            Compression as C, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let rec = |offset: i64, control: bool| Record {
+            transactional: true,
+            control,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: 7,
+            producer_epoch: 0,
+            timestamp_type: TimestampType::Creation,
+            offset,
+            sequence: offset as i32,
+            timestamp: 1000 + offset,
+            key: None,
+            value: Some(Bytes::from(if control {
+                vec![0, 0, 0, 0]
+            } else {
+                vec![b'v']
+            })),
+            headers: Default::default(),
+        };
+        let opts = RecordEncodeOptions {
+            version: 2,
+            compression: C::None,
+        };
+        let mut buf = bytes::BytesMut::new();
+        for batch in [
+            vec![rec(0, false), rec(1, false)],
+            vec![rec(2, true)],
+            vec![rec(3, false), rec(4, false)],
+            vec![rec(5, true)],
+            vec![rec(6, false)],
+            vec![rec(7, true)],
+        ] {
+            RecordBatchEncoder::encode(&mut buf, &batch, &opts).unwrap();
+        }
+        buf.freeze()
+    }
+
+    #[test]
+    fn read_committed_drops_only_the_aborted_transaction() {
+        let data = transactions();
+        let offsets = |from, aborted: Option<&[Aborted]>| {
+            let (records, next) = decode_batches(&data, from, true, aborted).unwrap();
+            (records.iter().map(|r| r.offset).collect::<Vec<_>>(), next)
+        };
+        let aborted: &[Aborted] = &[(7, 3)];
+        assert_eq!(offsets(0, Some(aborted)), (vec![0, 1, 6], Some(8)));
+        // A fetch from inside the aborted transaction still knows it is aborted.
+        assert_eq!(offsets(4, Some(aborted)), (vec![6], Some(8)));
+        // read_uncommitted: every data record, never a control marker.
+        assert_eq!(offsets(0, None), (vec![0, 1, 3, 4, 6], Some(8)));
     }
 }
