@@ -60,11 +60,12 @@ def test_records_from_krafty_are_read_intact_by_librdkafka_and_kafka_python(clus
     assert seen == {f"key-{i}": (f"value-{i}", [("origin", b"krafty")]) for i in range(200)}
 
 
-def test_records_from_librdkafka_are_read_intact_by_krafty(cluster, topic):
+@pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
+def test_records_from_librdkafka_are_read_intact_by_krafty(cluster, topic, codec):
     from confluent_kafka import Producer
 
     create(cluster, topic, 2)
-    p = Producer({"bootstrap.servers": cluster.bootstrap, "compression.type": "zstd", "linger.ms": 5})
+    p = Producer({"bootstrap.servers": cluster.bootstrap, "compression.type": codec, "linger.ms": 5})
     for i in range(100):
         p.produce(topic, key=f"k{i}", value=f"v{i}", headers=[("n", str(i).encode())], partition=i % 2)
     assert p.flush(10) == 0
