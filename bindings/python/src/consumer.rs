@@ -618,8 +618,6 @@ impl PyConsumer {
 }
 
 impl PyConsumer {
-    /// Runs a core call, unless a rebalance listener is running on this thread: the core's
-    /// poll holds the consumer then, so only `commit`, `position` and `seek` are served there.
     /// A Python deserializer refused the first of `back` (records in poll order): each of
     /// their partitions moves back to its first undelivered record, so nothing is skipped,
     /// and the error to raise names the refused record.
@@ -640,6 +638,8 @@ impl PyConsumer {
         deserialization_error(py, &tp, offset, cause)
     }
 
+    /// Runs a core call, unless a rebalance listener is running on this thread: the core's
+    /// poll holds the consumer then, so only `commit`, `position` and `seek` are served there.
     fn run<F>(&self, py: Python<'_>, fut: F) -> PyResult<F::Output>
     where
         F: std::future::Future + Send,
