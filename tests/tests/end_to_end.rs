@@ -21,12 +21,18 @@ async fn keyed_records_round_trip_through_a_group_with_commits() {
         .create_topics(&[NewTopic::new(&topic, 3, 1)])
         .await
         .unwrap();
-    assert_eq!(
-        admin.describe_topics(&[topic.as_str()]).await.unwrap()[0]
-            .partitions
-            .len(),
-        3
-    );
+    // A KRaft broker serves a new topic's metadata a moment after CreateTopics answers (as
+    // with the Java admin client, describe may say UNKNOWN_TOPIC_OR_PARTITION until then).
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let described = loop {
+        match admin.describe_topics(&[topic.as_str()]).await {
+            Err(e) if e.code() == Some(3) && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            r => break r.unwrap(),
+        }
+    };
+    assert_eq!(described[0].partitions.len(), 3);
 
     let producer: KafkaProducer<String, String> = KafkaProducer::from_properties(
         [

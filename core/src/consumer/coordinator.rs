@@ -591,6 +591,18 @@ async fn heartbeat_loop(
             Ok((resp, _)) => match resp.error_code {
                 0 => {}
                 27 => state.rejoin.store(true, Ordering::Release),
+                22 | 25 | 82
+                    if state.generation.load(Ordering::Acquire) != generation
+                        || *state.member_id.lock().unwrap() != member =>
+                {
+                    // The answer to a heartbeat of a generation a join has since replaced (as
+                    // in Java, a stale generation's error is ignored).
+                    tracing::debug!(
+                        group,
+                        code = resp.error_code,
+                        "stale heartbeat error ignored"
+                    );
+                }
                 22 | 25 | 82 => {
                     tracing::info!(group, code = resp.error_code, "group membership lost");
                     *state.member_id.lock().unwrap() = String::new();
