@@ -386,49 +386,15 @@ impl PyConsumer {
         slf
     }
 
-    /// The next record, for `async for`: the core reads on its runtime and the record is
-    /// handed to the event loop's thread.
-    fn __anext__(&self, py: Python<'_>) -> PyResult<Obj> {
+    /// The next record, for `async for`: the core fetches on its runtime until records are
+    /// buffered, and the record is taken on the event loop's thread, only if the awaiting
+    /// task is still waiting for it (a cancelled step, as under `asyncio.wait_for`, takes
+    /// nothing and loses nothing).
+    fn __anext__(slf: Bound<'_, Self>) -> PyResult<Obj> {
+        let py = slf.py();
         let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
         let future = event_loop.call_method0("create_future")?;
-        let (lp, fut) = (event_loop.unbind(), future.clone().unbind());
-        let consumer = self.inner.clone();
-        let deserializers = self.deserializers.clone();
-        krafty::runtime::handle().spawn(async move {
-            let r = consumer.recv().await;
-            let r = Python::attach(|py| match r {
-                Ok(rec) => {
-                    let at = (TopicPartition::new(&rec.topic, rec.partition), rec.offset);
-                    deserializers.record(py, rec).map_err(|e| (Some(at), e))
-                }
-                Err(e) => Err((None, to_py(py, &e))),
-            });
-            if let Err((Some((tp, offset)), _)) = &r {
-                // The position goes back to the record its deserializer refused.
-                if let Err(e) = consumer.seek(tp, *offset).await {
-                    tracing::warn!("could not move back to {tp}@{offset}: {e}");
-                }
-            }
-            Python::attach(move |py| {
-                let r = r.map_err(|(at, e)| match at {
-                    Some((tp, offset)) => deserialization_error(py, &tp, offset, e),
-                    None => e,
-                });
-                let (value, failed) = match r {
-                    Ok(rec) => match Py::new(py, rec) {
-                        Ok(rec) => (rec.into_any(), false),
-                        Err(e) => (e.into_value(py).into_any(), true),
-                    },
-                    Err(e) => (e.into_value(py).into_any(), true),
-                };
-                let settle = wrap_pyfunction!(crate::future::settle, py);
-                if let Err(e) = settle.and_then(|s| {
-                    lp.call_method1(py, "call_soon_threadsafe", (s, fut, value, failed))
-                }) {
-                    e.write_unraisable(py, None);
-                }
-            });
-        });
+        arm(slf.unbind(), event_loop.unbind(), future.clone().unbind());
         Ok(future.unbind())
     }
 
@@ -692,4 +658,85 @@ fn deserialization_error(py: Python<'_>, tp: &TopicPartition, offset: i64, cause
     );
     err.set_cause(py, Some(cause));
     err
+}
+
+/// Waits on the runtime until records are buffered, then schedules a `Take` on the loop.
+fn arm(consumer: Py<PyConsumer>, event_loop: Obj, future: Obj) {
+    let core = Python::attach(|py| consumer.bind(py).get().inner.clone());
+    krafty::runtime::handle().spawn(async move {
+        let ready = loop {
+            match core.wait_for_records(Duration::from_millis(500)).await {
+                Ok(true) => break Ok(()),
+                Ok(false) => continue,
+                Err(e) => break Err(e),
+            }
+        };
+        Python::attach(|py| {
+            let scheduled = match ready {
+                Ok(()) => Py::new(
+                    py,
+                    Take {
+                        consumer,
+                        event_loop: event_loop.clone_ref(py),
+                    },
+                )
+                .and_then(|take| {
+                    event_loop.call_method1(py, "call_soon_threadsafe", (take, future))
+                }),
+                Err(e) => wrap_pyfunction!(crate::future::settle, py).and_then(|settle| {
+                    let exc = to_py(py, &e).into_value(py).into_any();
+                    event_loop.call_method1(py, "call_soon_threadsafe", (settle, future, exc, true))
+                }),
+            };
+            if let Err(e) = scheduled {
+                e.write_unraisable(py, None);
+            }
+        });
+    });
+}
+
+/// Takes one buffered record on the event loop's thread for an `async for` step still
+/// awaiting it; waits again when the records went away meanwhile (a rebalance, a seek).
+#[pyclass(module = "krafty._krafty", frozen)]
+struct Take {
+    consumer: Py<PyConsumer>,
+    event_loop: Obj,
+}
+
+#[pymethods]
+impl Take {
+    fn __call__(&self, py: Python<'_>, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future.call_method0("done")?.extract::<bool>()? {
+            return Ok(()); // cancelled: nothing was taken
+        }
+        let consumer = self.consumer.bind(py).get();
+        let taken = wait_fast(py, consumer.inner.poll_at_most(Duration::ZERO, 1))
+            .and_then(|r| r.py_err(py))
+            .and_then(|mut records| {
+                records
+                    .pop()
+                    .map(|r| {
+                        let at = (TopicPartition::new(&r.topic, r.partition), r.offset);
+                        consumer
+                            .deserializers
+                            .record(py, r)
+                            .map_err(|cause| consumer.put_back(py, vec![at], cause))
+                    })
+                    .transpose()
+            });
+        match taken {
+            Ok(Some(rec)) => {
+                future.call_method1("set_result", (Py::new(py, rec)?,))?;
+            }
+            Ok(None) => arm(
+                self.consumer.clone_ref(py),
+                self.event_loop.clone_ref(py),
+                future.clone().unbind(),
+            ),
+            Err(e) => {
+                future.call_method1("set_exception", (e.into_value(py),))?;
+            }
+        }
+        Ok(())
+    }
 }

@@ -64,3 +64,30 @@ def test_async_for_stops_on_a_record_the_deserializer_refuses(bootstrap, topic):
         return values, position
 
     assert asyncio.run(main()) == ([1], 1)
+
+
+def test_cancelled_async_for_steps_lose_no_record(bootstrap, topic):
+    from krafty import TopicPartition
+
+    async def main():
+        producer = KafkaProducer(bootstrap_servers=bootstrap)
+        await producer.send_batch(topic, [b"%d" % i for i in range(30)], partition=0)
+        producer.close()
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id="aio-cancel",
+                                 auto_offset_reset="earliest")
+        consumer.assign([TopicPartition(topic, 0)])
+        got, cancelled = [], 0
+        deadline = asyncio.get_running_loop().time() + 20
+        timeouts = [0.0002, 0.001, 0.005, 0.05]
+        while len(got) < 30 and asyncio.get_running_loop().time() < deadline:
+            try:
+                record = await asyncio.wait_for(consumer.__anext__(), timeouts[(len(got) + cancelled) % 4])
+                got.append(int(record.value))
+            except asyncio.TimeoutError:
+                cancelled += 1
+        consumer.close()
+        return got, cancelled
+
+    got, cancelled = asyncio.run(main())
+    assert got == list(range(30)), f"after {cancelled} cancelled steps"
+    assert cancelled > 0

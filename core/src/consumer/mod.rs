@@ -344,28 +344,47 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         self.check_open()?;
         let deadline = Instant::now() + timeout;
         let mut st = self.inner.state.lock().await;
+        if !self.fill(&mut st, deadline).await? {
+            return Ok(vec![]);
+        }
+        let drained = st.fetcher.drain(max_records.max(1));
+        // Prefetch: the next fetch goes out while the application works.
+        st.fetcher.start_fetches();
+        self.convert(&mut st, drained)
+    }
+
+    /// Waits up to `timeout` until `poll` would return records, without taking any: for a
+    /// caller that takes them elsewhere (the Python package's `async for` takes them on the
+    /// event loop's thread, so a cancelled step takes nothing).
+    pub async fn wait_for_records(&self, timeout: Duration) -> Result<bool> {
+        self.check_open()?;
+        let deadline = Instant::now() + timeout;
+        let mut st = self.inner.state.lock().await;
+        self.fill(&mut st, deadline).await
+    }
+
+    /// poll's loop: group events, commits, positions and fetches, until records are buffered
+    /// (true) or `deadline` passes (false).
+    async fn fill(&self, st: &mut State, deadline: Instant) -> Result<bool> {
         if let Some(c) = &self.inner.coordinator {
             *c.state.last_poll.lock().unwrap() = Instant::now();
         }
         loop {
             self.take_wakeup()?;
-            self.maybe_rebalance(&mut st, deadline).await?;
-            self.maybe_auto_commit(&mut st).await;
-            self.init_positions(&mut st).await?;
+            self.maybe_rebalance(st, deadline).await?;
+            self.maybe_auto_commit(st).await;
+            self.init_positions(st).await?;
             st.fetcher.collect_ready();
             if let Some(e) = st.fetcher.take_error() {
                 return Err(e);
             }
             if st.fetcher.has_buffered() {
-                let drained = st.fetcher.drain(max_records.max(1));
-                // Prefetch: the next fetch goes out while the application works.
-                st.fetcher.start_fetches();
-                return self.convert(&mut st, drained);
+                return Ok(true);
             }
             st.fetcher.start_fetches();
             let now = Instant::now();
             if now >= deadline {
-                return Ok(vec![]);
+                return Ok(false);
             }
             // Wake for a fetch answer, a rebalance check, or wakeup().
             let recheck = (now + Duration::from_millis(250)).min(deadline);
