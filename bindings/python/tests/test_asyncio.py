@@ -78,10 +78,11 @@ def test_cancelled_async_for_steps_lose_no_record(bootstrap, topic):
         consumer.assign([TopicPartition(topic, 0)])
         got, cancelled = [], 0
         deadline = asyncio.get_running_loop().time() + 20
-        timeouts = [0.0002, 0.001, 0.005, 0.05]
+        # wait_for with a timeout of 0 always cancels the step; the others race the hand-off.
+        timeouts = [0, 0.0002, 0.001, 0.005, 0.05]
         while len(got) < 30 and asyncio.get_running_loop().time() < deadline:
             try:
-                record = await asyncio.wait_for(consumer.__anext__(), timeouts[(len(got) + cancelled) % 4])
+                record = await asyncio.wait_for(consumer.__anext__(), timeouts[(len(got) + cancelled) % 5])
                 got.append(int(record.value))
             except asyncio.TimeoutError:
                 cancelled += 1
