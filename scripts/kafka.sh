@@ -1,25 +1,49 @@
 #!/usr/bin/env bash
-# Apache Kafka 4.x (KRaft, single node, 127.0.0.1) from Maven Central, for compatibility tests.
-#   scripts/kafka.sh install|start|stop|status      (PORT=19092 by default)
-# The jars are cached in .cache/kafka/lib; data and logs live in .cache/kafka/run.
+# Apache Kafka (KRaft, one node on 127.0.0.1) from Maven Central, for compatibility tests.
+#   scripts/kafka.sh install|start|stop|restart|status|wipe
+# KAFKA_VERSION picks the release (4.4.0 by default; the test command also runs 3.9.1 and
+# 4.1.1); PORT the client port (19092 by default; the controller listens on PORT+1).
+# The jars are cached in .cache/kafka/VERSION/lib; data and logs live in
+# .cache/kafka/VERSION/run-PORT and survive stop/restart (a test restarts the broker and expects
+# its committed offsets back); `wipe` removes them.
+# `start` prints only the bootstrap address on stdout; everything else goes to stderr.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-cache="$root/.cache/kafka"
-run="$cache/run"
+version="${KAFKA_VERSION:-4.4.0}"
 port="${PORT:-19092}"
 controller_port=$((port + 1))
+cache="$root/.cache/kafka/$version"
+run="$cache/run-$port"
+
+listening() { (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+our_pid() {
+  [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null && cat "$run/pid"
+}
 
 install() {
-  if [ ! -f "$cache/lib/kafka_2.13-"*.jar ] 2>/dev/null; then
-    # Everything Maven prints goes to stderr: `start` prints only the bootstrap address.
-    (cd "$root/scripts/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies \
+  if ! ls "$cache/lib/kafka_2.13-$version.jar" "$cache/lib/slf4j-api-2.0.16.jar" >/dev/null 2>&1; then
+    echo "fetching Apache Kafka $version from Maven Central" >&2
+    rm -rf "$cache/lib"
+    # Bounded: a hung resolver must not hang the test command.
+    (cd "$root/scripts/kafka" && timeout 900 mvn -q -B -Dstyle.color=never \
+      -Dkafka.version="$version" dependency:copy-dependencies \
       -DoutputDirectory="$cache/lib" -DincludeScope=runtime) >&2
   fi
 }
 
 start() {
   install
-  py="$("$root/scripts/python-env.sh")"
+  if pid="$(our_pid)"; then
+    echo "Kafka $version is already running on port $port (pid $pid): scripts/kafka.sh stop first" >&2
+    return 1
+  fi
+  for p in "$port" "$controller_port"; do
+    if listening "$p"; then
+      echo "port $p is already taken (a stale Kafka?): refusing to start Kafka $version there" >&2
+      return 1
+    fi
+  done
   mkdir -p "$run"
   cat > "$run/server.properties" <<PROPS
 process.roles=broker,controller
@@ -32,41 +56,59 @@ listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$run/data
 num.partitions=1
 offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=5
 group.initial.rebalance.delay.ms=0
 PROPS
   if [ ! -f "$run/data/meta.properties" ]; then
-    java -cp "$cache/lib/*" kafka.tools.StorageTool format -t "$(java -cp "$cache/lib/*" kafka.tools.StorageTool random-uuid)" \
-      -c "$run/server.properties" >/dev/null 2>&1
+    # A cluster id is 16 random bytes in URL-safe base64 without padding.
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    timeout 120 java -cp "$cache/lib/*" kafka.tools.StorageTool format -t "$cluster_id" \
+      -c "$run/server.properties" >"$run/format.log" 2>&1 \
+      || { echo "formatting Kafka's log dir failed; see $run/format.log" >&2; return 1; }
   fi
-  nohup java -Xmx512m -cp "$cache/lib/*" kafka.Kafka "$run/server.properties" > "$run/kafka.log" 2>&1 &
+  nohup java -Xms256m -Xmx512m -XX:+UseSerialGC -cp "$cache/lib/*" \
+    kafka.Kafka "$run/server.properties" > "$run/kafka.log" 2>&1 < /dev/null &
   echo $! > "$run/pid"
-  for _ in $(seq 1 120); do
-    if (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && "$py" -c "
-from confluent_kafka.admin import AdminClient
-AdminClient({'bootstrap.servers': '127.0.0.1:$port'}).list_topics(timeout=2)" 2>/dev/null; then
+  for _ in $(seq 1 240); do
+    if ! kill -0 "$(cat "$run/pid")" 2>/dev/null; then
+      echo "Kafka $version exited while starting; see $run/kafka.log" >&2
+      rm -f "$run/pid"
+      return 1
+    fi
+    if listening "$port" && grep -q 'Kafka Server started' "$run/kafka.log"; then
       echo "127.0.0.1:$port"
       return 0
     fi
     sleep 0.5
   done
-  echo "Kafka did not start; see $run/kafka.log" >&2
+  echo "Kafka $version did not start in 120 s; see $run/kafka.log" >&2
+  stop
   return 1
 }
 
 stop() {
-  if [ -f "$run/pid" ]; then
-    kill "$(cat "$run/pid")" 2>/dev/null || true
-    for _ in $(seq 1 60); do kill -0 "$(cat "$run/pid")" 2>/dev/null || break; sleep 0.5; done
-    rm -f "$run/pid"
+  local pid
+  if pid="$(our_pid)"; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "Kafka $version (pid $pid) ignored SIGTERM for 30 s: SIGKILL" >&2
+      kill -9 "$pid" 2>/dev/null || true
+      for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    fi
   fi
+  rm -f "$run/pid"
 }
 
 case "${1:-}" in
   install) install ;;
   start) start ;;
   stop) stop ;;
-  status) [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null && echo running || echo stopped ;;
-  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+  restart) stop; start ;;
+  status) if pid="$(our_pid)"; then echo "running (pid $pid) on 127.0.0.1:$port"; else echo stopped; fi ;;
+  wipe) stop; rm -rf "$run" ;;
+  *) echo "usage: $0 install|start|stop|restart|status|wipe  (KAFKA_VERSION=$version PORT=$port)" >&2; exit 2 ;;
 esac

@@ -21,6 +21,10 @@ struct State {
     latency_ms: Vec<(i16, u64)>,
     /// Requests (on any connection) until the connection serving the next one is dropped.
     drop_after: Option<u32>,
+    /// Injected errors answered so far (each entry of a request counts once).
+    errors_fired: u64,
+    /// Connections dropped by `drop_connection_after` so far.
+    drops_fired: u64,
 }
 
 /// The broker's fault-injection controls; shared by every connection.
@@ -68,9 +72,29 @@ impl Faults {
         self.state.lock().unwrap().drop_after = Some(requests);
     }
 
-    /// Removes every injected fault.
+    /// Removes every injected fault that has not fired yet (the fired counts are kept).
     pub fn clear(&self) {
-        *self.state.lock().unwrap() = State::default();
+        let mut s = self.state.lock().unwrap();
+        s.errors.clear();
+        s.latency_ms.clear();
+        s.drop_after = None;
+    }
+
+    /// How many injected errors have been answered: one per request entry (partition, or
+    /// whole request) that carried one. Lets a test prove that its fault really fired.
+    pub fn errors_fired(&self) -> u64 {
+        self.state.lock().unwrap().errors_fired
+    }
+
+    /// How many connections `drop_connection_after` has dropped.
+    pub fn connections_dropped(&self) -> u64 {
+        self.state.lock().unwrap().drops_fired
+    }
+
+    /// Injected errors not answered yet (the sum of every rule's remaining count).
+    pub fn errors_pending(&self) -> u64 {
+        let s = self.state.lock().unwrap();
+        s.errors.iter().map(|r| u64::from(r.remaining)).sum()
     }
 
     pub(crate) fn latency(&self, api_key: i16) -> Option<Duration> {
@@ -87,6 +111,7 @@ impl Faults {
         match s.drop_after {
             Some(0) => {
                 s.drop_after = None;
+                s.drops_fired += 1;
                 true
             }
             Some(n) => {
@@ -118,6 +143,7 @@ impl Faults {
         if rule.remaining == 0 {
             s.errors.remove(i);
         }
+        s.errors_fired += 1;
         Some(code)
     }
 }
@@ -135,9 +161,15 @@ mod tests {
         assert_eq!(f.take_error(0, Some("t"), Some(1)), Some(6));
         assert_eq!(f.take_error(0, Some("t"), Some(1)), Some(6));
         assert_eq!(f.take_error(0, Some("t"), Some(1)), None);
+        assert_eq!((f.errors_fired(), f.errors_pending()), (2, 0));
         f.drop_connection_after(1);
         assert!(!f.should_drop());
         assert!(f.should_drop());
         assert!(!f.should_drop());
+        assert_eq!(f.connections_dropped(), 1);
+        f.fail_next(1, 6, 3, None, None);
+        assert_eq!(f.errors_pending(), 3);
+        f.clear();
+        assert_eq!((f.errors_fired(), f.errors_pending()), (2, 0));
     }
 }

@@ -3,15 +3,53 @@
 //! same suite checks both. Built with the `testcontainers` feature and run with
 //! `KRAFTY_TEST_BACKEND=testcontainers`, each test starts the official `apache/kafka` image
 //! instead (machines with Docker need neither Java nor Maven for that).
+//!
+//! Tests create their topics with [`TestCluster::create_topic`] (an external cluster's
+//! `num.partitions` is not ours to choose) under [`unique_topic`] names (an external cluster
+//! keeps topics between runs).
 
-use krafty_broker::{Broker, BrokerHandle};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{FetchRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use krafty::admin::{AdminClient, NewTopic};
+use krafty::config::ClientConfig;
+use krafty::network::NetworkClient;
+use krafty::record::{decode_batches, ConsumerRecordData};
+use krafty_broker::{Broker, BrokerHandle, Faults};
 
 /// A cluster for one test.
 pub enum TestCluster {
-    Embedded(BrokerHandle),
+    Embedded(EmbeddedBroker),
     External(String),
     #[cfg(feature = "testcontainers")]
     Container(Box<container::KafkaContainer>),
+}
+
+/// The in-process dev broker, with a durable data dir so a test can restart it.
+pub struct EmbeddedBroker {
+    handle: BrokerHandle,
+    partitions: i32,
+    data_dir: tempfile::TempDir,
+}
+
+impl EmbeddedBroker {
+    async fn start(partitions: i32, data_dir: tempfile::TempDir, listen: &str) -> EmbeddedBroker {
+        let handle = Broker::builder()
+            .listen(listen)
+            .data_dir(data_dir.path())
+            .config("num.partitions", partitions.to_string())
+            .start()
+            .await
+            .expect("the embedded dev broker starts");
+        EmbeddedBroker {
+            handle,
+            partitions,
+            data_dir,
+        }
+    }
 }
 
 impl TestCluster {
@@ -23,22 +61,18 @@ impl TestCluster {
                 container::KafkaContainer::start(partitions).await,
             ));
         }
-        match std::env::var("KRAFTY_TEST_BOOTSTRAP") {
-            Ok(bootstrap) if !bootstrap.is_empty() => TestCluster::External(bootstrap),
-            _ => TestCluster::Embedded(
-                Broker::builder()
-                    .listen("127.0.0.1:0")
-                    .config("num.partitions", partitions.to_string())
-                    .start()
-                    .await
-                    .expect("the embedded dev broker starts"),
-            ),
+        match external_bootstrap() {
+            Some(bootstrap) => TestCluster::External(bootstrap),
+            None => {
+                let dir = tempfile::tempdir().expect("a temporary data dir");
+                TestCluster::Embedded(EmbeddedBroker::start(partitions, dir, "127.0.0.1:0").await)
+            }
         }
     }
 
     pub fn bootstrap(&self) -> String {
         match self {
-            TestCluster::Embedded(b) => b.bootstrap_servers(),
+            TestCluster::Embedded(b) => b.handle.bootstrap_servers(),
             TestCluster::External(s) => s.clone(),
             #[cfg(feature = "testcontainers")]
             TestCluster::Container(c) => c.bootstrap.clone(),
@@ -49,14 +83,114 @@ impl TestCluster {
         matches!(self, TestCluster::Embedded(_))
     }
 
+    /// The dev broker's fault injection; `None` on a real Kafka, where a test that needs an
+    /// injected fault says so in its doc comment and returns early.
+    pub fn faults(&self) -> Option<&Faults> {
+        match self {
+            TestCluster::Embedded(b) => Some(b.handle.faults()),
+            _ => None,
+        }
+    }
+
+    /// The embedded broker itself (retention on demand, faults); `None` on a real Kafka.
+    pub fn embedded(&self) -> Option<&BrokerHandle> {
+        match self {
+            TestCluster::Embedded(b) => Some(&b.handle),
+            _ => None,
+        }
+    }
+
+    /// Creates `topic` with `partitions` partitions (and topic configs) and waits until every
+    /// partition has a leader in the metadata, as a KRaft broker serves it a moment after
+    /// CreateTopics answers.
+    pub async fn create_topic(&self, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
+        let admin = self.admin().await;
+        let mut new = NewTopic::new(topic, partitions, 1);
+        for (k, v) in configs {
+            new.configs.insert(k.to_string(), v.to_string());
+        }
+        admin
+            .create_topics(&[new])
+            .await
+            .unwrap_or_else(|e| panic!("creating {topic}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match admin.describe_topics(&[topic]).await {
+                Ok(t)
+                    if t[0].partitions.len() == partitions as usize
+                        && t[0].partitions.iter().all(|p| p.leader >= 0) =>
+                {
+                    break
+                }
+                Ok(_) | Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                other => panic!("{topic} has no leader for every partition after 30 s: {other:?}"),
+            }
+        }
+        admin.close().await;
+    }
+
+    /// An admin client on this cluster.
+    pub async fn admin(&self) -> AdminClient {
+        AdminClient::from_properties([("bootstrap.servers", self.bootstrap())])
+            .await
+            .expect("an admin client connects")
+    }
+
+    /// Stops the broker and starts it again on the same address with the same data, as an
+    /// operator's restart. The dev broker restarts in process; a real Kafka through the
+    /// command in `KRAFTY_TEST_RESTART_CMD` (the test command sets it to `scripts/kafka.sh
+    /// restart` for the Kafka it started). False when the cluster cannot be restarted from
+    /// here (an external cluster without that command): the caller skips.
+    pub async fn restart(&mut self) -> bool {
+        match self {
+            TestCluster::Embedded(b) => {
+                b.handle.shutdown().await;
+                let listen = b.handle.local_addr().to_string();
+                let dir = std::mem::replace(
+                    &mut b.data_dir,
+                    tempfile::tempdir().expect("a temporary dir"),
+                );
+                *b = EmbeddedBroker::start(b.partitions, dir, &listen).await;
+                true
+            }
+            TestCluster::External(_) => {
+                let Ok(cmd) = std::env::var("KRAFTY_TEST_RESTART_CMD") else {
+                    return false;
+                };
+                let status = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(&cmd)
+                    .stdout(std::process::Stdio::null())
+                    .status();
+                let status = tokio::time::timeout(Duration::from_secs(180), status)
+                    .await
+                    .unwrap_or_else(|_| panic!("`{cmd}` did not finish in 180 s"))
+                    .unwrap_or_else(|e| panic!("`{cmd}` could not run: {e}"));
+                assert!(status.success(), "`{cmd}` failed: {status}");
+                true
+            }
+            #[cfg(feature = "testcontainers")]
+            TestCluster::Container(_) => false,
+        }
+    }
+
     pub async fn stop(self) {
         match self {
-            TestCluster::Embedded(b) => b.shutdown().await,
+            TestCluster::Embedded(b) => b.handle.shutdown().await,
             #[cfg(feature = "testcontainers")]
             TestCluster::Container(c) => c.stop().await,
             TestCluster::External(_) => {}
         }
     }
+}
+
+/// `KRAFTY_TEST_BOOTSTRAP` when set and not empty.
+pub fn external_bootstrap() -> Option<String> {
+    std::env::var("KRAFTY_TEST_BOOTSTRAP")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(feature = "testcontainers")]
@@ -130,4 +264,101 @@ pub fn unique_topic(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("{prefix}-{nanos:x}-{:04x}", fastrand::u16(..))
+}
+
+/// One record batch as stored in the log, read with raw Fetch requests (independent of the
+/// consumer): what a test needs to check the producer's framing.
+#[derive(Debug, Clone)]
+pub struct StoredBatch {
+    pub base_offset: i64,
+    /// The batch's attributes: bits 0-2 the codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd),
+    /// bit 4 transactional, bit 5 control.
+    pub attributes: i16,
+    /// The batch's size on the wire and in the log, header included.
+    pub size_bytes: usize,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub records: Vec<ConsumerRecordData>,
+}
+
+impl StoredBatch {
+    pub fn codec(&self) -> i16 {
+        self.attributes & 0x7
+    }
+}
+
+/// Every batch of `topic`-`partition` up to its high watermark, read with raw Fetch requests.
+pub async fn read_batches(bootstrap: &str, topic: &str, partition: i32) -> Vec<StoredBatch> {
+    let config = ClientConfig {
+        bootstrap_servers: vec![bootstrap.to_string()],
+        ..ClientConfig::default()
+    };
+    let client = NetworkClient::connect(config).await.expect("connects");
+    let leader = client
+        .metadata()
+        .topic(topic)
+        .and_then(|t| t.partitions.iter().find(|p| p.partition == partition))
+        .map(|p| p.leader);
+    let node = match leader {
+        Some(l) if l >= 0 => l,
+        _ => client.metadata().brokers[0].node_id,
+    };
+    let mut offset = 0;
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "reading {topic}-{partition} took over 60 s");
+        let req = FetchRequest::default()
+            .with_max_wait_ms(0)
+            .with_max_bytes(50 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(partition)
+                    .with_fetch_offset(offset)
+                    .with_partition_max_bytes(50 << 20)])]);
+        let (resp, _) = client.send(node, req).await.expect("fetch");
+        let p = &resp.responses[0].partitions[0];
+        assert_eq!(p.error_code, 0, "fetch error on {topic}-{partition}");
+        let data: Bytes = p.records.clone().unwrap_or_default();
+        let mut at = 0;
+        while data.len() - at >= 61 {
+            let len = i32::from_be_bytes(data[at + 8..at + 12].try_into().unwrap()) as usize;
+            if data.len() - at < 12 + len {
+                break; // a partial batch at the end of the response
+            }
+            let raw = data.slice(at..at + 12 + len);
+            let be16 = |o: usize| i16::from_be_bytes(raw[o..o + 2].try_into().unwrap());
+            let be32 = |o: usize| i32::from_be_bytes(raw[o..o + 4].try_into().unwrap());
+            let be64 = |o: usize| i64::from_be_bytes(raw[o..o + 8].try_into().unwrap());
+            let (records, _) = decode_batches(&raw, 0, true, None).expect("a valid batch");
+            out.push(StoredBatch {
+                base_offset: be64(0),
+                attributes: be16(21),
+                size_bytes: raw.len(),
+                producer_id: be64(43),
+                producer_epoch: be16(51),
+                base_sequence: be32(53),
+                records,
+            });
+            let last_offset_delta = be32(23);
+            offset = be64(0) + i64::from(last_offset_delta) + 1;
+            at += 12 + len;
+        }
+        if offset >= p.high_watermark || data.is_empty() {
+            break;
+        }
+    }
+    client.close().await;
+    out
+}
+
+/// Every record of `topic`-`partition`, read with raw Fetch requests.
+pub async fn read_all(bootstrap: &str, topic: &str, partition: i32) -> Vec<ConsumerRecordData> {
+    read_batches(bootstrap, topic, partition)
+        .await
+        .into_iter()
+        .flat_map(|b| b.records)
+        .collect()
 }
