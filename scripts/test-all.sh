@@ -1,49 +1,100 @@
 #!/usr/bin/env bash
-# Runs every test in every language: the Rust workspace (unit, integration, examples, doc
-# tests), the Python package's suite, then the real-client interop suite (librdkafka via
-# confluent-kafka, kafka-python) against the dev broker binary and against real Kafka.
-# Installs what it needs (a Python venv, Kafka's jars) on first use.
+# Runs every test in every language, and the client suites against real Apache Kafka:
+#   1. the dev broker: the Rust workspace (unit, integration, examples, doc tests), the Python
+#      package's suite, the real-client interop suite (librdkafka via confluent-kafka,
+#      kafka-python, kcat) against the dev broker binary;
+#   2. Apache Kafka 4.4.0 (scripts/kafka.sh): the Rust client suites (crate krafty-tests), the
+#      Python package's suite and the interop suite;
+#   3. Apache Kafka 4.1.1 and 3.9.1: the Rust client suites and the interop suite.
+# KRAFTY_SKIP_REAL_KAFKA=1 skips 2 and 3; KRAFTY_KAFKA_VERSIONS="4.4.0 4.1.1 3.9.1" picks them
+# (the first gets the Python package's suite too).
+# Installs what it needs (a Python venv, Kafka's jars, kcat) on first use. Every step is bounded
+# in time; the last line is `N passed, N failed` (skips and errors are counted on the line
+# before it).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+# The dev broker part must not silently target a cluster named in the caller's environment.
+unset KRAFTY_TEST_BOOTSTRAP KRAFTY_TEST_RESTART_CMD
+started=$(date +%s)
 passed=0
 failed=0
+skipped=0
 suites_failed=()
 log="$(mktemp)"
+kafkas=()
 
-count_cargo() {
-  local p f
-  p=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
-  f=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
-  passed=$((passed + ${p:-0}))
-  failed=$((failed + ${f:-0}))
-  : > "$log"
+cleanup() {
+  for k in "${kafkas[@]}"; do
+    KAFKA_VERSION="${k%%@*}" PORT="${k##*@}" scripts/kafka.sh stop || true
+  done
+  rm -f "$log"
+}
+trap cleanup EXIT
+trap 'echo "interrupted"; exit 130' INT TERM
+
+# cargo_suite LABEL [env assignments...] -- [cargo test selection...]
+cargo_suite() {
+  local label="$1" env_vars=() line p f
+  shift
+  while [ "$1" != "--" ]; do env_vars+=("$1"); shift; done
+  shift
+  echo "== $label"
+  env "${env_vars[@]}" scripts/cargo-tests.sh "$@" 2>&1 | tee "$log"
+  line="$(grep -E '^cargo-tests: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)"
+  if [ -z "$line" ]; then
+    p=0; f=1
+  else
+    p=$(sed -E 's/^cargo-tests: ([0-9]+) passed.*/\1/' <<< "$line")
+    f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<< "$line")
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  skipped=$((skipped + $(grep -Eo '[0-9]+ ignored' "$log" | awk '{s+=$1} END {print s+0}')))
+  [ "$f" -eq 0 ] || suites_failed+=("$label")
 }
 
-count_pytest() {
-  local p f
-  p=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+')
-  f=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+')
+# pytest_suite LABEL DIR [env assignments...]: pytest in DIR with a bound on the whole run (and
+# pytest-timeout's per-test bound from the suite's own settings).
+pytest_suite() {
+  local label="$1" dir="$2" line p f e s status
+  shift 2
+  echo "== $label"
+  (cd "$dir" && env "$@" timeout -k 15 2400 "$py" -m pytest -q -p no:cacheprovider -rfEs \
+    -W ignore::DeprecationWarning) 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  line="$(grep -E '(passed|failed|error|skipped|no tests ran).* in [0-9.]+s' "$log" | tail -1)"
+  p=$(grep -Eo '[0-9]+ passed' <<< "$line" | grep -Eo '[0-9]+')
+  f=$(grep -Eo '[0-9]+ failed' <<< "$line" | grep -Eo '[0-9]+')
+  e=$(grep -Eo '[0-9]+ errors?' <<< "$line" | grep -Eo '[0-9]+')
+  s=$(grep -Eo '[0-9]+ skipped' <<< "$line" | grep -Eo '[0-9]+')
+  f=$(( ${f:-0} + ${e:-0} ))
+  # Exit 5 is "no tests ran"; a timeout or crash leaves no summary: both are failures.
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "$label: pytest exited with status $status"
+    f=1
+  fi
   passed=$((passed + ${p:-0}))
-  failed=$((failed + ${f:-0}))
-  : > "$log"
+  failed=$((failed + f))
+  skipped=$((skipped + ${s:-0}))
+  [ "$f" -eq 0 ] || suites_failed+=("$label")
 }
 
-echo "== Rust: cargo test --workspace"
-# The Python extension is tested from Python (its cdylib has no Rust tests to run).
-if ! cargo test --workspace --exclude krafty-python --all-targets 2>&1 | tee "$log"; then
-  suites_failed+=("rust")
-fi
-count_cargo
-if ! cargo test --workspace --exclude krafty-python --doc 2>&1 | tee "$log"; then
+cargo_suite "Rust: the workspace against the dev broker" -- \
+  --workspace --exclude krafty-python --all-targets --no-fail-fast
+echo "== Rust: doc tests"
+if timeout -k 15 1200 cargo test --workspace --exclude krafty-python --doc 2>&1 | tee "$log"; then :; else
   suites_failed+=("rust-doc")
+  grep -q '^test result:' "$log" || failed=$((failed + 1))
 fi
-count_cargo
+passed=$((passed + $(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')))
+failed=$((failed + $(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')))
 
 echo "== Examples, each against an embedded broker"
+cargo build -q -p krafty-examples --examples || { failed=$((failed + 1)); suites_failed+=("examples:build"); }
 for example in quickstart producer_callbacks consumer_group keyed_ordering delayed_queue; do
-  if cargo run -q -p krafty-examples --example "$example"; then
+  if timeout -k 5 300 cargo run -q -p krafty-examples --example "$example"; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
@@ -51,52 +102,64 @@ for example in quickstart producer_callbacks consumer_group keyed_ordering delay
   fi
 done
 
-py="$(scripts/python-env.sh)"
+py="$(scripts/python-env.sh)" || { echo "the Python venv could not be set up"; exit 1; }
 # kcat (librdkafka's CLI) for the interop suite's kcat test, from Debian's packages.
 if ! command -v kcat >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   echo "== installing kcat"
-  (apt-get install -y -q kcat || (apt-get update -q && apt-get install -y -q kcat)) >/dev/null 2>&1 \
+  (timeout 300 apt-get install -y -q kcat || (timeout 300 apt-get update -q && timeout 300 apt-get install -y -q kcat)) >/dev/null 2>&1 \
     || echo "kcat could not be installed: its interop test is skipped"
 fi
-echo "== Python package: pip install ./bindings/python, then its pytest suite"
+echo "== Python package: pip install ./bindings/python"
 # The dev profile shares the build with the Rust tests above (bench/python.sh installs release).
-if PATH="$(dirname "$py"):$PATH" MATURIN_PEP517_ARGS="--profile dev" \
-    "$py" -m pip install -q --no-build-isolation --disable-pip-version-check ./bindings/python \
-  && (cd bindings/python && "$py" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning 2>&1 | tee "$log"); then :; else
-  suites_failed+=("python-package")
+# A failed install fails the run: the suite never tests an older installed package.
+python_ok=1
+"$py" -m pip uninstall -q -y krafty >/dev/null 2>&1
+if ! PATH="$(dirname "$py"):$PATH" MATURIN_PEP517_ARGS="--profile dev" timeout -k 15 1800 \
+    "$py" -m pip install -q --no-build-isolation --disable-pip-version-check ./bindings/python; then
+  python_ok=0
+  failed=$((failed + 1))
+  suites_failed+=("python:install")
 fi
-count_pytest
+[ "$python_ok" = 1 ] && pytest_suite "Python package against the dev broker" bindings/python
 
-echo "== Python: real clients against the dev broker"
-cargo build -q -p krafty-broker --bin krafty-broker
-if (cd interop/python && "$py" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning 2>&1 | tee "$log"); then :; else
-  suites_failed+=("python-interop")
+if cargo build -q -p krafty-broker --bin krafty-broker; then
+  pytest_suite "Python interop against the dev broker" interop/python
+else
+  failed=$((failed + 1))
+  suites_failed+=("interop:build")
 fi
-count_pytest
 
-# The same end-to-end and interop suites against a real Apache Kafka 4.x (KRaft, from Maven
-# Central via scripts/kafka.sh); KRAFTY_SKIP_REAL_KAFKA=1 skips this part.
+# Real Apache Kafka, one version at a time (each on a port of its own, stopped on exit).
 if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
-  echo "== Real Apache Kafka: end-to-end and interop suites"
-  if kafka="$(scripts/kafka.sh start)"; then
-    if KRAFTY_TEST_BOOTSTRAP="$kafka" cargo test -p krafty-tests 2>&1 | tee "$log"; then :; else suites_failed+=("kafka:rust-e2e"); fi
-    count_cargo
-    if (cd interop/python && KRAFTY_TEST_BOOTSTRAP="$kafka" "$py" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning 2>&1 | tee "$log"); then :; else
-      suites_failed+=("kafka:python-interop")
+  first=1
+  port=19092
+  for version in ${KRAFTY_KAFKA_VERSIONS:-4.4.0 4.1.1 3.9.1}; do
+    echo "== Apache Kafka $version"
+    KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh wipe
+    if kafka="$(KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh start)"; then
+      kafkas+=("$version@$port")
+      cargo_suite "Rust client suites on Kafka $version" KRAFTY_TEST_BOOTSTRAP="$kafka" \
+        KRAFTY_TEST_RESTART_CMD="KAFKA_VERSION=$version PORT=$port $root/scripts/kafka.sh restart" \
+        -- -p krafty-tests --no-fail-fast
+      if [ "$first" = 1 ] && [ "$python_ok" = 1 ]; then
+        pytest_suite "Python package on Kafka $version" bindings/python KRAFTY_TEST_BOOTSTRAP="$kafka"
+      fi
+      pytest_suite "Python interop on Kafka $version" interop/python KRAFTY_TEST_BOOTSTRAP="$kafka"
+      KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh stop
+      KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh wipe
+    else
+      failed=$((failed + 1))
+      suites_failed+=("kafka-$version:start")
     fi
-    count_pytest
-    scripts/kafka.sh stop
-  else
-    suites_failed+=("kafka:start")
-  fi
+    first=0
+    port=$((port + 100))
+  done
 fi
-rm -f "$log"
 
 echo
-echo "== Summary"
-if [ ${#suites_failed[@]} -gt 0 ]; then
-  echo "failing suites: ${suites_failed[*]}"
-  [ "$failed" -eq 0 ] && failed=1
-fi
+echo "== Summary ($(( $(date +%s) - started )) s)"
+[ ${#suites_failed[@]} -gt 0 ] && echo "failing suites: ${suites_failed[*]}"
+if [ ${#suites_failed[@]} -gt 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "skipped or ignored: $skipped"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
