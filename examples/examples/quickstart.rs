@@ -1,4 +1,5 @@
-//! Quickstart: an embedded dev broker, a producer, and a consumer group of two, end to end.
+//! Quickstart: an embedded dev broker, a consumer group of two that splits the topic's
+//! partitions, and a producer whose records both members share, end to end.
 //!
 //! Run with `cargo run -p krafty-examples --example quickstart`.
 
@@ -12,8 +13,10 @@ use krafty::producer::{KafkaProducer, ProducerRecord};
 use krafty::serialization::StringSerde;
 use krafty::TopicPartition;
 
-/// Prints rebalances as they happen.
-struct Announce(&'static str);
+type Owned = Arc<Mutex<BTreeMap<&'static str, Vec<TopicPartition>>>>;
+
+/// Prints rebalances as they happen and keeps what each member owns.
+struct Announce(&'static str, Owned);
 
 impl ConsumerRebalanceListener for Announce {
     fn on_partitions_revoked(
@@ -22,6 +25,7 @@ impl ConsumerRebalanceListener for Announce {
         partitions: &[TopicPartition],
     ) {
         ctx.commit_sync(partitions);
+        self.1.lock().unwrap().insert(self.0, Vec::new());
         println!("  [{}] revoked  {}", self.0, names(partitions));
     }
     fn on_partitions_assigned(
@@ -29,6 +33,7 @@ impl ConsumerRebalanceListener for Announce {
         _ctx: &mut RebalanceContext<'_>,
         partitions: &[TopicPartition],
     ) {
+        self.1.lock().unwrap().insert(self.0, partitions.to_vec());
         println!("  [{}] assigned {}", self.0, names(partitions));
     }
 }
@@ -50,6 +55,63 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let bootstrap = broker.bootstrap_servers();
     println!("dev broker up at {bootstrap} in {:?}", started.elapsed());
+
+    // The group first: both members join and split the four partitions between them, so the
+    // records produced next are shared (a member alone would read everything).
+    let owned: Owned = Arc::default();
+    let consumed = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for name in ["alice", "bob"] {
+        let consumer: KafkaConsumer<String, String> = KafkaConsumer::from_properties(
+            [
+                ("bootstrap.servers", bootstrap.as_str()),
+                ("group.id", "quickstart-group"),
+                ("auto.offset.reset", "earliest"),
+                ("enable.auto.commit", "false"),
+                ("heartbeat.interval.ms", "200"),
+                ("session.timeout.ms", "6000"),
+            ],
+            StringSerde,
+            StringSerde,
+        )
+        .await?;
+        consumer
+            .subscribe(
+                &["quickstart"],
+                Some(Box::new(Announce(name, owned.clone()))),
+            )
+            .await?;
+        let (consumed, stop) = (consumed.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let records = consumer
+                    .poll(Duration::from_millis(100))
+                    .await
+                    .expect("poll");
+                if records.is_empty() {
+                    continue;
+                }
+                *consumed
+                    .lock()
+                    .unwrap()
+                    .entry(name.to_string())
+                    .or_default() += records.len();
+                consumer.commit_sync().await.expect("commit");
+            }
+            consumer.close().await.expect("close");
+        }));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let split =
+        |o: &BTreeMap<&str, Vec<TopicPartition>>| o.len() == 2 && o.values().all(|p| p.len() == 2);
+    while !split(&owned.lock().unwrap()) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if !split(&owned.lock().unwrap()) {
+        return Err("the two members did not split the partitions within 30 s".into());
+    }
+    println!("group quickstart-group formed: two members, two partitions each");
 
     let producer: KafkaProducer<String, String> = KafkaProducer::from_properties(
         [
@@ -74,47 +136,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     producer.close(Duration::from_secs(5)).await?;
     println!("produced 1000 records (idempotent, acks=all); per partition: {per_partition:?}");
 
-    let consumed = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut workers = Vec::new();
-    for name in ["alice", "bob"] {
-        let consumer: KafkaConsumer<String, String> = KafkaConsumer::from_properties(
-            [
-                ("bootstrap.servers", bootstrap.as_str()),
-                ("group.id", "quickstart-group"),
-                ("auto.offset.reset", "earliest"),
-                ("enable.auto.commit", "false"),
-                ("heartbeat.interval.ms", "200"),
-                ("session.timeout.ms", "6000"),
-            ],
-            StringSerde,
-            StringSerde,
-        )
-        .await?;
-        consumer
-            .subscribe(&["quickstart"], Some(Box::new(Announce(name))))
-            .await?;
-        let (consumed, stop) = (consumed.clone(), stop.clone());
-        workers.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let records = consumer
-                    .poll(Duration::from_millis(100))
-                    .await
-                    .expect("poll");
-                if records.is_empty() {
-                    continue;
-                }
-                *consumed
-                    .lock()
-                    .unwrap()
-                    .entry(name.to_string())
-                    .or_default() += records.len();
-                consumer.commit_sync().await.expect("commit");
-            }
-            consumer.close().await.expect("close");
-        }));
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while consumed.lock().unwrap().values().sum::<usize>() < 1000
         && std::time::Instant::now() < deadline
     {
@@ -131,6 +152,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("done in {:?}", started.elapsed());
     if total != 1000 {
         return Err(format!("expected 1000 records, consumed {total}").into());
+    }
+    if consumed.len() != 2 || consumed.values().any(|&n| n == 0) {
+        return Err(format!("both members should have consumed records: {consumed:?}").into());
     }
     Ok(())
 }
