@@ -72,6 +72,27 @@ pub struct Coordinator {
     pub group_id: String,
     pub state: Arc<Membership>,
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Commits take turns in the order they were made (sync, async, auto, the listener's),
+    /// so an older commit never lands after a newer one. tokio's mutex is fair: a turn is a
+    /// place in its queue.
+    commit_turns: Arc<tokio::sync::Mutex<()>>,
+}
+
+type TurnGuard = tokio::sync::OwnedMutexGuard<()>;
+
+/// A place in the commit queue, taken when a commit is made and awaited before it is sent.
+pub enum CommitTurn {
+    Now(TurnGuard),
+    Queued(std::pin::Pin<Box<dyn std::future::Future<Output = TurnGuard> + Send>>),
+}
+
+impl CommitTurn {
+    async fn wait(self) -> TurnGuard {
+        match self {
+            CommitTurn::Now(guard) => guard,
+            CommitTurn::Queued(turn) => turn.await,
+        }
+    }
 }
 
 fn broker_err(code: i16, message: Option<&StrBytes>) -> KafkaError {
@@ -106,7 +127,23 @@ impl Coordinator {
                 stop: AtomicBool::new(false),
             }),
             heartbeat: Mutex::new(None),
+            commit_turns: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// Takes the next place in the commit queue now (the returned future holds it).
+    pub async fn commit_turn(&self) -> CommitTurn {
+        use std::future::Future as _;
+        let mut turn = Box::pin(self.commit_turns.clone().lock_owned());
+        // One poll queues the waiter (or takes the lock); awaiting it later keeps the place.
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match turn.as_mut().poll(cx) {
+                std::task::Poll::Ready(guard) => Some(guard),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
+        .map_or(CommitTurn::Queued(turn), CommitTurn::Now)
     }
 
     pub fn member_id(&self) -> String {
@@ -353,16 +390,48 @@ impl Coordinator {
         }));
     }
 
-    /// Commits offsets (OffsetCommit with this member's generation).
+    /// Commits offsets (OffsetCommit with this member's generation), after the commits made
+    /// before it. `group_managed`: the consumer subscribed (its partitions come from the
+    /// group), so a commit outside a stable generation fails as in Java (REBALANCE_IN_PROGRESS
+    /// while it rejoins, UNKNOWN_MEMBER_ID once membership is lost) instead of going out with
+    /// generation -1, which the coordinator would accept for partitions now owned elsewhere.
     pub async fn commit(
         &self,
         offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+        group_managed: bool,
     ) -> Result<()> {
+        let turn = self.commit_turn().await;
+        self.commit_in_turn(turn, offsets, group_managed).await
+    }
+
+    /// `commit` once `turn` comes.
+    pub async fn commit_in_turn(
+        &self,
+        turn: CommitTurn,
+        offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+        group_managed: bool,
+    ) -> Result<()> {
+        let _turn = turn.wait().await;
         if offsets.is_empty() {
             return Ok(());
         }
         let (generation, member) = if self.is_member() {
             (self.generation(), self.member_id())
+        } else if group_managed {
+            let code = if self.state.lost.load(Ordering::Acquire) {
+                25
+            } else {
+                27
+            };
+            return Err(KafkaError::Broker {
+                code,
+                name: error_name(code),
+                topic: None,
+                partition: None,
+                message: Some(
+                    "commit failed: this member is not in a stable generation of the group (rebalancing or membership lost); its partitions may be assigned to another member".into(),
+                ),
+            });
         } else {
             (-1, String::new())
         };

@@ -26,6 +26,10 @@ use crate::topic_partition::TopicPartition;
 struct PartitionState {
     /// Next offset `poll` returns; `None` until initialised from a commit or a reset.
     position: Option<i64>,
+    /// The fetch offset the leader answered OFFSET_OUT_OF_RANGE for: the position must come
+    /// from `auto.offset.reset`, never again from the committed offset (which may be the
+    /// very offset that fell below the log start).
+    out_of_range: Option<i64>,
     fetch_offset: i64,
     paused: bool,
     /// Bumped by seeks and resets; fetch answers for older epochs are dropped.
@@ -197,11 +201,21 @@ impl Fetcher {
         self.partitions.get(tp).and_then(|s| s.position)
     }
 
-    /// Partitions still needing a starting position.
+    /// Partitions still needing a starting position from their committed offset (or, without
+    /// one, from `auto.offset.reset`).
     pub fn missing_positions(&self) -> Vec<TopicPartition> {
         self.partitions
             .iter()
-            .filter(|(_, s)| s.position.is_none())
+            .filter(|(_, s)| s.position.is_none() && s.out_of_range.is_none())
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
+    /// Partitions whose fetch position was out of range: reset by `auto.offset.reset` only.
+    pub fn out_of_range_positions(&self) -> Vec<TopicPartition> {
+        self.partitions
+            .iter()
+            .filter(|(_, s)| s.position.is_none() && s.out_of_range.is_some())
             .map(|(tp, _)| tp.clone())
             .collect()
     }
@@ -212,6 +226,7 @@ impl Fetcher {
             KafkaError::IllegalState(format!("{tp} is not assigned to this consumer"))
         })?;
         s.position = Some(offset);
+        s.out_of_range = None;
         s.fetch_offset = offset;
         s.buffered.clear();
         s.epoch += 1;
@@ -251,13 +266,20 @@ impl Fetcher {
             OffsetReset::Earliest => -2,
             OffsetReset::Latest => -1,
             OffsetReset::None => {
+                let tp = &partitions[0];
+                let message = match self.partitions.get(tp).and_then(|s| s.out_of_range) {
+                    Some(offset) => format!(
+                        "fetch position {offset} is out of range and auto.offset.reset=none"
+                    ),
+                    None => "no committed offset and auto.offset.reset=none".into(),
+                };
                 return Err(KafkaError::Broker {
                     code: 1,
                     name: "OFFSET_OUT_OF_RANGE",
-                    topic: Some(partitions[0].topic.to_string()),
-                    partition: Some(partitions[0].partition),
-                    message: Some("no committed offset and auto.offset.reset=none".into()),
-                })
+                    topic: Some(tp.topic.to_string()),
+                    partition: Some(tp.partition),
+                    message: Some(message),
+                });
             }
         };
         // Inside poll: a retriable failure leaves the positions missing, and the next pass
@@ -414,6 +436,7 @@ impl Fetcher {
                     1 => {
                         tracing::info!(%tp, offset, "fetch offset out of range; resetting");
                         state.position = None;
+                        state.out_of_range = Some(offset);
                         state.buffered.clear();
                         state.epoch += 1;
                         continue;

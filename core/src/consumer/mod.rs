@@ -63,6 +63,13 @@ enum Subscription {
     Manual,
 }
 
+impl Subscription {
+    /// Partitions come from the group (subscribe), not from `assign`.
+    fn group_managed(&self) -> bool {
+        matches!(self, Subscription::Topics(_) | Subscription::Pattern(..))
+    }
+}
+
 struct State {
     fetcher: Fetcher,
     subscription: Subscription,
@@ -366,10 +373,13 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
     /// poll's loop: group events, commits, positions and fetches, until records are buffered
     /// (true) or `deadline` passes (false).
     async fn fill(&self, st: &mut State, deadline: Instant) -> Result<bool> {
-        if let Some(c) = &self.inner.coordinator {
-            *c.state.last_poll.lock().unwrap() = Instant::now();
-        }
         loop {
+            // `max.poll.interval.ms` bounds the time spent outside poll: every pass of this
+            // loop counts as polling (as Java's poll timer), so a long poll on an idle topic
+            // keeps the membership.
+            if let Some(c) = &self.inner.coordinator {
+                *c.state.last_poll.lock().unwrap() = Instant::now();
+            }
             self.take_wakeup()?;
             self.maybe_rebalance(st, deadline).await?;
             self.maybe_auto_commit(st).await;
@@ -527,7 +537,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
             }
         }
         if let (false, Some(c)) = (commits.is_empty(), &self.inner.coordinator) {
-            if let Err(e) = c.commit(&commits).await {
+            if let Err(e) = c.commit(&commits, st.subscription.group_managed()).await {
                 tracing::warn!("commit from the rebalance listener failed: {e}");
             }
         }
@@ -694,14 +704,23 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         Ok(())
     }
 
-    /// Positions for new partitions: the committed offset, else `auto.offset.reset`.
+    /// Positions for new partitions: the committed offset, else `auto.offset.reset`; for
+    /// positions the leader found out of range, `auto.offset.reset` (the committed offset may
+    /// be the very one that fell below the log start).
     async fn init_positions(&self, st: &mut State) -> Result<()> {
         let missing = st.fetcher.missing_positions();
-        if missing.is_empty() {
+        let out_of_range = st.fetcher.out_of_range_positions();
+        if missing.is_empty() && out_of_range.is_empty() {
             return Ok(());
         }
         let mut reset = missing.clone();
-        if let Some(c) = &self.inner.coordinator {
+        reset.extend(out_of_range);
+        if let Some(c) = self
+            .inner
+            .coordinator
+            .as_ref()
+            .filter(|_| !missing.is_empty())
+        {
             let committed = c.fetch_committed(&missing).await?;
             for (tp, o) in committed {
                 st.fetcher.seek(&tp, o.offset)?;
@@ -728,7 +747,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
             return;
         };
         let offsets = to_offsets(&st.fetcher.positions(), only);
-        if let Err(e) = c.commit(&offsets).await {
+        if let Err(e) = c.commit(&offsets, st.subscription.group_managed()).await {
             tracing::warn!("auto commit failed: {e}");
         }
     }
@@ -738,8 +757,10 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         let c = self.group()?.clone();
         let st = self.inner.state.lock().await;
         let offsets = to_offsets(&st.fetcher.positions(), None);
+        let managed = st.subscription.group_managed();
+        let turn = c.commit_turn().await;
         drop(st);
-        c.commit(&offsets).await
+        c.commit_in_turn(turn, &offsets, managed).await
     }
 
     /// Commits explicit offsets; each partition must be assigned to this consumer.
@@ -752,18 +773,27 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         if let Some(tp) = offsets.keys().find(|tp| !st.fetcher.is_assigned(tp)) {
             return Err(KafkaError::IllegalState(format!("cannot commit {tp}: it is not assigned to this consumer (it may have been revoked)")));
         }
+        let managed = st.subscription.group_managed();
+        let turn = c.commit_turn().await;
         drop(st);
-        c.commit(&offsets).await
+        c.commit_in_turn(turn, &offsets, managed).await
     }
 
     /// Commits the current positions in the background and calls `callback` with the outcome.
+    /// Commits go out in the order they are made (async, sync, auto), so a later commit is
+    /// never overwritten by an earlier one, and callbacks run in that order.
     pub async fn commit_async(
         &self,
         callback: impl FnOnce(Result<()>) + Send + 'static,
     ) -> Result<()> {
         let c = self.group()?.clone();
-        let offsets = to_offsets(&self.inner.state.lock().await.fetcher.positions(), None);
-        tokio::spawn(async move { callback(c.commit(&offsets).await) });
+        let st = self.inner.state.lock().await;
+        let offsets = to_offsets(&st.fetcher.positions(), None);
+        let managed = st.subscription.group_managed();
+        // The turn is taken before the state lock is released: call order is commit order.
+        let turn = c.commit_turn().await;
+        drop(st);
+        tokio::spawn(async move { callback(c.commit_in_turn(turn, &offsets, managed).await) });
         Ok(())
     }
 
