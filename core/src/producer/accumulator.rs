@@ -10,8 +10,8 @@
 //! its in-flight batches are back, then drained again in sequence order, so retries never
 //! reorder records (as the Java client does).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -57,6 +57,9 @@ pub struct ProducerBatch {
     pub base_sequence: i32,
     pub attempts: u32,
     pub retry_at: Option<Instant>,
+    /// The flush generation the batch was opened in: a `flush()` waits for the batches of
+    /// its generation and earlier, never for those opened after it began.
+    generation: u64,
 }
 
 impl ProducerBatch {
@@ -105,13 +108,22 @@ pub struct RecordAccumulator {
     queues: Mutex<HashMap<TopicPartition, PartitionQueue>>,
     used_memory: AtomicUsize,
     memory_freed: Notify,
-    /// Records accepted but not yet completed (flush waits for 0).
+    /// Records accepted but not yet completed (close waits for 0).
     incomplete: AtomicUsize,
-    all_complete: Notify,
-    /// Flushes in progress: every batch is ready regardless of linger.
-    flushing: AtomicUsize,
+    /// Incomplete batches per flush generation (see `ProducerBatch::generation`).
+    incomplete_batches: Mutex<BTreeMap<u64, usize>>,
+    /// Signalled when a generation's last batch completes.
+    generation_done: Notify,
+    /// The generation new batches open in; `flush()` moves it on.
+    generation: AtomicU64,
+    /// Batches of this generation and earlier are ready regardless of linger (a flush asked).
+    flush_through: AtomicU64,
     /// Wakes the sender (a batch filled up, a flush started, a request finished).
     pub wake: Notify,
+    /// Set when a batch that had taken sequence numbers failed for good (refused, expired):
+    /// the broker still expects those numbers, so every later batch of that partition would
+    /// be OUT_OF_ORDER_SEQUENCE. The sender bumps the epoch, which restarts all sequences.
+    pub sequence_gap: AtomicBool,
 }
 
 /// A record about to be appended.
@@ -130,9 +142,12 @@ impl RecordAccumulator {
             used_memory: AtomicUsize::new(0),
             memory_freed: Notify::new(),
             incomplete: AtomicUsize::new(0),
-            all_complete: Notify::new(),
-            flushing: AtomicUsize::new(0),
+            incomplete_batches: Mutex::new(BTreeMap::new()),
+            generation_done: Notify::new(),
+            generation: AtomicU64::new(1),
+            flush_through: AtomicU64::new(0),
             wake: Notify::new(),
+            sequence_gap: AtomicBool::new(false),
         }
     }
 
@@ -227,6 +242,13 @@ impl RecordAccumulator {
                 )
             };
             let mut builder = BatchBuilder::new(capacity.max(256));
+            let generation = self.generation.load(Ordering::Acquire);
+            *self
+                .incomplete_batches
+                .lock()
+                .unwrap()
+                .entry(generation)
+                .or_default() += 1;
             let delta = builder
                 .try_append(
                     record.timestamp,
@@ -246,6 +268,7 @@ impl RecordAccumulator {
                 base_sequence: -1,
                 attempts: 0,
                 retry_at: None,
+                generation,
             });
         }
         self.incomplete.fetch_add(1, Ordering::AcqRel);
@@ -259,16 +282,17 @@ impl RecordAccumulator {
 
     /// Takes the batches ready to send, at most one per partition (Kafka allows one batch per
     /// partition in a Produce request), grouped by leader. `leader_of` returns -1 when the
-    /// partition has no known leader. Also returns when the sender should look again.
+    /// partition has no known leader; `can_send_to(leader, batch_bytes)` admits one more batch
+    /// for a leader (the sender packs requests there). Also returns when to look again.
     pub fn drain(
         &self,
         now: Instant,
         closing: bool,
         leader_of: &dyn Fn(&TopicPartition) -> i32,
-        can_send_to: &dyn Fn(i32) -> bool,
+        can_send_to: &dyn Fn(i32, usize) -> bool,
         idempotent: bool,
     ) -> (Vec<Drained>, Option<Instant>) {
-        let flushing = closing || self.flushing.load(Ordering::Acquire) > 0;
+        let flush_through = self.flush_through.load(Ordering::Acquire);
         let max_in_flight_per_partition = if idempotent {
             self.config.max_in_flight.min(5)
         } else {
@@ -298,7 +322,8 @@ impl RecordAccumulator {
                 || q.batches.len() > 1
                 || front.builder.size() >= self.config.batch_size
                 || linger_done <= now
-                || flushing;
+                || closing
+                || front.generation <= flush_through;
             if !ready {
                 earliest(linger_done);
                 continue;
@@ -307,7 +332,7 @@ impl RecordAccumulator {
                 continue;
             }
             let leader = leader_of(tp);
-            if leader < 0 || !can_send_to(leader) {
+            if leader < 0 || !can_send_to(leader, front.uncompressed_size()) {
                 continue;
             }
             let mut batch = q.batches.pop_front().expect("front exists");
@@ -345,6 +370,7 @@ impl RecordAccumulator {
     /// A batch came back acknowledged at `base_offset`.
     pub fn succeed(&self, batch: ProducerBatch, base_offset: i64, log_append_time: i64) {
         self.finish_in_flight(&batch.tp);
+        self.batch_done(batch.generation);
         let topic = batch.tp.topic.to_string();
         let partition = batch.tp.partition;
         let reserved = batch.reserved;
@@ -377,6 +403,10 @@ impl RecordAccumulator {
         }
         let reserved = batch.reserved;
         let n = batch.records.len();
+        if batch.base_sequence >= 0 {
+            self.sequence_gap.store(true, Ordering::Release);
+        }
+        self.batch_done(batch.generation);
         tracing::debug!(tp = %batch.tp, records = n, "batch failed: {error}");
         batch.complete(|_| Err(error.clone()));
         self.records_done(n, reserved);
@@ -434,10 +464,19 @@ impl RecordAccumulator {
 
     fn records_done(&self, n: usize, reserved: usize) {
         self.release(reserved);
-        if self.incomplete.fetch_sub(n, Ordering::AcqRel) == n {
-            self.all_complete.notify_waiters();
-        }
+        self.incomplete.fetch_sub(n, Ordering::AcqRel);
         self.wake.notify_one();
+    }
+
+    fn batch_done(&self, generation: u64) {
+        let mut batches = self.incomplete_batches.lock().unwrap();
+        let count = batches.entry(generation).or_default();
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            batches.remove(&generation);
+            drop(batches);
+            self.generation_done.notify_waiters();
+        }
     }
 
     /// Fails queued (not in-flight) batches older than `delivery.timeout.ms`.
@@ -479,23 +518,21 @@ impl RecordAccumulator {
         self.incomplete.load(Ordering::Acquire)
     }
 
-    /// Makes every batch ready and waits until every record accepted so far completed.
+    /// Makes every batch opened so far ready (no linger) and waits until each completed.
+    /// Records sent after the call, in batches opened after it, neither delay it nor lose
+    /// their linger (Java's flush waits for the batches incomplete when it was called).
     pub async fn flush(&self, timeout: Duration) -> Result<()> {
-        // While any flush waits, batches go out without lingering. A guard, so a flush that
-        // is cancelled (dropped) does not leave linger off for good.
-        struct Flushing<'a>(&'a AtomicUsize);
-        impl Drop for Flushing<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-        self.flushing.fetch_add(1, Ordering::AcqRel);
-        let _flushing = Flushing(&self.flushing);
+        let through = self.generation.fetch_add(1, Ordering::AcqRel);
+        self.flush_through.fetch_max(through, Ordering::AcqRel);
         self.wake.notify_one();
         let result = tokio::time::timeout(timeout, async {
             loop {
-                let done = self.all_complete.notified();
-                if self.incomplete() == 0 {
+                let done = self.generation_done.notified();
+                let pending = {
+                    let batches = self.incomplete_batches.lock().unwrap();
+                    batches.range(..=through).next().is_some()
+                };
+                if !pending {
                     return;
                 }
                 done.await;
@@ -561,7 +598,7 @@ mod tests {
         let tp = TopicPartition::new("t", 0);
         let now = Instant::now();
         let leader = |_: &TopicPartition| 1;
-        let any = |_: i32| true;
+        let any = |_: i32, _: usize| true;
         add(&acc, &tp, &[0; 50]);
         let (ready, next) = acc.drain(now, false, &leader, &any, false);
         assert!(ready.is_empty(), "lingering");
@@ -579,6 +616,41 @@ mod tests {
         let (ready2, _) = acc.drain(now + Duration::from_millis(60), false, &leader, &any, false);
         assert_eq!(ready2.len(), 1, "the rest after linger.ms");
         assert_eq!(ready2[0].batch.record_count(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flush_waits_only_for_batches_opened_before_it() {
+        let acc = std::sync::Arc::new(RecordAccumulator::new(config(1000, 1 << 20)));
+        let (t0, t1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let now = Instant::now();
+        let leader = |_: &TopicPartition| 1;
+        let any = |_: i32, _: usize| true;
+        let before = add(&acc, &t0, &[0; 10]);
+        let flush = tokio::spawn({
+            let acc = acc.clone();
+            async move { acc.flush(Duration::from_secs(60)).await }
+        });
+        tokio::task::yield_now().await;
+        let after = add(&acc, &t1, &[0; 10]);
+        let (ready, _) = acc.drain(now, false, &leader, &any, false);
+        assert_eq!(
+            ready.len(),
+            1,
+            "only the batch opened before the flush skips linger"
+        );
+        assert_eq!(ready[0].batch.tp, t0);
+        acc.succeed(ready.into_iter().next().unwrap().batch, 5, -1);
+        tokio::time::timeout(Duration::from_secs(1), flush)
+            .await
+            .expect("the flush returns while a later record still lingers")
+            .unwrap()
+            .unwrap();
+        assert_eq!(before.await.unwrap().unwrap().offset, 5);
+        assert_eq!(acc.incomplete(), 1, "the later record is still queued");
+        let (later, _) = acc.drain(now + Duration::from_millis(60), false, &leader, &any, false);
+        assert_eq!(later.len(), 1, "and goes out after its own linger");
+        acc.succeed(later.into_iter().next().unwrap().batch, 0, -1);
+        assert_eq!(after.await.unwrap().unwrap().offset, 0);
     }
 
     #[tokio::test(start_paused = true)]
@@ -600,7 +672,7 @@ mod tests {
         let acc = RecordAccumulator::new(config(60, 1 << 20));
         let tp = TopicPartition::new("t", 0);
         let leader = |_: &TopicPartition| 1;
-        let any = |_: i32| true;
+        let any = |_: i32, _: usize| true;
         let r0 = add(&acc, &tp, &[1; 40]);
         let r1 = add(&acc, &tp, &[2; 40]);
         let now = Instant::now() + Duration::from_millis(100);

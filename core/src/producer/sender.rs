@@ -114,9 +114,18 @@ impl Sender {
             if self.closing.load(Ordering::Acquire) && self.acc.incomplete() == 0 {
                 return;
             }
+            // KIP-360: after a forgotten producer id, an out-of-order sequence or a batch that
+            // failed holding sequence numbers, the epoch is bumped (sequences restart at 0)
+            // once every in-flight request has answered; nothing new is sent meanwhile, so
+            // the bump cannot be starved by a steady stream of sends.
+            let bump_pending = idempotent
+                && (self.bump_epoch.load(Ordering::Acquire)
+                    || self.acc.sequence_gap.load(Ordering::Acquire));
             if idempotent && self.total_in_flight() == 0 {
                 let needs_id = self.producer.lock().unwrap().0 < 0;
-                if needs_id || self.bump_epoch.swap(false, Ordering::AcqRel) {
+                if needs_id || bump_pending {
+                    self.bump_epoch.store(false, Ordering::Release);
+                    self.acc.sequence_gap.store(false, Ordering::Release);
                     if let Err(e) = self.init_producer_id().await {
                         tracing::error!("cannot obtain a producer id: {e}");
                         self.acc.abort_all(KafkaError::Fatal(format!(
@@ -135,6 +144,14 @@ impl Sender {
                 continue;
             }
             self.acc.expire(now);
+            if bump_pending && self.total_in_flight() > 0 {
+                // Wait for the in-flight answers (request_finished wakes this loop).
+                tokio::select! {
+                    _ = wake => {}
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+                continue;
+            }
             let md = self.client.metadata();
             let missing_leader = std::cell::Cell::new(false);
             let leader_of = |tp: &TopicPartition| -> i32 {
@@ -144,24 +161,43 @@ impl Sender {
                     .map_or(-1, |p| p.leader);
                 leader
             };
-            let max_in_flight = self.config.max_in_flight;
-            let in_flight_now = self.in_flight.lock().unwrap().clone();
-            let can_send =
-                |node: i32| in_flight_now.get(&node).copied().unwrap_or(0) < max_in_flight;
             let closing = self.closing.load(Ordering::Acquire);
-            let (drained, next) = self.acc.drain(
-                now,
-                closing,
-                &|tp| {
-                    let l = leader_of(tp);
-                    if l < 0 {
-                        missing_leader.set(true);
+            let (drained, next) = {
+                // Requests are packed here as `split_by_size` will pack them, so a drain never
+                // makes more requests than `max.in.flight.requests.per.connection` leaves room for.
+                let max_in_flight = self.config.max_in_flight;
+                let max_request_size = self.config.max_request_size;
+                let in_flight_now = self.in_flight.lock().unwrap().clone();
+                // Per leader: requests this drain opens, and the bytes in the last of them.
+                let packing: std::cell::RefCell<HashMap<i32, (usize, usize)>> = Default::default();
+                let can_send = |node: i32, size: usize| {
+                    let mut packing = packing.borrow_mut();
+                    let (requests, last) = packing.entry(node).or_insert((0, 0));
+                    if *requests > 0 && *last + size <= max_request_size {
+                        *last += size;
+                        return true;
                     }
-                    l
-                },
-                &can_send,
-                idempotent,
-            );
+                    if in_flight_now.get(&node).copied().unwrap_or(0) + *requests >= max_in_flight {
+                        return false;
+                    }
+                    *requests += 1;
+                    *last = size;
+                    true
+                };
+                self.acc.drain(
+                    now,
+                    closing,
+                    &|tp| {
+                        let l = leader_of(tp);
+                        if l < 0 {
+                            missing_leader.set(true);
+                        }
+                        l
+                    },
+                    &can_send,
+                    idempotent,
+                )
+            };
             if missing_leader.get() {
                 self.client.request_metadata_refresh();
             }
@@ -192,6 +228,7 @@ impl Sender {
         let mut size = 0usize;
         for b in batches {
             let s = b.uncompressed_size();
+            // The same rule as the drain's packing in `run`.
             if out.is_empty() || size + s > self.config.max_request_size {
                 out.push(Vec::new());
                 size = 0;
@@ -320,7 +357,10 @@ impl Sender {
                     if is_leader_error(code) {
                         self.client.request_metadata_refresh();
                     }
-                    if code == 59 {
+                    // UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE: the broker's sequence for this
+                    // producer no longer matches ours. The batch is retried after an epoch
+                    // bump restarts the sequences, never resent as it is.
+                    if matches!(code, 45 | 59) && self.config.enable_idempotence {
                         self.bump_epoch.store(true, Ordering::Release);
                     }
                     self.retry_or_fail(b, err);
