@@ -168,48 +168,56 @@ fn decode_records(
 ) -> Result<(), String> {
     let mut pos = 0usize;
     let truncated = || "truncated record".to_string();
-    let slice = |pos: &mut usize| -> Result<Option<Bytes>, String> {
+    // Lengths come from the wire: a negative or huge one is an error, never an overflow, and
+    // no field may reach past the end of its own record (`limit`).
+    let span = |pos: usize, len: i64, limit: usize| -> Result<usize, String> {
+        usize::try_from(len)
+            .ok()
+            .and_then(|len| pos.checked_add(len))
+            .filter(|end| *end <= limit)
+            .ok_or_else(|| format!("a length of {len} at byte {pos} runs past its record"))
+    };
+    let slice = |pos: &mut usize, limit: usize| -> Result<Option<Bytes>, String> {
         let len = get_i64(records, pos).ok_or_else(truncated)?;
         if len < 0 {
             return Ok(None);
         }
-        let end = *pos + len as usize;
-        if end > records.len() {
-            return Err(truncated());
-        }
+        let end = span(*pos, len, limit)?;
         let b = records.slice(*pos..end);
         *pos = end;
         Ok(Some(b))
     };
     for _ in 0..count {
-        let len = get_i64(records, &mut pos).ok_or_else(truncated)? as usize;
-        let end = pos + len;
-        if end > records.len() {
-            return Err(truncated());
+        let len = get_i64(records, &mut pos).ok_or_else(truncated)?;
+        if len < 1 {
+            return Err(format!("record length {len}"));
         }
+        let end = span(pos, len, records.len())?;
         pos += 1; // attributes
         let ts_delta = get_i64(records, &mut pos).ok_or_else(truncated)?;
         let offset_delta = get_i64(records, &mut pos).ok_or_else(truncated)?;
-        let key = slice(&mut pos)?;
-        let value = slice(&mut pos)?;
+        let key = slice(&mut pos, end)?;
+        let value = slice(&mut pos, end)?;
         let header_count = get_i64(records, &mut pos).ok_or_else(truncated)?;
         let mut headers = Vec::with_capacity(header_count.clamp(0, 64) as usize);
         for _ in 0..header_count.max(0) {
-            let k = slice(&mut pos)?.unwrap_or_default();
-            let v = slice(&mut pos)?;
+            let k = slice(&mut pos, end)?.unwrap_or_default();
+            let v = slice(&mut pos, end)?;
             headers.push(Header {
                 key: String::from_utf8_lossy(&k).into_owned(),
                 value: v,
             });
         }
         pos = end;
-        let offset = base_offset + offset_delta;
+        let offset = base_offset
+            .checked_add(offset_delta)
+            .ok_or_else(|| format!("offset delta {offset_delta}"))?;
         if offset < from_offset {
             continue;
         }
         out.push(ConsumerRecordData {
             offset,
-            timestamp: log_append_time.unwrap_or(base_timestamp + ts_delta),
+            timestamp: log_append_time.unwrap_or(base_timestamp.wrapping_add(ts_delta)),
             log_append_time: log_append_time.is_some(),
             key,
             value,
@@ -242,6 +250,29 @@ mod tests {
         second[..8].copy_from_slice(&2i64.to_be_bytes()); // as the broker assigns offsets
         first.append(&mut second);
         Bytes::from(first)
+    }
+
+    #[test]
+    fn lengths_from_the_wire_that_do_not_fit_are_errors_not_overflows() {
+        let mut b = BatchBuilder::new(256);
+        b.try_append(10, Some(b"key"), Some(b"value"), &[], 1 << 20);
+        let good = b.build(Compression::None, None, -1, -1, -1).unwrap().to_vec();
+        // Byte 61 is the first record's length, 65 its key's length (one varint byte each).
+        for (at, zigzag, what) in [
+            (61, 9u8, "record length -5"),
+            (61, 0, "record length 0"),
+            (65, 126, "key length 63, past its record"),
+        ] {
+            let mut bad = good.clone();
+            bad[at] = zigzag;
+            let result = decode_batches(&Bytes::from(bad), 0, false, None);
+            assert!(
+                matches!(result, Err(DecodeError::Malformed { offset: 0, .. })),
+                "{what}: {result:?}"
+            );
+        }
+        let (records, _) = decode_batches(&Bytes::from(good), 0, true, None).unwrap();
+        assert_eq!(records[0].key.as_deref(), Some(&b"key"[..]));
     }
 
     #[test]
