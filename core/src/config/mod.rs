@@ -29,6 +29,10 @@ pub struct ClientConfig {
     pub retry_backoff_max: Duration,
     /// `socket.connection.setup.timeout.ms` (default 10000).
     pub connection_setup_timeout: Duration,
+    /// Whether metadata requests for unknown topics may create them (the consumer's
+    /// `allow.auto.create.topics`, default true; the broker's `auto.create.topics.enable`
+    /// decides too). The producer always asks, as Java's does.
+    pub allow_auto_create_topics: bool,
 }
 
 impl Default for ClientConfig {
@@ -43,6 +47,7 @@ impl Default for ClientConfig {
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_millis(1000),
             connection_setup_timeout: Duration::from_millis(10_000),
+            allow_auto_create_topics: true,
         }
     }
 }
@@ -81,6 +86,7 @@ impl ClientConfig {
             retry_backoff: p.millis("retry.backoff.ms", 100)?,
             retry_backoff_max: p.millis("retry.backoff.max.ms", 1000)?,
             connection_setup_timeout: p.millis("socket.connection.setup.timeout.ms", 10_000)?,
+            allow_auto_create_topics: true,
         };
         // Accepted for compatibility with Java configs; plaintext only for now.
         let protocol = p.string("security.protocol", "PLAINTEXT");

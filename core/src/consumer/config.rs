@@ -70,7 +70,8 @@ impl ConsumerConfig {
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Result<ConsumerConfig> {
         let mut p = Properties::new(pairs);
-        let client = ClientConfig::from_properties(&mut p, 30_000)?;
+        let mut client = ClientConfig::from_properties(&mut p, 30_000)?;
+        client.allow_auto_create_topics = p.bool("allow.auto.create.topics", true)?;
         let reset = match p
             .choice(
                 "auto.offset.reset",
@@ -140,7 +141,6 @@ impl ConsumerConfig {
         p.ignore("key.deserializer");
         p.ignore("value.deserializer");
         p.ignore("exclude.internal.topics");
-        p.ignore("allow.auto.create.topics");
         p.finish()?;
         if c.heartbeat_interval >= c.session_timeout {
             return Err(KafkaError::config(

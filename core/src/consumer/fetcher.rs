@@ -114,6 +114,12 @@ async fn list_offsets_once(
             .and_then(|t| t.partitions.get(tp.partition as usize))
             .map(|p| p.leader)
             .ok_or_else(|| KafkaError::broker_for(3, &tp.topic, tp.partition))?;
+        if leader < 0 {
+            // No leader elected (yet): LEADER_NOT_AVAILABLE, retriable, rather than a request
+            // to node -1.
+            client.request_metadata_refresh();
+            return Err(KafkaError::broker_for(5, &tp.topic, tp.partition));
+        }
         by_leader
             .entry(leader)
             .or_default()

@@ -297,7 +297,7 @@ impl NetworkClient {
                     })
                     .collect(),
             ))
-            .with_allow_auto_topic_creation(true);
+            .with_allow_auto_topic_creation(self.inner.config.allow_auto_create_topics);
         let mut last_err = None;
         for node in self.metadata_candidates() {
             match self.send(node, request.clone()).await {
