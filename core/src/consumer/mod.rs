@@ -193,7 +193,6 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         key_deserializer: impl Deserializer<K> + 'static,
         value_deserializer: impl Deserializer<V> + 'static,
     ) -> Result<Self> {
-        let _guard = crate::runtime::handle().enter();
         crate::runtime::block_on(Self::new(config, key_deserializer, value_deserializer))
     }
 

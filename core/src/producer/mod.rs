@@ -180,7 +180,6 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         key_serializer: impl Serializer<K> + 'static,
         value_serializer: impl Serializer<V> + 'static,
     ) -> Result<Self> {
-        let _guard = crate::runtime::handle().enter();
         crate::runtime::block_on(Self::new(config, key_serializer, value_serializer))
     }
 
