@@ -185,6 +185,14 @@ impl Coordinator {
         }
     }
 
+    /// Closes the connection to the coordinator; the next request opens a new one.
+    pub fn drop_connection(&self) {
+        let node = self.state.coordinator.load(Ordering::Acquire);
+        if node >= 0 {
+            self.client.disconnect(node);
+        }
+    }
+
     fn mark_coordinator_unknown(&self) {
         self.state.coordinator.store(-1, Ordering::Release);
     }

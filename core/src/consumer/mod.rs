@@ -546,8 +546,15 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
     /// until its task has stopped, so nothing it does lands after what the caller does next.
     async fn cancel_join(&self, st: &mut State) {
         if let Some((task, _)) = st.joining.take() {
+            let parked = !task.is_finished();
             task.abort();
             let _ = task.await;
+            if let (true, Some(c)) = (parked, &self.inner.coordinator) {
+                // Its JoinGroup or SyncGroup may still be parked at the coordinator, which
+                // answers a connection's requests in order: what comes next (LeaveGroup on
+                // close) goes out on a fresh connection instead of waiting for the rebalance.
+                c.drop_connection();
+            }
         }
     }
 

@@ -375,8 +375,12 @@ impl NetworkClient {
             })
     }
 
-    /// FindCoordinator for a group (key_type 0) or transactional id (1); returns the node id,
-    /// registering its address so `send` can reach it.
+    /// FindCoordinator for a group (key_type 0) or transactional id (1). Returns the id to
+    /// send coordinator requests to: the coordinator's node id mirrored into
+    /// `i32::MAX - node_id` (as the Java client does), registered at the coordinator's
+    /// address. So coordinator requests get a connection of their own: a broker answers one
+    /// connection's requests in order, and a JoinGroup parked for a whole rebalance must not
+    /// hold up fetches, nor a long-poll fetch delay heartbeats and commits.
     pub async fn find_coordinator(&self, key: &str, key_type: i8) -> Result<i32> {
         let node = self.least_loaded_node().await?;
         let req = FindCoordinatorRequest::default()
@@ -392,12 +396,13 @@ impl NetworkClient {
                 message: resp.error_message.map(|m| m.to_string()),
             });
         }
+        let id = i32::MAX - resp.node_id.0;
         self.inner
             .addresses
             .lock()
             .unwrap()
-            .insert(resp.node_id.0, format!("{}:{}", resp.host, resp.port));
-        Ok(resp.node_id.0)
+            .insert(id, format!("{}:{}", resp.host, resp.port));
+        Ok(id)
     }
 
     /// Drops the connection to a node (after a fatal error on it); the next send reconnects.
