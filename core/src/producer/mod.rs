@@ -28,7 +28,7 @@ pub use self::config::{PartitionerKind, ProducerConfig};
 pub use self::interceptor::ProducerInterceptor;
 pub use self::metrics::ProducerMetrics;
 pub use self::partitioner::{
-    murmur2_partition, DefaultPartitioner, Partitioner, RoundRobinPartitioner,
+    murmur2_partition, Availability, DefaultPartitioner, Partitioner, RoundRobinPartitioner,
 };
 pub use self::record::{ProducerRecord, RecordMetadata};
 use accumulator::{Completion, Delivery, NewRecord, RecordAccumulator};
@@ -40,6 +40,10 @@ use crate::network::{NetworkClient, PartitionInfo};
 use crate::record::BatchBuilder;
 use crate::serialization::Serializer;
 use crate::topic_partition::TopicPartition;
+
+/// A record batch's header: what a record alone in its batch adds to its size (the Java
+/// client's size check counts it too).
+const RECORD_BATCH_OVERHEAD: usize = 61;
 
 /// Resolves to the record's metadata once the broker acknowledged it, or to the error that
 /// ended it. Await it, or call [`DeliveryFuture::wait`] from a thread.
@@ -152,10 +156,21 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         ));
         let task = tokio::spawn(sender.clone().run());
         let partitioner: Box<dyn Partitioner> = match config.partitioner {
-            PartitionerKind::Default => Box::new(DefaultPartitioner::new(
-                config.batch_size,
-                config.partitioner_ignore_keys,
-            )),
+            PartitionerKind::Default => {
+                let metadata = client.clone();
+                Box::new(
+                    DefaultPartitioner::new(config.batch_size, config.partitioner_ignore_keys)
+                        .with_availability(Arc::new(move |topic: &str| {
+                            metadata.metadata().topic(topic).map_or_else(Vec::new, |t| {
+                                t.partitions
+                                    .iter()
+                                    .filter(|p| p.leader >= 0)
+                                    .map(|p| p.partition)
+                                    .collect()
+                            })
+                        })),
+                )
+            }
             PartitionerKind::RoundRobin => Box::new(RoundRobinPartitioner::default()),
         };
         Ok(KafkaProducer {
@@ -317,7 +332,8 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
             Some(v) => inner.value_serializer.serialize(&topic, v)?,
             None => None,
         };
-        let size = BatchBuilder::record_size_bound(key.as_deref(), value.as_deref(), &headers) + 61;
+        let size = BatchBuilder::record_size_bound(key.as_deref(), value.as_deref(), &headers)
+            + RECORD_BATCH_OVERHEAD;
         if size > inner.config.max_request_size {
             return Err(KafkaError::RecordTooLarge {
                 size,
@@ -354,9 +370,14 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
                 })
             }
             Some(p) => p,
-            None => inner
-                .partitioner
-                .partition(&topic, key.as_deref(), size, partitions),
+            // The sticky partitioner counts the record's own bytes, not the batch header the
+            // memory reservation adds: batches fill to batch.size before it moves on.
+            None => inner.partitioner.partition(
+                &topic,
+                key.as_deref(),
+                size - RECORD_BATCH_OVERHEAD,
+                partitions,
+            ),
         };
         inner.acc.reserve(size, deadline).await?;
         let callback = self.completion(callback);

@@ -7,7 +7,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+/// The partitions of a topic that have a leader now (empty when unknown).
+pub type Availability = Arc<dyn Fn(&str) -> Vec<i32> + Send + Sync>;
 
 /// Picks a partition for a record without an explicit one.
 pub trait Partitioner: Send + Sync {
@@ -28,12 +31,23 @@ pub fn murmur2_partition(key: &[u8], partition_count: i32) -> i32 {
 }
 
 /// The default partitioner (Kafka 3.3+ semantics).
-#[derive(Debug)]
 pub struct DefaultPartitioner {
     ignore_keys: bool,
     batch_size: usize,
     /// topic → (current sticky partition, bytes sent to it).
     sticky: Mutex<HashMap<String, (i32, usize)>>,
+    /// Consulted when the sticky partition changes: keyless records go to partitions with a
+    /// leader (KIP-794), as long as the topic has any.
+    available: Option<Availability>,
+}
+
+impl std::fmt::Debug for DefaultPartitioner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DefaultPartitioner")
+            .field("ignore_keys", &self.ignore_keys)
+            .field("batch_size", &self.batch_size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DefaultPartitioner {
@@ -42,7 +56,31 @@ impl DefaultPartitioner {
             ignore_keys,
             batch_size: batch_size.max(1),
             sticky: Mutex::new(HashMap::new()),
+            available: None,
         }
+    }
+
+    /// Keyless records avoid partitions that `available` does not list.
+    pub fn with_availability(mut self, available: Availability) -> Self {
+        self.available = Some(available);
+        self
+    }
+
+    /// A partition other than `current` (when there is one), among those with a leader.
+    fn next_sticky(&self, topic: &str, current: Option<i32>, partition_count: i32) -> i32 {
+        let mut candidates: Vec<i32> = self
+            .available
+            .as_ref()
+            .map(|f| f(topic))
+            .unwrap_or_default();
+        candidates.retain(|p| *p < partition_count);
+        if candidates.is_empty() {
+            candidates = (0..partition_count).collect();
+        }
+        if candidates.len() > 1 {
+            candidates.retain(|p| Some(*p) != current);
+        }
+        candidates[fastrand::usize(0..candidates.len())]
     }
 }
 
@@ -58,17 +96,15 @@ impl Partitioner for DefaultPartitioner {
             return murmur2_partition(key, partition_count);
         }
         let mut sticky = self.sticky.lock().unwrap();
-        let entry = sticky
-            .entry(topic.to_string())
-            .or_insert_with(|| (fastrand::i32(0..partition_count), 0));
+        let entry = match sticky.get_mut(topic) {
+            Some(e) => e,
+            None => {
+                let first = self.next_sticky(topic, None, partition_count);
+                sticky.entry(topic.to_string()).or_insert((first, 0))
+            }
+        };
         if entry.0 >= partition_count || entry.1 >= self.batch_size {
-            // Switch to a different partition (when there is more than one).
-            let next = if partition_count > 1 {
-                (entry.0 + 1 + fastrand::i32(0..partition_count - 1)) % partition_count
-            } else {
-                0
-            };
-            *entry = (next, 0);
+            *entry = (self.next_sticky(topic, Some(entry.0), partition_count), 0);
         }
         entry.1 += record_size;
         entry.0
@@ -148,6 +184,27 @@ mod tests {
         let a = ignoring.partition("t", Some(b"abc"), 1, 1000);
         let b = ignoring.partition("t", Some(b"xyz"), 1, 1000);
         assert_eq!(a, b, "keys ignored: sticky");
+    }
+
+    #[test]
+    fn keyless_records_avoid_partitions_without_a_leader() {
+        let p =
+            DefaultPartitioner::new(10, false).with_availability(Arc::new(|_: &str| vec![1, 3]));
+        for _ in 0..200 {
+            let chosen = p.partition("t", None, 6, 4);
+            assert!(chosen == 1 || chosen == 3, "{chosen} has no leader");
+        }
+        assert_eq!(
+            p.partition("t", Some(b"abc"), 6, 4),
+            murmur2_partition(b"abc", 4),
+            "keys still hash over every partition"
+        );
+        let none_known =
+            DefaultPartitioner::new(10, false).with_availability(Arc::new(|_: &str| Vec::new()));
+        let chosen: std::collections::BTreeSet<i32> = (0..400)
+            .map(|_| none_known.partition("t", None, 6, 4))
+            .collect();
+        assert_eq!(chosen.len(), 4, "no availability known: every partition");
     }
 
     #[test]
