@@ -308,7 +308,10 @@ pub async fn read_batches(bootstrap: &str, topic: &str, partition: i32) -> Vec<S
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        assert!(Instant::now() < deadline, "reading {topic}-{partition} took over 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "reading {topic}-{partition} took over 60 s"
+        );
         let req = FetchRequest::default()
             .with_max_wait_ms(0)
             .with_max_bytes(50 << 20)

@@ -256,7 +256,10 @@ mod tests {
     fn lengths_from_the_wire_that_do_not_fit_are_errors_not_overflows() {
         let mut b = BatchBuilder::new(256);
         b.try_append(10, Some(b"key"), Some(b"value"), &[], 1 << 20);
-        let good = b.build(Compression::None, None, -1, -1, -1).unwrap().to_vec();
+        let good = b
+            .build(Compression::None, None, -1, -1, -1)
+            .unwrap()
+            .to_vec();
         // Byte 61 is the first record's length, 65 its key's length (one varint byte each).
         for (at, zigzag, what) in [
             (61, 9u8, "record length -5"),
