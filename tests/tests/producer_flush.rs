@@ -29,11 +29,12 @@ async fn flush_waits_for_earlier_records_only_and_later_ones_keep_their_linger()
         .unwrap();
     let mut flush = Box::pin(producer.flush_within(Duration::from_secs(30)));
     // One poll starts the flush (its first step marks what it waits for).
-    std::future::poll_fn(|cx| match flush.as_mut().poll(cx) {
+    let early = std::future::poll_fn(|cx| match flush.as_mut().poll(cx) {
         Poll::Ready(r) => Poll::Ready(Some(r)),
         Poll::Pending => Poll::Ready(None),
     })
     .await;
+    assert!(early.is_none(), "flush returned at once: {early:?}");
     let mut after = producer
         .send(ProducerRecord::new(&topic, "after".to_string()).with_partition(1))
         .await

@@ -405,6 +405,23 @@ impl NetworkClient {
         Ok(id)
     }
 
+    /// Whether a live connection to `node_id` exists now (no I/O; false while connecting).
+    pub fn is_connected(&self, node_id: i32) -> bool {
+        let slot = self
+            .inner
+            .connections
+            .lock()
+            .unwrap()
+            .get(&node_id)
+            .cloned();
+        slot.and_then(|s| {
+            s.try_lock()
+                .ok()
+                .map(|c| c.as_ref().is_some_and(|c| !c.is_closed()))
+        })
+        .unwrap_or(false)
+    }
+
     /// Drops the connection to a node (after a fatal error on it); the next send reconnects.
     pub fn disconnect(&self, node_id: i32) {
         self.inner.connections.lock().unwrap().remove(&node_id);

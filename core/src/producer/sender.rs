@@ -14,6 +14,7 @@ use std::time::Duration;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::accumulator::{ProducerBatch, RecordAccumulator};
@@ -33,6 +34,10 @@ pub struct Sender {
     /// Set when the broker forgot this producer (UNKNOWN_PRODUCER_ID): bump the epoch.
     bump_epoch: AtomicBool,
     in_flight: Mutex<HashMap<i32, usize>>,
+    /// An InitProducerId is under way (on a task of its own).
+    requesting_id: AtomicBool,
+    /// Each broker's I/O task, fed in drain order.
+    sinks: Mutex<HashMap<i32, mpsc::UnboundedSender<Vec<ProducerBatch>>>>,
     pub closing: AtomicBool,
 }
 
@@ -56,12 +61,77 @@ impl Sender {
             producer: Mutex::new((-1, -1)),
             bump_epoch: AtomicBool::new(false),
             in_flight: Mutex::new(HashMap::new()),
+            requesting_id: AtomicBool::new(false),
+            sinks: Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
         }
     }
 
     fn total_in_flight(&self) -> usize {
         self.in_flight.lock().unwrap().values().sum()
+    }
+
+    /// Whether batches may be drained: the producer has an id, and no epoch bump (KIP-360)
+    /// is due. A bump is due after a forgotten producer id, an out-of-order sequence or a
+    /// batch that failed holding sequence numbers; it starts once every in-flight request
+    /// has answered (nothing new is sent meanwhile, so a steady stream of sends cannot
+    /// starve it), restarting all sequences at 0. The InitProducerId runs on a task of its
+    /// own and wakes the loop when done.
+    fn producer_id_ready(self: &Arc<Self>) -> bool {
+        let have_id = self.producer.lock().unwrap().0 >= 0;
+        let bump_due = self.bump_epoch.load(Ordering::Acquire)
+            || self.acc.sequence_gap.load(Ordering::Acquire);
+        if have_id && !bump_due {
+            return !self.requesting_id.load(Ordering::Acquire);
+        }
+        if self.total_in_flight() > 0 || self.requesting_id.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.bump_epoch.store(false, Ordering::Release);
+        self.acc.sequence_gap.store(false, Ordering::Release);
+        let sender = self.clone();
+        tokio::spawn(async move {
+            match sender.init_producer_id().await {
+                Ok(()) if have_id => sender.acc.reset_sequences(),
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::error!("cannot obtain a producer id: {e}");
+                    sender.acc.abort_all(KafkaError::Fatal(format!(
+                        "cannot obtain a producer id: {e}"
+                    )));
+                    tokio::time::sleep(sender.config.client.retry_backoff).await;
+                }
+            }
+            sender.requesting_id.store(false, Ordering::Release);
+            sender.acc.wake.notify_one();
+        });
+        false
+    }
+
+    /// Hands a Produce request to `leader`'s I/O task (started on first use), which writes
+    /// its requests in the order handed over: a partition's sequences reach the broker in
+    /// order. The task holds the sender weakly, so it ends with the producer.
+    fn hand_over(self: &Arc<Self>, leader: i32, batches: Vec<ProducerBatch>) {
+        let mut sinks = self.sinks.lock().unwrap();
+        let sink = sinks.entry(leader).or_insert_with(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<ProducerBatch>>();
+            let sender = Arc::downgrade(self);
+            tokio::spawn(async move {
+                while let Some(batches) = rx.recv().await {
+                    let Some(sender) = sender.upgrade() else {
+                        return;
+                    };
+                    sender.send_request(leader, batches).await;
+                }
+            });
+            tx
+        });
+        if let Err(returned) = sink.send(batches) {
+            // The task is gone (a panic): a fresh one takes the request.
+            sinks.remove(&leader);
+            drop(sinks);
+            self.hand_over(leader, returned.0);
+        }
     }
 
     /// InitProducerId: a new id, or (KIP-360) the same id with a bumped epoch.
@@ -105,47 +175,21 @@ impl Sender {
         }
     }
 
-    /// The sender loop; returns when closing and every record completed.
+    /// The sender loop; returns when closing and every record completed. It never waits on
+    /// the network: InitProducerId runs as a task of its own, and each broker's requests are
+    /// written by that broker's I/O task (`hand_over`), so a slow or unreachable broker
+    /// holds up only its own partitions and `delivery.timeout.ms` keeps firing.
     pub async fn run(self: Arc<Self>) {
         let idempotent = self.config.enable_idempotence;
         loop {
             let wake = self.acc.wake.notified();
             let now = Instant::now();
             if self.closing.load(Ordering::Acquire) && self.acc.incomplete() == 0 {
+                self.sinks.lock().unwrap().clear();
                 return;
             }
-            // KIP-360: after a forgotten producer id, an out-of-order sequence or a batch that
-            // failed holding sequence numbers, the epoch is bumped (sequences restart at 0)
-            // once every in-flight request has answered; nothing new is sent meanwhile, so
-            // the bump cannot be starved by a steady stream of sends.
-            let bump_pending = idempotent
-                && (self.bump_epoch.load(Ordering::Acquire)
-                    || self.acc.sequence_gap.load(Ordering::Acquire));
-            if idempotent && self.total_in_flight() == 0 {
-                let needs_id = self.producer.lock().unwrap().0 < 0;
-                if needs_id || bump_pending {
-                    self.bump_epoch.store(false, Ordering::Release);
-                    self.acc.sequence_gap.store(false, Ordering::Release);
-                    if let Err(e) = self.init_producer_id().await {
-                        tracing::error!("cannot obtain a producer id: {e}");
-                        self.acc.abort_all(KafkaError::Fatal(format!(
-                            "cannot obtain a producer id: {e}"
-                        )));
-                        tokio::time::sleep(self.config.client.retry_backoff).await;
-                        continue;
-                    }
-                    if !needs_id {
-                        self.acc.reset_sequences();
-                    }
-                }
-            }
-            if idempotent && self.producer.lock().unwrap().0 < 0 {
-                tokio::time::sleep(self.config.client.retry_backoff).await;
-                continue;
-            }
             self.acc.expire(now);
-            if bump_pending && self.total_in_flight() > 0 {
-                // Wait for the in-flight answers (request_finished wakes this loop).
+            if idempotent && !self.producer_id_ready() {
                 tokio::select! {
                     _ = wake => {}
                     _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -177,7 +221,10 @@ impl Sender {
                         *last += size;
                         return true;
                     }
-                    if in_flight_now.get(&node).copied().unwrap_or(0) + *requests >= max_in_flight {
+                    let busy = in_flight_now.get(&node).copied().unwrap_or(0) + *requests;
+                    // A broker not connected yet (or unreachable) gets one request, which
+                    // makes its I/O task connect; the rest wait here, where they expire.
+                    if busy >= max_in_flight || (busy > 0 && !self.client.is_connected(node)) {
                         return false;
                     }
                     *requests += 1;
@@ -208,8 +255,7 @@ impl Sender {
             for (leader, batches) in by_leader {
                 for request in self.split_by_size(batches) {
                     *self.in_flight.lock().unwrap().entry(leader).or_default() += 1;
-                    // Written here, in drain (= sequence) order; the answer is awaited apart.
-                    self.clone().send_request(leader, request).await;
+                    self.hand_over(leader, request);
                 }
             }
             let sleep_until = next
