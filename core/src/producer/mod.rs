@@ -316,6 +316,25 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
                 record = r;
             }
         }
+        let result = self.enqueue(record, callback, delivery, ctx).await;
+        if let Err(e) = &result {
+            // A record refused here is an outcome too (Java's onSendError).
+            for i in &inner.interceptors {
+                guarded("on_acknowledgement", || (), || i.on_acknowledgement(Err(e)));
+            }
+        }
+        result
+    }
+
+    /// Serializes, partitions and appends an intercepted record.
+    async fn enqueue(
+        &self,
+        record: ProducerRecord<K, V>,
+        callback: Option<Completion>,
+        delivery: Delivery,
+        ctx: &mut SendContext,
+    ) -> Result<()> {
+        let inner = &self.inner;
         let ProducerRecord {
             topic,
             partition,
