@@ -44,6 +44,9 @@ pub struct Connection {
     closed: Arc<AtomicBool>,
     in_flight: AtomicUsize,
     reader: tokio::task::JoinHandle<()>,
+    /// A write that cannot finish within this (`request.timeout.ms`) closes the connection:
+    /// a broker that stopped reading must not hold a writer forever.
+    write_timeout: Duration,
 }
 
 fn net_err(addr: &str, reason: impl std::fmt::Display) -> KafkaError {
@@ -109,6 +112,7 @@ impl Connection {
             closed,
             in_flight: AtomicUsize::new(0),
             reader,
+            write_timeout: request_timeout,
         };
         conn.broker_versions = conn.negotiate(request_timeout).await?;
         Ok(conn)
@@ -187,8 +191,26 @@ impl Connection {
     }
 
     async fn write(&self, frame: &[u8]) -> Result<()> {
-        let mut w = self.writer.lock().await;
-        w.write_all(frame).await.map_err(|e| net_err(&self.addr, e))
+        let written = tokio::time::timeout(self.write_timeout, async {
+            let mut w = self.writer.lock().await;
+            w.write_all(frame).await
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(net_err(&self.addr, e)),
+            Err(_) => {
+                // Part of a frame may be on the wire: the connection cannot be used again.
+                self.closed.store(true, Ordering::SeqCst);
+                self.reader.abort();
+                // Wakes every request waiting on this connection with an error.
+                self.waiters.lock().unwrap().clear();
+                Err(net_err(
+                    &self.addr,
+                    format!("a write did not finish within {:?}", self.write_timeout),
+                ))
+            }
+        }
     }
 
     /// Sends a request at `version` and waits for its response.
