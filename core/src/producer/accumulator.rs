@@ -95,6 +95,10 @@ struct PartitionQueue {
     /// Set when a batch failed retriably: drain nothing until `in_flight` is 0 again.
     hold: bool,
     next_sequence: i32,
+    /// A batch of the current producer id and epoch was acknowledged here. Until then one
+    /// batch at a time: a broker that has no state for a producer accepts any first sequence,
+    /// so a second batch could land before a first one answered with a retriable error.
+    acknowledged: bool,
 }
 
 /// Everything the sender needs to send one batch.
@@ -328,7 +332,9 @@ impl RecordAccumulator {
                 earliest(linger_done);
                 continue;
             }
-            if q.in_flight >= max_in_flight_per_partition {
+            if q.in_flight >= max_in_flight_per_partition
+                || (idempotent && !q.acknowledged && q.in_flight > 0)
+            {
                 continue;
             }
             let leader = leader_of(tp);
@@ -369,8 +375,11 @@ impl RecordAccumulator {
 
     /// A batch came back acknowledged at `base_offset`.
     pub fn succeed(&self, batch: ProducerBatch, base_offset: i64, log_append_time: i64) {
-        self.finish_in_flight(&batch.tp);
-        self.batch_done(batch.generation);
+        if let Some(q) = self.queues.lock().unwrap().get_mut(&batch.tp) {
+            q.in_flight = q.in_flight.saturating_sub(1);
+            q.acknowledged = true;
+        }
+        let generation = batch.generation;
         let topic = batch.tp.topic.to_string();
         let partition = batch.tp.partition;
         let reserved = batch.reserved;
@@ -393,6 +402,9 @@ impl RecordAccumulator {
                 serialized_value_size: r.value_size,
             })
         });
+        // After the outcomes are out: a flush waiting on this batch returns with its records'
+        // futures and callbacks complete.
+        self.batch_done(generation);
         self.records_done(n, reserved);
     }
 
@@ -406,9 +418,10 @@ impl RecordAccumulator {
         if batch.base_sequence >= 0 {
             self.sequence_gap.store(true, Ordering::Release);
         }
-        self.batch_done(batch.generation);
+        let generation = batch.generation;
         tracing::debug!(tp = %batch.tp, records = n, "batch failed: {error}");
         batch.complete(|_| Err(error.clone()));
+        self.batch_done(generation);
         self.records_done(n, reserved);
     }
 
@@ -449,6 +462,7 @@ impl RecordAccumulator {
         let mut queues = self.queues.lock().unwrap();
         for q in queues.values_mut() {
             q.next_sequence = 0;
+            q.acknowledged = false;
             for b in q.batches.iter_mut() {
                 b.encoded = None;
                 b.base_sequence = -1;
@@ -673,13 +687,26 @@ mod tests {
         let tp = TopicPartition::new("t", 0);
         let leader = |_: &TopicPartition| 1;
         let any = |_: i32, _: usize| true;
+        let first = add(&acc, &tp, &[0; 40]);
         let r0 = add(&acc, &tp, &[1; 40]);
         let r1 = add(&acc, &tp, &[2; 40]);
         let now = Instant::now() + Duration::from_millis(100);
+        // Until the broker acknowledged one batch of this producer id, one at a time: a
+        // broker without state for the producer would take any first sequence.
+        let (mut one, _) = acc.drain(now, false, &leader, &any, true);
+        let (held, _) = acc.drain(now, false, &leader, &any, true);
+        assert!(
+            held.is_empty(),
+            "a second batch before the first was acknowledged"
+        );
+        let mut one = one.pop().unwrap().batch;
+        acc.encode(&mut one, 7, 0).unwrap();
+        acc.succeed(one, 99, -1);
+        assert_eq!(first.await.unwrap().unwrap().offset, 99);
         let (mut a, _) = acc.drain(now, false, &leader, &any, true);
         let (mut b, _) = acc.drain(now, false, &leader, &any, true);
         let (mut a, mut b) = (a.pop().unwrap().batch, b.pop().unwrap().batch);
-        assert_eq!((a.base_sequence, b.base_sequence), (0, 1));
+        assert_eq!((a.base_sequence, b.base_sequence), (1, 2));
         acc.encode(&mut a, 7, 0).unwrap();
         acc.encode(&mut b, 7, 0).unwrap();
         // The first fails retriably: the partition holds until the second returns too.
@@ -688,11 +715,11 @@ mod tests {
         assert!(none.is_empty(), "held while a batch is in flight");
         acc.retry(b, KafkaError::broker(45), Duration::from_millis(10));
         let (again, _) = acc.drain(now + Duration::from_millis(20), false, &leader, &any, true);
-        assert_eq!(again[0].batch.base_sequence, 0, "retried in sequence order");
+        assert_eq!(again[0].batch.base_sequence, 1, "retried in sequence order");
         acc.succeed(again.into_iter().next().unwrap().batch, 100, -1);
         assert_eq!(r0.await.unwrap().unwrap().offset, 100);
         let (last, _) = acc.drain(now + Duration::from_millis(40), false, &leader, &any, true);
-        assert_eq!(last[0].batch.base_sequence, 1);
+        assert_eq!(last[0].batch.base_sequence, 2);
         acc.succeed(last.into_iter().next().unwrap().batch, 101, -1);
         assert_eq!(r1.await.unwrap().unwrap().offset, 101);
         assert_eq!(acc.incomplete(), 0);
