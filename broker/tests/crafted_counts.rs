@@ -1,7 +1,7 @@
 //! A request whose array count claims billions of elements must close only its own connection.
 //! (Its own test binary: it runs on `ServerAllocator`, as the broker's binaries do.)
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -23,12 +23,41 @@ fn request(api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
     frame
 }
 
+/// The next response frame, or `None` when the broker closed the connection (EOF, or a reset,
+/// even in the middle of a frame). A read that times out panics: a broker that hangs must fail
+/// the test, not pass for one that closed the connection.
 fn answer(stream: &mut TcpStream) -> Option<Vec<u8>> {
     let mut len = [0u8; 4];
-    stream.read_exact(&mut len).ok()?;
+    if !read_or_closed(stream, &mut len) {
+        return None;
+    }
     let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-    stream.read_exact(&mut body).ok()?;
+    if !read_or_closed(stream, &mut body) {
+        return None;
+    }
     Some(body)
+}
+
+/// Fills `buf`: true when it was filled, false when the peer closed the connection first (EOF,
+/// or a reset). Panics on a timeout or any other error: "closed" must mean closed.
+fn read_or_closed(stream: &mut TcpStream, buf: &mut [u8]) -> bool {
+    match stream.read_exact(buf) {
+        Ok(()) => true,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::UnexpectedEof
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+            ) =>
+        {
+            false
+        }
+        Err(e) => panic!(
+            "the broker neither answered nor closed the connection: {e} ({:?})",
+            e.kind()
+        ),
+    }
 }
 
 #[test]
@@ -40,6 +69,7 @@ fn huge_array_counts_close_only_their_connection() {
     let connect = || {
         let s = TcpStream::connect(b.bootstrap_servers()).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
         s
     };
     // Metadata v1 (topics: int32 count) and v9 (flexible: compact count), ListOffsets v1,

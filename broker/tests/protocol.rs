@@ -1,6 +1,6 @@
 //! The dev broker over real TCP, spoken to with raw `kafka-protocol` frames.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -22,9 +22,17 @@ struct Conn {
 
 impl Conn {
     fn new(broker: &BlockingBroker) -> Conn {
-        let stream = TcpStream::connect(broker.bootstrap_servers()).unwrap();
+        Conn::connect(&broker.bootstrap_servers())
+    }
+
+    /// A connection whose reads and writes give up after 15 s (see `read_frame`).
+    fn connect(addr: &str) -> Conn {
+        let stream = TcpStream::connect(addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(15)))
             .unwrap();
         Conn {
             stream,
@@ -36,11 +44,18 @@ impl Conn {
         self.stream.write_all(frame).unwrap();
     }
 
+    /// The next response frame, or `None` when the broker closed the connection (EOF, or a
+    /// reset, even in the middle of a frame). A read that times out panics: a broker that hangs
+    /// must fail the test, not pass for one that closed the connection.
     fn read_frame(&mut self) -> Option<Bytes> {
         let mut len = [0u8; 4];
-        self.stream.read_exact(&mut len).ok()?;
+        if !read_or_closed(&mut self.stream, &mut len) {
+            return None;
+        }
         let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-        self.stream.read_exact(&mut body).ok()?;
+        if !read_or_closed(&mut self.stream, &mut body) {
+            return None;
+        }
         Some(Bytes::from(body))
     }
 
@@ -65,6 +80,28 @@ impl Conn {
             ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
         assert_eq!(header.correlation_id, self.correlation);
         Some(R::Response::decode(&mut frame, version).unwrap())
+    }
+}
+
+/// Fills `buf`: true when it was filled, false when the peer closed the connection first (EOF,
+/// or a reset). Panics on a timeout or any other error: "closed" must mean closed.
+fn read_or_closed(stream: &mut TcpStream, buf: &mut [u8]) -> bool {
+    match stream.read_exact(buf) {
+        Ok(()) => true,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::UnexpectedEof
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+            ) =>
+        {
+            false
+        }
+        Err(e) => panic!(
+            "the broker neither answered nor closed the connection: {e} ({:?})",
+            e.kind()
+        ),
     }
 }
 
@@ -385,10 +422,7 @@ fn long_poll_fetch_wakes_on_append() {
     let addr = b.bootstrap_servers();
     let producer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));
-        let mut p = Conn {
-            stream: TcpStream::connect(addr).unwrap(),
-            correlation: 0,
-        };
+        let mut p = Conn::connect(&addr);
         produce(&mut p, "wake", 0, batch(&["ping"], Compression::None), 1).unwrap();
     });
     let started = Instant::now();

@@ -1,9 +1,15 @@
 //! Every `krafty` subcommand against an in-process dev broker.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use krafty_broker::{BlockingBroker, Broker};
+
+/// The longest any `krafty` run may take: a child still running then is killed, and the test
+/// fails (a hung client never hangs the suite).
+const CHILD_LIMIT: Duration = Duration::from_secs(60);
 
 fn broker() -> BlockingBroker {
     Broker::builder()
@@ -12,7 +18,42 @@ fn broker() -> BlockingBroker {
         .expect("broker")
 }
 
-/// Runs `krafty` with `args`, optional stdin; returns (success, stdout, stderr).
+/// Reads `pipe` to its end on a thread of its own (so that neither pipe can fill and block
+/// the child while the test waits for it).
+fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = pipe.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+/// Waits for `child` at most `limit`; past it, kills it and panics with its stderr so far.
+fn wait_bounded(
+    child: &mut Child,
+    limit: Duration,
+    stderr: JoinHandle<String>,
+    what: &str,
+) -> (ExitStatus, JoinHandle<String>) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return (status, stderr);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} still running after {limit:?}: killed; stderr: {}",
+                stderr.join().unwrap_or_default()
+            );
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs `krafty` with `args`, optional stdin; returns (success, stdout, stderr). Bounded by
+/// `CHILD_LIMIT`.
 fn krafty(bs: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_krafty"))
         .args(args)
@@ -22,19 +63,39 @@ fn krafty(bs: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String
         .stderr(Stdio::piped())
         .spawn()
         .expect("run krafty");
-    {
-        let mut input = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            // A process that exits early closes its stdin: its stderr says why, below.
-            let _ = input.write_all(s.as_bytes());
-        }
-    }
-    let out = child.wait_with_output().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.unwrap_or_default().to_owned();
+    let writer = thread::spawn(move || {
+        // A process that exits early closes its stdin: its stderr says why, below. Dropping
+        // `input` at the end closes the pipe: the child sees end of input.
+        let _ = input.write_all(stdin.as_bytes());
+    });
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let (status, stderr) =
+        wait_bounded(&mut child, CHILD_LIMIT, stderr, &format!("krafty {args:?}"));
+    writer.join().unwrap();
     (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        status.success(),
+        stdout.join().unwrap(),
+        stderr.join().unwrap(),
     )
+}
+
+/// Milliseconds since the epoch, as record timestamps count them.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Each line of `out` as its whitespace-separated words: compares the column layout's content
+/// exactly, whatever the padding.
+fn words(out: &str) -> Vec<Vec<&str>> {
+    out.lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect()
 }
 
 fn ok(bs: &str, args: &[&str], stdin: Option<&str>) -> String {
@@ -47,47 +108,71 @@ fn ok(bs: &str, args: &[&str], stdin: Option<&str>) -> String {
 fn topics_create_list_describe_add_partitions_delete() {
     let b = broker();
     let bs = b.bootstrap_servers();
-    assert!(ok(
-        &bs,
-        &[
-            "topics",
-            "create",
-            "--topic",
-            "orders",
-            "--partitions",
-            "2",
-            "--config",
-            "retention.ms=60000"
-        ],
-        None
-    )
-    .contains("Created topic orders"));
-    assert_eq!(ok(&bs, &["topics", "list"], None).trim(), "orders");
-    assert!(ok(&bs, &["topics", "list", "--internal"], None).contains("__consumer_offsets"));
+    assert_eq!(
+        ok(
+            &bs,
+            &[
+                "topics",
+                "create",
+                "--topic",
+                "orders",
+                "--partitions",
+                "2",
+                "--config",
+                "retention.ms=60000"
+            ],
+            None
+        ),
+        "Created topic orders.\n"
+    );
+    assert_eq!(ok(&bs, &["topics", "list"], None), "orders\n");
+    let internal = ok(&bs, &["topics", "list", "--internal"], None);
+    assert!(
+        internal.lines().any(|l| l == "__consumer_offsets"),
+        "{internal}"
+    );
     let (success, _, err) = krafty(
         &bs,
         &["topics", "create", "--topic", "orders", "--partitions", "2"],
         None,
     );
     assert!(!success && err.contains("TOPIC_ALREADY_EXISTS"), "{err}");
+    assert_eq!(
+        ok(
+            &bs,
+            &[
+                "topics",
+                "add-partitions",
+                "--topic",
+                "orders",
+                "--partitions",
+                "4",
+            ],
+            None,
+        ),
+        "Topic orders now has 4 partitions.\n"
+    );
+    // Two records in the new partition 3: its log end offset moves, the others' stay at 0.
     ok(
         &bs,
-        &[
-            "topics",
-            "add-partitions",
-            "--topic",
-            "orders",
-            "--partitions",
-            "4",
-        ],
-        None,
+        &["produce", "--topic", "orders", "--format", "json"],
+        Some("{\"value\":\"a\",\"partition\":3}\n{\"value\":\"b\",\"partition\":3}\n"),
     );
     let described = ok(&bs, &["topics", "describe", "--topic", "orders"], None);
-    assert!(described.contains("PartitionCount: 4"), "{described}");
-    assert!(described.contains("retention.ms=60000"), "{described}");
-    assert!(described.contains("Partition: 3\tLeader: 1"), "{described}");
-    ok(&bs, &["topics", "delete", "--topic", "orders"], None);
-    assert_eq!(ok(&bs, &["topics", "list"], None).trim(), "");
+    let mut want =
+        "Topic: orders\tPartitionCount: 4\tReplicationFactor: 1\tConfigs: retention.ms=60000\n"
+            .to_string();
+    for (p, end) in [(0, 0), (1, 0), (2, 0), (3, 2)] {
+        want += &format!(
+            "\tTopic: orders\tPartition: {p}\tLeader: 1\tReplicas: 1\tIsr: 1\tLogStartOffset: 0\tLogEndOffset: {end}\n"
+        );
+    }
+    assert_eq!(described, want);
+    assert_eq!(
+        ok(&bs, &["topics", "delete", "--topic", "orders"], None),
+        "Deleted topic orders.\n"
+    );
+    assert_eq!(ok(&bs, &["topics", "list"], None), "");
     let (success, _, err) = krafty(&bs, &["topics", "describe", "--topic", "orders"], None);
     assert!(
         !success && err.lines().count() == 1 && err.contains("UNKNOWN_TOPIC_OR_PARTITION"),
@@ -104,24 +189,24 @@ fn produce_and_consume_keys_headers_partitions() {
         &["topics", "create", "--topic", "lines", "--partitions", "1"],
         None,
     );
-    let err = {
-        let (success, _, err) = krafty(
-            &bs,
-            &[
-                "produce",
-                "--topic",
-                "lines",
-                "--key-separator",
-                ":",
-                "--header",
-                "src=cli",
-            ],
-            Some("a:1\nb:2\nc:3\n"),
-        );
-        assert!(success, "{err}");
-        err
-    };
-    assert!(err.contains("3 records sent"), "{err}");
+    let sent_from = now_ms();
+    let (success, out, err) = krafty(
+        &bs,
+        &[
+            "produce",
+            "--topic",
+            "lines",
+            "--key-separator",
+            ":",
+            "--header",
+            "src=cli",
+        ],
+        Some("a:1\nb:2\nc:3\n"),
+    );
+    let sent_until = now_ms();
+    assert!(success, "{err}");
+    assert_eq!(out, "");
+    assert!(err.lines().any(|l| l == "3 records sent to lines"), "{err}");
     let values = ok(
         &bs,
         &[
@@ -135,6 +220,14 @@ fn produce_and_consume_keys_headers_partitions() {
         None,
     );
     assert_eq!(values, "1\n2\n3\n");
+    // The producer stamps CreateTime while it runs: within [sent_from, sent_until].
+    let stamped = |ts: i64| {
+        assert!(
+            (sent_from..=sent_until).contains(&ts),
+            "timestamp {ts} not within the produce run [{sent_from}, {sent_until}]"
+        );
+        ts
+    };
     let full = ok(
         &bs,
         &[
@@ -152,11 +245,8 @@ fn produce_and_consume_keys_headers_partitions() {
         ],
         None,
     );
-    let fields: Vec<&str> = full.trim().split('\t').collect();
-    assert_eq!(
-        (fields[0], fields[1], fields[3], fields[4], fields[5]),
-        ("0", "1", "b", "src=cli", "2")
-    );
+    let ts = stamped(full.split('\t').nth(2).unwrap_or("").parse().unwrap_or(-1));
+    assert_eq!(full, format!("0\t1\t{ts}\tb\tsrc=cli\t2\n"));
     let json = ok(
         &bs,
         &[
@@ -171,11 +261,14 @@ fn produce_and_consume_keys_headers_partitions() {
         ],
         None,
     );
-    assert!(
-        json.contains("\"key\":\"a\"")
-            && json.contains("\"value\":\"1\"")
-            && json.contains(r#"["src","cli"]"#),
-        "{json}"
+    let parsed: serde_json::Value =
+        serde_json::from_str(json.trim()).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let ts = stamped(parsed["timestamp"].as_i64().unwrap_or(-1));
+    assert_eq!(
+        json,
+        format!(
+            "{{\"headers\":[[\"src\",\"cli\"]],\"key\":\"a\",\"offset\":0,\"partition\":0,\"timestamp\":{ts},\"topic\":\"lines\",\"value\":\"1\"}}\n"
+        )
     );
     // JSON in, JSON out: key, value, headers, timestamp and partition survive.
     ok(
@@ -209,8 +302,11 @@ fn produce_and_consume_keys_headers_partitions() {
         None,
     );
     assert_eq!(
-        back.trim(),
-        r#"{"headers":[["h","x"],["n",null],["h","y"]],"key":"k","offset":0,"partition":1,"timestamp":1600000000123,"topic":"js","value":"v"}"#
+        back,
+        concat!(
+            r#"{"headers":[["h","x"],["n",null],["h","y"]],"key":"k","offset":0,"partition":1,"timestamp":1600000000123,"topic":"js","value":"v"}"#,
+            "\n"
+        )
     );
     let (success, _, err) = krafty(
         &bs,
@@ -240,7 +336,7 @@ fn groups_describe_shows_lag_after_a_partial_consume_and_offsets_reset() {
     );
     let input: String = (0..10).map(|i| format!("job{i}\n")).collect();
     ok(&bs, &["produce", "--topic", "work"], Some(&input));
-    ok(
+    let first = ok(
         &bs,
         &[
             "consume",
@@ -254,21 +350,34 @@ fn groups_describe_shows_lag_after_a_partial_consume_and_offsets_reset() {
         ],
         None,
     );
-    let list = ok(&bs, &["groups", "list"], None);
-    assert!(list.starts_with("workers\tEmpty\tconsumer"), "{list}");
-    let described = ok(&bs, &["groups", "describe", "--group", "workers"], None);
-    let row: Vec<&str> = described
-        .lines()
-        .find(|l| l.starts_with("workers "))
-        .expect("a row")
-        .split_whitespace()
-        .collect();
-    // GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG
+    assert_eq!(first, "job0\njob1\njob2\njob3\n");
     assert_eq!(
-        &row[..6],
-        &["workers", "work", "0", "4", "10", "6"],
-        "{described}"
+        ok(&bs, &["groups", "list"], None),
+        "workers\tEmpty\tconsumer\n"
     );
+    let header = [
+        "GROUP",
+        "TOPIC",
+        "PARTITION",
+        "CURRENT-OFFSET",
+        "LOG-END-OFFSET",
+        "LAG",
+        "CONSUMER-ID",
+        "HOST",
+        "CLIENT-ID",
+    ];
+    // An empty group: no member owns the partition, so its owner columns are "-".
+    let described_with = |current: &'static str, lag: &'static str| {
+        vec![
+            vec!["Consumer", "group", "'workers'", "is", "Empty."],
+            vec![],
+            header.to_vec(),
+            vec!["workers", "work", "0", current, "10", lag, "-", "-", "-"],
+        ]
+    };
+    let described = ok(&bs, &["groups", "describe", "--group", "workers"], None);
+    assert_eq!(words(&described), described_with("4", "6"), "{described}");
+    let plan_header = vec!["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"];
     let plan = ok(
         &bs,
         &[
@@ -282,8 +391,22 @@ fn groups_describe_shows_lag_after_a_partial_consume_and_offsets_reset() {
         ],
         None,
     );
-    assert!(plan.contains("dry run"), "{plan}");
-    ok(
+    assert_eq!(
+        words(&plan),
+        vec![
+            plan_header.clone(),
+            vec!["workers", "work", "0", "0"],
+            vec!["(dry", "run:", "add", "--execute", "to", "apply)"],
+        ],
+        "{plan}"
+    );
+    let described = ok(&bs, &["groups", "describe", "--group", "workers"], None);
+    assert_eq!(
+        words(&described),
+        described_with("4", "6"),
+        "a dry run changes nothing: {described}"
+    );
+    let applied = ok(
         &bs,
         &[
             "groups",
@@ -298,14 +421,13 @@ fn groups_describe_shows_lag_after_a_partial_consume_and_offsets_reset() {
         ],
         None,
     );
-    let described = ok(&bs, &["groups", "describe", "--group", "workers"], None);
-    assert!(
-        described.lines().any(|l| l
-            .split_whitespace()
-            .take(6)
-            .eq(["workers", "work", "0", "8", "10", "2"])),
-        "{described}"
+    assert_eq!(
+        words(&applied),
+        vec![plan_header, vec!["workers", "work", "0", "8"]],
+        "{applied}"
     );
+    let described = ok(&bs, &["groups", "describe", "--group", "workers"], None);
+    assert_eq!(words(&described), described_with("8", "2"), "{described}");
     let rest = ok(
         &bs,
         &[
@@ -320,8 +442,11 @@ fn groups_describe_shows_lag_after_a_partial_consume_and_offsets_reset() {
         None,
     );
     assert_eq!(rest, "job8\njob9\n");
-    ok(&bs, &["groups", "delete", "--group", "workers"], None);
-    assert!(!ok(&bs, &["groups", "list"], None).contains("workers"));
+    assert_eq!(
+        ok(&bs, &["groups", "delete", "--group", "workers"], None),
+        "Deleted consumer group 'workers'.\n"
+    );
+    assert_eq!(ok(&bs, &["groups", "list"], None), "");
 }
 
 #[test]
@@ -343,7 +468,9 @@ fn perf_produce_and_consume_report_throughput() {
         None,
     );
     assert!(
-        out.contains("2000 records sent") && out.contains("records/sec") && out.contains("99th"),
+        out.starts_with("2000 records sent, ")
+            && out.contains("records/sec")
+            && out.contains("99th"),
         "{out}"
     );
     let out = ok(
@@ -351,7 +478,29 @@ fn perf_produce_and_consume_report_throughput() {
         &["perf", "consume", "--topic", "perf", "--messages", "2000"],
         None,
     );
-    assert!(out.contains(", 2000, "), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(
+        lines[0],
+        "data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec"
+    );
+    let fields: Vec<&str> = lines[1].split(", ").collect();
+    // 2000 values of 100 bytes, no keys: 200000 bytes.
+    assert_eq!(
+        (fields.len(), fields[0], fields[2]),
+        (4, "0.1907", "2000"),
+        "{out}"
+    );
+}
+
+/// Kills (and reaps) the child it holds when dropped: a failing test leaves no process behind.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
@@ -362,21 +511,53 @@ fn broker_subcommand_serves_clients() {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_krafty"))
-        .args(["broker", "--listen", &addr, "--set", "num.partitions=2"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(&addr).is_err() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_krafty"))
+            .args(["broker", "--listen", &addr, "--set", "num.partitions=2"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            child.0.try_wait().unwrap().is_none(),
+            "the broker exited before listening"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the broker did not listen on {addr} within 10 s"
+        );
+        thread::sleep(Duration::from_millis(20));
     }
     ok(&addr, &["produce", "--topic", "auto"], Some("hello\n"));
     let described = ok(&addr, &["topics", "describe", "--topic", "auto"], None);
+    let ends: Vec<&str> = described
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit('\t').next().unwrap())
+        .collect();
     assert!(
-        described.contains("PartitionCount: 2"),
+        described.starts_with("Topic: auto\tPartitionCount: 2\t"),
         "num.partitions applied: {described}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let total: i64 = ends
+        .iter()
+        .map(|e| {
+            e.strip_prefix("LogEndOffset: ")
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        (ends.len(), total),
+        (2, 1),
+        "one record stored: {described}"
+    );
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the broker still runs"
+    );
 }
