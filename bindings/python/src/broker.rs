@@ -82,9 +82,25 @@ impl PyBroker {
         self.with(|h| h.faults().drop_connection_after(requests))
     }
 
-    /// Removes every injected fault.
+    /// Removes every injected fault that has not fired yet (the counts below are kept).
     fn clear_faults(&self) -> PyResult<()> {
         self.with(|h| h.faults().clear())
+    }
+
+    /// How many injected errors the broker has answered so far: one per request entry
+    /// (partition, or whole request) that carried one. Proves that a `fail_next` fired.
+    fn errors_fired(&self) -> PyResult<u64> {
+        self.with(|h| h.faults().errors_fired())
+    }
+
+    /// Injected errors not answered yet: the sum of every `fail_next` rule's remaining count.
+    fn errors_pending(&self) -> PyResult<u64> {
+        self.with(|h| h.faults().errors_pending())
+    }
+
+    /// How many connections `drop_connection_after` has dropped so far.
+    fn connections_dropped(&self) -> PyResult<u64> {
+        self.with(|h| h.faults().connections_dropped())
     }
 
     /// Stops the broker (idempotent).
@@ -111,12 +127,9 @@ impl PyBroker {
 }
 
 impl PyBroker {
-    fn with(&self, f: impl FnOnce(&BrokerHandle)) -> PyResult<()> {
+    fn with<T>(&self, f: impl FnOnce(&BrokerHandle) -> T) -> PyResult<T> {
         match self.handle.lock().unwrap().as_ref() {
-            Some(h) => {
-                f(h);
-                Ok(())
-            }
+            Some(h) => Ok(f(h)),
             None => Err(PyRuntimeError::new_err("the broker was shut down")),
         }
     }

@@ -16,13 +16,20 @@ def test_await_send_and_async_for(bootstrap, topic):
         assert [md.offset for md in batch] == [20, 21]
         producer.close()
 
-        consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="aio",
+        consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="aio-" + topic,
                                  auto_offset_reset="earliest")
         values = []
-        async for record in consumer:
-            values.append(record.value)
-            if len(values) == 22:
-                break
+
+        async def collect():
+            async for record in consumer:
+                values.append(record.value)
+                if len(values) == 22:
+                    break
+
+        try:
+            await asyncio.wait_for(collect(), 30)
+        except asyncio.TimeoutError:
+            pass  # the assertion below says what arrived
         consumer.close()
         return values
 
@@ -52,13 +59,18 @@ def test_async_for_stops_on_a_record_the_deserializer_refuses(bootstrap, topic):
         await producer.send_batch(topic, [b"1", b"bad", b"3"], partition=0)
         producer.close()
         tp = TopicPartition(topic, 0)
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id="aio-deser",
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id="aio-deser-" + topic,
                                  auto_offset_reset="earliest", value_deserializer=int)
         consumer.assign([tp])
         values = []
-        with pytest.raises(errors.SerializationError, match=f"{topic}-0@1"):
+
+        async def collect():
             async for record in consumer:
                 values.append(record.value)
+
+        # Bounded: a loop that never raised would end in asyncio.TimeoutError, not a match.
+        with pytest.raises(errors.SerializationError, match=f"{topic}-0@1"):
+            await asyncio.wait_for(collect(), 30)
         position = consumer.position(tp)
         consumer.close()
         return values, position
@@ -73,7 +85,7 @@ def test_cancelled_async_for_steps_lose_no_record(bootstrap, topic):
         producer = KafkaProducer(bootstrap_servers=bootstrap)
         await producer.send_batch(topic, [b"%d" % i for i in range(30)], partition=0)
         producer.close()
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id="aio-cancel",
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id="aio-cancel-" + topic,
                                  auto_offset_reset="earliest")
         consumer.assign([TopicPartition(topic, 0)])
         got, cancelled = [], 0

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from conftest import devbroker_only
 from krafty import DevBroker, KafkaConsumer, KafkaProducer, TopicPartition, errors
 
 
@@ -16,8 +17,8 @@ def produce(bootstrap, topic, n, partition=None, prefix="v"):
 
 
 def poll_until(consumer, count, timeout=15.0):
-    out, deadline = [], time.time() + timeout
-    while len(out) < count and time.time() < deadline:
+    out, deadline = [], time.monotonic() + timeout
+    while len(out) < count and time.monotonic() < deadline:
         for records in consumer.poll(timeout_ms=200).values():
             out.extend(records)
     return out
@@ -40,10 +41,10 @@ class Listener:
 
 def test_poll_returns_records_by_partition_at_most_max_records(bootstrap, topic):
     produce(bootstrap, topic, 30, partition=1)
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="g",
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="g-" + topic,
                              auto_offset_reset="earliest")
-    got = []
-    while not got:
+    got, deadline = [], time.monotonic() + 20
+    while not got and time.monotonic() < deadline:
         got = consumer.poll(timeout_ms=2000, max_records=7).get(TopicPartition(topic, 1), [])
     assert [r.value for r in got] == [f"v{i}".encode() for i in range(7)]
     assert consumer.position(TopicPartition(topic, 1)) == 7, "positions advance only past what was returned"
@@ -68,26 +69,35 @@ def test_two_members_split_partitions_and_listeners_see_the_rebalance(bootstrap,
     lb = Listener(b)
     b.subscribe(topics=[topic], listener=lb)
     lock, stop = threading.Lock(), threading.Event()
+    failures = []  # what a polling thread raised: asserted below, on the test's thread
 
     def keep_polling(consumer):
-        while not stop.is_set():
-            for records in consumer.poll(timeout_ms=100).values():
-                with lock:
-                    read.extend(r.value for r in records)
+        try:
+            while not stop.is_set():
+                for records in consumer.poll(timeout_ms=100).values():
+                    with lock:
+                        read.extend(r.value for r in records)
+        except BaseException as e:  # noqa: B036 - reported to the main thread
+            failures.append(e)
 
-    threads = [threading.Thread(target=keep_polling, args=(c,)) for c in (a, b)]
+    threads = [threading.Thread(target=keep_polling, args=(c,), daemon=True) for c in (a, b)]
     for t in threads:
         t.start()
-    deadline = time.time() + 20
-    while not (lb.events and len(b.assignment()) > 0) and time.time() < deadline:
-        time.sleep(0.05)
-    produce(bootstrap, topic, 30, prefix="late")
-    while len(read) < 120 and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    stop.set()
-    for t in threads:
-        t.join()
+    try:
+        deadline = time.monotonic() + 20
+        while (not (lb.events and len(b.assignment()) > 0) and time.monotonic() < deadline
+               and not failures):
+            time.sleep(0.05)
+        produce(bootstrap, topic, 30, prefix="late")
+        while len(read) < 120 and time.monotonic() < deadline and not failures:
+            time.sleep(0.05)
+        time.sleep(0.3)  # time for a record read twice to show up
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    assert not [t for t in threads if t.is_alive()], "a polling thread did not stop"
+    assert failures == []
     assert ("revoked", [TopicPartition(topic, p) for p in range(3)]) in la.events
     assert lb.events[-1][0] == "assigned"
     mine_a, mine_b = a.assignment(), b.assignment()
@@ -100,20 +110,22 @@ def test_two_members_split_partitions_and_listeners_see_the_rebalance(bootstrap,
     b.close()
 
 
+@devbroker_only
 def test_commit_and_restart_resume_from_the_committed_offset(tmp_path, topic):
     data = str(tmp_path / "broker")
     with DevBroker(data_dir=data) as broker:
         produce(broker.bootstrap_servers, topic, 10, partition=0)
         port = int(broker.bootstrap_servers.rsplit(":", 1)[1])
-        c = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap_servers, group_id="resume",
+        c = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap_servers, group_id="resume-" + topic,
                           auto_offset_reset="earliest", enable_auto_commit=False)
         records = poll_until(c, 10)
+        assert [r.offset for r in records] == list(range(10))
         tp = TopicPartition(topic, 0)
         c.commit({tp: records[3].offset + 1})
         assert c.committed(tp) == 4
         c.close()
     with DevBroker(data_dir=data, port=port) as broker:
-        c = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap_servers, group_id="resume",
+        c = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap_servers, group_id="resume-" + topic,
                           auto_offset_reset="earliest", enable_auto_commit=False)
         again = poll_until(c, 6)
         assert [r.value for r in again] == [f"v{i}".encode() for i in range(4, 10)]
@@ -124,17 +136,17 @@ def test_commit_and_restart_resume_from_the_committed_offset(tmp_path, topic):
 
 def test_close_commits_with_auto_commit_on(bootstrap, topic):
     produce(bootstrap, topic, 5, partition=0)
-    with KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="auto",
+    with KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="auto-" + topic,
                        auto_offset_reset="earliest", auto_commit_interval_ms=60000) as c:
         assert len(poll_until(c, 5)) == 5
-    with KafkaConsumer(bootstrap_servers=bootstrap, group_id="auto") as c:
+    with KafkaConsumer(bootstrap_servers=bootstrap, group_id="auto-" + topic) as c:
         assert c.committed(TopicPartition(topic, 0)) == 5
 
 
 def test_assign_seek_pause_resume_and_offsets(bootstrap, topic):
     produce(bootstrap, topic, 20, partition=2)
     tp = TopicPartition(topic, 2)
-    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id="manual", auto_offset_reset="earliest")
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id="manual-" + topic, auto_offset_reset="earliest")
     c.assign([tp])
     assert c.assignment() == {tp}
     assert c.beginning_offsets([tp]) == {tp: 0}
@@ -159,33 +171,45 @@ def test_assign_seek_pause_resume_and_offsets(bootstrap, topic):
 
 
 def test_wakeup_interrupts_a_blocked_poll(bootstrap, topic):
-    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="wake")
-    threading.Timer(0.3, c.wakeup).start()
-    started = time.time()
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="wake-" + topic)
+    timer = threading.Timer(0.3, c.wakeup)
+    timer.daemon = True
+    started = time.monotonic()
+    timer.start()
     with pytest.raises(errors.WakeupError):
         c.poll(timeout_ms=20000)
-    assert time.time() - started < 10
+    elapsed = time.monotonic() - started
+    timer.join(5)
     c.close()
+    assert elapsed < 10, f"poll returned {elapsed:.1f} s in, not at the wakeup"
 
 
 def test_ctrl_c_interrupts_a_blocked_poll(bootstrap, topic):
-    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="sigint")
-    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="sigint-" + topic)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.daemon = True
+    started = time.monotonic()
+    timer.start()
+    # A poll that ignored the signal would return {} after 20 s and Python would raise the
+    # KeyboardInterrupt then: only the time it took tells the two apart.
     with pytest.raises(KeyboardInterrupt):
         c.poll(timeout_ms=20000)
+    elapsed = time.monotonic() - started
+    timer.join(5)
     c.close()
+    assert elapsed < 5, f"poll returned {elapsed:.1f} s in, not at the SIGINT (0.5 s in)"
 
 
 def test_iteration_ends_after_consumer_timeout_ms(bootstrap, topic):
     produce(bootstrap, topic, 3, partition=0)
-    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="it", auto_offset_reset="earliest",
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="it-" + topic, auto_offset_reset="earliest",
                       consumer_timeout_ms=500)
     assert [r.value for r in c] == [b"v0", b"v1", b"v2"]
     c.close()
 
 
 def test_commit_for_a_partition_not_assigned_is_refused(bootstrap, topic):
-    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id="refuse")
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id="refuse-" + topic)
     c.assign([TopicPartition(topic, 0)])
     with pytest.raises(errors.IllegalStateError):
         c.commit({TopicPartition(topic, 1): 5})
@@ -194,7 +218,7 @@ def test_commit_for_a_partition_not_assigned_is_refused(bootstrap, topic):
 
 def test_commit_async_reports_through_its_callback(bootstrap, topic):
     produce(bootstrap, topic, 2, partition=0)
-    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="async-commit",
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="async-commit-" + topic,
                       auto_offset_reset="earliest", enable_auto_commit=False)
     poll_until(c, 2)
     done = threading.Event()
@@ -225,7 +249,7 @@ def test_listener_may_seek_and_other_calls_are_refused_instead_of_deadlocking(bo
         def on_partitions_revoked(self, partitions):
             pass
 
-    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id="seek-listener", auto_offset_reset="earliest")
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id="seek-listener-" + topic, auto_offset_reset="earliest")
     c.subscribe([topic], listener=SeekOnAssign(c))
     assert [r.offset for r in poll_until(c, 4)] == [6, 7, 8, 9]
     assert len(refused) == 1
@@ -236,7 +260,7 @@ def test_a_record_the_deserializer_refuses_is_not_skipped(bootstrap, topic):
     with KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0) as p:
         p.send_batch(topic, [b"1", b"2", b"oops", b"4"], partition=0).get(10)
     tp = TopicPartition(topic, 0)
-    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id="deser", auto_offset_reset="earliest",
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id="deser-" + topic, auto_offset_reset="earliest",
                       value_deserializer=int)
     c.assign([tp])
     # poll: the records before the bad one come back; the next poll raises on it.
