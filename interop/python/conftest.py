@@ -56,8 +56,14 @@ class DevBrokerProcess:
     def stop(self):
         if self.proc:
             self.proc.terminate()
-            self.proc.wait(timeout=15)
-            self.proc = None
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+                raise RuntimeError("the dev broker ignored SIGTERM for 15 s: killed") from None
+            finally:
+                self.proc = None
 
     def restart(self):
         self.stop()

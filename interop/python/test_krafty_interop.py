@@ -3,7 +3,6 @@ librdkafka and kafka-python, and mixed consumer groups (Krafty + librdkafka memb
 import json
 import os
 import subprocess
-import threading
 import time
 import uuid
 
@@ -25,6 +24,15 @@ def create(cluster, topic, partitions):
     krafty(cluster, "topics", "create", "--topic", topic, "--partitions", str(partitions))
 
 
+def failed_into(errors):
+    """A librdkafka delivery callback that keeps each failed delivery's error in `errors`
+    (callbacks run inside poll/flush: the test asserts on the list afterwards)."""
+    def delivered(err, msg):
+        if err is not None:
+            errors.append((msg.topic(), msg.partition(), err))
+    return delivered
+
+
 def test_records_from_krafty_are_read_intact_by_librdkafka_and_kafka_python(cluster, topic):
     from confluent_kafka import Consumer, TopicPartition
     from kafka import KafkaConsumer
@@ -40,7 +48,7 @@ def test_records_from_krafty_are_read_intact_by_librdkafka_and_kafka_python(clus
     deadline = time.time() + 20
     while len(got) < 200 and time.time() < deadline:
         for m in c.consume(500, 0.5):
-            assert m.error() is None
+            assert m.error() is None, m.error()
             got[m.key().decode()] = (m.value().decode(), m.partition(), m.headers(), m.timestamp())
     c.close()
     assert len(got) == 200
@@ -66,9 +74,12 @@ def test_records_from_librdkafka_are_read_intact_by_krafty(cluster, topic, codec
 
     create(cluster, topic, 2)
     p = Producer({"bootstrap.servers": cluster.bootstrap, "compression.type": codec, "linger.ms": 5})
+    delivery_errors = []
     for i in range(100):
-        p.produce(topic, key=f"k{i}", value=f"v{i}", headers=[("n", str(i).encode())], partition=i % 2)
+        p.produce(topic, key=f"k{i}", value=f"v{i}", headers=[("n", str(i).encode())], partition=i % 2,
+                  on_delivery=failed_into(delivery_errors))
     assert p.flush(10) == 0
+    assert delivery_errors == []
     out = krafty(cluster, "consume", "--topic", topic, "--from-beginning", "--max-messages", "100", "--format", "json")
     records = [json.loads(line) for line in out.splitlines()]
     assert len(records) == 100
@@ -95,31 +106,40 @@ def test_mixed_group_of_krafty_and_librdkafka_members(cluster, topic, strategy):
          "-X", "auto.offset.reset=earliest", "--bootstrap-server", cluster.bootstrap],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    c = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                  "partition.assignment.strategy": strategy, "enable.auto.commit": True})
-    c.subscribe([topic])
-    assigned = []
-    # Let the group settle on the balanced split (cooperative-sticky takes two rounds).
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        c.poll(0.2)
-        assigned = c.assignment()
-        if len(assigned) == 3:
-            break
-    assert len(assigned) == 3, f"librdkafka member got {len(assigned)} of 6 partitions"
-    time.sleep(1.0)
-    p = Producer({"bootstrap.servers": cluster.bootstrap})
-    for i in range(600):
-        p.produce(topic, key=f"k{i}", value=f"v{i}", partition=i % 6)
-    assert p.flush(10) == 0
-    mine = []
-    end = time.time() + 8
-    while time.time() < end:
-        for m in c.consume(100, 0.3):
-            if m.error() is None:
+    try:
+        c = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                      "partition.assignment.strategy": strategy, "enable.auto.commit": True})
+        c.subscribe([topic])
+        assigned = []
+        # Let the group settle on the balanced split (cooperative-sticky takes two rounds).
+        # Nothing is produced yet: a poll returns no record, and must return no error.
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            m = c.poll(0.2)
+            assert m is None, f"before any record was produced: {m.error() or m.value()}"
+            assigned = c.assignment()
+            if len(assigned) == 3:
+                break
+        assert len(assigned) == 3, f"librdkafka member got {len(assigned)} of 6 partitions"
+        time.sleep(1.0)
+        p = Producer({"bootstrap.servers": cluster.bootstrap})
+        delivery_errors = []
+        for i in range(600):
+            p.produce(topic, key=f"k{i}", value=f"v{i}", partition=i % 6, on_delivery=failed_into(delivery_errors))
+        assert p.flush(10) == 0
+        assert delivery_errors == []
+        mine = []
+        end = time.time() + 8
+        while time.time() < end:
+            for m in c.consume(100, 0.3):
+                assert m.error() is None, m.error()
                 mine.append((m.partition(), m.value().decode()))
-    c.close()
-    out, err = proc.communicate(timeout=60)
+        c.close()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, err
     theirs = [(r["partition"], r["value"]) for r in map(json.loads, out.splitlines())]
     both = mine + theirs

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from test_krafty_interop import create, krafty
+from test_krafty_interop import create, failed_into, krafty
 
 krafty_py = pytest.importorskip("krafty")
 
@@ -47,19 +47,24 @@ def produce_librdkafka(bootstrap, topic, records):
     from confluent_kafka import Producer
 
     p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "enable.idempotence": True})
+    delivery_errors = []
     for r in records:
-        p.produce(topic, value=r["value"], key=r["key"], headers=r["headers"], timestamp=r["timestamp"])
+        p.produce(topic, value=r["value"], key=r["key"], headers=r["headers"], timestamp=r["timestamp"],
+                  on_delivery=failed_into(delivery_errors))
     assert p.flush(30) == 0
+    assert delivery_errors == []
 
 
 def produce_kafka_python(bootstrap, topic, records):
     from kafka import KafkaProducer
 
     p = KafkaProducer(bootstrap_servers=bootstrap)
-    for r in records:
-        p.send(topic, value=r["value"].encode(), key=r["key"].encode(), headers=r["headers"],
-               timestamp_ms=r["timestamp"])
-    p.flush(30)
+    futures = [p.send(topic, value=r["value"].encode(), key=r["key"].encode(), headers=r["headers"],
+                      timestamp_ms=r["timestamp"])
+               for r in records]
+    p.flush(30)  # raises KafkaTimeoutError if records are still queued then
+    for f in futures:
+        f.get(10)  # raises the record's delivery error
     p.close()
 
 

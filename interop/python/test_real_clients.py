@@ -5,16 +5,38 @@ two consumers with commits, and must get every record exactly once; committed of
 survive a broker restart.
 """
 import threading
-import time
 import uuid
-
-import pytest
 
 N = 10_000
 
 
 def _expected():
     return {(f"key-{i}", f"value-{i}") for i in range(N)}
+
+
+def run_members(member, count, limit):
+    """Runs `member(stop, failures)` on `count` daemon threads until `stop` is set (by a member,
+    or after `limit` seconds), joins them with a bound, and returns what they raised: thread
+    bodies never assert, the test asserts on what they collected."""
+    stop = threading.Event()
+    failures = []
+
+    def body():
+        try:
+            member(stop)
+        except BaseException as e:  # noqa: B036 - reported to the main thread
+            failures.append(e)
+            stop.set()
+
+    threads = [threading.Thread(target=body, daemon=True) for _ in range(count)]
+    for t in threads:
+        t.start()
+    stop.wait(limit)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert not [t for t in threads if t.is_alive()], "a member thread did not stop"
+    return failures
 
 
 # ---------------------------------------------------------------- confluent-kafka (librdkafka)
@@ -28,62 +50,69 @@ def test_confluent_kafka_produce_consume_group_commit_restart(cluster, topic):
         f.result(10)
     producer = Producer({"bootstrap.servers": cluster.bootstrap, "enable.idempotence": True, "linger.ms": 5})
     partition_of = {}
+    delivery_errors = []
 
     def delivered(err, msg):
-        assert err is None, err
-        partition_of[msg.key().decode()] = msg.partition()
+        if err is not None:
+            delivery_errors.append(err)
+        else:
+            partition_of[msg.key().decode()] = msg.partition()
 
     for i in range(N):
         producer.produce(topic, key=f"key-{i}", value=f"value-{i}", headers=[("n", str(i).encode())], on_delivery=delivered)
         if i % 1000 == 0:
             producer.poll(0)
     assert producer.flush(30) == 0
+    assert delivery_errors == []
     assert len(partition_of) == N
 
     group = f"g-{uuid.uuid4().hex[:8]}"
-    seen = []
+    seen = []  # (key, value, headers, partition) of each record, from both members
+    consume_errors = []
     lock = threading.Lock()
-    done = threading.Event()
 
-    def member():
+    def member(stop):
         c = Consumer({
             "bootstrap.servers": cluster.bootstrap,
             "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
         })
-        c.subscribe([topic])
-        while not done.is_set():
-            msgs = c.consume(500, 0.5)
-            for m in msgs:
-                assert m.error() is None, m.error()
-                assert m.headers()[0][1] == m.value().split(b"-")[1]
-                assert partition_of[m.key().decode()] == m.partition()
+        try:
+            c.subscribe([topic])
+            while not stop.is_set():
+                msgs = c.consume(500, 0.5)
                 with lock:
-                    seen.append((m.key().decode(), m.value().decode()))
-            if msgs:
-                c.commit(asynchronous=False)
-            with lock:
-                if len(seen) >= N:
-                    done.set()
-        c.close()
+                    for m in msgs:
+                        if m.error() is not None:
+                            consume_errors.append(m.error())
+                            stop.set()
+                        else:
+                            seen.append((m.key().decode(), m.value().decode(), m.headers(), m.partition()))
+                    if len(seen) >= N:
+                        stop.set()
+                if msgs:
+                    c.commit(asynchronous=False)
+        finally:
+            c.close()
 
-    threads = [threading.Thread(target=member) for _ in range(2)]
-    for t in threads:
-        t.start()
-    done.wait(60)
-    for t in threads:
-        t.join(30)
+    failures = run_members(member, 2, 60)
+    assert failures == []
+    assert consume_errors == []
     assert len(seen) == N, f"{len(seen)} records, expected exactly {N}"
-    assert set(seen) == _expected()
+    assert {(k, v) for k, v, _, _ in seen} == _expected()
+    for key, value, headers, partition in seen:
+        assert headers == [("n", value.split("-")[1].encode())], (key, headers)
+        assert partition == partition_of[key], key
 
     if cluster.restart is None:
         return
     cluster.restart()
     c = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group})
     committed = c.committed([TopicPartition(topic, p) for p in range(3)], timeout=10)
-    assert sum(tp.offset for tp in committed) == N, committed
     c.close()
+    per_partition = {p: sum(1 for q in partition_of.values() if q == p) for p in range(3)}
+    assert {tp.partition: tp.offset for tp in committed} == per_partition, committed
 
 
 # ---------------------------------------------------------------- kafka-python
@@ -100,16 +129,16 @@ def test_kafka_python_produce_consume_group_commit_restart(cluster, topic):
         producer.send(topic, key=f"key-{i}".encode(), value=f"value-{i}".encode(), headers=[("n", str(i).encode())])
         for i in range(N)
     ]
-    producer.flush(30)
+    producer.flush(30)  # raises KafkaTimeoutError if records are still queued then
+    # get() raises the delivery error of a record that failed.
     partition_of = {f"key-{i}": f.get(10).partition for i, f in enumerate(futures)}
     producer.close()
 
     group = f"g-{uuid.uuid4().hex[:8]}"
-    seen = []
+    seen = []  # (key, value, headers, partition) of each record, from both members
     lock = threading.Lock()
-    done = threading.Event()
 
-    def member():
+    def member(stop):
         c = KafkaConsumer(
             topic,
             bootstrap_servers=cluster.bootstrap,
@@ -117,36 +146,34 @@ def test_kafka_python_produce_consume_group_commit_restart(cluster, topic):
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )
-        while not done.is_set():
-            batch = c.poll(500)
-            for records in batch.values():
-                for m in records:
-                    assert partition_of[m.key.decode()] == m.partition
-                    assert m.headers[0][1] == m.value.split(b"-")[1]
-                    with lock:
-                        seen.append((m.key.decode(), m.value.decode()))
-            if batch:
-                c.commit()
-            with lock:
-                if len(seen) >= N:
-                    done.set()
-        c.close()
+        try:
+            while not stop.is_set():
+                batch = c.poll(500)
+                with lock:
+                    for records in batch.values():
+                        seen.extend((m.key.decode(), m.value.decode(), m.headers, m.partition) for m in records)
+                    if len(seen) >= N:
+                        stop.set()
+                if batch:
+                    c.commit()
+        finally:
+            c.close()
 
-    threads = [threading.Thread(target=member) for _ in range(2)]
-    for t in threads:
-        t.start()
-    done.wait(90)
-    for t in threads:
-        t.join(30)
+    failures = run_members(member, 2, 90)
+    assert failures == []
     assert len(seen) == N, f"{len(seen)} records, expected exactly {N}"
-    assert set(seen) == _expected()
+    assert {(k, v) for k, v, _, _ in seen} == _expected()
+    for key, value, headers, partition in seen:
+        assert list(headers) == [("n", value.split("-")[1].encode())], (key, headers)
+        assert partition == partition_of[key], key
 
     if cluster.restart is None:
         return
     cluster.restart()
     c = KafkaConsumer(bootstrap_servers=cluster.bootstrap, group_id=group)
-    assert sum(c.committed(TopicPartition(topic, p)) or 0 for p in range(3)) == N
+    committed = {p: c.committed(TopicPartition(topic, p)) for p in range(3)}
     c.close()
+    assert committed == {p: sum(1 for q in partition_of.values() if q == p) for p in range(3)}
 
 
 def test_same_key_same_partition_from_both_clients(cluster, topic):
@@ -159,12 +186,20 @@ def test_same_key_same_partition_from_both_clients(cluster, topic):
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
     for f in admin.create_topics([NewTopic(topic, num_partitions=5, replication_factor=1)]).values():
         f.result(10)
-    ck = {}
+    ck, delivery_errors = {}, []
+
+    def delivered(err, msg):
+        if err is not None:
+            delivery_errors.append(err)
+        else:
+            ck[msg.key().decode()] = msg.partition()
+
     p = Producer({"bootstrap.servers": cluster.bootstrap, "partitioner": "murmur2_random"})
     for i in range(200):
-        p.produce(topic, key=f"k{i}", value=b"x", on_delivery=lambda e, m: ck.__setitem__(m.key().decode(), m.partition()))
-    p.flush(10)
+        p.produce(topic, key=f"k{i}", value=b"x", on_delivery=delivered)
+    assert p.flush(10) == 0
+    assert delivery_errors == []
     kp = KafkaProducer(bootstrap_servers=cluster.bootstrap)
     kpy = {f"k{i}": kp.send(topic, key=f"k{i}".encode(), value=b"x").get(10).partition for i in range(200)}
     kp.close()
-    assert ck == kpy
+    assert len(ck) == 200 and ck == kpy

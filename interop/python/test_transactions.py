@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from test_krafty_interop import create, krafty
+from test_krafty_interop import create, failed_into, krafty
 
 
 def test_read_committed_skips_aborted_transactions(cluster, topic):
@@ -18,11 +18,13 @@ def test_read_committed_skips_aborted_transactions(cluster, topic):
     create(cluster, topic, 1)
     p = Producer({"bootstrap.servers": cluster.bootstrap, "transactional.id": f"tx-{uuid.uuid4().hex[:8]}"})
     p.init_transactions(30)
+    delivery_errors = []
     for outcome, values in (("commit", ["c1", "c2"]), ("abort", ["a1", "a2"]), ("commit", ["c3"])):
         p.begin_transaction()
         for v in values:
-            p.produce(topic, value=v, partition=0)
-        p.flush(10)
+            p.produce(topic, value=v, partition=0, on_delivery=failed_into(delivery_errors))
+        assert p.flush(10) == 0
+        assert delivery_errors == [], outcome
         if outcome == "commit":
             p.commit_transaction(30)
         else:
