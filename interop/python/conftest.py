@@ -6,18 +6,13 @@ import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_port(port, timeout=15):
@@ -32,13 +27,15 @@ def _wait_port(port, timeout=15):
 
 
 class DevBrokerProcess:
-    """The dev broker binary on a free port, with a data dir so it can be restarted."""
+    """The dev broker binary, with a data dir so it can be restarted. It binds port 0 itself
+    and says which port it got (no free port picked here, released, then raced for); a
+    restart comes back on that port."""
 
     def __init__(self):
         target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
         self.binary = os.environ.get("KRAFTY_BROKER_BIN", os.path.join(target, "debug", "krafty-broker"))
         self.data_dir = tempfile.mkdtemp(prefix="krafty-interop-")
-        self.port = _free_port()
+        self.port = None
         self.proc = None
 
     @property
@@ -46,11 +43,29 @@ class DevBrokerProcess:
         return f"127.0.0.1:{self.port}"
 
     def start(self):
+        listen = f"127.0.0.1:{self.port or 0}"
         self.proc = subprocess.Popen(
-            [self.binary, "--listen", self.bootstrap, "--data-dir", self.data_dir, "--set", "num.partitions=3"],
-            stdout=subprocess.DEVNULL,
+            [self.binary, "--listen", listen, "--data-dir", self.data_dir, "--set", "num.partitions=3"],
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            text=True,
         )
+        # It prints "krafty dev broker listening on HOST:PORT" among its log lines; a daemon
+        # thread reads them all (so the pipe never fills) and notes the port.
+        found = []
+        ready = threading.Event()
+
+        def drain(out):
+            for line in out:
+                if not found and "listening on" in line:
+                    found.append(int(line.strip().rsplit(":", 1)[1]))
+                    ready.set()
+
+        threading.Thread(target=drain, args=(self.proc.stdout,), daemon=True).start()
+        if not ready.wait(timeout=30):
+            self.proc.kill()
+            raise RuntimeError("the dev broker did not say where it listens within 30 s")
+        self.port = found[0]
         _wait_port(self.port)
 
     def stop(self):
