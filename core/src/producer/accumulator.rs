@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use super::config::ProducerConfig;
 use super::record::RecordMetadata;
 use crate::error::{KafkaError, Result};
+use crate::record::builder::{producer_ids, with_producer_ids};
 use crate::record::{BatchBuilder, Header};
 use crate::topic_partition::TopicPartition;
 
@@ -342,7 +343,7 @@ impl RecordAccumulator {
                 continue;
             }
             let mut batch = q.batches.pop_front().expect("front exists");
-            if batch.encoded.is_none() && idempotent {
+            if idempotent && batch.base_sequence < 0 {
                 batch.base_sequence = q.next_sequence;
                 q.next_sequence = q.next_sequence.wrapping_add(batch.builder.count()) & i32::MAX;
             }
@@ -352,16 +353,22 @@ impl RecordAccumulator {
         (out, next_check)
     }
 
-    /// Fixes a drained batch's bytes (first send), with the producer id and epoch.
+    /// Fixes a drained batch's bytes (first send), with the producer id and epoch. A retry
+    /// resends the same bytes; after an epoch bump they get the new id, epoch and sequence.
     pub fn encode(&self, batch: &mut ProducerBatch, producer_id: i64, epoch: i16) -> Result<Bytes> {
-        if let Some(b) = &batch.encoded {
-            return Ok(b.clone());
-        }
         let seq = if producer_id >= 0 {
             batch.base_sequence
         } else {
             -1
         };
+        if let Some(b) = &batch.encoded {
+            if producer_ids(b) == (producer_id, epoch, seq) {
+                return Ok(b.clone());
+            }
+            let b = with_producer_ids(b, producer_id, epoch, seq);
+            batch.encoded = Some(b.clone());
+            return Ok(b);
+        }
         let bytes = batch.builder.build(
             self.config.compression,
             self.config.compression_level,
@@ -457,14 +464,14 @@ impl RecordAccumulator {
         self.wake.notify_one();
     }
 
-    /// Resets sequence numbers after an epoch bump (KIP-360): unsent batches are re-encoded.
+    /// Resets sequence numbers after an epoch bump (KIP-360): queued batches take new ones
+    /// when drained again (their bytes get the new id, epoch and sequence in `encode`).
     pub fn reset_sequences(&self) {
         let mut queues = self.queues.lock().unwrap();
         for q in queues.values_mut() {
             q.next_sequence = 0;
             q.acknowledged = false;
             for b in q.batches.iter_mut() {
-                b.encoded = None;
                 b.base_sequence = -1;
             }
         }

@@ -2,8 +2,10 @@
 //!
 //! No per-record structures are kept: a record is encoded (length, attributes, timestamp and
 //! offset deltas, key, value, headers) into the batch's records section as it is appended.
-//! When the batch is drained, the records section is compressed and the 61-byte header with
-//! the producer id, epoch, base sequence and CRC-32C is written in front.
+//! The buffer starts with room for the 61-byte header. When the batch is drained the header
+//! (producer id, epoch, base sequence, CRC-32C) is written there: an uncompressed batch goes
+//! out as that very buffer, no copy; a compressed one is compressed into a new buffer and
+//! the records buffer is freed (a batch in flight holds one copy, not two).
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -18,10 +20,13 @@ pub const BATCH_HEADER_LEN: usize = 61;
 /// An open batch.
 #[derive(Debug)]
 pub struct BatchBuilder {
+    /// Header room, then the records section.
     records: BytesMut,
     count: i32,
     base_timestamp: i64,
     max_timestamp: i64,
+    /// The uncompressed size once built (the buffer is gone by then).
+    built_size: Option<usize>,
 }
 
 fn opt_len(b: Option<&[u8]>) -> usize {
@@ -43,11 +48,14 @@ fn put_opt(buf: &mut BytesMut, b: Option<&[u8]>) {
 
 impl BatchBuilder {
     pub fn new(capacity: usize) -> BatchBuilder {
+        let mut records = BytesMut::with_capacity(capacity.max(BATCH_HEADER_LEN));
+        records.put_bytes(0, BATCH_HEADER_LEN);
         BatchBuilder {
-            records: BytesMut::with_capacity(capacity),
+            records,
             count: 0,
             base_timestamp: 0,
             max_timestamp: -1,
+            built_size: None,
         }
     }
 
@@ -64,7 +72,7 @@ impl BatchBuilder {
 
     /// Bytes the batch takes uncompressed, header included.
     pub fn size(&self) -> usize {
-        BATCH_HEADER_LEN + self.records.len()
+        self.built_size.unwrap_or(self.records.len())
     }
 
     pub fn count(&self) -> i32 {
@@ -117,18 +125,42 @@ impl BatchBuilder {
         Some(offset_delta)
     }
 
-    /// The finished batch: records compressed with `codec`, header and CRC written.
+    /// The finished batch: records compressed with `codec`, header and CRC written. Built
+    /// once: the records buffer becomes the batch (no codec) or is freed (after compression).
     pub fn build(
-        &self,
+        &mut self,
         codec: Compression,
         level: Option<i32>,
         producer_id: i64,
         producer_epoch: i16,
         base_sequence: i32,
     ) -> Result<Bytes> {
-        let mut out = Vec::with_capacity(BATCH_HEADER_LEN + self.records.len());
-        out.resize(BATCH_HEADER_LEN, 0);
-        compress(codec, level, &self.records, &mut out)?;
+        assert!(self.built_size.is_none(), "a batch is built once");
+        let size = self.records.len();
+        let batch = if codec == Compression::None {
+            let mut out = std::mem::take(&mut self.records);
+            self.write_header(&mut out, codec, producer_id, producer_epoch, base_sequence);
+            out.freeze()
+        } else {
+            let mut out = Vec::with_capacity(size);
+            out.resize(BATCH_HEADER_LEN, 0);
+            compress(codec, level, &self.records[BATCH_HEADER_LEN..], &mut out)?;
+            self.records = BytesMut::new();
+            self.write_header(&mut out, codec, producer_id, producer_epoch, base_sequence);
+            Bytes::from(out)
+        };
+        self.built_size = Some(size);
+        Ok(batch)
+    }
+
+    fn write_header(
+        &self,
+        out: &mut [u8],
+        codec: Compression,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+    ) {
         let length = (out.len() - 12) as i32;
         let mut h = &mut out[..BATCH_HEADER_LEN];
         h.put_i64(0); // base offset: assigned by the broker
@@ -146,8 +178,29 @@ impl BatchBuilder {
         h.put_i32(self.count);
         let crc = crc32c::crc32c(&out[21..]);
         out[17..21].copy_from_slice(&crc.to_be_bytes());
-        Ok(Bytes::from(out))
     }
+}
+
+/// The producer id, epoch and base sequence in a built batch's header.
+pub fn producer_ids(batch: &[u8]) -> (i64, i16, i32) {
+    let at = |o: usize, n: usize| &batch[o..o + n];
+    (
+        i64::from_be_bytes(at(43, 8).try_into().unwrap()),
+        i16::from_be_bytes(at(51, 2).try_into().unwrap()),
+        i32::from_be_bytes(at(53, 4).try_into().unwrap()),
+    )
+}
+
+/// A built batch with another producer id, epoch and base sequence (after an epoch bump the
+/// same records go out under the new ones), its CRC recomputed.
+pub fn with_producer_ids(batch: &[u8], producer_id: i64, epoch: i16, base_sequence: i32) -> Bytes {
+    let mut out = BytesMut::from(batch);
+    out[43..51].copy_from_slice(&producer_id.to_be_bytes());
+    out[51..53].copy_from_slice(&epoch.to_be_bytes());
+    out[53..57].copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = crc32c::crc32c(&out[21..]);
+    out[17..21].copy_from_slice(&crc.to_be_bytes());
+    out.freeze()
 }
 
 fn headers_len(headers: &[Header]) -> usize {
@@ -207,6 +260,24 @@ mod tests {
             );
             assert_eq!(r[2].sequence, 19);
             assert_eq!(r[0].timestamp_type, TimestampType::Creation);
+        }
+    }
+
+    #[test]
+    fn a_built_batch_takes_new_producer_ids_with_a_valid_crc() {
+        for codec in [Compression::None, Compression::Lz4] {
+            let mut b = BatchBuilder::new(64);
+            b.try_append(5, Some(b"k"), Some(b"v"), &[], 1 << 20);
+            let built = b.build(codec, None, 7, 0, 3).unwrap();
+            assert_eq!(producer_ids(&built), (7, 0, 3));
+            let again = with_producer_ids(&built, 8, 1, 0);
+            assert_eq!(producer_ids(&again), (8, 1, 0));
+            let sets = RecordBatchDecoder::decode_all(&mut again.clone()).unwrap();
+            let r = &sets[0].records[0];
+            assert_eq!((r.producer_id, r.producer_epoch, r.sequence), (8, 1, 0));
+            assert_eq!(r.value.as_deref(), Some(&b"v"[..]));
+            let (records, _) = crate::record::decode_batches(&again, 0, true, None).unwrap();
+            assert_eq!(records.len(), 1, "the CRC matches");
         }
     }
 
