@@ -171,7 +171,9 @@ impl Connection {
             .with_request_api_version(version)
             .with_correlation_id(correlation)
             .with_client_id(Some(StrBytes::from_string(self.client_id.clone())));
-        let mut buf = BytesMut::with_capacity(64);
+        // Sized up front: a Produce request grew by doubling (a copy of the batches each time).
+        let body = req.compute_size(version).unwrap_or(0);
+        let mut buf = BytesMut::with_capacity(4 + 64 + self.client_id.len() + body);
         buf.put_i32(0);
         header
             .encode(

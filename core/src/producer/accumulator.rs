@@ -10,7 +10,7 @@
 //! its in-flight batches are back, then drained again in sequence order, so retries never
 //! reorder records (as the Java client does).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -24,7 +24,7 @@ use super::record::RecordMetadata;
 use crate::error::{KafkaError, Result};
 use crate::record::builder::{producer_ids, with_producer_ids};
 use crate::record::{BatchBuilder, Header};
-use crate::topic_partition::TopicPartition;
+use crate::topic_partition::{PartitionMap, TopicPartition};
 
 /// Called once with a record's outcome (the user callback, interceptors).
 pub type Completion = Box<dyn FnOnce(&Result<RecordMetadata>) + Send>;
@@ -110,7 +110,7 @@ pub struct Drained {
 
 pub struct RecordAccumulator {
     config: ProducerConfig,
-    queues: Mutex<HashMap<TopicPartition, PartitionQueue>>,
+    queues: Mutex<PartitionMap<PartitionQueue>>,
     used_memory: AtomicUsize,
     memory_freed: Notify,
     /// Records accepted but not yet completed (close waits for 0).
@@ -143,7 +143,7 @@ impl RecordAccumulator {
     pub fn new(config: ProducerConfig) -> Self {
         RecordAccumulator {
             config,
-            queues: Mutex::new(HashMap::new()),
+            queues: Mutex::new(PartitionMap::default()),
             used_memory: AtomicUsize::new(0),
             memory_freed: Notify::new(),
             incomplete: AtomicUsize::new(0),
@@ -204,7 +204,10 @@ impl RecordAccumulator {
     ) {
         let batch_size = self.config.batch_size.max(1);
         let mut queues = self.queues.lock().unwrap();
-        let q = queues.entry(tp.clone()).or_default();
+        if !queues.contains_key(tp) {
+            queues.insert(tp.clone(), PartitionQueue::default());
+        }
+        let q = queues.get_mut(tp).expect("inserted above");
         let mut waiters = Some((done, callback));
         let mut pending = |offset_delta| {
             let (done, callback) = waiters.take().expect("a record is added once");

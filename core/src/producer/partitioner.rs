@@ -6,8 +6,11 @@
 //! then move to another at random (KIP-480 / KIP-794): batches fill up, load stays even.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+use crate::topic_partition::PartitionHasher;
 
 /// The partitions of a topic that have a leader now (empty when unknown).
 pub type Availability = Arc<dyn Fn(&str) -> Vec<i32> + Send + Sync>;
@@ -35,7 +38,7 @@ pub struct DefaultPartitioner {
     ignore_keys: bool,
     batch_size: usize,
     /// topic → (current sticky partition, bytes sent to it).
-    sticky: Mutex<HashMap<String, (i32, usize)>>,
+    sticky: Mutex<HashMap<String, (i32, usize), BuildHasherDefault<PartitionHasher>>>,
     /// Consulted when the sticky partition changes: keyless records go to partitions with a
     /// leader (KIP-794), as long as the topic has any.
     available: Option<Availability>,
@@ -55,7 +58,7 @@ impl DefaultPartitioner {
         DefaultPartitioner {
             ignore_keys,
             batch_size: batch_size.max(1),
-            sticky: Mutex::new(HashMap::new()),
+            sticky: Mutex::new(HashMap::default()),
             available: None,
         }
     }

@@ -10,7 +10,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::compression::{compress, Compression};
-use super::varint::{len_i64, put_i64};
+use super::varint::{len_i64, put_i64, write_i64};
 use super::Header;
 use crate::error::Result;
 
@@ -109,13 +109,26 @@ impl BatchBuilder {
         }
         let buf = &mut self.records;
         buf.reserve(total);
-        put_i64(buf, body as i64);
-        buf.put_i8(0); // record attributes: unused
-        put_i64(buf, timestamp - self.base_timestamp);
-        put_i64(buf, offset_delta as i64);
-        put_opt(buf, key);
-        put_opt(buf, value);
-        put_i64(buf, headers.len() as i64);
+        // The small fields go through one stack buffer and one copy each run (a copy per
+        // varint byte was a tenth of the producer's instructions).
+        let mut head = [0u8; 41];
+        let mut n = write_i64(&mut head, body as i64);
+        head[n] = 0; // record attributes: unused
+        n += 1;
+        n += write_i64(&mut head[n..], timestamp - self.base_timestamp);
+        n += write_i64(&mut head[n..], offset_delta as i64);
+        n += write_i64(&mut head[n..], key.map_or(-1, |k| k.len() as i64));
+        buf.put_slice(&head[..n]);
+        if let Some(k) = key {
+            buf.put_slice(k);
+        }
+        let n = write_i64(&mut head, value.map_or(-1, |v| v.len() as i64));
+        buf.put_slice(&head[..n]);
+        if let Some(v) = value {
+            buf.put_slice(v);
+        }
+        let n = write_i64(&mut head, headers.len() as i64);
+        buf.put_slice(&head[..n]);
         for h in headers {
             put_opt(buf, Some(h.key.as_bytes()));
             put_opt(buf, h.value.as_deref());

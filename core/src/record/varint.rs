@@ -29,6 +29,20 @@ pub fn put_i64<B: BufMut>(b: &mut B, v: i64) {
     b.put_u8(u as u8);
 }
 
+/// Writes a signed varint/varlong at the start of `out` (at least 10 bytes); returns its
+/// length. For building several fields on the stack and copying them in one go.
+pub fn write_i64(out: &mut [u8], v: i64) -> usize {
+    let mut u = zigzag64(v);
+    let mut n = 0;
+    while u >= 0x80 {
+        out[n] = (u as u8) | 0x80;
+        u >>= 7;
+        n += 1;
+    }
+    out[n] = u as u8;
+    n + 1
+}
+
 /// Reads a signed varint/varlong; `None` on truncation or overflow.
 pub fn get_i64(b: &[u8], pos: &mut usize) -> Option<i64> {
     let mut result: u64 = 0;
@@ -51,6 +65,29 @@ pub fn get_i64(b: &[u8], pos: &mut usize) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_i64_matches_put_i64() {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            64,
+            -65,
+            300,
+            i32::MAX as i64,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let mut a = Vec::new();
+            put_i64(&mut a, v);
+            let mut b = [0u8; 10];
+            let n = write_i64(&mut b, v);
+            assert_eq!(&b[..n], &a[..], "{v}");
+            assert_eq!(n, len_i64(v));
+        }
+    }
 
     #[test]
     fn round_trips_and_sizes() {
