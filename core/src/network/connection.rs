@@ -236,6 +236,13 @@ impl Connection {
         let frame = self.encode(&req, version, correlation)?;
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().unwrap().insert(correlation, tx);
+        // The reader marks the connection closed, then drops every waiter: a waiter inserted
+        // after that would wait out the whole request timeout. Checked after the insert, a
+        // close either comes later (and drops this waiter) or is seen here.
+        if self.is_closed() {
+            self.waiters.lock().unwrap().remove(&correlation);
+            return Err(net_err(&self.addr, "connection closed"));
+        }
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = self.write(&frame).await {
             self.waiters.lock().unwrap().remove(&correlation);

@@ -100,6 +100,8 @@ struct PartitionQueue {
     /// batch at a time: a broker that has no state for a producer accepts any first sequence,
     /// so a second batch could land before a first one answered with a retriable error.
     acknowledged: bool,
+    /// The last sequence number the broker acknowledged here (-1: none under this epoch).
+    last_acked_sequence: i32,
 }
 
 /// Everything the sender needs to send one batch.
@@ -388,6 +390,10 @@ impl RecordAccumulator {
         if let Some(q) = self.queues.lock().unwrap().get_mut(&batch.tp) {
             q.in_flight = q.in_flight.saturating_sub(1);
             q.acknowledged = true;
+            if batch.base_sequence >= 0 {
+                q.last_acked_sequence =
+                    batch.base_sequence.wrapping_add(batch.builder.count() - 1) & i32::MAX;
+            }
         }
         let generation = batch.generation;
         let topic = batch.tp.topic.to_string();
@@ -474,10 +480,23 @@ impl RecordAccumulator {
         for q in queues.values_mut() {
             q.next_sequence = 0;
             q.acknowledged = false;
+            q.last_acked_sequence = -1;
             for b in q.batches.iter_mut() {
                 b.base_sequence = -1;
             }
         }
+    }
+
+    /// Whether `base_sequence` is the one the broker expects next on `tp` (every batch before
+    /// it acknowledged). An OUT_OF_ORDER_SEQUENCE for such a batch means the broker's state is
+    /// not ours; for any other batch an earlier one is still on its way, and a retry in order
+    /// resolves it (as Java does: re-sequencing a batch whose outcome is unknown duplicates it).
+    pub fn is_next_sequence(&self, tp: &TopicPartition, base_sequence: i32) -> bool {
+        self.queues
+            .lock()
+            .unwrap()
+            .get(tp)
+            .is_some_and(|q| (q.last_acked_sequence.wrapping_add(1) & i32::MAX) == base_sequence)
     }
 
     fn finish_in_flight(&self, tp: &TopicPartition) {

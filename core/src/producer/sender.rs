@@ -403,10 +403,15 @@ impl Sender {
                     if is_leader_error(code) {
                         self.client.request_metadata_refresh();
                     }
-                    // UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE: the broker's sequence for this
-                    // producer no longer matches ours. The batch is retried after an epoch
-                    // bump restarts the sequences, never resent as it is.
-                    if matches!(code, 45 | 59) && self.config.enable_idempotence {
+                    // UNKNOWN_PRODUCER_ID, or OUT_OF_ORDER_SEQUENCE for the very batch the broker
+                    // should expect next: the broker's sequence for this producer is not ours,
+                    // and the batch is retried after an epoch bump restarts the sequences. An
+                    // OUT_OF_ORDER_SEQUENCE behind an earlier batch still on its way is only
+                    // retried, in order: the earlier one may have been written, and a bump
+                    // would give it a new sequence and a second copy.
+                    let out_of_sync = code == 59
+                        || (code == 45 && self.acc.is_next_sequence(&b.tp, b.base_sequence));
+                    if out_of_sync && self.config.enable_idempotence {
                         self.bump_epoch.store(true, Ordering::Release);
                     }
                     self.retry_or_fail(b, err);
