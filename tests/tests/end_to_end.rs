@@ -1,37 +1,30 @@
 //! End to end through whichever cluster `TestCluster` picks: admin, producer, consumer group.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
-use krafty::admin::{AdminClient, NewTopic};
 use krafty::consumer::KafkaConsumer;
 use krafty::producer::{murmur2_partition, KafkaProducer, ProducerRecord};
 use krafty::serialization::StringSerde;
-use krafty_tests::{unique_topic, TestCluster};
+use krafty::TopicPartition;
+use krafty_tests::{read_batches, unique_topic, TestCluster};
+
+/// Awaits `f`, failing the test after `secs` seconds instead of hanging.
+async fn within<T>(secs: u64, what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing after {secs} s"))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyed_records_round_trip_through_a_group_with_commits() {
     let cluster = TestCluster::start(3).await;
     let bs = cluster.bootstrap();
     let topic = unique_topic("e2e");
-    let admin = AdminClient::from_properties([("bootstrap.servers", bs.as_str())])
-        .await
-        .unwrap();
-    admin
-        .create_topics(&[NewTopic::new(&topic, 3, 1)])
-        .await
-        .unwrap();
-    // A KRaft broker serves a new topic's metadata a moment after CreateTopics answers (as
-    // with the Java admin client, describe may say UNKNOWN_TOPIC_OR_PARTITION until then).
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let described = loop {
-        match admin.describe_topics(&[topic.as_str()]).await {
-            Err(e) if e.code() == Some(3) && std::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            r => break r.unwrap(),
-        }
-    };
+    cluster.create_topic(&topic, 3, &[]).await;
+    let admin = cluster.admin().await;
+    let described = admin.describe_topics(&[topic.as_str()]).await.unwrap();
     assert_eq!(described[0].partitions.len(), 3);
 
     let producer: KafkaProducer<String, String> = KafkaProducer::from_properties(
@@ -55,7 +48,7 @@ async fn keyed_records_round_trip_through_a_group_with_commits() {
     }
     let mut sent = Vec::new();
     for (key, value, delivery) in pending {
-        let md = delivery.await.unwrap();
+        let md = within(60, "delivery", delivery).await.unwrap();
         assert_eq!(md.partition, murmur2_partition(key.as_bytes(), 3));
         sent.push((md.partition, md.offset, value));
     }
@@ -76,14 +69,17 @@ async fn keyed_records_round_trip_through_a_group_with_commits() {
     .unwrap();
     consumer.subscribe(&[topic.as_str()], None).await.unwrap();
     let mut got = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while got.len() < 1000 && std::time::Instant::now() < deadline {
-        for r in consumer.poll(Duration::from_millis(500)).await.unwrap() {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got.len() < 1000 && Instant::now() < deadline {
+        let records = within(30, "poll", consumer.poll(Duration::from_millis(500)))
+            .await
+            .unwrap();
+        for r in records {
             got.push((r.partition, r.offset, r.value));
         }
     }
-    consumer.commit_sync().await.unwrap();
-    consumer.close().await.unwrap();
+    within(30, "commit", consumer.commit_sync()).await.unwrap();
+    within(30, "close", consumer.close()).await.unwrap();
     got.sort();
     sent.sort();
     assert_eq!(
@@ -91,34 +87,39 @@ async fn keyed_records_round_trip_through_a_group_with_commits() {
         "every record once, at the offset its acknowledgement reported"
     );
 
-    let committed = admin.list_consumer_group_offsets(&group).await.unwrap();
-    let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
+    // The group committed, for every partition, the offset after the last record it read.
+    let mut expected: BTreeMap<TopicPartition, i64> = BTreeMap::new();
     for (p, o, _) in &sent {
-        let e = ends.entry(*p).or_default();
+        let e = expected
+            .entry(TopicPartition::new(topic.as_str(), *p))
+            .or_default();
         *e = (*e).max(o + 1);
     }
-    for (tp, offset) in committed {
-        assert_eq!(Some(&offset), ends.get(&tp.partition), "{tp}");
-    }
+    assert_eq!(expected.len(), 3, "37 keys reach all 3 partitions");
+    assert_eq!(expected.values().sum::<i64>(), 1000);
+    let committed = admin.list_consumer_group_offsets(&group).await.unwrap();
+    assert_eq!(committed, expected, "the committed offsets");
     admin.delete_topics(&[topic.as_str()]).await.unwrap();
     admin.close().await;
     cluster.stop().await;
 }
 
-/// Every codec's framing must be what the cluster accepts and what it serves back.
+/// Every codec's framing must be what the cluster accepts, stores (the stored batches carry
+/// the codec) and serves back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_codec_round_trips_through_the_cluster() {
     let cluster = TestCluster::start(1).await;
     let bs = cluster.bootstrap();
-    let admin = AdminClient::from_properties([("bootstrap.servers", bs.as_str())])
-        .await
-        .unwrap();
-    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
+    let admin = cluster.admin().await;
+    for (codec, id) in [
+        ("none", 0),
+        ("gzip", 1),
+        ("snappy", 2),
+        ("lz4", 3),
+        ("zstd", 4),
+    ] {
         let topic = unique_topic(&format!("codec-{codec}"));
-        admin
-            .create_topics(&[NewTopic::new(&topic, 1, 1)])
-            .await
-            .unwrap();
+        cluster.create_topic(&topic, 1, &[]).await;
         let producer: KafkaProducer<String, String> = KafkaProducer::from_properties(
             [
                 ("bootstrap.servers", bs.as_str()),
@@ -144,9 +145,26 @@ async fn every_codec_round_trips_through_the_cluster() {
             );
         }
         for (i, d) in pending.into_iter().enumerate() {
-            assert_eq!(d.await.unwrap().offset, i as i64, "{codec}");
+            let md = within(60, "delivery", d).await.unwrap();
+            assert_eq!(md.offset, i as i64, "{codec}");
         }
         producer.close(Duration::from_secs(10)).await.unwrap();
+
+        let batches = read_batches(&bs, &topic, 0).await;
+        assert!(!batches.is_empty(), "{codec}");
+        for b in &batches {
+            assert_eq!(b.codec(), id, "{codec}: batch at {}", b.base_offset);
+        }
+        let stored: Vec<&[u8]> = batches
+            .iter()
+            .flat_map(|b| &b.records)
+            .map(|r| r.value.as_deref().unwrap())
+            .collect();
+        assert_eq!(
+            stored,
+            values.iter().map(|v| v.as_bytes()).collect::<Vec<_>>(),
+            "{codec}: as stored"
+        );
 
         let consumer: KafkaConsumer<String, String> = KafkaConsumer::from_properties(
             [
@@ -159,20 +177,23 @@ async fn every_codec_round_trips_through_the_cluster() {
         .await
         .unwrap();
         consumer
-            .assign(&[krafty::TopicPartition::new(topic.as_str(), 0)])
+            .assign(&[TopicPartition::new(topic.as_str(), 0)])
             .await
             .unwrap();
         let mut got = Vec::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while got.len() < values.len() && std::time::Instant::now() < deadline {
-            for r in consumer.poll(Duration::from_millis(500)).await.unwrap() {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while got.len() < values.len() && Instant::now() < deadline {
+            let records = within(30, "poll", consumer.poll(Duration::from_millis(500)))
+                .await
+                .unwrap();
+            for r in records {
                 assert_eq!(r.offset, got.len() as i64, "{codec}");
                 assert_eq!(r.key, format!("k{}", r.value.len()), "{codec}");
                 got.push(r.value);
             }
         }
-        assert_eq!(got, values, "{codec}");
-        consumer.close().await.unwrap();
+        assert_eq!(got, values, "{codec}: as consumed");
+        within(30, "close", consumer.close()).await.unwrap();
         admin.delete_topics(&[topic.as_str()]).await.unwrap();
     }
     admin.close().await;

@@ -1,0 +1,456 @@
+//! The producer's everyday behaviour, against whichever cluster `TestCluster` picks (the
+//! embedded dev broker, or a real Kafka with `KRAFTY_TEST_BOOTSTRAP`): partitioning, offsets
+//! per `acks` level, compression as stored, Kafka's error codes, `send_all`.
+//!
+//! Every test creates its own topics under unique names: a real Kafka keeps topics between
+//! runs and has `num.partitions=1`.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use krafty::producer::{murmur2_partition, KafkaProducer, ProducerConfig, ProducerRecord};
+use krafty::serialization::StringSerde;
+use krafty::KafkaError;
+use krafty_tests::{read_all, read_batches, unique_topic, TestCluster};
+
+async fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> KafkaProducer<String, String> {
+    let mut props = vec![("bootstrap.servers", bootstrap)];
+    props.extend_from_slice(extra);
+    KafkaProducer::new(
+        ProducerConfig::from_properties(props).unwrap(),
+        StringSerde,
+        StringSerde,
+    )
+    .await
+    .unwrap()
+}
+
+/// Awaits `f`, failing the test after `secs` seconds instead of hanging.
+async fn within<T>(secs: u64, what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing after {secs} s"))
+}
+
+fn text(b: &Option<bytes::Bytes>) -> String {
+    String::from_utf8(b.as_deref().expect("not null").to_vec()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_records_land_by_murmur2_in_order_with_exact_offsets() {
+    let cluster = TestCluster::start(3).await;
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("keyed");
+    cluster.create_topic(&topic, 3, &[]).await;
+    let p = producer(&bs, &[]).await;
+    let mut futures = Vec::new();
+    for i in 0..300 {
+        let r = ProducerRecord::new(&topic, format!("value-{i}"))
+            .with_key(format!("key-{}", i % 10))
+            .with_header("n", i.to_string());
+        futures.push(p.send(r).await.unwrap());
+    }
+    let mut per_partition = vec![Vec::new(); 3];
+    for (i, f) in futures.into_iter().enumerate() {
+        let md = within(60, "delivery", f).await.unwrap();
+        let key = format!("key-{}", i % 10);
+        assert_eq!(md.partition, murmur2_partition(key.as_bytes(), 3), "{key}");
+        per_partition[md.partition as usize].push((md.offset, i));
+    }
+    for (partition, sent) in per_partition.iter().enumerate() {
+        assert!(!sent.is_empty(), "10 keys reach every one of 3 partitions");
+        let offsets: Vec<i64> = sent.iter().map(|(o, _)| *o).collect();
+        assert_eq!(
+            offsets,
+            (0..sent.len() as i64).collect::<Vec<_>>(),
+            "dense offsets in send order on partition {partition}"
+        );
+        let stored = read_all(&bs, &topic, partition as i32).await;
+        let stored: Vec<(i64, String, String, String)> = stored
+            .iter()
+            .map(|r| {
+                assert_eq!(r.headers.len(), 1);
+                (
+                    r.offset,
+                    text(&r.key),
+                    text(&r.value),
+                    text(&r.headers[0].value),
+                )
+            })
+            .collect();
+        let expected: Vec<(i64, String, String, String)> = sent
+            .iter()
+            .map(|(o, i)| {
+                (
+                    *o,
+                    format!("key-{}", i % 10),
+                    format!("value-{i}"),
+                    i.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(stored, expected, "partition {partition}");
+    }
+    p.close(Duration::from_secs(10)).await.unwrap();
+    cluster.stop().await;
+}
+
+/// acks=0 reports offset -1 (as the Java client: the broker does not answer); acks=1 and
+/// acks=all report the offsets the log holds. Left at its default, idempotence turns itself
+/// off for acks 0 and 1 (the stored batches carry no producer id) and is on for acks=all
+/// (one producer id, sequences numbered from 0 with the offsets).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_acks_level_reports_what_the_log_holds() {
+    let cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    const N: usize = 50;
+    for acks in ["0", "1", "all"] {
+        let topic = unique_topic(&format!("acks-{acks}"));
+        cluster.create_topic(&topic, 1, &[]).await;
+        let p = producer(&bs, &[("acks", acks), ("linger.ms", "2")]).await;
+        let values: Vec<String> = (0..N).map(|i| format!("acks-{acks}-{i}")).collect();
+        let mut fs = Vec::new();
+        for v in &values {
+            fs.push(
+                p.send(ProducerRecord::new(&topic, v.clone()))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let mut offsets = Vec::new();
+        for f in fs {
+            let md = within(60, "delivery", f).await.unwrap();
+            assert_eq!(md.partition, 0);
+            offsets.push(md.offset);
+        }
+        p.close(Duration::from_secs(10)).await.unwrap();
+        if acks == "0" {
+            assert_eq!(offsets, vec![-1; N], "acks=0 has no offsets");
+        } else {
+            assert_eq!(offsets, (0..N as i64).collect::<Vec<_>>(), "acks={acks}");
+        }
+        // acks=0 gets no acknowledgement: read until the broker has every record (bounded).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let batches = loop {
+            let batches = read_batches(&bs, &topic, 0).await;
+            let n: usize = batches.iter().map(|b| b.records.len()).sum();
+            if n >= N || Instant::now() > deadline {
+                break batches;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let stored: Vec<(i64, String)> = batches
+            .iter()
+            .flat_map(|b| &b.records)
+            .map(|r| (r.offset, text(&r.value)))
+            .collect();
+        let expected: Vec<(i64, String)> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as i64, v.clone()))
+            .collect();
+        assert_eq!(stored, expected, "acks={acks}: each record once, in order");
+        if acks == "all" {
+            let pid = batches[0].producer_id;
+            assert!(pid >= 0, "acks=all is idempotent by default");
+            for b in &batches {
+                assert_eq!(b.producer_id, pid);
+                assert_eq!(
+                    i64::from(b.base_sequence),
+                    b.base_offset,
+                    "sequences count from 0 with the offsets"
+                );
+            }
+        } else {
+            for b in &batches {
+                assert_eq!(
+                    (b.producer_id, b.base_sequence),
+                    (-1, -1),
+                    "acks={acks}: idempotence left at its default turns itself off"
+                );
+            }
+        }
+    }
+    cluster.stop().await;
+}
+
+/// For each `compression.type` the stored batches carry that codec in their attributes, are
+/// much smaller than the same records stored uncompressed, and read back intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compression_type_really_compresses_the_stored_batches() {
+    let cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    const N: usize = 2000;
+    let mut stored_bytes = Vec::new();
+    for (codec, id) in [
+        ("none", 0),
+        ("gzip", 1),
+        ("snappy", 2),
+        ("lz4", 3),
+        ("zstd", 4),
+    ] {
+        let topic = unique_topic(&format!("compress-{codec}"));
+        cluster.create_topic(&topic, 1, &[]).await;
+        let p = producer(&bs, &[("compression.type", codec), ("linger.ms", "20")]).await;
+        // Compressible: each value repeats a phrase; keys repeat too.
+        let values: Vec<String> = (0..N)
+            .map(|i| format!("{i:06} {}", "the quick brown fox jumps over ".repeat(4)))
+            .collect();
+        let mut fs = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let r = ProducerRecord::new(&topic, v.clone()).with_key(format!("key-{}", i % 7));
+            fs.push(p.send(r).await.unwrap());
+        }
+        for (i, f) in fs.into_iter().enumerate() {
+            let md = within(60, "delivery", f).await.unwrap();
+            assert_eq!(md.offset, i as i64, "{codec}");
+        }
+        p.close(Duration::from_secs(10)).await.unwrap();
+        let batches = read_batches(&bs, &topic, 0).await;
+        assert!(!batches.is_empty());
+        for b in &batches {
+            assert_eq!(
+                b.codec(),
+                id,
+                "{codec}: batch at {} is stored",
+                b.base_offset
+            );
+        }
+        let got: Vec<(i64, String, String)> = batches
+            .iter()
+            .flat_map(|b| &b.records)
+            .map(|r| (r.offset, text(&r.key), text(&r.value)))
+            .collect();
+        let expected: Vec<(i64, String, String)> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as i64, format!("key-{}", i % 7), v.clone()))
+            .collect();
+        assert_eq!(got, expected, "{codec}: records intact");
+        let size: usize = batches.iter().map(|b| b.size_bytes).sum();
+        stored_bytes.push((codec, size));
+    }
+    println!("stored bytes per codec: {stored_bytes:?}");
+    let plain = stored_bytes[0].1;
+    for &(codec, size) in &stored_bytes[1..] {
+        // Each codec shrinks these records at least 5 times (measured: snappy 9x, zstd 25x).
+        assert!(
+            size * 5 < plain,
+            "{codec}: {size} bytes stored against {plain} uncompressed"
+        );
+    }
+    cluster.stop().await;
+}
+
+/// A record over `max.request.size` is refused by `send` (RecordTooLarge, code 10); one under
+/// it but over the topic's `max.message.bytes` is refused by the broker with
+/// MESSAGE_TOO_LARGE (10), and nothing of it is stored: the next record takes offset 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_records_fail_with_message_too_large() {
+    let cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("oversize");
+    cluster
+        .create_topic(&topic, 1, &[("max.message.bytes", "2000")])
+        .await;
+
+    let p = producer(&bs, &[("max.request.size", "1000")]).await;
+    let err = p
+        .send(ProducerRecord::new(&topic, "x".repeat(2000)))
+        .await
+        .err()
+        .expect("send refuses a record over max.request.size");
+    assert!(
+        matches!(
+            err,
+            KafkaError::RecordTooLarge {
+                limit_name: "max.request.size",
+                limit: 1000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.code(), Some(10));
+    p.close(Duration::from_secs(10)).await.unwrap();
+
+    // Not idempotent: a refused batch must not hold the partition (see producer_faults.rs for
+    // the idempotent case).
+    let p = producer(&bs, &[("acks", "1"), ("linger.ms", "0")]).await;
+    let refused = p
+        .send(ProducerRecord::new(&topic, "y".repeat(5000)))
+        .await
+        .expect("under max.request.size: send accepts it");
+    let err = within(60, "the refused record", refused)
+        .await
+        .expect_err("over the topic's max.message.bytes");
+    assert!(
+        matches!(
+            err,
+            KafkaError::Broker {
+                code: 10,
+                name: "MESSAGE_TOO_LARGE",
+                partition: Some(0),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let small = p
+        .send(ProducerRecord::new(&topic, "small".to_string()))
+        .await
+        .unwrap();
+    let md = within(60, "the small record", small).await.unwrap();
+    assert_eq!(
+        (md.partition, md.offset),
+        (0, 0),
+        "nothing of the refused one was stored"
+    );
+    p.close(Duration::from_secs(10)).await.unwrap();
+    let stored: Vec<String> = read_all(&bs, &topic, 0)
+        .await
+        .iter()
+        .map(|r| text(&r.value))
+        .collect();
+    assert_eq!(stored, vec!["small"]);
+    cluster.stop().await;
+}
+
+/// A partition the topic does not have fails with UNKNOWN_TOPIC_OR_PARTITION (3); a topic
+/// whose name Kafka forbids fails at once with INVALID_TOPIC_EXCEPTION (17), as the Java
+/// producer's `send` throws InvalidTopicException. On the dev broker a second broker with
+/// `auto.create.topics.enable=false` checks that a missing topic fails with 3 after
+/// `max.block.ms` (a real Kafka's broker setting is not ours to change: it auto-creates).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_topics_and_partitions_fail_with_kafka_codes() {
+    let cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("known");
+    cluster.create_topic(&topic, 1, &[]).await;
+    let p = producer(&bs, &[("max.block.ms", "20000")]).await;
+    let err = p
+        .send(ProducerRecord::new(&topic, "v".to_string()).with_partition(7))
+        .await
+        .err()
+        .expect("partition 7 of a 1-partition topic");
+    assert_eq!(err.code(), Some(3), "{err}");
+
+    let illegal = format!("{}!", unique_topic("illegal"));
+    let started = Instant::now();
+    let err = p
+        .send(ProducerRecord::new(&illegal, "v".to_string()))
+        .await
+        .err()
+        .expect("a topic that cannot exist");
+    assert_eq!(err.code(), Some(17), "INVALID_TOPIC_EXCEPTION: {err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "not retriable: no wait for max.block.ms ({:?})",
+        started.elapsed()
+    );
+    p.close(Duration::from_secs(10)).await.unwrap();
+    cluster.stop().await;
+
+    if krafty_tests::external_bootstrap().is_some() {
+        println!("the missing-topic case needs auto.create.topics.enable=false: dev broker only");
+        return;
+    }
+    let broker = krafty_broker::Broker::builder()
+        .listen("127.0.0.1:0")
+        .config("auto.create.topics.enable", "false")
+        .start()
+        .await
+        .unwrap();
+    let p = producer(&broker.bootstrap_servers(), &[("max.block.ms", "300")]).await;
+    let started = Instant::now();
+    let err = p
+        .send(ProducerRecord::new("missing", "v".to_string()))
+        .await
+        .err()
+        .expect("a missing topic the broker does not create");
+    assert_eq!(err.code(), Some(3), "{err}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "waited max.block.ms"
+    );
+    p.close(Duration::from_secs(10)).await.unwrap();
+    broker.shutdown().await;
+}
+
+/// `send_all` reports every record it enqueued, with its exact offset, and stops at the first
+/// record it cannot enqueue, returning its index and error: the records after it are not sent
+/// and not reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_all_reports_each_record_and_stops_at_the_first_it_cannot_enqueue() {
+    let cluster = TestCluster::start(2).await;
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("bulk");
+    cluster.create_topic(&topic, 2, &[]).await;
+    let p = producer(&bs, &[]).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let records: Vec<_> = (0..100)
+        .map(|i| ProducerRecord::new(&topic, format!("v{i}")).with_partition(1))
+        .chain([ProducerRecord::new(&topic, "late".to_string()).with_partition(9)])
+        .chain([ProducerRecord::new(&topic, "never".to_string()).with_partition(0)])
+        .collect();
+    let err = p
+        .send_all(records, move |i, r| tx.send((i, r)).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.0, 100,
+        "the record for partition 9 is the first refused"
+    );
+    assert_eq!(
+        err.1.code(),
+        Some(3),
+        "UNKNOWN_TOPIC_OR_PARTITION: {}",
+        err.1
+    );
+    let mut outcomes = Vec::new();
+    while outcomes.len() < 100 {
+        let next = within(60, "send_all outcome", rx.recv()).await;
+        outcomes.push(next.expect("an outcome for each enqueued record"));
+    }
+    p.flush_within(Duration::from_secs(30)).await.unwrap();
+    outcomes.sort_by_key(|(i, _)| *i);
+    for (i, r) in outcomes {
+        let md = r.unwrap();
+        assert_eq!((md.partition, md.offset), (1, i as i64), "record {i}");
+    }
+    // The callback (and its channel end) is dropped once every enqueued record reported.
+    assert!(
+        matches!(
+            rx.try_recv(),
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected)
+        ),
+        "no outcome for the refused record nor for the one after it"
+    );
+    let values: Vec<String> = read_all(&bs, &topic, 1)
+        .await
+        .iter()
+        .map(|r| text(&r.value))
+        .collect();
+    assert_eq!(
+        values,
+        (0..100).map(|i| format!("v{i}")).collect::<Vec<_>>()
+    );
+    assert!(
+        read_all(&bs, &topic, 0).await.is_empty(),
+        "`never` was not sent"
+    );
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let ok = p
+        .send_all(
+            vec![ProducerRecord::new(&topic, "x".to_string()).with_partition(0)],
+            move |i, r| tx.send((i, r)).unwrap(),
+        )
+        .await;
+    assert_eq!(ok.unwrap(), 1);
+    let (i, r) = within(60, "send_all outcome", rx.recv()).await.unwrap();
+    let md = r.unwrap();
+    assert_eq!((i, md.partition, md.offset), (0, 0, 0));
+    p.close(Duration::from_secs(10)).await.unwrap();
+    cluster.stop().await;
+}
