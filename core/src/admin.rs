@@ -336,8 +336,47 @@ impl AdminClient {
         Ok(out)
     }
 
+    /// Runs `op` against the group's coordinator, finding it again and retrying (KIP-580
+    /// backoff) while the answer is NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS or
+    /// COORDINATOR_NOT_AVAILABLE (a broker just restarted, the coordinator moved), up to
+    /// `default.api.timeout.ms` (60 s), as the Java admin client does.
+    async fn at_coordinator<T, F, Fut>(&self, group: &str, mut op: F) -> Result<T>
+    where
+        F: FnMut(i32) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let config = self.client.config();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut attempt = 0;
+        loop {
+            let result = match self.client.find_coordinator(group, 0).await {
+                Ok(node) => op(node).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if matches!(e.code(), Some(14..=16)) || e.is_retriable() => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(e);
+                    }
+                    attempt += 1;
+                    tokio::time::sleep(crate::network::backoff(
+                        config.retry_backoff,
+                        config.retry_backoff_max,
+                        attempt,
+                    ))
+                    .await;
+                }
+                r => return r,
+            }
+        }
+    }
+
     pub async fn describe_consumer_group(&self, group: &str) -> Result<GroupDescription> {
-        let node = self.client.find_coordinator(group, 0).await?;
+        self.at_coordinator(group, |node| self.describe_group_at(node, group))
+            .await
+    }
+
+    async fn describe_group_at(&self, node: i32, group: &str) -> Result<GroupDescription> {
         let (resp, _) = self
             .client
             .send(
@@ -378,7 +417,15 @@ impl AdminClient {
         &self,
         group: &str,
     ) -> Result<BTreeMap<TopicPartition, i64>> {
-        let node = self.client.find_coordinator(group, 0).await?;
+        self.at_coordinator(group, |node| self.group_offsets_at(node, group))
+            .await
+    }
+
+    async fn group_offsets_at(
+        &self,
+        node: i32,
+        group: &str,
+    ) -> Result<BTreeMap<TopicPartition, i64>> {
         let (resp, _) = self
             .client
             .send(
@@ -410,7 +457,16 @@ impl AdminClient {
         group: &str,
         offsets: &BTreeMap<TopicPartition, i64>,
     ) -> Result<()> {
-        let node = self.client.find_coordinator(group, 0).await?;
+        self.at_coordinator(group, |node| self.alter_offsets_at(node, group, offsets))
+            .await
+    }
+
+    async fn alter_offsets_at(
+        &self,
+        node: i32,
+        group: &str,
+        offsets: &BTreeMap<TopicPartition, i64>,
+    ) -> Result<()> {
         let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = offsets
             .iter()
             .map(|(tp, o)| (tp.clone(), OffsetAndMetadata::new(*o)))
@@ -438,17 +494,22 @@ impl AdminClient {
 
     pub async fn delete_consumer_groups(&self, groups: &[&str]) -> Result<()> {
         for g in groups {
-            let node = self.client.find_coordinator(g, 0).await?;
-            let (resp, _) = self
-                .client
-                .send(
-                    node,
-                    DeleteGroupsRequest::default().with_groups_names(vec![GroupId(sb(g))]),
-                )
+            self.at_coordinator(g, |node| self.delete_group_at(node, g))
                 .await?;
-            for r in &resp.results {
-                check(r.error_code, &r.group_id, None)?;
-            }
+        }
+        Ok(())
+    }
+
+    async fn delete_group_at(&self, node: i32, group: &str) -> Result<()> {
+        let (resp, _) = self
+            .client
+            .send(
+                node,
+                DeleteGroupsRequest::default().with_groups_names(vec![GroupId(sb(group))]),
+            )
+            .await?;
+        for r in &resp.results {
+            check(r.error_code, &r.group_id, None)?;
         }
         Ok(())
     }

@@ -1,8 +1,9 @@
 //! The consumer in a group, against whichever cluster `TestCluster` picks (the dev broker, or a
 //! real Kafka with `KRAFTY_TEST_BOOTSTRAP`): eager and cooperative rebalances and their listener
 //! calls, commits from the revoke callback, hand-overs, `max.poll.interval.ms`, static
-//! membership, auto commit on close, resuming at committed offsets, and `poll` returning by its
-//! timeout while the group rebalances.
+//! membership, auto commit on close, and `poll` returning by its timeout while the group
+//! rebalances. Resuming across a broker restart is in `consumer_restart.rs` (a restart would
+//! disturb the tests running beside it here).
 //!
 //! Every test creates its own topics (`unique_topic`, `create_topic`) and groups, since a real
 //! Kafka keeps both between runs.
@@ -597,47 +598,6 @@ async fn auto_commit_on_close_commits_exactly_the_position() {
         assert_eq!(poll_n(&next, 3, GROUP_WAIT).await, expected(0, 7..10));
         assert_quiet(&next, Duration::from_millis(500), "after offset 9").await;
         close(&next).await;
-        delete_topics(&cluster, &[&topic]).await;
-        cluster.stop().await;
-    })
-    .await
-}
-
-/// `commit_sync` commits the next offset to read; a new member of the group resumes there,
-/// also after the broker restarted (the dev broker restarts in process; a real Kafka only when
-/// `KRAFTY_TEST_RESTART_CMD` is set, otherwise the restart is skipped and the rest still runs).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commit_close_restart_resumes_at_the_committed_offset() {
-    bounded(async {
-        let mut cluster = TestCluster::start(1).await;
-        let bs = cluster.bootstrap();
-        let topic = unique_topic("resume");
-        cluster.create_topic(&topic, 1, &[]).await;
-        produce(&bs, &topic, 0..1, 0..50).await;
-        let group = unique_topic("g-resume");
-        let c = consumer(&bs, Some(&group), &[]).await;
-        c.subscribe(&[&topic], None).await.unwrap();
-        assert_eq!(take_exactly(&c, 20, GROUP_WAIT).await, expected(0, 0..20));
-        c.commit_sync().await.unwrap();
-        let t = tp(&topic, 0);
-        assert_eq!(
-            c.committed(std::slice::from_ref(&t)).await.unwrap()[&t].offset,
-            20,
-            "a commit is the next offset to read"
-        );
-        close(&c).await;
-        if !cluster.restart().await {
-            eprintln!("this cluster cannot be restarted from here: resuming without a restart");
-        }
-        assert_eq!(
-            committed(&cluster, &group).await,
-            BTreeMap::from([(t.clone(), 20)])
-        );
-        let c = consumer(&bs, Some(&group), &[]).await;
-        c.subscribe(&[&topic], None).await.unwrap();
-        assert_eq!(poll_n(&c, 30, GROUP_WAIT).await, expected(0, 20..50));
-        assert_quiet(&c, Duration::from_millis(500), "after offset 49").await;
-        close(&c).await;
         delete_topics(&cluster, &[&topic]).await;
         cluster.stop().await;
     })

@@ -500,17 +500,29 @@ impl Coordinator {
         R: kafka_protocol::protocol::Request + Clone + Send + 'static,
         R::Response: Send + 'static,
     {
+        // As Java's commitSync and committed(): retried with KIP-580 backoff while the
+        // coordinator moves or loads (a broker restart takes seconds), within the request
+        // timeout; five immediate attempts used to give up before a restarted broker had
+        // loaded its groups.
+        let deadline = Instant::now() + self.config.client.request_timeout;
         let mut attempt = 0;
         loop {
             let node = self.coordinator().await?;
+            let retry = Instant::now() < deadline;
             match self.client.send(node, req.clone()).await {
-                Ok((resp, _)) if !(moved(&resp) && attempt < 5) => return Ok(resp),
+                Ok((resp, _)) if !(retry && moved(&resp)) => return Ok(resp),
                 Ok(_) => {}
-                Err(e) if e.is_retriable() && attempt < 5 => {}
+                Err(e) if retry && e.is_retriable() => {}
                 Err(e) => return Err(e),
             }
             attempt += 1;
             self.mark_coordinator_unknown();
+            tokio::time::sleep(crate::network::backoff(
+                self.config.client.retry_backoff,
+                self.config.client.retry_backoff_max,
+                attempt,
+            ))
+            .await;
         }
     }
 
