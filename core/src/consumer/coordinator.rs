@@ -420,6 +420,27 @@ impl Coordinator {
         group_managed: bool,
     ) -> Result<()> {
         let _turn = turn.wait().await;
+        self.send_commit(offsets, group_managed).await
+    }
+
+    /// `commit` once `turn` comes, handing the outcome to `then` before the next commit's
+    /// turn: async commit callbacks run in the order the commits were made.
+    pub async fn commit_in_turn_then(
+        &self,
+        turn: CommitTurn,
+        offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+        group_managed: bool,
+        then: impl FnOnce(Result<()>),
+    ) {
+        let _turn = turn.wait().await;
+        then(self.send_commit(offsets, group_managed).await);
+    }
+
+    async fn send_commit(
+        &self,
+        offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+        group_managed: bool,
+    ) -> Result<()> {
         if offsets.is_empty() {
             return Ok(());
         }

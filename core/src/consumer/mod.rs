@@ -799,7 +799,10 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         // The turn is taken before the state lock is released: call order is commit order.
         let turn = c.commit_turn().await;
         drop(st);
-        tokio::spawn(async move { callback(c.commit_in_turn(turn, &offsets, managed).await) });
+        tokio::spawn(async move {
+            c.commit_in_turn_then(turn, &offsets, managed, callback)
+                .await
+        });
         Ok(())
     }
 
