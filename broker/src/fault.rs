@@ -4,7 +4,7 @@
 //! so the Python, Node and C packages can expose it unchanged.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 struct ErrorRule {
@@ -15,9 +15,17 @@ struct ErrorRule {
     partition: Option<i32>,
 }
 
+#[derive(Debug, Clone)]
+struct ThrottleRule {
+    api_key: i16,
+    throttle_ms: i32,
+    remaining: u32,
+}
+
 #[derive(Debug, Default)]
 struct State {
     errors: Vec<ErrorRule>,
+    throttles: Vec<ThrottleRule>,
     latency_ms: Vec<(i16, u64)>,
     /// Requests (on any connection) until the connection serving the next one is dropped.
     drop_after: Option<u32>,
@@ -25,6 +33,21 @@ struct State {
     errors_fired: u64,
     /// Connections dropped by `drop_connection_after` so far.
     drops_fired: u64,
+    /// Responses sent with an injected throttle time.
+    throttles_fired: u64,
+    /// Requests that arrived on a connection before its throttle time had passed.
+    requests_while_throttled: u64,
+    /// For each throttled response, how long its connection's next request came after it.
+    waits_after_throttle: Vec<Duration>,
+}
+
+/// What one connection was last told about throttling; kept by the connection's task.
+#[derive(Debug, Default)]
+pub(crate) struct ConnectionThrottle {
+    /// When the last throttled response was written, until the next request arrives.
+    sent: Option<Instant>,
+    /// Until when the last throttled response throttled the connection.
+    until: Option<Instant>,
 }
 
 /// The broker's fault-injection controls; shared by every connection.
@@ -72,10 +95,24 @@ impl Faults {
         self.state.lock().unwrap().drop_after = Some(requests);
     }
 
+    /// The next `count` responses of API `api_key` carry `throttle_time_ms` (KIP-219: the
+    /// client must send nothing more on that connection for that long). The broker answers at
+    /// once and delays nothing itself; a request that arrives early is served all the same,
+    /// and counted (`requests_while_throttled`). A response whose version has no throttle field
+    /// is not counted and leaves the rule in place.
+    pub fn throttle_next(&self, api_key: i16, throttle_ms: i32, count: u32) {
+        self.state.lock().unwrap().throttles.push(ThrottleRule {
+            api_key,
+            throttle_ms,
+            remaining: count,
+        });
+    }
+
     /// Removes every injected fault that has not fired yet (the fired counts are kept).
     pub fn clear(&self) {
         let mut s = self.state.lock().unwrap();
         s.errors.clear();
+        s.throttles.clear();
         s.latency_ms.clear();
         s.drop_after = None;
     }
@@ -89,6 +126,23 @@ impl Faults {
     /// How many connections `drop_connection_after` has dropped.
     pub fn connections_dropped(&self) -> u64 {
         self.state.lock().unwrap().drops_fired
+    }
+
+    /// How many responses carried an injected throttle time.
+    pub fn throttles_fired(&self) -> u64 {
+        self.state.lock().unwrap().throttles_fired
+    }
+
+    /// How many requests arrived on a connection before the throttle time of the last
+    /// throttled response on it had passed: a client that honours throttling sends none.
+    pub fn requests_while_throttled(&self) -> u64 {
+        self.state.lock().unwrap().requests_while_throttled
+    }
+
+    /// For each throttled response whose connection sent another request, the time between
+    /// writing the response and that next request's arrival, in the order they arrived.
+    pub fn waits_after_throttle(&self) -> Vec<Duration> {
+        self.state.lock().unwrap().waits_after_throttle.clone()
     }
 
     /// Injected errors not answered yet (the sum of every rule's remaining count).
@@ -119,6 +173,56 @@ impl Faults {
                 false
             }
             None => false,
+        }
+    }
+
+    /// The throttle time for a response of `api_key` about to be sent, consuming one use of
+    /// the matching rule. The caller sets it on the response and, once written, tells the
+    /// connection's [`ConnectionThrottle`] with [`Faults::throttle_sent`].
+    pub(crate) fn take_throttle(&self, api_key: i16) -> Option<i32> {
+        let mut s = self.state.lock().unwrap();
+        let i = s
+            .throttles
+            .iter()
+            .position(|r| r.api_key == api_key && r.remaining > 0)?;
+        let rule = &mut s.throttles[i];
+        rule.remaining -= 1;
+        let ms = rule.throttle_ms;
+        if rule.remaining == 0 {
+            s.throttles.remove(i);
+        }
+        s.throttles_fired += 1;
+        Some(ms)
+    }
+
+    /// A response throttling its connection for `throttle_ms` was written at `now`.
+    pub(crate) fn throttle_sent(
+        &self,
+        conn: &mut ConnectionThrottle,
+        now: Instant,
+        throttle_ms: i32,
+    ) {
+        conn.sent = Some(now);
+        conn.until = Some(now + Duration::from_millis(throttle_ms.max(0) as u64));
+    }
+
+    /// A request was read from the connection at `now`: counted if the connection was still
+    /// throttled (the connection's reads are buffered, so a request the client pipelined
+    /// before it read the throttled response counts too), and timed if it is the first after
+    /// a throttled response.
+    pub(crate) fn request_arrived(&self, conn: &mut ConnectionThrottle, now: Instant) {
+        let early = conn.until.is_some_and(|until| now < until);
+        let first_after = conn.sent.take();
+        if !early && first_after.is_none() {
+            return;
+        }
+        let mut s = self.state.lock().unwrap();
+        if let Some(sent) = first_after {
+            s.waits_after_throttle
+                .push(now.saturating_duration_since(sent));
+        }
+        if early {
+            s.requests_while_throttled += 1;
         }
     }
 
@@ -171,5 +275,27 @@ mod tests {
         assert_eq!(f.errors_pending(), 3);
         f.clear();
         assert_eq!((f.errors_fired(), f.errors_pending()), (2, 0));
+    }
+
+    #[test]
+    fn throttles_are_consumed_per_response_and_early_requests_counted() {
+        let f = Faults::default();
+        f.throttle_next(0, 1500, 2);
+        assert_eq!(f.take_throttle(1), None);
+        assert_eq!(f.take_throttle(0), Some(1500));
+        let mut conn = ConnectionThrottle::default();
+        let t0 = Instant::now();
+        f.throttle_sent(&mut conn, t0, 1500);
+        f.request_arrived(&mut conn, t0 + Duration::from_millis(100));
+        f.request_arrived(&mut conn, t0 + Duration::from_millis(200));
+        f.request_arrived(&mut conn, t0 + Duration::from_millis(1600));
+        assert_eq!(f.requests_while_throttled(), 2);
+        assert_eq!(f.waits_after_throttle(), vec![Duration::from_millis(100)]);
+        assert_eq!(f.take_throttle(0), Some(1500));
+        assert_eq!(f.take_throttle(0), None);
+        assert_eq!(f.throttles_fired(), 2);
+        f.throttle_next(0, 10, 1);
+        f.clear();
+        assert_eq!(f.take_throttle(0), None);
     }
 }

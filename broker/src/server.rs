@@ -7,6 +7,7 @@
 
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Buf, BufMut, BytesMut};
 use kafka_protocol::messages::*;
@@ -17,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::api;
 use crate::config::BrokerConfig;
-use crate::fault::Faults;
+use crate::fault::{ConnectionThrottle, Faults};
 use crate::group::ClientInfo;
 use crate::group::GroupCoordinator;
 use crate::topics::TopicManager;
@@ -88,6 +89,8 @@ async fn serve_connection(
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let mut wr = BufWriter::with_capacity(64 * 1024, wr);
     let max = shared.config.socket_request_max_bytes;
+    // Injected throttles (KIP-219) are only observed: a request that comes early is served.
+    let mut throttle = ConnectionThrottle::default();
     loop {
         let size = tokio::select! {
             size = rd.read_i32() => match size {
@@ -106,6 +109,7 @@ async fn serve_connection(
         if let Err(e) = rd.read_exact(&mut frame).await {
             return format!("truncated frame: {e}");
         }
+        shared.faults.request_arrived(&mut throttle, Instant::now());
         let mut frame = frame.freeze();
         let (key, version, correlation_id) = {
             let mut head = &frame[..8];
@@ -157,9 +161,13 @@ async fn serve_connection(
         if drop_after_handling {
             return "fault injection dropped the connection".into();
         }
-        let Some((body, body_version, header_version)) = response else {
+        let Some((mut body, body_version, header_version)) = response else {
             continue;
         };
+        let throttled = api::throttle_field(&mut body, body_version).and_then(|field| {
+            *field = shared.faults.take_throttle(key)?;
+            Some(*field)
+        });
         let mut out = BytesMut::with_capacity(256);
         out.put_i32(0);
         let encoded = ResponseHeader::default()
@@ -176,6 +184,11 @@ async fn serve_connection(
         out[..4].copy_from_slice(&len.to_be_bytes());
         if wr.write_all(&out).await.is_err() || wr.flush().await.is_err() {
             return "write failed".into();
+        }
+        if let Some(throttle_ms) = throttled {
+            shared
+                .faults
+                .throttle_sent(&mut throttle, Instant::now(), throttle_ms);
         }
     }
 }

@@ -1,10 +1,11 @@
-//! The admin client: topics, configs, offsets and consumer groups.
+//! The admin client: topics, configs, offsets, consumer groups and client quotas.
 //!
 //! Every call is one or a few requests through the shared [`NetworkClient`]; per-item errors
 //! come back as [`KafkaError::Broker`] carrying Kafka's code and the topic or group.
 
 use std::collections::BTreeMap;
 
+use kafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_records_request::{
@@ -314,6 +315,52 @@ impl AdminClient {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Sets (`Some`) or removes (`None`) client quotas (AlterClientQuotas, KIP-546) for one
+    /// entity, named by its parts: `[("client-id", Some("app"))]`; a `None` name is that
+    /// part's default entity. Quota keys are Kafka's: `producer_byte_rate`,
+    /// `consumer_byte_rate`, `request_percentage`, `controller_mutation_rate`.
+    pub async fn alter_client_quotas(
+        &self,
+        entity: &[(&str, Option<&str>)],
+        quotas: &[(&str, Option<f64>)],
+    ) -> Result<()> {
+        let entry = EntryData::default()
+            .with_entity(
+                entity
+                    .iter()
+                    .map(|(kind, name)| {
+                        EntityData::default()
+                            .with_entity_type(sb(kind))
+                            .with_entity_name(name.map(sb))
+                    })
+                    .collect(),
+            )
+            .with_ops(
+                quotas
+                    .iter()
+                    .map(|(key, value)| {
+                        OpData::default()
+                            .with_key(sb(key))
+                            .with_value(value.unwrap_or(0.0))
+                            .with_remove(value.is_none())
+                    })
+                    .collect(),
+            );
+        let req = AlterClientQuotasRequest::default().with_entries(vec![entry]);
+        let (resp, _) = self.client.send(self.any_node().await?, req).await?;
+        let what = || {
+            entity
+                .iter()
+                .map(|(kind, name)| format!("{kind}={}", name.unwrap_or("<default>")))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        for e in &resp.entries {
+            check(e.error_code, &what(), e.error_message.as_ref())?;
         }
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! Faults injected for whole requests (`Faults::fail_next` without a topic) of the coordinator
 //! APIs: the answer Kafka would give with that error code, in each response's shape. Produce,
-//! Fetch and ListOffsets apply their faults per partition in their own handlers.
+//! Fetch and ListOffsets apply their faults per partition in their own handlers. Injected
+//! throttle times (`Faults::throttle_next`) go in any response's `throttle_time_ms`
+//! ([`throttle_field`]).
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::offset_commit_response::{
@@ -137,4 +139,42 @@ pub fn response(faults: &Faults, request: &RequestKind, version: i16) -> Option<
         }
         _ => unreachable!("only the APIs matched above have rules consumed"),
     })
+}
+
+/// The `throttle_time_ms` field of `response`, when its version carries one (every API this
+/// broker serves, from the version that added the field).
+pub fn throttle_field(response: &mut ResponseKind, version: i16) -> Option<&mut i32> {
+    macro_rules! fields {
+        ($($kind:ident from $first:literal,)*) => {
+            match response {
+                $(ResponseKind::$kind(r) if version >= $first => Some(&mut r.throttle_time_ms),)*
+                _ => None,
+            }
+        };
+    }
+    fields! {
+        Produce from 1,
+        Fetch from 1,
+        ListOffsets from 2,
+        Metadata from 3,
+        OffsetCommit from 3,
+        OffsetFetch from 3,
+        FindCoordinator from 1,
+        JoinGroup from 2,
+        Heartbeat from 1,
+        LeaveGroup from 1,
+        SyncGroup from 1,
+        DescribeGroups from 1,
+        ListGroups from 1,
+        ApiVersions from 1,
+        CreateTopics from 2,
+        DeleteTopics from 1,
+        DeleteRecords from 0,
+        InitProducerId from 0,
+        OffsetForLeaderEpoch from 2,
+        DescribeConfigs from 0,
+        CreatePartitions from 0,
+        DeleteGroups from 0,
+        DescribeCluster from 0,
+    }
 }

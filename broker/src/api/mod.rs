@@ -11,6 +11,8 @@ mod injected;
 mod offsets;
 mod produce;
 
+pub use injected::throttle_field;
+
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::*;
 

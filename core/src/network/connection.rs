@@ -4,6 +4,8 @@
 //! correlation id; a reader task matches each response frame to its waiter. Kafka answers a
 //! connection's requests in order, but matching by id keeps this honest even if it did not.
 //! When the socket dies every waiter gets a network error, which the caller may retry.
+//! A response that carries a throttle time (KIP-219) holds the connection's later requests
+//! back until it has passed (`throttle.rs`).
 //! TLS/SASL would wrap the stream here, before the split.
 
 use std::collections::HashMap;
@@ -20,6 +22,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
+use super::throttle::{self, Throttle};
 use super::versions;
 use crate::error::{KafkaError, Result};
 
@@ -47,6 +50,8 @@ pub struct Connection {
     /// A write that cannot finish within this (`request.timeout.ms`) closes the connection:
     /// a broker that stopped reading must not hold a writer forever.
     write_timeout: Duration,
+    /// Until when the broker asked this connection to stay quiet (KIP-219).
+    throttle: Throttle,
 }
 
 fn net_err(addr: &str, reason: impl std::fmt::Display) -> KafkaError {
@@ -113,6 +118,7 @@ impl Connection {
             in_flight: AtomicUsize::new(0),
             reader,
             write_timeout: request_timeout,
+            throttle: Throttle::default(),
         };
         conn.broker_versions = conn.negotiate(request_timeout).await?;
         Ok(conn)
@@ -144,6 +150,11 @@ impl Connection {
 
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Until when the broker throttles this connection, while that is in the future.
+    pub fn throttled_until(&self) -> Option<tokio::time::Instant> {
+        self.throttle.until()
     }
 
     /// The highest version of `key` both sides support.
@@ -221,14 +232,25 @@ impl Connection {
         req: R,
         version: i16,
         timeout: Duration,
-    ) -> Result<R::Response> {
+    ) -> Result<R::Response>
+    where
+        R::Response: 'static,
+    {
         let pending = self.start::<R>(req, version).await?;
         self.finish::<R>(pending, version, timeout).await
     }
 
     /// Writes a request and registers its waiter; the response is awaited with `finish`.
     /// Requests started one after another reach the broker in that order.
+    ///
+    /// While the connection is throttled the request waits here, before anything is written:
+    /// as Java's client, which does not send to a throttled node at all, and as the broker,
+    /// which would not read it before then anyway. Its timeout (`finish`) starts once it is
+    /// written, so the throttle (bounded by the broker's quota window) is not counted against
+    /// it; a caller with a deadline of its own (a producer batch's `delivery.timeout.ms`, a
+    /// blocking call's timeout) still counts the wait.
     pub async fn start<R: Request>(&self, req: R, version: i16) -> Result<Pending> {
+        self.throttle.wait().await;
         if self.is_closed() {
             return Err(net_err(&self.addr, "connection closed"));
         }
@@ -252,13 +274,17 @@ impl Connection {
         Ok(Pending { correlation, rx })
     }
 
-    /// Waits for the response of a started request and decodes it.
+    /// Waits for the response of a started request, decodes it, and records the throttle time
+    /// it carries.
     pub async fn finish<R: Request>(
         &self,
         pending: Pending,
         version: i16,
         timeout: Duration,
-    ) -> Result<R::Response> {
+    ) -> Result<R::Response>
+    where
+        R::Response: 'static,
+    {
         let result = match tokio::time::timeout(timeout, pending.rx).await {
             Err(_) => Err(KafkaError::Timeout(format!(
                 "request to {} timed out after {timeout:?}",
@@ -277,18 +303,24 @@ impl Connection {
         let mut bytes = result?;
         let key =
             ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
-        ResponseHeader::decode(&mut bytes, key.response_header_version(version))
+        let response = ResponseHeader::decode(&mut bytes, key.response_header_version(version))
             .and_then(|_| R::Response::decode(&mut bytes, version))
             .map_err(|e| {
                 KafkaError::Protocol(format!(
                     "decoding {key:?} v{version} response from {}: {e}",
                     self.addr
                 ))
-            })
+            })?;
+        if let Some(time) = throttle::client_throttle(&response, version) {
+            tracing::debug!(broker = %self.addr, ?key, ?time, "throttled by the broker");
+            self.throttle.record(time);
+        }
+        Ok(response)
     }
 
     /// Sends a request whose version has no response (Produce acks=0).
     pub async fn send_only<R: Request>(&self, req: R, version: i16) -> Result<()> {
+        self.throttle.wait().await;
         let correlation = self.next_correlation.fetch_add(1, Ordering::Relaxed);
         let frame = self.encode(&req, version, correlation)?;
         self.write(&frame).await

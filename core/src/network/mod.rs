@@ -4,9 +4,13 @@
 //! in flight, responses matched as they arrive), negotiates API versions per broker (the
 //! highest version both sides support), bootstraps from `bootstrap.servers` and keeps a
 //! metadata cache refreshed every `metadata.max.age.ms` and on demand after leader errors.
+//! A broker that throttles a connection (KIP-219 quotas) gets nothing more on it until the
+//! throttle time has passed (`throttle.rs`); [`NetworkClient::throttled_until`] lets the
+//! producer leave such a broker's batches in the accumulator meanwhile.
 //! TLS and SASL will plug in at the connection's transport (see `connection.rs`).
 
 mod connection;
+mod throttle;
 mod versions;
 
 use std::collections::{BTreeSet, HashMap};
@@ -351,19 +355,21 @@ impl NetworkClient {
         self.inner.refresh.notify_one();
     }
 
-    /// The broker with the fewest requests in flight (for metadata, FindCoordinator, ...).
+    /// The broker with the fewest requests in flight (for metadata, FindCoordinator, ...),
+    /// preferring one that is not throttled.
     pub async fn least_loaded_node(&self) -> Result<i32> {
         let md = self.metadata();
         let conns = self.inner.connections.lock().unwrap().clone();
-        let load = |id: i32| -> usize {
+        let load = |id: i32| -> (bool, usize) {
             conns
                 .get(&id)
                 .and_then(|s| {
-                    s.try_lock()
-                        .ok()
-                        .and_then(|c| c.as_ref().map(|c| c.in_flight()))
+                    s.try_lock().ok().and_then(|c| {
+                        c.as_ref()
+                            .map(|c| (c.throttled_until().is_some(), c.in_flight()))
+                    })
                 })
-                .unwrap_or(0)
+                .unwrap_or((false, 0))
         };
         md.brokers
             .iter()
@@ -422,6 +428,21 @@ impl NetworkClient {
         .unwrap_or(false)
     }
 
+    /// Until when broker `node_id` throttles this client's connection to it (KIP-219), while
+    /// that is in the future: requests to it wait until then before they are written (no I/O;
+    /// `None` while connecting).
+    pub fn throttled_until(&self, node_id: i32) -> Option<tokio::time::Instant> {
+        let slot = self
+            .inner
+            .connections
+            .lock()
+            .unwrap()
+            .get(&node_id)
+            .cloned()?;
+        let conn = slot.try_lock().ok()?.clone()?;
+        conn.throttled_until()
+    }
+
     /// Drops the connection to a node (after a fatal error on it); the next send reconnects.
     pub fn disconnect(&self, node_id: i32) {
         self.inner.connections.lock().unwrap().remove(&node_id);
@@ -446,7 +467,10 @@ pub struct InFlight<R> {
     _request: std::marker::PhantomData<fn() -> R>,
 }
 
-impl<R: Request> InFlight<R> {
+impl<R: Request> InFlight<R>
+where
+    R::Response: 'static,
+{
     /// Waits (up to `request.timeout.ms`) for the response.
     pub async fn response(self) -> Result<(R::Response, i16)> {
         let resp = self

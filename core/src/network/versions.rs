@@ -28,6 +28,7 @@ pub fn supported(key: ApiKey) -> (i16, i16) {
         ApiKey::ListGroups => (0, 4),
         ApiKey::DeleteGroups => (0, 2),
         ApiKey::DescribeCluster => (0, 1),
+        ApiKey::AlterClientQuotas => (0, 1),
         _ => (0, -1),
     }
 }

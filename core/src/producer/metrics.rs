@@ -15,6 +15,10 @@ pub struct Metrics {
     pub requests: AtomicU64,
     pub request_latency_us_total: AtomicU64,
     pub request_latency_us_max: AtomicU64,
+    /// Produce responses read, and the throttle times (KIP-219) they carried.
+    pub produce_responses: AtomicU64,
+    pub throttle_time_ms_total: AtomicU64,
+    pub throttle_time_ms_max: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -30,6 +34,9 @@ impl Default for Metrics {
             requests: AtomicU64::new(0),
             request_latency_us_total: AtomicU64::new(0),
             request_latency_us_max: AtomicU64::new(0),
+            produce_responses: AtomicU64::new(0),
+            throttle_time_ms_total: AtomicU64::new(0),
+            throttle_time_ms_max: AtomicU64::new(0),
         }
     }
 }
@@ -47,6 +54,11 @@ pub struct ProducerMetrics {
     pub record_error_total: u64,
     pub request_latency_avg_ms: f64,
     pub request_latency_max_ms: f64,
+    /// `produce-throttle-time-avg`: the mean throttle time of the Produce responses (0 for
+    /// one not throttled).
+    pub produce_throttle_time_avg_ms: f64,
+    /// `produce-throttle-time-max`: the longest throttle time a Produce response carried.
+    pub produce_throttle_time_max_ms: f64,
     pub buffer_available_bytes: u64,
 }
 
@@ -59,6 +71,14 @@ impl Metrics {
         self.request_latency_us_max.fetch_max(us, Ordering::Relaxed);
     }
 
+    /// A Produce response's `throttle_time_ms` (0 when not throttled), as Java records it.
+    pub fn produce_throttled(&self, throttle_time_ms: i32) {
+        let ms = throttle_time_ms.max(0) as u64;
+        self.produce_responses.fetch_add(1, Ordering::Relaxed);
+        self.throttle_time_ms_total.fetch_add(ms, Ordering::Relaxed);
+        self.throttle_time_ms_max.fetch_max(ms, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self, buffer_available: usize) -> ProducerMetrics {
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -69,6 +89,7 @@ impl Metrics {
             get(&self.uncompressed_bytes),
         );
         let requests = get(&self.requests);
+        let produce_responses = get(&self.produce_responses);
         ProducerMetrics {
             record_send_total: records,
             record_send_rate: records as f64 / secs,
@@ -92,6 +113,12 @@ impl Metrics {
                 0.0
             },
             request_latency_max_ms: get(&self.request_latency_us_max) as f64 / 1000.0,
+            produce_throttle_time_avg_ms: if produce_responses > 0 {
+                get(&self.throttle_time_ms_total) as f64 / produce_responses as f64
+            } else {
+                0.0
+            },
+            produce_throttle_time_max_ms: get(&self.throttle_time_ms_max) as f64,
             buffer_available_bytes: buffer_available as u64,
         }
     }

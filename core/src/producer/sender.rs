@@ -4,7 +4,8 @@
 //! of at most `max.request.size`, and sends each request as its own task while the leader has
 //! fewer than `max.in.flight.requests.per.connection` outstanding. Responses complete records,
 //! schedule retries (KIP-580 backoff, within `delivery.timeout.ms`), ask for a metadata refresh
-//! on leader errors, and wake the loop.
+//! on leader errors, and wake the loop. A leader that throttles the producer (KIP-219) takes
+//! no batch until its throttle time has passed; the loop wakes then.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -206,6 +207,8 @@ impl Sender {
                 leader
             };
             let closing = self.closing.load(Ordering::Acquire);
+            // The earliest end of a throttle that kept a leader from taking a batch.
+            let throttle_ends: std::cell::Cell<Option<Instant>> = Default::default();
             let (drained, next) = {
                 // Requests are packed here as `split_by_size` will pack them, so a drain never
                 // makes more requests than `max.in.flight.requests.per.connection` leaves room for.
@@ -220,6 +223,13 @@ impl Sender {
                     if *requests > 0 && *last + size <= max_request_size {
                         *last += size;
                         return true;
+                    }
+                    // A throttled broker (KIP-219) would not read a request before the throttle
+                    // ends: the batches wait here, where linger and expiry still apply.
+                    if let Some(until) = self.client.throttled_until(node) {
+                        throttle_ends
+                            .set(Some(throttle_ends.get().map_or(until, |t| t.min(until))));
+                        return false;
                     }
                     let busy = in_flight_now.get(&node).copied().unwrap_or(0) + *requests;
                     // A broker not connected yet (or unreachable) gets one request, which
@@ -258,9 +268,11 @@ impl Sender {
                     self.hand_over(leader, request);
                 }
             }
-            let sleep_until = next
-                .unwrap_or(now + Duration::from_millis(100))
-                .max(now + Duration::from_micros(100));
+            let mut sleep_until = next.unwrap_or(now + Duration::from_millis(100));
+            if let Some(throttle_end) = throttle_ends.get() {
+                sleep_until = sleep_until.min(throttle_end);
+            }
+            let sleep_until = sleep_until.max(now + Duration::from_micros(100));
             tokio::select! {
                 _ = wake => {}
                 _ = tokio::time::sleep_until(sleep_until) => {}
@@ -345,6 +357,7 @@ impl Sender {
                         Err(e) => self.failed_request(leader, keep, e),
                         Ok((resp, _)) => {
                             self.metrics.request_done(started.elapsed());
+                            self.metrics.produce_throttled(resp.throttle_time_ms);
                             self.handle_response(resp, keep);
                         }
                     }
