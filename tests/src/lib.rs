@@ -20,6 +20,8 @@ use krafty::network::NetworkClient;
 use krafty::record::{decode_batches, ConsumerRecordData};
 use krafty_broker::{Broker, BrokerHandle, Faults};
 
+pub mod proxy;
+
 /// A cluster for one test.
 pub enum TestCluster {
     Embedded(EmbeddedBroker),

@@ -2,8 +2,9 @@
 //!
 //! `send` appends a record into its partition's open batch (bytes written straight into the
 //! batch buffer); the sender drains batches that are full, whose `linger.ms` expired, or that
-//! a `flush()` asked for. Memory is bounded by `buffer.memory`: a record reserves its encoded
-//! size until its batch completes, and `send` waits up to `max.block.ms` for room.
+//! a `flush()` asked for (or all of them while a send waits for memory). Memory is bounded by
+//! `buffer.memory` (`buffer_pool.rs`): a batch holds its buffer's capacity and its records'
+//! bookkeeping until it completes, and `send` waits up to `max.block.ms` for room.
 //!
 //! With idempotence a batch gets its sequence number when first drained and keeps it across
 //! retries. When a batch of a partition fails retriably, that partition is held until all of
@@ -19,11 +20,13 @@ use bytes::Bytes;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
+use super::buffer_pool::BufferPool;
 use super::config::ProducerConfig;
 use super::record::RecordMetadata;
 use crate::error::{KafkaError, Result};
+use crate::record::builder::BATCH_HEADER_LEN;
 use crate::record::builder::{producer_ids, with_producer_ids};
-use crate::record::{BatchBuilder, Header};
+use crate::record::{Append, BatchBuilder, Header};
 use crate::topic_partition::{PartitionMap, TopicPartition};
 
 /// Called once with a record's outcome (the user callback, interceptors).
@@ -46,13 +49,34 @@ struct PendingRecord {
     callback: Option<Completion>,
 }
 
+/// What a record costs in `buffer.memory` besides its bytes: its `PendingRecord` (the vector
+/// holding it may be twice its length) and its completion handle (a oneshot channel carrying
+/// the outcome, or a boxed callback).
+pub const RECORD_OVERHEAD: usize =
+    2 * std::mem::size_of::<PendingRecord>() + std::mem::size_of::<Result<RecordMetadata>>() + 64;
+
+/// Takes `n` bytes of `buffer.memory`: from the caller's `credit` first, then from the pool
+/// if it has them now.
+fn charge(pool: &BufferPool, credit: &mut usize, n: usize) -> bool {
+    if *credit >= n {
+        *credit -= n;
+        return true;
+    }
+    if pool.try_take(n - *credit) {
+        *credit = 0;
+        return true;
+    }
+    false
+}
+
 /// A batch and the records waiting on it.
 pub struct ProducerBatch {
     pub tp: TopicPartition,
     builder: BatchBuilder,
     records: Vec<PendingRecord>,
     pub created: Instant,
-    reserved: usize,
+    /// Bytes of `buffer.memory` this batch holds: its buffer and its records' bookkeeping.
+    charged: usize,
     /// The encoded bytes, fixed at the first drain (retries resend the same bytes).
     pub encoded: Option<Bytes>,
     pub base_sequence: i32,
@@ -113,8 +137,7 @@ pub struct Drained {
 pub struct RecordAccumulator {
     config: ProducerConfig,
     queues: Mutex<PartitionMap<PartitionQueue>>,
-    used_memory: AtomicUsize,
-    memory_freed: Notify,
+    pub pool: BufferPool,
     /// Records accepted but not yet completed (close waits for 0).
     incomplete: AtomicUsize,
     /// Incomplete batches per flush generation (see `ProducerBatch::generation`).
@@ -144,10 +167,9 @@ pub struct NewRecord<'a> {
 impl RecordAccumulator {
     pub fn new(config: ProducerConfig) -> Self {
         RecordAccumulator {
+            pool: BufferPool::new(config.buffer_memory),
             config,
             queues: Mutex::new(PartitionMap::default()),
-            used_memory: AtomicUsize::new(0),
-            memory_freed: Notify::new(),
             incomplete: AtomicUsize::new(0),
             incomplete_batches: Mutex::new(BTreeMap::new()),
             generation_done: Notify::new(),
@@ -159,59 +181,35 @@ impl RecordAccumulator {
     }
 
     pub fn available_memory(&self) -> usize {
-        self.config
-            .buffer_memory
-            .saturating_sub(self.used_memory.load(Ordering::Relaxed))
+        self.pool.available()
     }
 
-    /// Reserves `size` bytes of `buffer.memory`, waiting until `deadline` (the end of the
-    /// send's `max.block.ms`) for room. The common case takes no timer.
-    pub async fn reserve(&self, size: usize, deadline: Instant) -> Result<()> {
-        loop {
-            let freed = self.memory_freed.notified();
-            let used = self.used_memory.load(Ordering::Acquire);
-            if used + size <= self.config.buffer_memory {
-                if self
-                    .used_memory
-                    .compare_exchange(used, used + size, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return Ok(());
-                }
-                continue;
-            }
-            self.wake.notify_one();
-            if tokio::time::timeout_at(deadline, freed).await.is_err() {
-                return Err(KafkaError::Timeout(format!(
-                    "failed to allocate {size} bytes within max.block.ms ({} ms): buffer.memory is full",
-                    self.config.max_block.as_millis()
-                )));
-            }
-        }
-    }
-
-    fn release(&self, size: usize) {
-        self.used_memory.fetch_sub(size, Ordering::AcqRel);
-        self.memory_freed.notify_waiters();
-    }
-
-    /// Appends a record (memory already reserved) to its partition's open batch.
+    /// Appends a record to its partition's open batch, or to a new one. Takes from
+    /// `buffer.memory` what the append allocates (see `buffer_pool.rs`), from `credit` first
+    /// (bytes the caller already holds), without waiting: when the pool has not enough, nothing
+    /// is appended, `credit` holds what was taken so far, and `Err(n)` says how many bytes this
+    /// append needs in all, for the caller to wait for the rest (`BufferPool::take`) and try
+    /// again. `waiters` is taken on success; the caller releases any credit left.
     pub fn append(
         &self,
         tp: &TopicPartition,
-        record: NewRecord<'_>,
-        reserved: usize,
-        done: Delivery,
-        callback: Option<Completion>,
-    ) {
+        record: &NewRecord<'_>,
+        credit: &mut usize,
+        waiters: &mut Option<(Delivery, Option<Completion>)>,
+    ) -> std::result::Result<(), usize> {
         let batch_size = self.config.batch_size.max(1);
+        // The largest buffer a batch may take: a full-size one must fit the pool beside a
+        // record's bookkeeping (`batch.size` larger than `buffer.memory` still sends).
+        let max_buffer = self.pool.limit().saturating_sub(RECORD_OVERHEAD);
         let mut queues = self.queues.lock().unwrap();
         if !queues.contains_key(tp) {
             queues.insert(tp.clone(), PartitionQueue::default());
         }
         let q = queues.get_mut(tp).expect("inserted above");
-        let mut waiters = Some((done, callback));
-        let mut pending = |offset_delta| {
+        if !charge(&self.pool, credit, RECORD_OVERHEAD) {
+            return Err(RECORD_OVERHEAD);
+        }
+        let pending = |offset_delta, waiters: &mut Option<(Delivery, Option<Completion>)>| {
             let (done, callback) = waiters.take().expect("a record is added once");
             PendingRecord {
                 offset_delta,
@@ -222,72 +220,93 @@ impl RecordAccumulator {
                 callback,
             }
         };
-        let open = q.batches.back_mut().filter(|b| b.encoded.is_none());
-        let (appended_to_open, full) = match open {
-            Some(b) => match b.builder.try_append(
+        let append = |b: &mut BatchBuilder| {
+            b.try_append(
                 record.timestamp,
                 record.key,
                 record.value,
                 record.headers,
                 batch_size,
-            ) {
-                Some(delta) => {
-                    b.records.push(pending(delta));
-                    b.reserved += reserved;
-                    (true, b.builder.size() >= batch_size)
-                }
-                None => (false, true),
-            },
-            None => (false, false),
+            )
         };
-        if !appended_to_open {
-            // A partition that just filled a batch gets a full-size buffer (no regrowth);
-            // one with a first or occasional record starts small.
-            let capacity = if full {
-                batch_size
-            } else {
-                batch_size.min(
-                    BatchBuilder::record_size_bound(record.key, record.value, record.headers) * 2
-                        + 64,
-                )
-            };
-            let mut builder = BatchBuilder::new(capacity.max(256));
-            let generation = self.generation.load(Ordering::Acquire);
-            *self
-                .incomplete_batches
-                .lock()
-                .unwrap()
-                .entry(generation)
-                .or_default() += 1;
-            let delta = builder
-                .try_append(
-                    record.timestamp,
-                    record.key,
-                    record.value,
-                    record.headers,
-                    batch_size,
-                )
-                .expect("a first record always fits");
-            q.batches.push_back(ProducerBatch {
-                tp: tp.clone(),
-                builder,
-                records: vec![pending(delta)],
-                created: Instant::now(),
-                reserved,
-                encoded: None,
-                base_sequence: -1,
-                attempts: 0,
-                retry_at: None,
-                generation,
-            });
+        let mut full = false;
+        if let Some(b) = q.batches.back_mut().filter(|b| b.encoded.is_none()) {
+            let mut outcome = append(&mut b.builder);
+            if let Append::NeedsCapacity(needed) = outcome {
+                // Double the buffer (up to batch.size): a partition sending steadily reaches
+                // full-size buffers in a few steps, an occasional one stays small.
+                let capacity = (b.builder.allocated() * 2)
+                    .min(batch_size)
+                    .min(max_buffer)
+                    .max(needed);
+                let extra = capacity - b.builder.allocated();
+                if !charge(&self.pool, credit, extra) {
+                    *credit += RECORD_OVERHEAD;
+                    return Err(RECORD_OVERHEAD + extra);
+                }
+                b.builder.grow(capacity);
+                b.charged += extra;
+                outcome = append(&mut b.builder);
+            }
+            match outcome {
+                Append::Added(delta) => {
+                    b.records.push(pending(delta, waiters));
+                    b.charged += RECORD_OVERHEAD;
+                    full = b.builder.size() >= batch_size;
+                    self.incomplete.fetch_add(1, Ordering::AcqRel);
+                    drop(queues);
+                    if full {
+                        self.wake.notify_one();
+                    }
+                    return Ok(());
+                }
+                Append::Full => full = true,
+                Append::NeedsCapacity(_) => unreachable!("grown to fit"),
+            }
         }
+        // A new batch. A partition that just filled one gets a full-size buffer (as Java's
+        // batches); one with a first or occasional record starts small and grows on demand.
+        let needed = BATCH_HEADER_LEN
+            + BatchBuilder::record_size_bound(record.key, record.value, record.headers);
+        let preferred = if full {
+            batch_size
+        } else {
+            batch_size.min(needed * 2)
+        };
+        let capacity = preferred.max(256).min(max_buffer).max(needed);
+        if !charge(&self.pool, credit, capacity) {
+            *credit += RECORD_OVERHEAD;
+            return Err(RECORD_OVERHEAD + capacity);
+        }
+        let mut builder = BatchBuilder::new(capacity);
+        let Append::Added(delta) = append(&mut builder) else {
+            unreachable!("a first record fits its buffer and any limit")
+        };
+        let generation = self.generation.load(Ordering::Acquire);
+        *self
+            .incomplete_batches
+            .lock()
+            .unwrap()
+            .entry(generation)
+            .or_default() += 1;
+        q.batches.push_back(ProducerBatch {
+            tp: tp.clone(),
+            charged: builder.allocated() + RECORD_OVERHEAD,
+            builder,
+            records: vec![pending(delta, waiters)],
+            created: Instant::now(),
+            encoded: None,
+            base_sequence: -1,
+            attempts: 0,
+            retry_at: None,
+            generation,
+        });
         self.incomplete.fetch_add(1, Ordering::AcqRel);
         drop(queues);
-        // As the Java client: a full batch, or a new one (whose linger deadline the sender
-        // does not know yet), wakes the sender.
-        if full || !appended_to_open {
-            self.wake.notify_one();
-        }
+        // As the Java client: a new batch (whose linger deadline the sender does not know
+        // yet) wakes the sender.
+        self.wake.notify_one();
+        Ok(())
     }
 
     /// Takes the batches ready to send, at most one per partition (Kafka allows one batch per
@@ -303,6 +322,8 @@ impl RecordAccumulator {
         idempotent: bool,
     ) -> (Vec<Drained>, Option<Instant>) {
         let flush_through = self.flush_through.load(Ordering::Acquire);
+        // A send waits for memory that only completing batches free: linger no longer.
+        let exhausted = self.pool.exhausted();
         let max_in_flight_per_partition = if idempotent {
             self.config.max_in_flight.min(5)
         } else {
@@ -333,6 +354,7 @@ impl RecordAccumulator {
                 || front.builder.size() >= self.config.batch_size
                 || linger_done <= now
                 || closing
+                || exhausted
                 || front.generation <= flush_through;
             if !ready {
                 earliest(linger_done);
@@ -374,6 +396,7 @@ impl RecordAccumulator {
             batch.encoded = Some(b.clone());
             return Ok(b);
         }
+        let open = batch.builder.allocated();
         let bytes = batch.builder.build(
             self.config.compression,
             self.config.compression_level,
@@ -381,6 +404,10 @@ impl RecordAccumulator {
             epoch,
             seq,
         )?;
+        // A compressed batch now holds its compressed bytes only.
+        let freed = open.saturating_sub(batch.builder.allocated());
+        batch.charged -= freed;
+        self.pool.release(freed);
         batch.encoded = Some(bytes.clone());
         Ok(bytes)
     }
@@ -398,7 +425,7 @@ impl RecordAccumulator {
         let generation = batch.generation;
         let topic = batch.tp.topic.to_string();
         let partition = batch.tp.partition;
-        let reserved = batch.reserved;
+        let charged = batch.charged;
         let n = batch.records.len();
         batch.complete(|r| {
             Ok(RecordMetadata {
@@ -421,7 +448,7 @@ impl RecordAccumulator {
         // After the outcomes are out: a flush waiting on this batch returns with its records'
         // futures and callbacks complete.
         self.batch_done(generation);
-        self.records_done(n, reserved);
+        self.records_done(n, charged);
     }
 
     /// A batch failed for good.
@@ -429,7 +456,7 @@ impl RecordAccumulator {
         if was_in_flight {
             self.finish_in_flight(&batch.tp);
         }
-        let reserved = batch.reserved;
+        let charged = batch.charged;
         let n = batch.records.len();
         if batch.base_sequence >= 0 {
             self.sequence_gap.store(true, Ordering::Release);
@@ -438,7 +465,7 @@ impl RecordAccumulator {
         tracing::debug!(tp = %batch.tp, records = n, "batch failed: {error}");
         batch.complete(|_| Err(error.clone()));
         self.batch_done(generation);
-        self.records_done(n, reserved);
+        self.records_done(n, charged);
     }
 
     /// A batch failed retriably: back to the front of its queue (in sequence order) after
@@ -505,8 +532,8 @@ impl RecordAccumulator {
         }
     }
 
-    fn records_done(&self, n: usize, reserved: usize) {
-        self.release(reserved);
+    fn records_done(&self, n: usize, charged: usize) {
+        self.pool.release(charged);
         self.incomplete.fetch_sub(n, Ordering::AcqRel);
         self.wake.notify_one();
     }
@@ -614,24 +641,24 @@ mod tests {
         }
     }
 
+    fn record(value: &[u8]) -> NewRecord<'_> {
+        NewRecord {
+            timestamp: 1,
+            key: None,
+            value: Some(value),
+            headers: &[],
+        }
+    }
+
     fn add(
         acc: &RecordAccumulator,
         tp: &TopicPartition,
         value: &[u8],
     ) -> oneshot::Receiver<Result<RecordMetadata>> {
         let (tx, rx) = oneshot::channel();
-        acc.append(
-            tp,
-            NewRecord {
-                timestamp: 1,
-                key: None,
-                value: Some(value),
-                headers: &[],
-            },
-            value.len(),
-            Delivery::Future(tx),
-            None,
-        );
+        let mut waiters = Some((Delivery::Future(tx), None));
+        acc.append(tp, &record(value), &mut 0, &mut waiters)
+            .expect("buffer.memory has room");
         rx
     }
 
@@ -696,18 +723,112 @@ mod tests {
         assert_eq!(after.await.unwrap().unwrap().offset, 0);
     }
 
+    /// buffer.memory counts what is allocated: buffers at their capacity (growing on demand,
+    /// up to batch.size) and each record's bookkeeping; a completed batch gives it all back.
     #[tokio::test(start_paused = true)]
-    async fn memory_limit_blocks_then_times_out_with_a_clear_error() {
-        let acc = RecordAccumulator::new(config(1000, 100));
-        let deadline = || Instant::now() + Duration::from_millis(100);
-        acc.reserve(80, deadline()).await.unwrap();
-        let err = acc.reserve(30, deadline()).await.unwrap_err();
+    async fn memory_counts_buffer_capacity_and_bookkeeping() {
+        let acc = RecordAccumulator::new(config(4096, 1 << 20));
+        let tp = TopicPartition::new("t", 0);
+        add(&acc, &tp, &[0; 100]);
+        let first = acc.pool.used();
+        let queued = |acc: &RecordAccumulator| {
+            let queues = acc.queues.lock().unwrap();
+            let q = queues.get(&tp).unwrap();
+            let capacity: usize = q.batches.iter().map(|b| b.builder.allocated()).sum();
+            let records: usize = q.batches.iter().map(|b| b.records.len()).sum();
+            (capacity, records, q.batches.len())
+        };
+        let (capacity, _, _) = queued(&acc);
         assert!(
-            matches!(err, KafkaError::Timeout(ref m) if m.contains("buffer.memory")),
-            "{err}"
+            (256..=512).contains(&capacity),
+            "a first batch starts small: {capacity}"
         );
-        acc.release(80);
-        acc.reserve(30, deadline()).await.unwrap();
+        assert_eq!(first, capacity + RECORD_OVERHEAD);
+        for _ in 0..60 {
+            add(&acc, &tp, &[0; 100]);
+        }
+        let (capacity, records, batches) = queued(&acc);
+        assert_eq!(records, 61);
+        assert_eq!(batches, 2, "4096-byte batches hold about 36 such records");
+        assert_eq!(
+            acc.pool.used(),
+            capacity + 61 * RECORD_OVERHEAD,
+            "exactly the buffers' capacity and the bookkeeping"
+        );
+        assert!(
+            capacity <= 2 * 4096,
+            "no buffer past batch.size: {capacity}"
+        );
+        let now = Instant::now() + Duration::from_secs(1);
+        let (ready, _) = acc.drain(now, false, &|_| 1, &|_, _| true, false);
+        let mut batch = ready.into_iter().next().unwrap().batch;
+        acc.encode(&mut batch, -1, -1).unwrap();
+        acc.succeed(batch, 0, -1);
+        let (ready, _) = acc.drain(now, false, &|_| 1, &|_, _| true, false);
+        let mut batch = ready.into_iter().next().unwrap().batch;
+        acc.encode(&mut batch, -1, -1).unwrap();
+        acc.succeed(batch, 36, -1);
+        assert_eq!(acc.pool.used(), 0, "completed batches give everything back");
+    }
+
+    /// A full pool appends nothing and says how much the append needs; with that much credit
+    /// it goes in, and a send waiting for memory makes lingering batches ready.
+    #[tokio::test(start_paused = true)]
+    async fn a_full_pool_refuses_without_side_effects_then_takes_credit() {
+        let acc = std::sync::Arc::new(RecordAccumulator::new(config(1 << 20, 4096)));
+        let tp = TopicPartition::new("t", 0);
+        let big = vec![0u8; 1000];
+        let mut credit = 0;
+        let (needed, mut waiters) = loop {
+            let (tx, _rx) = oneshot::channel();
+            let mut waiters = Some((Delivery::Future(tx), None));
+            let used = acc.pool.used();
+            if let Err(needed) = acc.append(&tp, &record(&big), &mut credit, &mut waiters) {
+                assert!(needed > 4096 - used, "{needed} bytes are not free");
+                assert!(credit < needed);
+                assert_eq!(acc.pool.used(), used + credit, "what was taken is credit");
+                assert!(waiters.is_some(), "nor the record appended");
+                break (needed, waiters);
+            }
+            assert!(
+                acc.incomplete() < 4,
+                "4096 bytes hold three 1000-byte records"
+            );
+        };
+        assert_eq!(acc.incomplete(), 2, "the buffer grew for the second record");
+        let now = Instant::now();
+        let (ready, _) = acc.drain(now, false, &|_| 1, &|_, _| true, false);
+        assert!(ready.is_empty(), "lingering");
+        let waiting = tokio::spawn({
+            let acc = acc.clone();
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                acc.pool.take(needed - credit, deadline, || {}).await
+            }
+        });
+        tokio::task::yield_now().await;
+        let (ready, _) = acc.drain(now, false, &|_| 1, &|_, _| true, false);
+        assert_eq!(
+            ready.len(),
+            1,
+            "ready without linger: a send waits for memory"
+        );
+        let mut batch = ready.into_iter().next().unwrap().batch;
+        acc.encode(&mut batch, -1, -1).unwrap();
+        acc.succeed(batch, 0, -1);
+        waiting.await.unwrap().unwrap();
+        credit = needed;
+        acc.append(&tp, &record(&big), &mut credit, &mut waiters)
+            .unwrap();
+        assert!(waiters.is_none());
+        acc.pool.release(credit);
+        let queues = acc.queues.lock().unwrap();
+        let batch = &queues.get(&tp).unwrap().batches[0];
+        assert_eq!(
+            acc.pool.used(),
+            batch.builder.allocated() + RECORD_OVERHEAD,
+            "the pool holds the new batch alone; the credit left was given back"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -7,6 +7,7 @@
 //! from plain threads.
 
 mod accumulator;
+mod buffer_pool;
 mod config;
 mod interceptor;
 mod metrics;
@@ -31,7 +32,7 @@ pub use self::partitioner::{
     murmur2_partition, Availability, DefaultPartitioner, Partitioner, RoundRobinPartitioner,
 };
 pub use self::record::{ProducerRecord, RecordMetadata};
-use accumulator::{Completion, Delivery, NewRecord, RecordAccumulator};
+use accumulator::{Completion, Delivery, NewRecord, RecordAccumulator, RECORD_OVERHEAD};
 use interceptor::guarded;
 use sender::Sender;
 
@@ -360,9 +361,9 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
                 limit_name: "max.request.size",
             });
         }
-        if size > inner.config.buffer_memory {
+        if size + RECORD_OVERHEAD > inner.config.buffer_memory {
             return Err(KafkaError::RecordTooLarge {
-                size,
+                size: size + RECORD_OVERHEAD,
                 limit: inner.config.buffer_memory,
                 limit_name: "buffer.memory",
             });
@@ -398,24 +399,33 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
                 partitions,
             ),
         };
-        inner.acc.reserve(size, deadline).await?;
-        let callback = self.completion(callback);
         let tp = match ctx.tp.take() {
             Some(tp) if tp.partition == partition && *tp.topic == *topic => tp,
             _ => TopicPartition::new(&topic, partition),
         };
-        inner.acc.append(
-            &tp,
-            NewRecord {
-                timestamp: timestamp.unwrap_or_else(|| *ctx.now_ms.get_or_insert_with(now_ms)),
-                key: key.as_deref(),
-                value: value.as_deref(),
-                headers: &headers,
-            },
-            size,
-            delivery,
-            callback,
-        );
+        let record = NewRecord {
+            timestamp: timestamp.unwrap_or_else(|| *ctx.now_ms.get_or_insert_with(now_ms)),
+            key: key.as_deref(),
+            value: value.as_deref(),
+            headers: &headers,
+        };
+        let mut waiters = Some((delivery, self.completion(callback)));
+        // Bytes of buffer.memory held for this record while the pool was short.
+        let mut credit = 0;
+        let acc = &inner.acc;
+        while let Err(needed) = acc.append(&tp, &record, &mut credit, &mut waiters) {
+            let more = needed.saturating_sub(credit);
+            if let Err(e) = acc
+                .pool
+                .take(more, deadline, || acc.wake.notify_one())
+                .await
+            {
+                acc.pool.release(credit);
+                return Err(e);
+            }
+            credit += more;
+        }
+        acc.pool.release(credit);
         ctx.tp = Some(tp);
         Ok(())
     }

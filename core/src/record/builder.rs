@@ -20,13 +20,38 @@ pub const BATCH_HEADER_LEN: usize = 61;
 /// An open batch.
 #[derive(Debug)]
 pub struct BatchBuilder {
-    /// Header room, then the records section.
-    records: BytesMut,
+    /// Header room, then the records section. It grows only when told to (`grow`): the
+    /// producer charges `buffer.memory` for its capacity.
+    records: Vec<u8>,
     count: i32,
     base_timestamp: i64,
     max_timestamp: i64,
     /// The uncompressed size once built (the buffer is gone by then).
     built_size: Option<usize>,
+    /// Bytes allocated for the built batch (the records buffer, or the compressed copy).
+    built_allocation: usize,
+}
+
+/// What `try_append` did.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub enum Append {
+    /// Appended, at this offset delta.
+    Added(i32),
+    /// The record would take the batch past its size limit.
+    Full,
+    /// The record fits the limit but not the buffer: `grow` to at least this many bytes.
+    NeedsCapacity(usize),
+}
+
+impl Append {
+    /// The offset delta, if the record was appended.
+    pub fn added(self) -> Option<i32> {
+        match self {
+            Append::Added(delta) => Some(delta),
+            _ => None,
+        }
+    }
 }
 
 fn opt_len(b: Option<&[u8]>) -> usize {
@@ -36,7 +61,7 @@ fn opt_len(b: Option<&[u8]>) -> usize {
     }
 }
 
-fn put_opt(buf: &mut BytesMut, b: Option<&[u8]>) {
+fn put_opt(buf: &mut Vec<u8>, b: Option<&[u8]>) {
     match b {
         None => put_i64(buf, -1),
         Some(b) => {
@@ -47,15 +72,35 @@ fn put_opt(buf: &mut BytesMut, b: Option<&[u8]>) {
 }
 
 impl BatchBuilder {
+    /// A batch whose buffer holds `capacity` bytes (header included) until it is grown.
     pub fn new(capacity: usize) -> BatchBuilder {
-        let mut records = BytesMut::with_capacity(capacity.max(BATCH_HEADER_LEN));
-        records.put_bytes(0, BATCH_HEADER_LEN);
+        let mut records = Vec::with_capacity(capacity.max(BATCH_HEADER_LEN));
+        records.resize(BATCH_HEADER_LEN, 0);
         BatchBuilder {
             records,
             count: 0,
             base_timestamp: 0,
             max_timestamp: -1,
             built_size: None,
+            built_allocation: 0,
+        }
+    }
+
+    /// Bytes allocated for this batch now: its buffer's capacity while open, the built
+    /// batch's allocation afterwards.
+    pub fn allocated(&self) -> usize {
+        if self.built_size.is_some() {
+            self.built_allocation
+        } else {
+            self.records.capacity()
+        }
+    }
+
+    /// Grows the buffer to exactly `capacity` bytes (never shrinks it).
+    pub fn grow(&mut self, capacity: usize) {
+        let len = self.records.len();
+        if capacity > self.records.capacity() {
+            self.records.reserve_exact(capacity - len);
         }
     }
 
@@ -84,7 +129,7 @@ impl BatchBuilder {
     }
 
     /// Appends a record unless that would take the batch past `limit` bytes (a first record is
-    /// always accepted). Returns the record's offset delta within the batch.
+    /// always within the limit) or past its buffer's capacity.
     pub fn try_append(
         &mut self,
         timestamp: i64,
@@ -92,23 +137,28 @@ impl BatchBuilder {
         value: Option<&[u8]>,
         headers: &[Header],
         limit: usize,
-    ) -> Option<i32> {
-        if self.count == 0 {
-            self.base_timestamp = timestamp;
-        }
+    ) -> Append {
+        let base_timestamp = if self.count == 0 {
+            timestamp
+        } else {
+            self.base_timestamp
+        };
         let offset_delta = self.count;
         let body = 1
-            + len_i64(timestamp - self.base_timestamp)
+            + len_i64(timestamp - base_timestamp)
             + len_i64(offset_delta as i64)
             + opt_len(key)
             + opt_len(value)
             + headers_len(headers);
         let total = body + len_i64(body as i64);
         if self.count > 0 && self.size() + total > limit {
-            return None;
+            return Append::Full;
         }
+        if self.records.len() + total > self.records.capacity() {
+            return Append::NeedsCapacity(self.records.len() + total);
+        }
+        self.base_timestamp = base_timestamp;
         let buf = &mut self.records;
-        buf.reserve(total);
         // The small fields go through one stack buffer and one copy each run (a copy per
         // varint byte was a tenth of the producer's instructions).
         let mut head = [0u8; 41];
@@ -135,7 +185,7 @@ impl BatchBuilder {
         }
         self.count += 1;
         self.max_timestamp = self.max_timestamp.max(timestamp);
-        Some(offset_delta)
+        Append::Added(offset_delta)
     }
 
     /// The finished batch: records compressed with `codec`, header and CRC written. Built
@@ -150,20 +200,24 @@ impl BatchBuilder {
     ) -> Result<Bytes> {
         assert!(self.built_size.is_none(), "a batch is built once");
         let size = self.records.len();
-        let batch = if codec == Compression::None {
-            let mut out = std::mem::take(&mut self.records);
-            self.write_header(&mut out, codec, producer_id, producer_epoch, base_sequence);
-            out.freeze()
+        let mut out = if codec == Compression::None {
+            std::mem::take(&mut self.records)
         } else {
             let mut out = Vec::with_capacity(size);
             out.resize(BATCH_HEADER_LEN, 0);
             compress(codec, level, &self.records[BATCH_HEADER_LEN..], &mut out)?;
-            self.records = BytesMut::new();
-            self.write_header(&mut out, codec, producer_id, producer_epoch, base_sequence);
-            Bytes::from(out)
+            self.records = Vec::new();
+            // A batch in flight holds what it compressed to, not its uncompressed size.
+            if out.capacity() - out.len() > out.len() / 8 {
+                out.shrink_to_fit();
+            }
+            out
         };
+        self.write_header(&mut out, codec, producer_id, producer_epoch, base_sequence);
+        self.built_allocation = out.capacity();
         self.built_size = Some(size);
-        Ok(batch)
+        // No copy: the buffer becomes the batch's bytes.
+        Ok(Bytes::from(out))
     }
 
     fn write_header(
@@ -249,12 +303,15 @@ mod tests {
             ];
             assert_eq!(
                 b.try_append(1_000, Some(b"k0"), Some(b"v0"), &headers, 1 << 20),
-                Some(0)
+                Append::Added(0)
             );
-            assert_eq!(b.try_append(999, None, Some(b"v1"), &[], 1 << 20), Some(1));
+            assert_eq!(
+                b.try_append(999, None, Some(b"v1"), &[], 1 << 20),
+                Append::Added(1)
+            );
             assert_eq!(
                 b.try_append(1_005, Some(b"k2"), None, &[], 1 << 20),
-                Some(2)
+                Append::Added(2)
             );
             let bytes = b.build(codec, None, 42, 3, 17).unwrap();
             let sets = RecordBatchDecoder::decode_all(&mut bytes.clone()).unwrap();
@@ -279,8 +336,11 @@ mod tests {
     #[test]
     fn a_built_batch_takes_new_producer_ids_with_a_valid_crc() {
         for codec in [Compression::None, Compression::Lz4] {
-            let mut b = BatchBuilder::new(64);
-            b.try_append(5, Some(b"k"), Some(b"v"), &[], 1 << 20);
+            let mut b = BatchBuilder::new(256);
+            assert_eq!(
+                b.try_append(5, Some(b"k"), Some(b"v"), &[], 1 << 20),
+                Append::Added(0)
+            );
             let built = b.build(codec, None, 7, 0, 3).unwrap();
             assert_eq!(producer_ids(&built), (7, 0, 3));
             let again = with_producer_ids(&built, 8, 1, 0);
@@ -295,11 +355,29 @@ mod tests {
     }
 
     #[test]
-    fn respects_the_size_limit_but_always_takes_a_first_record() {
+    fn respects_the_size_limit_and_capacity_but_always_takes_a_first_record() {
         let mut b = BatchBuilder::new(64);
         let big = vec![7u8; 500];
-        assert_eq!(b.try_append(0, None, Some(&big), &[], 100), Some(0));
-        assert_eq!(b.try_append(0, None, Some(b"x"), &[], 100), None);
+        let needed = match b.try_append(0, None, Some(&big), &[], 100) {
+            Append::NeedsCapacity(n) => n,
+            other => panic!("the buffer must be grown first: {other:?}"),
+        };
+        assert!(
+            (BATCH_HEADER_LEN + 500..BATCH_HEADER_LEN + 520).contains(&needed),
+            "{needed}"
+        );
+        assert_eq!(b.allocated(), 64, "nothing grew by itself");
+        b.grow(needed);
+        assert_eq!(b.allocated(), needed, "grown exactly");
+        assert_eq!(
+            b.try_append(0, None, Some(&big), &[], 100),
+            Append::Added(0),
+            "a first record goes in past the limit"
+        );
+        assert_eq!(b.try_append(0, None, Some(b"x"), &[], 100), Append::Full);
         assert!(BatchBuilder::record_size_bound(None, Some(&big), &[]) >= 500);
+        let built = b.build(Compression::None, None, -1, -1, -1).unwrap();
+        assert_eq!(built.len(), needed);
+        assert_eq!(b.allocated(), needed, "the built batch is the same buffer");
     }
 }

@@ -241,10 +241,16 @@ mod tests {
             Some(b"1"),
             &[Header::new("h", "x")],
             1 << 20,
-        );
-        a.try_append(11, Some(b"b"), Some(b"2"), &[], 1 << 20);
+        )
+        .added()
+        .unwrap();
+        a.try_append(11, Some(b"b"), Some(b"2"), &[], 1 << 20)
+            .added()
+            .unwrap();
         let mut b = BatchBuilder::new(256);
-        b.try_append(12, None, Some(b"3"), &[], 1 << 20);
+        b.try_append(12, None, Some(b"3"), &[], 1 << 20)
+            .added()
+            .unwrap();
         let mut first = a.build(codec, None, -1, -1, -1).unwrap().to_vec();
         let mut second = b.build(codec, None, -1, -1, -1).unwrap().to_vec();
         second[..8].copy_from_slice(&2i64.to_be_bytes()); // as the broker assigns offsets
@@ -255,7 +261,9 @@ mod tests {
     #[test]
     fn lengths_from_the_wire_that_do_not_fit_are_errors_not_overflows() {
         let mut b = BatchBuilder::new(256);
-        b.try_append(10, Some(b"key"), Some(b"value"), &[], 1 << 20);
+        b.try_append(10, Some(b"key"), Some(b"value"), &[], 1 << 20)
+            .added()
+            .unwrap();
         let good = b
             .build(Compression::None, None, -1, -1, -1)
             .unwrap()

@@ -5,7 +5,7 @@ pub mod compression;
 pub mod decode;
 mod varint;
 
-pub use builder::BatchBuilder;
+pub use builder::{Append, BatchBuilder};
 pub use compression::Compression;
 pub use decode::{decode_batches, ConsumerRecordData, DecodeError};
 
