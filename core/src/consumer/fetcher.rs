@@ -1,44 +1,27 @@
 //! The fetcher: positions per partition and fetches running ahead of the application.
 //!
-//! Each assigned partition has a position (the next offset `poll` returns) and a fetch offset
-//! (the next offset to request; ahead of the position while records are buffered). One Fetch
-//! per leader is kept in flight in the background, so the next batch of records is on its way
-//! while the application processes the current one. A seek bumps the partition's epoch: a
-//! fetch answer for an older epoch is dropped.
+//! Each assigned partition has a fetch state ([`super::fetch_position`]: awaiting its
+//! committed offset or a reset, fetching, paused) and a fetch offset (the next offset to
+//! request; ahead of the position while records are buffered). One Fetch per leader is kept in
+//! flight in the background, so the next batch of records is on its way while the application
+//! processes the current one. A seek bumps the partition's epoch: a fetch answer for an older
+//! epoch is dropped.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::{
-    BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest, TopicName,
-};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::mpsc;
 
-use super::config::{ConsumerConfig, OffsetReset};
+use super::config::ConsumerConfig;
+use super::fetch_position::{FetchState, TopicPartitionState};
+use super::list_offsets::list_offsets_once;
 use crate::error::{KafkaError, Result};
-use crate::network::{backoff, NetworkClient};
+use crate::network::NetworkClient;
 use crate::record::{decode_batches, ConsumerRecordData};
 use crate::topic_partition::TopicPartition;
-
-#[derive(Debug, Default)]
-struct PartitionState {
-    /// Next offset `poll` returns; `None` until initialised from a commit or a reset.
-    position: Option<i64>,
-    /// The fetch offset the leader answered OFFSET_OUT_OF_RANGE for: the position must come
-    /// from `auto.offset.reset`, never again from the committed offset (which may be the
-    /// very offset that fell below the log start).
-    out_of_range: Option<i64>,
-    fetch_offset: i64,
-    paused: bool,
-    /// Bumped by seeks and resets; fetch answers for older epochs are dropped.
-    epoch: u64,
-    buffered: VecDeque<ConsumerRecordData>,
-    /// The leader epoch of the last record returned (committed with the offset).
-    last_leader_epoch: Option<i32>,
-    high_watermark: i64,
-}
 
 struct FetchResult {
     node: i32,
@@ -49,127 +32,18 @@ struct FetchResult {
 pub struct Fetcher {
     client: NetworkClient,
     config: ConsumerConfig,
-    partitions: BTreeMap<TopicPartition, PartitionState>,
+    /// The assignment, each partition with its fetch state and buffered records.
+    partitions: BTreeMap<TopicPartition, TopicPartitionState>,
+    /// Leaders with a Fetch in flight (at most one each).
     in_flight: HashSet<i32>,
     tx: mpsc::UnboundedSender<FetchResult>,
     rx: mpsc::UnboundedReceiver<FetchResult>,
-    /// Partitions whose position must be reset (out of range, or no committed offset).
+    /// A fetch problem `poll` must report (corrupt data).
     pending_error: Option<KafkaError>,
 }
 
 fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
-}
-
-/// ListOffsets for each partition at `timestamp` (-2 earliest, -1 latest, else a time):
-/// `(offset, timestamp)`, offset -1 when no record is that recent. Retriable errors (a leader
-/// not elected yet, as right after a topic is created; a stale leader) are retried with
-/// KIP-580 backoff and fresh metadata for up to `request.timeout.ms`, as the Java client's
-/// offset lookups are.
-pub async fn list_offsets(
-    client: &NetworkClient,
-    partitions: &[TopicPartition],
-    timestamp: i64,
-) -> Result<BTreeMap<TopicPartition, (i64, i64)>> {
-    let config = client.config();
-    let deadline = tokio::time::Instant::now() + config.request_timeout;
-    let mut attempts = 0;
-    loop {
-        match list_offsets_once(client, partitions, timestamp).await {
-            Err(e) if e.is_retriable() && tokio::time::Instant::now() < deadline => {
-                tracing::debug!("ListOffsets failed, retrying: {e}");
-                let wait = backoff(config.retry_backoff, config.retry_backoff_max, attempts);
-                attempts += 1;
-                tokio::time::sleep(wait).await;
-                let topics: Vec<String> =
-                    partitions.iter().map(|tp| tp.topic.to_string()).collect();
-                if let Err(e) = client.refresh_metadata(&topics).await {
-                    tracing::debug!("metadata refresh failed: {e}");
-                }
-            }
-            r => return r,
-        }
-    }
-}
-
-async fn list_offsets_once(
-    client: &NetworkClient,
-    partitions: &[TopicPartition],
-    timestamp: i64,
-) -> Result<BTreeMap<TopicPartition, (i64, i64)>> {
-    let topics: Vec<String> = partitions
-        .iter()
-        .map(|tp| tp.topic.to_string())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut md = client.metadata();
-    if topics.iter().any(|t| md.topic(t).is_none()) {
-        md = client.refresh_metadata(&topics).await?;
-    }
-    let mut by_leader: BTreeMap<i32, BTreeMap<String, Vec<i32>>> = BTreeMap::new();
-    for tp in partitions {
-        let leader = md
-            .topic(&tp.topic)
-            .and_then(|t| t.partitions.get(tp.partition as usize))
-            .map(|p| p.leader)
-            .ok_or_else(|| KafkaError::broker_for(3, &tp.topic, tp.partition))?;
-        if leader < 0 {
-            // No leader elected (yet): LEADER_NOT_AVAILABLE, retriable, rather than a request
-            // to node -1.
-            client.request_metadata_refresh();
-            return Err(KafkaError::broker_for(5, &tp.topic, tp.partition));
-        }
-        by_leader
-            .entry(leader)
-            .or_default()
-            .entry(tp.topic.to_string())
-            .or_default()
-            .push(tp.partition);
-    }
-    let mut out = BTreeMap::new();
-    for (leader, topics) in by_leader {
-        let req = ListOffsetsRequest::default()
-            .with_replica_id(BrokerId(-1))
-            .with_topics(
-                topics
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        ListOffsetsTopic::default()
-                            .with_name(TopicName(sb(&t)))
-                            .with_partitions(
-                                ps.into_iter()
-                                    .map(|p| {
-                                        ListOffsetsPartition::default()
-                                            .with_partition_index(p)
-                                            .with_timestamp(timestamp)
-                                    })
-                                    .collect(),
-                            )
-                    })
-                    .collect(),
-            );
-        let (resp, _) = client.send(leader, req).await?;
-        for t in resp.topics {
-            for p in t.partitions {
-                if p.error_code != 0 {
-                    if matches!(p.error_code, 6 | 3) {
-                        client.request_metadata_refresh();
-                    }
-                    return Err(KafkaError::broker_for(
-                        p.error_code,
-                        &t.name,
-                        p.partition_index,
-                    ));
-                }
-                out.insert(
-                    TopicPartition::new(t.name.as_str(), p.partition_index),
-                    (p.offset, p.timestamp),
-                );
-            }
-        }
-    }
-    Ok(out)
 }
 
 impl Fetcher {
@@ -204,53 +78,48 @@ impl Fetcher {
     }
 
     pub fn position(&self, tp: &TopicPartition) -> Option<i64> {
-        self.partitions.get(tp).and_then(|s| s.position)
+        self.partitions.get(tp).and_then(|s| s.position())
     }
 
-    /// Partitions still needing a starting position from their committed offset (or, without
-    /// one, from `auto.offset.reset`).
-    pub fn missing_positions(&self) -> Vec<TopicPartition> {
+    fn partition_mut(&mut self, tp: &TopicPartition) -> Result<&mut TopicPartitionState> {
+        self.partitions.get_mut(tp).ok_or_else(|| {
+            KafkaError::IllegalState(format!("{tp} is not assigned to this consumer"))
+        })
+    }
+
+    /// Partitions awaiting their committed offset (OffsetFetch).
+    pub fn awaiting_committed_offset(&self) -> Vec<TopicPartition> {
         self.partitions
             .iter()
-            .filter(|(_, s)| s.position.is_none() && s.out_of_range.is_none())
+            .filter(|(_, s)| matches!(s.state, FetchState::AwaitingCommittedOffset { .. }))
             .map(|(tp, _)| tp.clone())
             .collect()
     }
 
-    /// Partitions whose fetch position was out of range: reset by `auto.offset.reset` only.
-    pub fn out_of_range_positions(&self) -> Vec<TopicPartition> {
+    /// The partitions still awaiting a committed offset have none: they await a reset by
+    /// `auto.offset.reset` (with `none`, they stay and this fails naming the first).
+    pub fn no_committed_offset(&mut self) -> Result<()> {
+        let strategy = self.config.auto_offset_reset;
         self.partitions
-            .iter()
-            .filter(|(_, s)| s.position.is_none() && s.out_of_range.is_some())
-            .map(|(tp, _)| tp.clone())
-            .collect()
+            .iter_mut()
+            .try_for_each(|(tp, s)| s.state.no_committed_offset(strategy, tp))
     }
 
     /// Moves the position (and discards what was buffered for the partition).
     pub fn seek(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
-        let s = self.partitions.get_mut(tp).ok_or_else(|| {
-            KafkaError::IllegalState(format!("{tp} is not assigned to this consumer"))
-        })?;
-        s.position = Some(offset);
-        s.out_of_range = None;
-        s.fetch_offset = offset;
-        s.buffered.clear();
-        s.epoch += 1;
+        self.partition_mut(tp)?.seek(offset);
         Ok(())
     }
 
     pub fn set_paused(&mut self, tp: &TopicPartition, paused: bool) -> Result<()> {
-        let s = self.partitions.get_mut(tp).ok_or_else(|| {
-            KafkaError::IllegalState(format!("{tp} is not assigned to this consumer"))
-        })?;
-        s.paused = paused;
+        self.partition_mut(tp)?.state.set_paused(paused);
         Ok(())
     }
 
     pub fn paused(&self) -> Vec<TopicPartition> {
         self.partitions
             .iter()
-            .filter(|(_, s)| s.paused)
+            .filter(|(_, s)| s.state.is_paused())
             .map(|(tp, _)| tp.clone())
             .collect()
     }
@@ -259,49 +128,35 @@ impl Fetcher {
     pub fn positions(&self) -> BTreeMap<TopicPartition, (i64, Option<i32>)> {
         self.partitions
             .iter()
-            .filter_map(|(tp, s)| s.position.map(|p| (tp.clone(), (p, s.last_leader_epoch))))
+            .filter_map(|(tp, s)| s.position().map(|p| (tp.clone(), (p, s.last_leader_epoch))))
             .collect()
     }
 
-    /// Resets positions with `auto.offset.reset` (or fails for `none`).
-    pub async fn reset_positions(&mut self, partitions: &[TopicPartition]) -> Result<()> {
-        if partitions.is_empty() {
-            return Ok(());
+    /// Resets the positions awaiting a reset, with ListOffsets by their strategy (failing,
+    /// naming the partition, for `none`).
+    pub async fn reset_positions(&mut self) -> Result<()> {
+        let mut by_spec: BTreeMap<i64, Vec<TopicPartition>> = BTreeMap::new();
+        for (tp, s) in &self.partitions {
+            if let Some(spec) = s.state.reset_timestamp(tp) {
+                by_spec.entry(spec?).or_default().push(tp.clone());
+            }
         }
-        let ts = match self.config.auto_offset_reset {
-            OffsetReset::Earliest => -2,
-            OffsetReset::Latest => -1,
-            OffsetReset::None => {
-                let tp = &partitions[0];
-                let message = match self.partitions.get(tp).and_then(|s| s.out_of_range) {
-                    Some(offset) => format!(
-                        "fetch position {offset} is out of range and auto.offset.reset=none"
-                    ),
-                    None => "no committed offset and auto.offset.reset=none".into(),
-                };
-                return Err(KafkaError::Broker {
-                    code: 1,
-                    name: "OFFSET_OUT_OF_RANGE",
-                    topic: Some(tp.topic.to_string()),
-                    partition: Some(tp.partition),
-                    message: Some(message),
-                });
-            }
-        };
-        // Inside poll: a retriable failure leaves the positions missing, and the next pass
-        // of poll's loop (with the metadata refresh it asked for) tries again.
-        let offsets = match list_offsets_once(&self.client, partitions, ts).await {
-            Err(e) if e.is_retriable() => {
-                tracing::debug!("position reset deferred: {e}");
-                self.client.request_metadata_refresh();
-                return Ok(());
-            }
-            r => r?,
-        };
-        for (tp, (offset, _)) in offsets {
-            if self.partitions.contains_key(&tp) {
-                tracing::debug!(%tp, offset, "resetting position");
-                self.seek(&tp, offset)?;
+        for (spec, partitions) in by_spec {
+            // Inside poll: a retriable failure leaves the positions awaiting the reset, and the
+            // next pass of poll's loop (with the metadata refresh it asked for) tries again.
+            let offsets = match list_offsets_once(&self.client, &partitions, spec).await {
+                Err(e) if e.is_retriable() => {
+                    tracing::debug!("position reset deferred: {e}");
+                    self.client.request_metadata_refresh();
+                    continue;
+                }
+                r => r?,
+            };
+            for (tp, (offset, _)) in offsets {
+                if let Some(s) = self.partitions.get_mut(&tp) {
+                    tracing::debug!(%tp, offset, "resetting position");
+                    s.seek(offset);
+                }
             }
         }
         Ok(())
@@ -313,7 +168,7 @@ impl Fetcher {
         let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64, u64)>> = BTreeMap::new();
         let mut missing_leader: BTreeSet<String> = BTreeSet::new();
         for (tp, s) in &self.partitions {
-            if s.paused || s.position.is_none() || !s.buffered.is_empty() {
+            if !s.fetchable() {
                 continue;
             }
             let leader = md
@@ -382,9 +237,7 @@ impl Fetcher {
     }
 
     pub fn has_buffered(&self) -> bool {
-        self.partitions
-            .values()
-            .any(|s| !s.buffered.is_empty() && !s.paused)
+        self.partitions.values().any(|s| s.has_records())
     }
 
     /// Waits for one fetch answer (or `deadline`) and buffers its records; returns false on
@@ -416,8 +269,8 @@ impl Fetcher {
                 return;
             }
         };
-        if response.error_code != 0 {
-            tracing::debug!(code = response.error_code, "fetch error");
+        if let Some(e) = ResponseError::try_from_code(response.error_code) {
+            tracing::debug!(code = e.code(), "fetch error: {e}");
             return;
         }
         let requested: BTreeMap<TopicPartition, (i64, u64)> = result
@@ -437,21 +290,25 @@ impl Fetcher {
                 if state.epoch != epoch || state.fetch_offset != offset {
                     continue; // seeked, reset or reassigned since the request left
                 }
-                match p.error_code {
-                    0 => {}
-                    1 => {
+                match ResponseError::try_from_code(p.error_code) {
+                    None => {}
+                    Some(ResponseError::OffsetOutOfRange) => {
                         tracing::info!(%tp, offset, "fetch offset out of range; resetting");
-                        state.position = None;
-                        state.out_of_range = Some(offset);
-                        state.buffered.clear();
-                        state.epoch += 1;
+                        state.out_of_range(offset, self.config.auto_offset_reset);
                         continue;
                     }
-                    code => {
-                        if matches!(code, 3 | 5 | 6 | 74 | 75) {
+                    Some(e) => {
+                        if matches!(
+                            e,
+                            ResponseError::UnknownTopicOrPartition
+                                | ResponseError::LeaderNotAvailable
+                                | ResponseError::NotLeaderOrFollower
+                                | ResponseError::FencedLeaderEpoch
+                                | ResponseError::UnknownLeaderEpoch
+                        ) {
                             self.client.request_metadata_refresh();
                         }
-                        tracing::debug!(%tp, code, "fetch partition error");
+                        tracing::debug!(%tp, code = e.code(), "fetch partition error: {e}");
                         continue;
                     }
                 }
@@ -494,15 +351,10 @@ impl Fetcher {
     pub fn drain(&mut self, max: usize) -> Vec<(TopicPartition, ConsumerRecordData)> {
         let mut out = Vec::new();
         for (tp, s) in self.partitions.iter_mut() {
-            if s.paused {
-                continue;
-            }
             while out.len() < max {
-                let Some(r) = s.buffered.pop_front() else {
+                let Some(r) = s.take() else {
                     break;
                 };
-                s.position = Some(r.offset + 1);
-                s.last_leader_epoch = Some(r.leader_epoch).filter(|e| *e >= 0);
                 out.push((tp.clone(), r));
             }
             if out.len() >= max {
@@ -517,8 +369,7 @@ impl Fetcher {
     pub fn undrain(&mut self, records: Vec<(TopicPartition, ConsumerRecordData)>) {
         for (tp, r) in records.into_iter().rev() {
             if let Some(s) = self.partitions.get_mut(&tp) {
-                s.position = Some(r.offset);
-                s.buffered.push_front(r);
+                s.untake(r);
             }
         }
     }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::coordinator::OffsetAndMetadata;
+use super::offset_commit::OffsetAndMetadata;
 use crate::topic_partition::TopicPartition;
 
 /// What a listener may do while the consumer is rebalancing.
