@@ -13,11 +13,13 @@
 # records: 1,000,000 by default, 100 bytes each. bootstrap: a running broker (for example
 # Apache Kafka from `scripts/kafka.sh start`); without one a release dev broker is started
 # with a durable data dir in a temp dir and killed on exit.
-# Produce: acks=1, linger.ms=5, no compression, a fresh one-partition topic per run, every
-# other setting at the client's defaults (Krafty runs a second time with batch.size=1000000,
-# librdkafka's default). Consume: every consumer reads the same topic, the one Krafty wrote
-# at its defaults (CONSUME_FROM=krafty-1m|librdkafka|franz-go|java picks another).
-# Environment: STEP_TIMEOUT (s, per client run; 600), KAFKA_VERSION (Java tools; 4.4.0).
+# Produce: acks=1, linger.ms=5, no compression, a fresh topic of PARTITIONS partitions (1 by
+# default) per run, keyless records, every other setting at the client's defaults (Krafty's
+# batch.size is 1,000,000 as librdkafka's; it runs a second time with the Java client's
+# 16384). Consume: every consumer reads the same topic, the one Krafty wrote
+# at its defaults (CONSUME_FROM=krafty-16k|librdkafka|franz-go|java picks another).
+# Environment: PARTITIONS (1), STEP_TIMEOUT (s, per client run; 600), KAFKA_VERSION (Java
+# tools; 4.4.0).
 # Not part of CI: it builds release binaries and wants a quiet machine.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -28,6 +30,8 @@ size=100
 step_timeout="${STEP_TIMEOUT:-600}"
 kafka_version="${KAFKA_VERSION:-4.4.0}"
 consume_from="${CONSUME_FROM:-krafty}"
+partitions="${PARTITIONS:-1}"
+case "$partitions" in '' | *[!0-9]* | 0) echo "PARTITIONS must be a positive number" >&2; exit 2 ;; esac
 case "$n" in '' | *[!0-9]*) echo "records must be a number, not '$n'" >&2; exit 2 ;; esac
 
 log() { echo "$*" >&2; }
@@ -132,9 +136,9 @@ else
 fi
 
 krafty() { timeout 120 "$bin/krafty" --bootstrap-server "$bootstrap" "$@"; }
-new_topic() { # new_topic NAME: a fresh one-partition topic
+new_topic() { # new_topic NAME: a fresh topic of $partitions partitions
   local t="native-$run_id-$1"
-  krafty topics create --topic "$t" --partitions 1 --replication-factor 1 >/dev/null
+  krafty topics create --topic "$t" --partitions "$partitions" --replication-factor 1 >/dev/null
   echo "$t" >>"$tmp/topics"
   echo "$t"
 }
@@ -184,16 +188,16 @@ measure() {
   return 0
 }
 
-produce_wl="produce 1 partition, acks=1, linger.ms=5"
+produce_wl="produce $partitions partition(s), acks=1, linger.ms=5"
 t="$(new_topic krafty)"
 measure krafty krafty "$produce_wl" produce "$t" \
   "$bin/krafty" --bootstrap-server "$bootstrap" perf produce --topic "$t" --num-records "$n" \
     --record-size "$size" -X acks=1 -X linger.ms=5 -X enable.idempotence=false || true
-t="$(new_topic krafty-1m)"
-measure krafty-1m krafty "$produce_wl, batch.size=1000000" produce "$t" \
+t="$(new_topic krafty-16k)"
+measure krafty-16k krafty "$produce_wl, batch.size=16384 (Java's)" produce "$t" \
   "$bin/krafty" --bootstrap-server "$bootstrap" perf produce --topic "$t" --num-records "$n" \
     --record-size "$size" -X acks=1 -X linger.ms=5 -X enable.idempotence=false \
-    -X batch.size=1000000 || true
+    -X batch.size=16384 || true
 if [ -n "$rdkafka_peer" ]; then
   t="$(new_topic librdkafka)"
   measure librdkafka librdkafka "$produce_wl" produce "$t" \
@@ -216,7 +220,7 @@ src="${topic_of[$consume_from]:-}"
 if [ -z "$src" ]; then
   log "no topic from a successful '$consume_from' producer run: the consumer runs are skipped"
 else
-  consume_wl="consume 1 partition (written by $consume_from)"
+  consume_wl="consume $partitions partition(s) (written by $consume_from)"
   measure - krafty "$consume_wl" consume "$src" \
     "$bin/krafty" --bootstrap-server "$bootstrap" perf consume --topic "$src" --messages "$n" || true
   if [ -n "$rdkafka_peer" ]; then

@@ -217,6 +217,8 @@ async fn a_producer_over_its_quota_is_throttled_and_delivers_everything_in_order
         &[
             ("client.id", client_id.as_str()),
             ("linger.ms", "5"),
+            // Many requests (about 16 records each), so throttled answers have requests after them.
+            ("batch.size", "16384"),
             ("max.in.flight.requests.per.connection", "1"),
         ],
     )

@@ -10,10 +10,14 @@
 //! retries. When a batch of a partition fails retriably, that partition is held until all of
 //! its in-flight batches are back, then drained again in sequence order, so retries never
 //! reorder records (as the Java client does).
+//!
+//! With adaptive partitioning, `drain` also publishes each queue's length and, with
+//! `partitioner.availability.timeout.ms`, which leaders have taken no batch for too long, for
+//! the default partitioner (`partitioner.rs`, `LoadStats`).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,7 +25,8 @@ use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
 use super::buffer_pool::BufferPool;
-use super::config::ProducerConfig;
+use super::config::{PartitionerKind, ProducerConfig};
+use super::partitioner::{LoadStats, PartitionLoad};
 use super::record::RecordMetadata;
 use crate::error::{KafkaError, Result};
 use crate::record::builder::BATCH_HEADER_LEN;
@@ -126,6 +131,28 @@ struct PartitionQueue {
     acknowledged: bool,
     /// The last sequence number the broker acknowledged here (-1: none under this epoch).
     last_acked_sequence: i32,
+    /// Where `drain` publishes this queue's load for the partitioner (adaptive partitioning).
+    load: Option<Arc<PartitionLoad>>,
+}
+
+/// What `drain` saw of one leader, for `partitioner.availability.timeout.ms` (Java's
+/// per-node ready and drain times).
+#[derive(Debug, Default)]
+struct LeaderReadiness {
+    /// The drain pass that last found a ready batch for this leader.
+    pass: u64,
+    /// Whether the leader took a batch in that pass.
+    took: bool,
+    /// Since when the leader has had ready batches at every pass and taken none. Cleared by a
+    /// pass where it took one, or had nothing ready (nothing waits on it then).
+    stalled_since: Option<Instant>,
+}
+
+/// Leaders' readiness across drain passes; only `drain` (the sender task) touches it.
+#[derive(Debug, Default)]
+struct Readiness {
+    pass: u64,
+    leaders: HashMap<i32, LeaderReadiness>,
 }
 
 /// Everything the sender needs to send one batch.
@@ -154,6 +181,12 @@ pub struct RecordAccumulator {
     /// the broker still expects those numbers, so every later batch of that partition would
     /// be OUT_OF_ORDER_SEQUENCE. The sender bumps the epoch, which restarts all sequences.
     pub sequence_gap: AtomicBool,
+    /// Queue lengths and leader availability for the default partitioner, when adaptive
+    /// partitioning is on; `drain` publishes them.
+    pub(crate) load: Option<Arc<LoadStats>>,
+    /// Leaders' readiness, when `partitioner.availability.timeout.ms` is set. Lock order:
+    /// `queues` → `readiness`.
+    readiness: Mutex<Readiness>,
 }
 
 /// A record about to be appended.
@@ -166,7 +199,11 @@ pub struct NewRecord<'a> {
 
 impl RecordAccumulator {
     pub fn new(config: ProducerConfig) -> Self {
+        let adaptive =
+            config.partitioner == PartitionerKind::Default && config.partitioner_adaptive;
         RecordAccumulator {
+            load: adaptive.then(|| Arc::new(LoadStats::default())),
+            readiness: Mutex::new(Readiness::default()),
             pool: BufferPool::new(config.buffer_memory),
             config,
             queues: Mutex::new(PartitionMap::default()),
@@ -203,7 +240,14 @@ impl RecordAccumulator {
         let max_buffer = self.pool.limit().saturating_sub(RECORD_OVERHEAD);
         let mut queues = self.queues.lock().unwrap();
         if !queues.contains_key(tp) {
-            queues.insert(tp.clone(), PartitionQueue::default());
+            let load = self.load.as_ref().map(|l| l.register(tp));
+            queues.insert(
+                tp.clone(),
+                PartitionQueue {
+                    load,
+                    ..PartitionQueue::default()
+                },
+            );
         }
         let q = queues.get_mut(tp).expect("inserted above");
         if !charge(&self.pool, credit, RECORD_OVERHEAD) {
@@ -313,6 +357,11 @@ impl RecordAccumulator {
     /// partition in a Produce request), grouped by leader. `leader_of` returns -1 when the
     /// partition has no known leader; `can_send_to(leader, batch_bytes)` admits one more batch
     /// for a leader (the sender packs requests there). Also returns when to look again.
+    ///
+    /// With adaptive partitioning it publishes every queue's length for the partitioner and,
+    /// with `partitioner.availability.timeout.ms`, marks the partitions of leaders that had
+    /// ready batches and took none for longer than that (`leader_of` is then asked about
+    /// every partition with a queue).
     pub fn drain(
         &self,
         now: Instant,
@@ -333,8 +382,18 @@ impl RecordAccumulator {
         let mut next_check: Option<Instant> = None;
         let mut earliest =
             |t: Instant| next_check = Some(next_check.map_or(t, |n: Instant| n.min(t)));
+        let timeout = self.config.partitioner_availability_timeout;
+        let mut readiness =
+            (self.load.is_some() && !timeout.is_zero()).then(|| self.readiness.lock().unwrap());
+        let pass = readiness.as_mut().map_or(0, |r| {
+            r.pass += 1;
+            r.pass
+        });
         let mut queues = self.queues.lock().unwrap();
         for (tp, q) in queues.iter_mut() {
+            if let Some(load) = &q.load {
+                load.set_queued(q.batches.len());
+            }
             if q.hold && q.in_flight > 0 {
                 continue;
             }
@@ -366,7 +425,19 @@ impl RecordAccumulator {
                 continue;
             }
             let leader = leader_of(tp);
-            if leader < 0 || !can_send_to(leader, front.uncompressed_size()) {
+            if leader < 0 {
+                continue;
+            }
+            let took = can_send_to(leader, front.uncompressed_size());
+            if let Some(r) = readiness.as_mut() {
+                let seen = r.leaders.entry(leader).or_default();
+                if seen.pass != pass {
+                    seen.pass = pass;
+                    seen.took = false;
+                }
+                seen.took |= took;
+            }
+            if !took {
                 continue;
             }
             let mut batch = q.batches.pop_front().expect("front exists");
@@ -376,6 +447,26 @@ impl RecordAccumulator {
             }
             q.in_flight += 1;
             out.push(Drained { batch, leader });
+        }
+        if let Some(r) = readiness.as_mut() {
+            for seen in r.leaders.values_mut() {
+                if seen.pass == pass && !seen.took {
+                    seen.stalled_since.get_or_insert(now);
+                } else {
+                    seen.stalled_since = None;
+                }
+            }
+            let unavailable = |leader: i32| {
+                r.leaders.get(&leader).is_some_and(|seen| {
+                    seen.stalled_since
+                        .is_some_and(|since| now.saturating_duration_since(since) > timeout)
+                })
+            };
+            for (tp, q) in queues.iter() {
+                if let Some(load) = &q.load {
+                    load.set_unavailable(unavailable(leader_of(tp)));
+                }
+            }
         }
         (out, next_check)
     }
@@ -829,6 +920,49 @@ mod tests {
             batch.builder.allocated() + RECORD_OVERHEAD,
             "the pool holds the new batch alone; the credit left was given back"
         );
+    }
+
+    /// Adaptive partitioning: each drain publishes every queue's length, and a leader that had
+    /// ready batches and took none for longer than `partitioner.availability.timeout.ms` has
+    /// its partitions marked unavailable until it takes one again.
+    #[tokio::test(start_paused = true)]
+    async fn drain_publishes_queue_lengths_and_stalled_leaders() {
+        let mut c = config(100, 1 << 20);
+        c.partitioner_availability_timeout = Duration::from_millis(100);
+        let acc = RecordAccumulator::new(c);
+        let load = acc.load.clone().expect("adaptive by default");
+        let (t0, t1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        // Partition p is led by broker p + 1; broker 2 takes nothing (say, not connected).
+        let leader = |tp: &TopicPartition| tp.partition + 1;
+        let only_1 = |node: i32, _: usize| node == 1;
+        for _ in 0..3 {
+            add(&acc, &t0, &[0; 60]);
+            add(&acc, &t1, &[0; 60]);
+        }
+        let start = Instant::now() + Duration::from_millis(60);
+        let (ready, _) = acc.drain(start, false, &leader, &only_1, false);
+        assert_eq!(ready.len(), 1);
+        assert_eq!(
+            load.read("t", &[0, 1]),
+            vec![(3, false), (3, false)],
+            "lengths before this drain took any; the stall has just begun"
+        );
+        let later = start + Duration::from_millis(150);
+        let (ready, _) = acc.drain(later, false, &leader, &only_1, false);
+        assert_eq!(ready.len(), 1);
+        assert_eq!(
+            load.read("t", &[0, 1]),
+            vec![(2, false), (3, true)],
+            "broker 2 took nothing for 150 ms"
+        );
+        let (ready, _) = acc.drain(later, false, &leader, &|_, _| true, false);
+        assert_eq!(ready.len(), 2, "broker 2 takes a batch again");
+        assert_eq!(load.read("t", &[0, 1]), vec![(1, false), (3, false)]);
+        let plain = RecordAccumulator::new(ProducerConfig {
+            partitioner_adaptive: false,
+            ..config(100, 1 << 20)
+        });
+        assert!(plain.load.is_none(), "nothing published without adaptive");
     }
 
     #[tokio::test(start_paused = true)]

@@ -17,6 +17,9 @@ pub enum PartitionerKind {
 }
 
 /// Typed producer settings.
+/// `batch.size` when not set (see [`ProducerConfig::batch_size`]).
+pub const DEFAULT_BATCH_SIZE: usize = 1_000_000;
+
 #[derive(Debug, Clone)]
 pub struct ProducerConfig {
     pub client: ClientConfig,
@@ -24,7 +27,10 @@ pub struct ProducerConfig {
     pub acks: i16,
     /// `linger.ms` (default 5).
     pub linger: Duration,
-    /// `batch.size` (default 16384).
+    /// `batch.size` (default 1,000,000, librdkafka's and franz-go's size; the Java client's is
+    /// 16384). Memory is taken as a batch fills (buffers start small and double), so the
+    /// larger default costs idle or slow partitions nothing; at 16 KiB one partition carries
+    /// at most five 16 KiB requests per round trip.
     pub batch_size: usize,
     /// `buffer.memory` (default 33554432).
     pub buffer_memory: usize,
@@ -48,6 +54,13 @@ pub struct ProducerConfig {
     pub partitioner: PartitionerKind,
     /// `partitioner.ignore.keys` (default false).
     pub partitioner_ignore_keys: bool,
+    /// `partitioner.adaptive.partitioning.enable` (default true): the default partitioner
+    /// picks partitions with shorter queues more often for keyless records (KIP-794).
+    pub partitioner_adaptive: bool,
+    /// `partitioner.availability.timeout.ms` (default 0: off): with adaptive partitioning, a
+    /// partition whose leader took no batch for longer than this is not picked for keyless
+    /// records.
+    pub partitioner_availability_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -56,7 +69,7 @@ impl Default for ProducerConfig {
             client: ClientConfig::default(),
             acks: -1,
             linger: Duration::from_millis(5),
-            batch_size: 16_384,
+            batch_size: DEFAULT_BATCH_SIZE,
             buffer_memory: 33_554_432,
             max_block: Duration::from_millis(60_000),
             compression: Compression::None,
@@ -68,6 +81,8 @@ impl Default for ProducerConfig {
             enable_idempotence: true,
             partitioner: PartitionerKind::Default,
             partitioner_ignore_keys: false,
+            partitioner_adaptive: true,
+            partitioner_availability_timeout: Duration::ZERO,
         }
     }
 }
@@ -118,7 +133,8 @@ impl ProducerConfig {
             client,
             acks,
             linger: p.millis("linger.ms", 5)?,
-            batch_size: p.int("batch.size", 16_384, 0, i32::MAX as i64)? as usize,
+            batch_size: p.int("batch.size", DEFAULT_BATCH_SIZE as i64, 0, i32::MAX as i64)?
+                as usize,
             buffer_memory: p.int("buffer.memory", 33_554_432, 0, i64::MAX)? as usize,
             max_block: p.millis("max.block.ms", 60_000)?,
             compression,
@@ -135,6 +151,8 @@ impl ProducerConfig {
             enable_idempotence: p.bool("enable.idempotence", true)?,
             partitioner,
             partitioner_ignore_keys: p.bool("partitioner.ignore.keys", false)?,
+            partitioner_adaptive: p.bool("partitioner.adaptive.partitioning.enable", true)?,
+            partitioner_availability_timeout: p.millis("partitioner.availability.timeout.ms", 0)?,
         };
         // Java class names for serializers configure nothing here: serializers are passed to
         // `KafkaProducer::new`. Accept them so Java property files load.
@@ -209,12 +227,15 @@ mod tests {
         let c = ProducerConfig::from_properties([("bootstrap.servers", "localhost:9092")]).unwrap();
         assert_eq!(c.acks, -1);
         assert_eq!(c.linger, Duration::from_millis(5));
-        assert_eq!(c.batch_size, 16_384);
+        assert_eq!(c.batch_size, 1_000_000, "librdkafka's, not Java's 16384");
         assert_eq!(c.buffer_memory, 33_554_432);
         assert!(c.enable_idempotence);
         assert_eq!(c.max_in_flight, 5);
         assert_eq!(c.delivery_timeout, Duration::from_millis(120_000));
         assert_eq!(c.compression, Compression::None);
+        assert!(c.partitioner_adaptive);
+        assert_eq!(c.partitioner_availability_timeout, Duration::ZERO);
+        assert!(!c.partitioner_ignore_keys);
     }
 
     #[test]
@@ -248,6 +269,16 @@ mod tests {
             !ProducerConfig::from_properties([bs, ("acks", "1")])
                 .unwrap()
                 .enable_idempotence
+        );
+        let negative = [bs, ("partitioner.availability.timeout.ms", "-1")];
+        assert_eq!(
+            prop(ProducerConfig::from_properties(negative).unwrap_err()),
+            "partitioner.availability.timeout.ms"
+        );
+        let not_bool = [bs, ("partitioner.adaptive.partitioning.enable", "yes")];
+        assert_eq!(
+            prop(ProducerConfig::from_properties(not_bool).unwrap_err()),
+            "partitioner.adaptive.partitioning.enable"
         );
         let short = [bs, ("delivery.timeout.ms", "1000")];
         assert_eq!(

@@ -159,7 +159,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         let partitioner: Box<dyn Partitioner> = match config.partitioner {
             PartitionerKind::Default => {
                 let metadata = client.clone();
-                Box::new(
+                let partitioner =
                     DefaultPartitioner::new(config.batch_size, config.partitioner_ignore_keys)
                         .with_availability(Arc::new(move |topic: &str| {
                             metadata.metadata().topic(topic).map_or_else(Vec::new, |t| {
@@ -169,8 +169,12 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
                                     .map(|p| p.partition)
                                     .collect()
                             })
-                        })),
-                )
+                        }));
+                // Adaptive partitioning: the accumulator publishes what the partitioner reads.
+                Box::new(match &acc.load {
+                    Some(load) => partitioner.with_load_stats(load.clone()),
+                    None => partitioner,
+                })
             }
             PartitionerKind::RoundRobin => Box::new(RoundRobinPartitioner::default()),
         };

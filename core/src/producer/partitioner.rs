@@ -4,16 +4,118 @@
 //! partition count, so a key lands where the Java client and librdkafka's `murmur2_random`
 //! put it. Records without a key stick to one partition until `batch.size` bytes went to it,
 //! then move to another at random (KIP-480 / KIP-794): batches fill up, load stays even.
+//!
+//! Adaptive partitioning (KIP-794, `partitioner.adaptive.partitioning.enable`, on by default):
+//! the next sticky partition is drawn with weight `max queue + 1 - queue`, a partition's queue
+//! being the batches waiting for it in the accumulator, so a partition whose leader is slow
+//! gets fewer new batches. The accumulator's `drain`, which walks every queue under its lock
+//! anyway, publishes the queue lengths into [`LoadStats`] (one atomic per partition); the
+//! partitioner reads them only when it moves on, never for a record that stays on the sticky
+//! partition. With `partitioner.availability.timeout.ms` > 0, `drain` also marks the partitions
+//! of a leader that has taken no batch for longer than that (it had ready batches and was not
+//! connected, throttled or at its in-flight limit), and the draw skips them.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::topic_partition::PartitionHasher;
+use crate::topic_partition::{PartitionHasher, TopicPartition};
 
 /// The partitions of a topic that have a leader now (empty when unknown).
 pub type Availability = Arc<dyn Fn(&str) -> Vec<i32> + Send + Sync>;
+
+/// One partition's load, written by the accumulator's `drain` and read by the partitioner
+/// when it picks a new sticky partition. Relaxed atomics: a value one pass old only skews one
+/// draw.
+#[derive(Debug, Default)]
+pub(crate) struct PartitionLoad {
+    /// Batches queued for the partition at the last drain.
+    queued: AtomicU32,
+    /// The partition's leader has taken no batch for longer than
+    /// `partitioner.availability.timeout.ms`.
+    unavailable: AtomicBool,
+}
+
+impl PartitionLoad {
+    pub(crate) fn set_queued(&self, queued: usize) {
+        self.queued
+            .store(queued.min(u32::MAX as usize) as u32, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::Relaxed);
+    }
+}
+
+/// The load of every partition the accumulator has a queue for, per topic (indexed by
+/// partition; a partition without a queue reads as empty and available). Shared by the
+/// accumulator, which registers a partition when it creates its queue (taking this lock
+/// under its own: lock order accumulator queues → `topics`), and the default partitioner,
+/// which reads it when it moves on (under its sticky lock: sticky → `topics`).
+#[derive(Debug, Default)]
+pub(crate) struct LoadStats {
+    topics: Mutex<HashMap<Arc<str>, Vec<Arc<PartitionLoad>>>>,
+}
+
+impl LoadStats {
+    /// The load cell of `tp`, created on first use; the accumulator keeps it in the queue.
+    pub(crate) fn register(&self, tp: &TopicPartition) -> Arc<PartitionLoad> {
+        let mut topics = self.topics.lock().unwrap();
+        let cells = topics.entry(tp.topic.clone()).or_default();
+        let index = tp.partition.max(0) as usize;
+        if cells.len() <= index {
+            cells.resize_with(index + 1, Default::default);
+        }
+        cells[index].clone()
+    }
+
+    /// `(queued batches, unavailable)` of each of `partitions` of `topic`.
+    pub(crate) fn read(&self, topic: &str, partitions: &[i32]) -> Vec<(u32, bool)> {
+        let topics = self.topics.lock().unwrap();
+        let cells = topics.get(topic).map_or(&[][..], |c| c.as_slice());
+        partitions
+            .iter()
+            .map(|p| {
+                cells.get(*p as usize).map_or((0, false), |c| {
+                    (
+                        c.queued.load(Ordering::Relaxed),
+                        c.unavailable.load(Ordering::Relaxed),
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// KIP-794's cumulative frequency table: partition `i` weighs `max + 1 - queue_sizes[i]`, so
+/// the longest queue still weighs 1 and an empty one `max + 1`. `None` when every queue is
+/// equally long (the draw is uniform then).
+pub(crate) fn frequency_table(queue_sizes: &[u32]) -> Option<Vec<u64>> {
+    let first = *queue_sizes.first()?;
+    if queue_sizes.iter().all(|q| *q == first) {
+        return None;
+    }
+    let max_plus_one = *queue_sizes.iter().max().expect("not empty") as u64 + 1;
+    let mut sum = 0;
+    Some(
+        queue_sizes
+            .iter()
+            .map(|q| {
+                sum += max_plus_one - *q as u64;
+                sum
+            })
+            .collect(),
+    )
+}
+
+/// The index `random` picks in a cumulative frequency table: the first entry above
+/// `random % total`.
+pub(crate) fn weighted_index(cumulative: &[u64], random: u64) -> usize {
+    let total = *cumulative.last().expect("a non-empty table");
+    let x = random % total;
+    cumulative.partition_point(|c| *c <= x)
+}
 
 /// Picks a partition for a record without an explicit one.
 pub trait Partitioner: Send + Sync {
@@ -42,6 +144,9 @@ pub struct DefaultPartitioner {
     /// Consulted when the sticky partition changes: keyless records go to partitions with a
     /// leader (KIP-794), as long as the topic has any.
     available: Option<Availability>,
+    /// Queue lengths and availability published by the accumulator: set when adaptive
+    /// partitioning is on (`partitioner.adaptive.partitioning.enable`).
+    load: Option<Arc<LoadStats>>,
 }
 
 impl std::fmt::Debug for DefaultPartitioner {
@@ -49,6 +154,7 @@ impl std::fmt::Debug for DefaultPartitioner {
         f.debug_struct("DefaultPartitioner")
             .field("ignore_keys", &self.ignore_keys)
             .field("batch_size", &self.batch_size)
+            .field("adaptive", &self.load.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -60,7 +166,15 @@ impl DefaultPartitioner {
             batch_size: batch_size.max(1),
             sticky: Mutex::new(HashMap::default()),
             available: None,
+            load: None,
         }
+    }
+
+    /// Adaptive partitioning: the next sticky partition favours shorter queues and skips
+    /// partitions marked unavailable, as `load` says.
+    pub(crate) fn with_load_stats(mut self, load: Arc<LoadStats>) -> Self {
+        self.load = Some(load);
+        self
     }
 
     /// Keyless records avoid partitions that `available` does not list.
@@ -69,7 +183,11 @@ impl DefaultPartitioner {
         self
     }
 
-    /// A partition other than `current` (when there is one), among those with a leader.
+    /// The next sticky partition, among those with a leader (all when none has one known).
+    /// Adaptive: drawn by queue length (`frequency_table`) among those not marked unavailable
+    /// (all with a leader when every one is), `current` included as in the Java client: a
+    /// short queue is a good place to stay. Otherwise, or when every queue is equally long,
+    /// uniform among them, other than `current` when there is a choice.
     fn next_sticky(&self, topic: &str, current: Option<i32>, partition_count: i32) -> i32 {
         let mut candidates: Vec<i32> = self
             .available
@@ -79,6 +197,23 @@ impl DefaultPartitioner {
         candidates.retain(|p| *p < partition_count);
         if candidates.is_empty() {
             candidates = (0..partition_count).collect();
+        }
+        if let Some(load) = &self.load {
+            let loads = load.read(topic, &candidates);
+            // Every candidate unavailable: any of them rather than none (as Java).
+            let all_unavailable = loads.iter().all(|(_, unavailable)| *unavailable);
+            let mut sizes = Vec::with_capacity(candidates.len());
+            let mut usable = Vec::with_capacity(candidates.len());
+            for (p, (queued, unavailable)) in candidates.iter().zip(&loads) {
+                if all_unavailable || !unavailable {
+                    usable.push(*p);
+                    sizes.push(*queued);
+                }
+            }
+            candidates = usable;
+            if let Some(table) = frequency_table(&sizes) {
+                return candidates[weighted_index(&table, fastrand::u64(..))];
+            }
         }
         if candidates.len() > 1 {
             candidates.retain(|p| Some(*p) != current);
@@ -208,6 +343,101 @@ mod tests {
             .map(|_| none_known.partition("t", None, 6, 4))
             .collect();
         assert_eq!(chosen.len(), 4, "no availability known: every partition");
+    }
+
+    /// Load cells for `queues.len()` partitions of `topic`, `unavailable` marked so.
+    fn stats(topic: &str, queues: &[usize], unavailable: &[i32]) -> Arc<LoadStats> {
+        let load = Arc::new(LoadStats::default());
+        for (p, q) in queues.iter().enumerate() {
+            let cell = load.register(&TopicPartition::new(topic, p as i32));
+            cell.set_queued(*q);
+            cell.set_unavailable(unavailable.contains(&(p as i32)));
+        }
+        load
+    }
+
+    /// Picks of a partitioner that moves on at every record (batch.size 1).
+    fn picks(p: &DefaultPartitioner, n: usize) -> [usize; 4] {
+        let mut counts = [0; 4];
+        for _ in 0..n {
+            counts[p.partition("t", None, 1, 4) as usize] += 1;
+        }
+        counts
+    }
+
+    #[test]
+    fn frequency_table_weighs_shorter_queues_more() {
+        // Weights max + 1 - queue: 11, 1, 11, 1.
+        let table = frequency_table(&[0, 10, 0, 10]).unwrap();
+        assert_eq!(table, vec![11, 12, 23, 24]);
+        let mut counts = [0; 4];
+        for r in 0..24 * 100 {
+            counts[weighted_index(&table, r)] += 1;
+        }
+        assert_eq!(counts, [1100, 100, 1100, 100], "exactly the weights");
+        assert_eq!(frequency_table(&[0, 3, 1]).unwrap(), vec![4, 5, 8]);
+        assert_eq!(frequency_table(&[3, 3, 3]), None, "equal queues: uniform");
+        assert_eq!(frequency_table(&[]), None);
+    }
+
+    #[test]
+    fn adaptive_choice_favours_short_queues() {
+        fastrand::seed(7);
+        let p = DefaultPartitioner::new(1, false).with_load_stats(stats("t", &[0, 10, 0, 10], &[]));
+        let counts = picks(&p, 24_000);
+        // Expected 11000, 1000, 11000, 1000 (the draw includes the current partition).
+        for (partition, expected) in [(0, 11_000), (1, 1_000), (2, 11_000), (3, 1_000)] {
+            let got = counts[partition] as i64;
+            assert!(
+                (got - expected).abs() < 500,
+                "partition {partition}: {got} picks, about {expected} expected: {counts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unavailable_partitions_are_never_picked_while_others_are() {
+        fastrand::seed(11);
+        let p = DefaultPartitioner::new(1, false)
+            .with_availability(Arc::new(|_: &str| vec![0, 1, 2, 3]))
+            .with_load_stats(stats("t", &[0, 0, 5, 0], &[1]));
+        let counts = picks(&p, 4_000);
+        assert_eq!(counts[1], 0, "the stalled leader's partition: {counts:?}");
+        assert!(
+            counts.iter().enumerate().all(|(i, c)| i == 1 || *c > 0),
+            "every other partition: {counts:?}"
+        );
+        // Every partition unavailable: they are all candidates again (better than none).
+        let all =
+            DefaultPartitioner::new(1, false).with_load_stats(stats("t", &[0; 4], &[0, 1, 2, 3]));
+        assert!(picks(&all, 400).iter().all(|c| *c > 0));
+        // A partition without a leader stays out, adaptive or not.
+        let leaderless = DefaultPartitioner::new(1, false)
+            .with_availability(Arc::new(|_: &str| vec![0, 2]))
+            .with_load_stats(stats("t", &[0, 0, 9, 0], &[]));
+        let counts = picks(&leaderless, 400);
+        assert_eq!((counts[1], counts[3]), (0, 0), "{counts:?}");
+    }
+
+    #[test]
+    fn without_adaptive_the_choice_is_uniform() {
+        fastrand::seed(3);
+        // The queues exist but nobody reads them: `partitioner.adaptive.partitioning.enable`
+        // false builds no load stats.
+        let _queues = stats("t", &[0, 10, 0, 10], &[]);
+        let p = DefaultPartitioner::new(1, false);
+        let counts = picks(&p, 24_000);
+        assert!(
+            counts.iter().all(|c| (*c as i64 - 6_000).abs() < 400),
+            "uniform: {counts:?}"
+        );
+        // Equal queues under adaptive: uniform too.
+        let equal = DefaultPartitioner::new(1, false).with_load_stats(stats("t", &[2; 4], &[]));
+        let counts = picks(&equal, 24_000);
+        assert!(
+            counts.iter().all(|c| (*c as i64 - 6_000).abs() < 400),
+            "uniform: {counts:?}"
+        );
     }
 
     #[test]
