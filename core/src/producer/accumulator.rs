@@ -26,6 +26,7 @@ use tokio::time::Instant;
 
 use super::buffer_pool::BufferPool;
 use super::config::{PartitionerKind, ProducerConfig};
+use super::idempotence::PartitionSequences;
 use super::partitioner::{LoadStats, PartitionLoad};
 use super::record::RecordMetadata;
 use crate::error::{KafkaError, Result};
@@ -124,13 +125,8 @@ struct PartitionQueue {
     in_flight: usize,
     /// Set when a batch failed retriably: drain nothing until `in_flight` is 0 again.
     hold: bool,
-    next_sequence: i32,
-    /// A batch of the current producer id and epoch was acknowledged here. Until then one
-    /// batch at a time: a broker that has no state for a producer accepts any first sequence,
-    /// so a second batch could land before a first one answered with a retriable error.
-    acknowledged: bool,
-    /// The last sequence number the broker acknowledged here (-1: none under this epoch).
-    last_acked_sequence: i32,
+    /// Sequence numbers under the current producer id and epoch (idempotence).
+    sequences: PartitionSequences,
     /// Where `drain` publishes this queue's load for the partitioner (adaptive partitioning).
     load: Option<Arc<PartitionLoad>>,
 }
@@ -420,7 +416,7 @@ impl RecordAccumulator {
                 continue;
             }
             if q.in_flight >= max_in_flight_per_partition
-                || (idempotent && !q.acknowledged && q.in_flight > 0)
+                || (idempotent && !q.sequences.may_send(q.in_flight))
             {
                 continue;
             }
@@ -442,8 +438,7 @@ impl RecordAccumulator {
             }
             let mut batch = q.batches.pop_front().expect("front exists");
             if idempotent && batch.base_sequence < 0 {
-                batch.base_sequence = q.next_sequence;
-                q.next_sequence = q.next_sequence.wrapping_add(batch.builder.count()) & i32::MAX;
+                batch.base_sequence = q.sequences.assign(batch.builder.count());
             }
             q.in_flight += 1;
             out.push(Drained { batch, leader });
@@ -507,11 +502,8 @@ impl RecordAccumulator {
     pub fn succeed(&self, batch: ProducerBatch, base_offset: i64, log_append_time: i64) {
         if let Some(q) = self.queues.lock().unwrap().get_mut(&batch.tp) {
             q.in_flight = q.in_flight.saturating_sub(1);
-            q.acknowledged = true;
-            if batch.base_sequence >= 0 {
-                q.last_acked_sequence =
-                    batch.base_sequence.wrapping_add(batch.builder.count() - 1) & i32::MAX;
-            }
+            q.sequences
+                .acknowledged(batch.base_sequence, batch.builder.count());
         }
         let generation = batch.generation;
         let topic = batch.tp.topic.to_string();
@@ -596,9 +588,7 @@ impl RecordAccumulator {
     pub fn reset_sequences(&self) {
         let mut queues = self.queues.lock().unwrap();
         for q in queues.values_mut() {
-            q.next_sequence = 0;
-            q.acknowledged = false;
-            q.last_acked_sequence = -1;
+            q.sequences.reset();
             for b in q.batches.iter_mut() {
                 b.base_sequence = -1;
             }
@@ -614,7 +604,7 @@ impl RecordAccumulator {
             .lock()
             .unwrap()
             .get(tp)
-            .is_some_and(|q| (q.last_acked_sequence.wrapping_add(1) & i32::MAX) == base_sequence)
+            .is_some_and(|q| q.sequences.is_next(base_sequence))
     }
 
     fn finish_in_flight(&self, tp: &TopicPartition) {

@@ -9,6 +9,7 @@
 mod accumulator;
 mod buffer_pool;
 mod config;
+mod idempotence;
 mod interceptor;
 mod metrics;
 mod partitioner;

@@ -18,8 +18,11 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use kafka_protocol::error::ResponseError;
+
 use super::accumulator::{ProducerBatch, RecordAccumulator};
 use super::config::ProducerConfig;
+use super::idempotence::{NextStep, ProducerIdAndEpoch, ProducerIdState};
 use super::metrics::Metrics;
 use crate::error::{KafkaError, Result};
 use crate::network::{backoff, NetworkClient};
@@ -30,13 +33,10 @@ pub struct Sender {
     pub acc: Arc<RecordAccumulator>,
     pub config: ProducerConfig,
     pub metrics: Arc<Metrics>,
-    /// (producer id, epoch); (-1, -1) until InitProducerId answered or without idempotence.
-    producer: Mutex<(i64, i16)>,
-    /// Set when the broker forgot this producer (UNKNOWN_PRODUCER_ID): bump the epoch.
-    bump_epoch: AtomicBool,
+    /// The producer id and epoch (`idempotence.rs`); `Uninitialized` (batches carry -1)
+    /// without idempotence.
+    producer_id: Mutex<ProducerIdState>,
     in_flight: Mutex<HashMap<i32, usize>>,
-    /// An InitProducerId is under way (on a task of its own).
-    requesting_id: AtomicBool,
     /// Each broker's I/O task, fed in drain order.
     sinks: Mutex<HashMap<i32, mpsc::UnboundedSender<Vec<ProducerBatch>>>>,
     pub closing: AtomicBool,
@@ -44,7 +44,18 @@ pub struct Sender {
 
 /// Errors after which the partition's leader may have moved.
 fn is_leader_error(code: i16) -> bool {
-    matches!(code, 3 | 5 | 6 | 13 | 19 | 20)
+    use ResponseError::*;
+    matches!(
+        ResponseError::try_from_code(code),
+        Some(
+            UnknownTopicOrPartition
+                | LeaderNotAvailable
+                | NotLeaderOrFollower
+                | NetworkException
+                | NotEnoughReplicas
+                | NotEnoughReplicasAfterAppend
+        )
+    )
 }
 
 impl Sender {
@@ -59,10 +70,8 @@ impl Sender {
             acc,
             config,
             metrics,
-            producer: Mutex::new((-1, -1)),
-            bump_epoch: AtomicBool::new(false),
+            producer_id: Mutex::new(ProducerIdState::default()),
             in_flight: Mutex::new(HashMap::new()),
-            requesting_id: AtomicBool::new(false),
             sinks: Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
         }
@@ -72,38 +81,44 @@ impl Sender {
         self.in_flight.lock().unwrap().values().sum()
     }
 
-    /// Whether batches may be drained: the producer has an id, and no epoch bump (KIP-360)
-    /// is due. A bump is due after a forgotten producer id, an out-of-order sequence or a
-    /// batch that failed holding sequence numbers; it starts once every in-flight request
-    /// has answered (nothing new is sent meanwhile, so a steady stream of sends cannot
-    /// starve it), restarting all sequences at 0. The InitProducerId runs on a task of its
-    /// own and wakes the loop when done.
+    /// Whether batches may be drained (the producer id state machine is `Ready`); starts an
+    /// InitProducerId, on a task of its own that wakes the loop when done, for a first id or
+    /// for a due epoch bump (KIP-360) once nothing is in flight.
     fn producer_id_ready(self: &Arc<Self>) -> bool {
-        let have_id = self.producer.lock().unwrap().0 >= 0;
-        let bump_due = self.bump_epoch.load(Ordering::Acquire)
-            || self.acc.sequence_gap.load(Ordering::Acquire);
-        if have_id && !bump_due {
-            return !self.requesting_id.load(Ordering::Acquire);
-        }
-        if self.total_in_flight() > 0 || self.requesting_id.swap(true, Ordering::AcqRel) {
-            return false;
-        }
-        self.bump_epoch.store(false, Ordering::Release);
+        let in_flight = self.total_in_flight();
+        let step = {
+            let mut state = self.producer_id.lock().unwrap();
+            // A batch failed for good holding sequence numbers the broker still expects.
+            if matches!(*state, ProducerIdState::Ready(_))
+                && self.acc.sequence_gap.swap(false, Ordering::AcqRel)
+            {
+                state.bump_due();
+            }
+            state.next_step(in_flight)
+        };
+        let current = match step {
+            NextStep::Send(_) => return true,
+            NextStep::Wait => return false,
+            NextStep::Request(current) => current,
+        };
         self.acc.sequence_gap.store(false, Ordering::Release);
         let sender = self.clone();
         tokio::spawn(async move {
-            match sender.init_producer_id().await {
-                Ok(()) if have_id => sender.acc.reset_sequences(),
-                Ok(()) => {}
+            match sender.init_producer_id(current).await {
+                Ok(assigned) => {
+                    if sender.producer_id.lock().unwrap().assigned(assigned) {
+                        sender.acc.reset_sequences();
+                    }
+                }
                 Err(e) => {
-                    tracing::error!("cannot obtain a producer id: {e}");
                     sender.acc.abort_all(KafkaError::Fatal(format!(
                         "cannot obtain a producer id: {e}"
                     )));
+                    // Still `Requesting` while backing off: no new request before then.
                     tokio::time::sleep(sender.config.client.retry_backoff).await;
+                    sender.producer_id.lock().unwrap().failed(&e);
                 }
             }
-            sender.requesting_id.store(false, Ordering::Release);
             sender.acc.wake.notify_one();
         });
         false
@@ -135,9 +150,8 @@ impl Sender {
         }
     }
 
-    /// InitProducerId: a new id, or (KIP-360) the same id with a bumped epoch.
-    async fn init_producer_id(&self) -> Result<()> {
-        let current = *self.producer.lock().unwrap();
+    /// InitProducerId: a new id (`current` NONE), or (KIP-360) the same id with a bumped epoch.
+    async fn init_producer_id(&self, current: ProducerIdAndEpoch) -> Result<ProducerIdAndEpoch> {
         let mut attempt = 0;
         loop {
             let node = self.client.least_loaded_node().await?;
@@ -146,17 +160,19 @@ impl Sender {
             let req = InitProducerIdRequest::default()
                 .with_transactional_id(None)
                 .with_transaction_timeout_ms(-1)
-                .with_producer_id(ProducerId(current.0))
-                .with_producer_epoch(current.1);
+                .with_producer_id(ProducerId(current.id))
+                .with_producer_epoch(current.epoch);
             match self.client.send(node, req).await {
                 Ok((resp, _)) if resp.error_code == 0 => {
-                    *self.producer.lock().unwrap() = (resp.producer_id.0, resp.producer_epoch);
                     tracing::debug!(
                         producer_id = resp.producer_id.0,
                         epoch = resp.producer_epoch,
                         "producer id assigned"
                     );
-                    return Ok(());
+                    return Ok(ProducerIdAndEpoch {
+                        id: resp.producer_id.0,
+                        epoch: resp.producer_epoch,
+                    });
                 }
                 Ok((resp, _)) if !KafkaError::broker(resp.error_code).is_retriable() => {
                     return Err(KafkaError::broker(resp.error_code))
@@ -299,7 +315,7 @@ impl Sender {
 
     /// Writes one Produce request, then handles its response on a task of its own.
     async fn send_request(self: Arc<Self>, leader: i32, mut batches: Vec<ProducerBatch>) {
-        let (pid, epoch) = *self.producer.lock().unwrap();
+        let ProducerIdAndEpoch { id: pid, epoch } = self.producer_id.lock().unwrap().current();
         let mut topics: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
         let mut keep = Vec::with_capacity(batches.len());
         for mut b in batches.drain(..) {
@@ -403,7 +419,8 @@ impl Sender {
             };
             match p.error_code {
                 0 => self.complete_ok(b, p.base_offset, p.log_append_time_ms),
-                // The broker already has this batch (a retry of an acknowledged send).
+                // DUPLICATE_SEQUENCE_NUMBER: the broker already has this batch (a retry of an
+                // acknowledged send).
                 46 => self.complete_ok(b, p.base_offset, p.log_append_time_ms),
                 code => {
                     let err = KafkaError::Broker {
@@ -422,10 +439,11 @@ impl Sender {
                     // OUT_OF_ORDER_SEQUENCE behind an earlier batch still on its way is only
                     // retried, in order: the earlier one may have been written, and a bump
                     // would give it a new sequence and a second copy.
-                    let out_of_sync = code == 59
-                        || (code == 45 && self.acc.is_next_sequence(&b.tp, b.base_sequence));
+                    let out_of_sync = code == ResponseError::UnknownProducerId.code()
+                        || (code == ResponseError::OutOfOrderSequenceNumber.code()
+                            && self.acc.is_next_sequence(&b.tp, b.base_sequence));
                     if out_of_sync && self.config.enable_idempotence {
-                        self.bump_epoch.store(true, Ordering::Release);
+                        self.producer_id.lock().unwrap().bump_due();
                     }
                     self.retry_or_fail(b, err);
                 }
@@ -446,7 +464,13 @@ impl Sender {
     fn retry_or_fail(&self, b: ProducerBatch, e: KafkaError) {
         let code = e.code();
         let retriable = e.is_retriable()
-            || (self.config.enable_idempotence && matches!(code, Some(45) | Some(59)));
+            || (self.config.enable_idempotence
+                && matches!(
+                    code.and_then(ResponseError::try_from_code),
+                    Some(
+                        ResponseError::OutOfOrderSequenceNumber | ResponseError::UnknownProducerId
+                    )
+                ));
         if retriable && self.config.retries > 0 {
             self.metrics
                 .retries
