@@ -88,9 +88,9 @@ func produce(bootstrap, topic string, records int64, size int, acks string, ling
 func consume(bootstrap, topic string, records int64) {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(bootstrap),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
-			topic: {0: kgo.NewOffset().AtStart()},
-		}),
+		// Every partition of the topic from the start, without a group.
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 	)
 	if err != nil {
 		fail("client: %v", err)

@@ -163,12 +163,22 @@ impl Fetcher {
     }
 
     /// Starts a fetch for every leader with fetchable partitions and none in flight.
+    ///
+    /// A leader whose fetchable partitions are all caught up (at the high watermark of their
+    /// last answer) while others of its partitions still have records buffered gets no fetch
+    /// yet: the broker would hold that fetch for `fetch.max.wait.ms`, and the buffered
+    /// partitions, once drained, could not be fetched before it returned (one fetch in flight
+    /// per leader). Their next fetch goes out with them when they are drained.
     pub fn start_fetches(&mut self) {
         let md = self.client.metadata();
         let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64, u64)>> = BTreeMap::new();
+        // Per leader: (a fetchable partition may have records, a partition is being drained).
+        let mut leader_state: BTreeMap<i32, (bool, bool)> = BTreeMap::new();
         let mut missing_leader: BTreeSet<String> = BTreeSet::new();
         for (tp, s) in &self.partitions {
-            if !s.fetchable() {
+            let fetchable = s.fetchable();
+            let draining = s.has_records();
+            if !fetchable && !draining {
                 continue;
             }
             let leader = md
@@ -182,6 +192,12 @@ impl Fetcher {
             if self.in_flight.contains(&leader) {
                 continue;
             }
+            let seen = leader_state.entry(leader).or_default();
+            if draining {
+                seen.1 = true;
+                continue;
+            }
+            seen.0 |= s.high_watermark < 0 || s.fetch_offset < s.high_watermark;
             by_leader
                 .entry(leader)
                 .or_default()
@@ -190,6 +206,10 @@ impl Fetcher {
         if !missing_leader.is_empty() {
             self.client.track_topics(missing_leader);
         }
+        by_leader.retain(|node, _| {
+            let (may_have_records, draining) = leader_state.get(node).copied().unwrap_or_default();
+            may_have_records || !draining
+        });
         for (node, requested) in by_leader {
             let mut topics: BTreeMap<String, Vec<FetchPartition>> = BTreeMap::new();
             for (tp, offset, _) in &requested {

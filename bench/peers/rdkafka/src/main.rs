@@ -163,23 +163,28 @@ fn consume(bootstrap: &str, topic: &str, records: u64, props: &[String]) -> Resu
         .set("enable.auto.commit", "false")
         .create_with_context(Counting::default())
         .map_err(|e| e.to_string())?;
-    // Learn the partition's leader first, as `krafty perf consume` does before its clock
+    // Learn the partitions and their leaders first, as `krafty perf consume` does before its clock
     // starts: assigned before its leader is known, librdkafka retries the offset lookup only
     // 500 ms later.
     let md = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(30))
         .map_err(|e| format!("metadata: {e}"))?;
-    if !md
+    let partitions: Vec<i32> = md
         .topics()
         .iter()
-        .any(|t| t.name() == topic && t.partitions().iter().any(|p| p.id() == 0))
-    {
-        return Err(format!("topic {topic} has no partition 0"));
+        .filter(|t| t.name() == topic)
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    if partitions.is_empty() {
+        return Err(format!("topic {topic} has no partitions"));
     }
     let start = Instant::now();
+    // Every partition, from the beginning.
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .map_err(|e| e.to_string())?;
+    for p in partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .map_err(|e| e.to_string())?;
+    }
     consumer.assign(&tpl).map_err(|e| e.to_string())?;
     let (mut n, mut bytes) = (0u64, 0u64);
     let mut last = Instant::now();
