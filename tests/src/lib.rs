@@ -261,6 +261,13 @@ mod container {
 }
 
 /// A topic name no other run uses (external clusters keep topics between runs).
+/// Awaits `f`, failing the test after `secs` seconds instead of hanging.
+pub async fn within<T>(secs: u64, what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing after {secs} s"))
+}
+
 pub fn unique_topic(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

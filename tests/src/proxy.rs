@@ -1,13 +1,15 @@
 //! A TCP proxy in front of a one-node cluster, so a test can make the broker unreachable or
-//! lose an answer on any broker, a real Kafka included.
+//! lose an answer on any broker, a real Kafka included, and see what the client wrote while a
+//! Produce answer's throttle time (KIP-219) was running.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::{MetadataResponse, ResponseHeader};
+use kafka_protocol::messages::{MetadataResponse, ProduceResponse, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -36,6 +38,10 @@ struct ProxyState {
     lose_produce_answers: Mutex<Option<(u32, u32, u32)>>,
     /// Produce requests whose answer was lost.
     answers_lost: Mutex<u32>,
+    /// Produce answers (v6+) that carried a throttle time.
+    throttled_answers: AtomicU64,
+    /// Requests the client wrote on a connection while a throttle passed on there ran.
+    early_requests: AtomicU64,
 }
 
 impl Proxy {
@@ -82,6 +88,17 @@ impl Proxy {
     pub fn answers_lost(&self) -> u32 {
         *self.state.answers_lost.lock().unwrap()
     }
+
+    /// Produce answers that throttled the client.
+    pub fn throttled_answers(&self) -> u64 {
+        self.state.throttled_answers.load(Ordering::SeqCst)
+    }
+
+    /// Requests written on a connection before the throttle last passed on there had ended
+    /// (the client reads the answer after the proxy, so its own deadline is later still).
+    pub fn early_requests(&self) -> u64 {
+        self.state.early_requests.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for Proxy {
@@ -124,11 +141,20 @@ async fn relay(client: TcpStream, upstream: String, me: SocketAddr, st: Arc<Prox
     let (mut server_rx, mut server_tx) = server.into_split();
     // Correlation id -> (API key, version, lose its answer).
     let pending: Mutex<HashMap<i32, (i16, i16, bool)>> = Mutex::new(HashMap::new());
+    // Until when the last throttled answer passed on here throttles this connection.
+    let throttle: Mutex<Option<Instant>> = Mutex::new(None);
     let requests = async {
         loop {
             let Some(frame) = read_frame(&mut client_rx).await else {
                 break;
             };
+            if throttle
+                .lock()
+                .unwrap()
+                .is_some_and(|until| Instant::now() < until)
+            {
+                st.early_requests.fetch_add(1, Ordering::SeqCst);
+            }
             let be16 = |o: usize| i16::from_be_bytes([frame[o], frame[o + 1]]);
             let (key, version) = (be16(0), be16(2));
             let correlation = i32::from_be_bytes(frame[4..8].try_into().unwrap());
@@ -160,6 +186,17 @@ async fn relay(client: TcpStream, upstream: String, me: SocketAddr, st: Arc<Prox
             let frame = match request {
                 Some((_, _, true)) => break,
                 Some((METADATA, version, _)) => advertise(frame, version, me),
+                Some((PRODUCE, version, _)) if version >= 6 => {
+                    let ms = produce_throttle_ms(&frame, version);
+                    if ms > 0 {
+                        st.throttled_answers.fetch_add(1, Ordering::SeqCst);
+                        let until = Instant::now() + Duration::from_millis(ms as u64);
+                        let mut throttle = throttle.lock().unwrap();
+                        // A later answer never shortens the throttle (as the client's).
+                        *throttle = Some(throttle.map_or(until, |u| u.max(until)));
+                    }
+                    frame
+                }
                 _ => frame,
             };
             if write_frame(&mut client_tx, &frame).await.is_none() {
@@ -171,6 +208,15 @@ async fn relay(client: TcpStream, upstream: String, me: SocketAddr, st: Arc<Prox
         _ = requests => {}
         _ = answers => {}
     }
+}
+
+/// The throttle time of a Produce answer.
+fn produce_throttle_ms(frame: &Bytes, version: i16) -> i32 {
+    let mut buf = frame.clone();
+    ResponseHeader::decode(&mut buf, ProduceResponse::header_version(version)).unwrap();
+    ProduceResponse::decode(&mut buf, version)
+        .unwrap()
+        .throttle_time_ms
 }
 
 /// A Metadata response naming the proxy as the (only) broker's address.

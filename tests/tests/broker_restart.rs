@@ -5,26 +5,18 @@
 //! `TestCluster::restart`). Without a way to restart, the test says so and passes.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use krafty::consumer::KafkaConsumer;
 use krafty::producer::{DeliveryFuture, KafkaProducer, ProducerRecord};
 use krafty::serialization::StringSerde;
 use krafty::TopicPartition;
-use krafty_tests::{read_all, unique_topic, TestCluster};
+use krafty_tests::{read_all, unique_topic, within, TestCluster};
 
 const PARTITIONS: i32 = 3;
 /// Records per partition before the restart, and after it.
 const BEFORE: i64 = 100;
 const AFTER: i64 = 10;
-
-/// Awaits `f`, failing the test after `secs` seconds instead of hanging.
-async fn within<T>(secs: u64, what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: nothing after {secs} s"))
-}
 
 /// (partition, offset, value) as read or stored.
 type Read = (i32, i64, String);

@@ -1,21 +1,13 @@
 //! End to end through whichever cluster `TestCluster` picks: admin, producer, consumer group.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use krafty::consumer::KafkaConsumer;
 use krafty::producer::{murmur2_partition, KafkaProducer, ProducerRecord};
 use krafty::serialization::StringSerde;
 use krafty::TopicPartition;
-use krafty_tests::{read_batches, unique_topic, TestCluster};
-
-/// Awaits `f`, failing the test after `secs` seconds instead of hanging.
-async fn within<T>(secs: u64, what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: nothing after {secs} s"))
-}
+use krafty_tests::{read_batches, unique_topic, within, TestCluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyed_records_round_trip_through_a_group_with_commits() {

@@ -5,13 +5,12 @@
 //! Every test creates its own topics under unique names: a real Kafka keeps topics between
 //! runs and has `num.partitions=1`.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use krafty::producer::{murmur2_partition, KafkaProducer, ProducerConfig, ProducerRecord};
 use krafty::serialization::StringSerde;
 use krafty::KafkaError;
-use krafty_tests::{read_all, read_batches, unique_topic, TestCluster};
+use krafty_tests::{read_all, read_batches, unique_topic, within, TestCluster};
 
 async fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> KafkaProducer<String, String> {
     let mut props = vec![("bootstrap.servers", bootstrap)];
@@ -23,13 +22,6 @@ async fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> KafkaProducer<Stri
     )
     .await
     .unwrap()
-}
-
-/// Awaits `f`, failing the test after `secs` seconds instead of hanging.
-async fn within<T>(secs: u64, what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: nothing after {secs} s"))
 }
 
 fn text(b: &Option<bytes::Bytes>) -> String {

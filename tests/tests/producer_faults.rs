@@ -7,14 +7,13 @@
 //! unreachable or loses an answer with its connection, and a topic's `max.message.bytes`
 //! makes the broker refuse a record.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use krafty::producer::{DeliveryFuture, KafkaProducer, ProducerConfig, ProducerRecord};
 use krafty::serialization::StringSerde;
 use krafty::KafkaError;
 use krafty_tests::proxy::Proxy;
-use krafty_tests::{read_all, read_batches, unique_topic, StoredBatch, TestCluster};
+use krafty_tests::{read_all, read_batches, unique_topic, within, StoredBatch, TestCluster};
 
 const PRODUCE: i16 = 0;
 const INIT_PRODUCER_ID: i16 = 22;
@@ -37,13 +36,6 @@ async fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> KafkaProducer<Stri
     )
     .await
     .unwrap()
-}
-
-/// Awaits `f`, failing the test after `secs` seconds instead of hanging.
-async fn within<T>(secs: u64, what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: nothing after {secs} s"))
 }
 
 /// Enqueues `r{i}` for each i of `range` to partition 0.

@@ -2,7 +2,6 @@
 //! outcome, and an interceptor that panics does not fail the send. Against whichever cluster
 //! `TestCluster` picks (the dev broker, or a real Kafka with `KRAFTY_TEST_BOOTSTRAP`).
 
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use krafty::producer::{
 };
 use krafty::serialization::StringSerde;
 use krafty::KafkaError;
-use krafty_tests::{read_all, unique_topic, TestCluster};
+use krafty_tests::{read_all, unique_topic, within, TestCluster};
 
 /// What `on_acknowledgement` saw: (topic, partition, offset), or the error's code.
 type Outcome = Result<(String, i32, i64), i16>;
@@ -71,13 +70,6 @@ async fn audited_producer(bootstrap: &str, audit: &Arc<Audit>) -> KafkaProducer<
     KafkaProducer::with_interceptors(config, StringSerde, StringSerde, interceptors)
         .await
         .unwrap()
-}
-
-/// Awaits `f`, failing the test after `secs` seconds instead of hanging.
-async fn within<T>(secs: u64, what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: nothing after {secs} s"))
 }
 
 /// Successes and the failures a broker reports reach `on_acknowledgement` before the record's

@@ -9,25 +9,17 @@
 //! `core/src/producer/partitioner.rs` and `accumulator.rs`.
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::time::Duration;
 
 use krafty::producer::{KafkaProducer, ProducerConfig, ProducerRecord};
 use krafty::serialization::StringSerde;
 use krafty::KafkaError;
-use krafty_tests::{read_all, unique_topic, TestCluster};
+use krafty_tests::{read_all, unique_topic, within, TestCluster};
 
 const PARTITIONS: i32 = 4;
 /// Records of about 500 bytes with Java's 16 KiB batches: the sticky partition moves on about
 /// 120 times, so a partition left out of every draw is vanishingly unlikely.
 const RECORDS: usize = 4_000;
-
-/// Awaits `f`, failing the test after `secs` seconds instead of hanging.
-async fn within<T>(secs: u64, what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: nothing after {secs} s"))
-}
 
 /// Sends `RECORDS` keyless records with `extra` settings and checks where they landed.
 async fn keyless_records_land_once(cluster: &TestCluster, extra: &[(&str, &str)]) {

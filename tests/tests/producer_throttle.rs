@@ -6,28 +6,18 @@
 //! On the dev broker the throttle is injected (`Faults::throttle_next`), and the broker shows
 //! when the client's next request came (`waits_after_throttle`) and whether any came early
 //! (`requests_while_throttled`). On a real Kafka a `producer_byte_rate` quota for the test's
-//! client id makes Kafka throttle, and a proxy ([`ThrottleWatch`]) reads the throttle times
+//! client id makes Kafka throttle, and a proxy ([`Proxy`]) reads the throttle times
 //! and checks that the client writes nothing before they have passed.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::{
-    MetadataRequest, MetadataResponse, ProduceResponse, ResponseHeader,
-};
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
+use kafka_protocol::messages::MetadataRequest;
 use krafty::config::ClientConfig;
 use krafty::network::NetworkClient;
 use krafty::producer::{DeliveryFuture, KafkaProducer, ProducerConfig, ProducerRecord};
 use krafty::serialization::StringSerde;
-use krafty_tests::{read_all, read_batches, unique_topic, TestCluster};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use krafty_tests::proxy::Proxy;
+use krafty_tests::{read_all, read_batches, unique_topic, within, TestCluster};
 
 const PRODUCE: i16 = 0;
 const METADATA: i16 = 3;
@@ -42,13 +32,6 @@ async fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> KafkaProducer<Stri
     )
     .await
     .unwrap()
-}
-
-/// Awaits `f`, failing the test after `secs` seconds instead of hanging.
-async fn within<T>(secs: u64, what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: nothing after {secs} s"))
 }
 
 /// Sends `value` to partition 0 and waits for its offset.
@@ -187,7 +170,7 @@ async fn any_request_on_a_throttled_connection_waits_for_the_throttle() {
 
 /// Both brokers: about 400 KB from one client id under a 20 KB/s `producer_byte_rate`
 /// quota (real Kafka; on the dev broker the next five Produce answers throttle for 300 ms
-/// instead), through a [`ThrottleWatch`] proxy. The client writes nothing while throttled,
+/// instead), through a [`Proxy`] proxy. The client writes nothing while throttled,
 /// the producer reports the throttle, and every record lands once, in order, at the offset
 /// its acknowledgement gave.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,7 +190,7 @@ async fn a_producer_over_its_quota_is_throttled_and_delivers_everything_in_order
             .await
             .unwrap(),
     }
-    let watch = ThrottleWatch::start(bs.clone()).await;
+    let watch = Proxy::start(bs.clone()).await;
     // One request in flight: a request the proxy sees between a throttled answer and the end
     // of its throttle was written after the client had that answer (with more in flight, one
     // written just as the answer arrived would look early, and Kafka's muted connection would
@@ -275,155 +258,4 @@ async fn a_producer_over_its_quota_is_throttled_and_delivers_everything_in_order
     let expected: Vec<String> = (0..RECORDS).map(|i| format!("{i:06}")).collect();
     assert_eq!(stored, expected, "every record once, in send order");
     cluster.stop().await;
-}
-
-/// A TCP proxy in front of a one-node cluster that watches throttling from outside the client,
-/// on any broker: it notes each throttled Produce answer (v6 and later) and counts the requests
-/// the client writes on that connection before the throttle has passed. It names itself as
-/// the broker in Metadata answers, so the client reaches the cluster only through it.
-struct ThrottleWatch {
-    bootstrap: String,
-    counts: Arc<WatchCounts>,
-    accept: tokio::task::JoinHandle<()>,
-}
-
-#[derive(Default)]
-struct WatchCounts {
-    throttled_answers: AtomicU64,
-    early_requests: AtomicU64,
-}
-
-impl ThrottleWatch {
-    async fn start(upstream: String) -> ThrottleWatch {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let me = listener.local_addr().unwrap();
-        let counts = Arc::new(WatchCounts::default());
-        let c = counts.clone();
-        let accept = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((client, _)) = listener.accept().await {
-                connections.spawn(watch_connection(client, upstream.clone(), me, c.clone()));
-                while connections.try_join_next().is_some() {}
-            }
-        });
-        ThrottleWatch {
-            bootstrap: me.to_string(),
-            counts,
-            accept,
-        }
-    }
-
-    fn throttled_answers(&self) -> u64 {
-        self.counts.throttled_answers.load(Ordering::SeqCst)
-    }
-
-    fn early_requests(&self) -> u64 {
-        self.counts.early_requests.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for ThrottleWatch {
-    fn drop(&mut self) {
-        self.accept.abort();
-    }
-}
-
-/// Relays one client connection until either side closes.
-async fn watch_connection(
-    client: TcpStream,
-    upstream: String,
-    me: SocketAddr,
-    counts: Arc<WatchCounts>,
-) {
-    let Ok(server) = TcpStream::connect(&upstream).await else {
-        return;
-    };
-    let _ = (client.set_nodelay(true), server.set_nodelay(true));
-    let (mut client_rx, mut client_tx) = client.into_split();
-    let (mut server_rx, mut server_tx) = server.into_split();
-    // Correlation id -> (API key, version) of the requests awaiting an answer.
-    let pending: Mutex<HashMap<i32, (i16, i16)>> = Mutex::new(HashMap::new());
-    // Until when the last throttled answer passed on throttles (the client reads it later, so
-    // its own deadline is later still).
-    let throttle: Mutex<Option<Instant>> = Mutex::new(None);
-    let requests = async {
-        while let Some(frame) = read_frame(&mut client_rx).await {
-            let now = Instant::now();
-            let early = throttle.lock().unwrap().is_some_and(|until| now < until);
-            if early {
-                counts.early_requests.fetch_add(1, Ordering::SeqCst);
-            }
-            let key = i16::from_be_bytes([frame[0], frame[1]]);
-            let version = i16::from_be_bytes([frame[2], frame[3]]);
-            let correlation = i32::from_be_bytes(frame[4..8].try_into().unwrap());
-            pending.lock().unwrap().insert(correlation, (key, version));
-            if write_frame(&mut server_tx, &frame).await.is_none() {
-                break;
-            }
-        }
-    };
-    let answers = async {
-        while let Some(frame) = read_frame(&mut server_rx).await {
-            let correlation = i32::from_be_bytes(frame[0..4].try_into().unwrap());
-            let request = pending.lock().unwrap().remove(&correlation);
-            let frame = match request {
-                Some((METADATA, version)) => advertise(frame, version, me),
-                Some((PRODUCE, version)) if version >= 6 => {
-                    let mut buf = frame.clone();
-                    ResponseHeader::decode(&mut buf, ProduceResponse::header_version(version))
-                        .unwrap();
-                    let ms = ProduceResponse::decode(&mut buf, version)
-                        .unwrap()
-                        .throttle_time_ms;
-                    if ms > 0 {
-                        counts.throttled_answers.fetch_add(1, Ordering::SeqCst);
-                        let until = Instant::now() + Duration::from_millis(ms as u64);
-                        let mut throttle = throttle.lock().unwrap();
-                        // A later answer never shortens the throttle (as the client's).
-                        *throttle = Some(throttle.map_or(until, |u| u.max(until)));
-                    }
-                    frame
-                }
-                _ => frame,
-            };
-            if write_frame(&mut client_tx, &frame).await.is_none() {
-                break;
-            }
-        }
-    };
-    tokio::select! {
-        _ = requests => {}
-        _ = answers => {}
-    }
-}
-
-/// A Metadata response naming the proxy as the (only) broker's address.
-fn advertise(frame: Bytes, version: i16, me: SocketAddr) -> Bytes {
-    let mut buf = frame;
-    let header_version = MetadataResponse::header_version(version);
-    let header = ResponseHeader::decode(&mut buf, header_version).unwrap();
-    let mut response = MetadataResponse::decode(&mut buf, version).unwrap();
-    for b in &mut response.brokers {
-        b.host = StrBytes::from_string(me.ip().to_string());
-        b.port = i32::from(me.port());
-    }
-    let mut out = BytesMut::new();
-    header.encode(&mut out, header_version).unwrap();
-    response.encode(&mut out, version).unwrap();
-    out.freeze()
-}
-
-/// One size-prefixed Kafka frame; `None` when the connection closed.
-async fn read_frame(r: &mut (impl AsyncRead + Unpin)) -> Option<Bytes> {
-    let len = usize::try_from(r.read_i32().await.ok()?).ok()?;
-    let mut buf = vec![0; len];
-    r.read_exact(&mut buf).await.ok()?;
-    Some(Bytes::from(buf))
-}
-
-async fn write_frame(w: &mut (impl AsyncWrite + Unpin), frame: &[u8]) -> Option<()> {
-    let mut out = Vec::with_capacity(4 + frame.len());
-    out.extend_from_slice(&(frame.len() as i32).to_be_bytes());
-    out.extend_from_slice(frame);
-    w.write_all(&out).await.ok()
 }
