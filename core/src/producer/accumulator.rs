@@ -235,17 +235,17 @@ impl RecordAccumulator {
         // record's bookkeeping (`batch.size` larger than `buffer.memory` still sends).
         let max_buffer = self.pool.limit().saturating_sub(RECORD_OVERHEAD);
         let mut queues = self.queues.lock().unwrap();
-        if !queues.contains_key(tp) {
-            let load = self.load.as_ref().map(|l| l.register(tp));
-            queues.insert(
-                tp.clone(),
-                PartitionQueue {
+        // One lookup for the common case (the partition has a queue), two for a new one.
+        let q = match queues.get_mut(tp) {
+            Some(q) => q,
+            None => {
+                let load = self.load.as_ref().map(|l| l.register(tp));
+                queues.entry(tp.clone()).or_insert(PartitionQueue {
                     load,
                     ..PartitionQueue::default()
-                },
-            );
-        }
-        let q = queues.get_mut(tp).expect("inserted above");
+                })
+            }
+        };
         if !charge(&self.pool, credit, RECORD_OVERHEAD) {
             return Err(RECORD_OVERHEAD);
         }
@@ -333,7 +333,14 @@ impl RecordAccumulator {
             tp: tp.clone(),
             charged: builder.allocated() + RECORD_OVERHEAD,
             builder,
-            records: vec![pending(delta, waiters)],
+            records: {
+                // A partition that just filled a batch gets room for as many records of
+                // this size as the full-size buffer holds: no regrowth (and copy) of the list
+                // as it fills. (Counted in `RECORD_OVERHEAD` as the records come.)
+                let mut records = Vec::with_capacity(if full { capacity / needed } else { 1 });
+                records.push(pending(delta, waiters));
+                records
+            },
             created: Instant::now(),
             encoded: None,
             base_sequence: -1,

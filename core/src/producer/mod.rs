@@ -109,6 +109,16 @@ struct SendContext {
     tp: Option<TopicPartition>,
 }
 
+impl SendContext {
+    /// The end of `max.block.ms`, from the first time a send may wait (no clock read for the
+    /// sends that never do).
+    fn deadline(&mut self, max_block: Duration) -> Instant {
+        *self
+            .deadline
+            .get_or_insert_with(|| Instant::now() + max_block)
+    }
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -373,13 +383,17 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
                 limit_name: "buffer.memory",
             });
         }
-        let deadline = *ctx
-            .deadline
-            .get_or_insert_with(|| Instant::now() + inner.config.max_block);
+        let max_block = inner.config.max_block;
         let partitions = match &ctx.partitions {
             Some((t, n)) if **t == *topic => *n,
             _ => {
-                let n = self.wait_for_partitions(&topic, deadline).await?;
+                let n = match self.known_partitions(&topic) {
+                    Some(n) => n,
+                    None => {
+                        self.wait_for_partitions(&topic, ctx.deadline(max_block))
+                            .await?
+                    }
+                };
                 ctx.partitions = Some((Arc::from(topic.as_str()), n));
                 n
             }
@@ -422,7 +436,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
             let more = needed.saturating_sub(credit);
             if let Err(e) = acc
                 .pool
-                .take(more, deadline, || acc.wake.notify_one())
+                .take(more, ctx.deadline(max_block), || acc.wake.notify_one())
                 .await
             {
                 acc.pool.release(credit);
@@ -453,6 +467,13 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
                 cb(r);
             }
         }))
+    }
+
+    /// The topic's partition count if the metadata cache has it.
+    fn known_partitions(&self, topic: &str) -> Option<i32> {
+        let md = self.inner.client.metadata();
+        let t = md.topic(topic)?;
+        (t.error_code == 0 && !t.partitions.is_empty()).then_some(t.partitions.len() as i32)
     }
 
     /// The topic's partition count, fetching metadata until `deadline` if needed.
