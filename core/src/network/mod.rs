@@ -411,27 +411,9 @@ impl NetworkClient {
         Ok(id)
     }
 
-    /// Whether a live connection to `node_id` exists now (no I/O; false while connecting).
-    pub fn is_connected(&self, node_id: i32) -> bool {
-        let slot = self
-            .inner
-            .connections
-            .lock()
-            .unwrap()
-            .get(&node_id)
-            .cloned();
-        slot.and_then(|s| {
-            s.try_lock()
-                .ok()
-                .map(|c| c.as_ref().is_some_and(|c| !c.is_closed()))
-        })
-        .unwrap_or(false)
-    }
-
-    /// Until when broker `node_id` throttles this client's connection to it (KIP-219), while
-    /// that is in the future: requests to it wait until then before they are written (no I/O;
-    /// `None` while connecting).
-    pub fn throttled_until(&self, node_id: i32) -> Option<tokio::time::Instant> {
+    /// The connection to `node_id` as it is now (no I/O; `None` while connecting or before
+    /// the first request).
+    fn connection_now(&self, node_id: i32) -> Option<Arc<Connection>> {
         let slot = self
             .inner
             .connections
@@ -439,8 +421,20 @@ impl NetworkClient {
             .unwrap()
             .get(&node_id)
             .cloned()?;
-        let conn = slot.try_lock().ok()?.clone()?;
-        conn.throttled_until()
+        let conn = slot.try_lock().ok()?.clone();
+        conn
+    }
+
+    /// Whether a live connection to `node_id` exists now (no I/O; false while connecting).
+    pub fn is_connected(&self, node_id: i32) -> bool {
+        self.connection_now(node_id).is_some_and(|c| !c.is_closed())
+    }
+
+    /// Until when broker `node_id` throttles this client's connection to it (KIP-219), while
+    /// that is in the future: requests to it wait until then before they are written (no I/O;
+    /// `None` while connecting).
+    pub fn throttled_until(&self, node_id: i32) -> Option<tokio::time::Instant> {
+        self.connection_now(node_id)?.throttled_until()
     }
 
     /// Drops the connection to a node (after a fatal error on it); the next send reconnects.
