@@ -764,3 +764,91 @@ async fn close_after_recv_commits_only_what_was_received() {
     })
     .await
 }
+
+/// Without `group.id`, `subscribe` reads every partition of the topic from
+/// `auto.offset.reset`, with no group (kafka-python's behaviour); commits are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_without_group_reads_every_partition_and_refuses_commits() {
+    bounded(async {
+        let cluster = TestCluster::start(3).await;
+        let bs = cluster.bootstrap();
+        let topic = unique_topic("groupless");
+        cluster.create_topic(&topic, 3, &[]).await;
+        produce(&bs, &topic, 0..3, 0..4).await;
+        let c = consumer(&bs, None, &[]).await;
+        c.subscribe(&[topic.as_str()], None).await.unwrap();
+        let mut got = poll_n(&c, 12, READ_WAIT).await;
+        got.sort();
+        assert_eq!(
+            got,
+            [expected(0, 0..4), expected(1, 0..4), expected(2, 0..4)].concat()
+        );
+        assert_eq!(assignment(&c).await, tps(&topic, 0..3));
+        assert_eq!(c.subscription().await, vec![topic.clone()]);
+        assert!(matches!(
+            c.commit_sync().await,
+            Err(KafkaError::IllegalState(_))
+        ));
+        assert!(matches!(
+            c.committed(&tps(&topic, 0..3)).await,
+            Err(KafkaError::IllegalState(_))
+        ));
+        assert!(c.group_metadata().is_none());
+        close(&c).await;
+    })
+    .await
+}
+
+/// A pattern subscription without `group.id` picks up a matching topic created after it
+/// started, and reads every partition of each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pattern_without_group_picks_up_new_topics() {
+    bounded(async {
+        let cluster = TestCluster::start(3).await;
+        let bs = cluster.bootstrap();
+        let prefix = unique_topic("groupless-pattern");
+        let (a, b) = (format!("{prefix}.a"), format!("{prefix}.b"));
+        cluster.create_topic(&a, 3, &[]).await;
+        produce(&bs, &a, 0..3, 0..1).await;
+        let c = consumer(&bs, None, &[]).await;
+        // The prefix is letters, digits and dashes: literal in a regex.
+        c.subscribe_pattern(&format!(r"{prefix}\..*"), None)
+            .await
+            .unwrap();
+        let topics_read = |records: &[(String, i32)]| {
+            let mut t: Vec<(String, i32)> = records.to_vec();
+            t.sort();
+            t
+        };
+        let read = |n: usize| {
+            let c = c.clone();
+            async move {
+                let deadline = Instant::now() + READ_WAIT;
+                let mut out = Vec::new();
+                while out.len() < n && Instant::now() < deadline {
+                    let got = timeout(CALL_BOUND, c.poll(Duration::from_millis(200)))
+                        .await
+                        .expect("poll returns")
+                        .expect("poll succeeds");
+                    out.extend(got.into_iter().map(|r| (r.topic, r.partition)));
+                }
+                out
+            }
+        };
+        let first = read(3).await;
+        assert_eq!(
+            topics_read(&first),
+            (0..3).map(|p| (a.clone(), p)).collect::<Vec<_>>()
+        );
+        cluster.create_topic(&b, 3, &[]).await;
+        produce(&bs, &b, 0..3, 0..1).await;
+        let second = read(3).await;
+        assert_eq!(
+            topics_read(&second),
+            (0..3).map(|p| (b.clone(), p)).collect::<Vec<_>>()
+        );
+        assert_eq!(c.subscription().await, vec![a.clone(), b.clone()]);
+        close(&c).await;
+    })
+    .await
+}

@@ -21,7 +21,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
 
     /// Commits the positions (of `only`, when given) now, if auto commit is on.
     pub(super) async fn auto_commit_now(&self, st: &mut State, only: Option<&[TopicPartition]>) {
-        if !self.inner.config.enable_auto_commit {
+        if !self.inner.config.enable_auto_commit || st.skip_auto_commit {
             return;
         }
         st.last_auto_commit = Instant::now();

@@ -17,7 +17,8 @@ pub enum OffsetReset {
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
     pub client: ClientConfig,
-    /// `group.id` (required for subscribe and commits).
+    /// `group.id`: the group to join and commit to. Without one, `subscribe` reads every
+    /// partition of its topics with no group, and commits are refused.
     pub group_id: Option<String>,
     /// `group.instance.id` (static membership, KIP-345).
     pub group_instance_id: Option<String>,

@@ -198,6 +198,8 @@ pub(crate) struct TopicPartitionState {
     /// The leader epoch of the last record returned (committed with the offset).
     pub last_leader_epoch: Option<i32>,
     pub high_watermark: i64,
+    /// A fetch response reported `high_watermark` (before one did, it is unknown).
+    pub high_watermark_known: bool,
 }
 
 impl TopicPartitionState {

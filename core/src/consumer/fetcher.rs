@@ -81,6 +81,14 @@ impl Fetcher {
         self.partitions.get(tp).and_then(|s| s.position())
     }
 
+    /// The high watermark the last fetch response reported for `tp`, if one did.
+    pub fn high_watermark(&self, tp: &TopicPartition) -> Option<i64> {
+        self.partitions
+            .get(tp)
+            .filter(|s| s.high_watermark_known)
+            .map(|s| s.high_watermark)
+    }
+
     fn partition_mut(&mut self, tp: &TopicPartition) -> Result<&mut TopicPartitionState> {
         self.partitions.get_mut(tp).ok_or_else(|| {
             KafkaError::IllegalState(format!("{tp} is not assigned to this consumer"))
@@ -333,6 +341,7 @@ impl Fetcher {
                     }
                 }
                 state.high_watermark = p.high_watermark;
+                state.high_watermark_known = true;
                 let Some(data) = p.records else { continue };
                 if data.is_empty() {
                     continue;

@@ -22,11 +22,13 @@ mod config;
 mod coordinator;
 mod fetch_position;
 mod fetcher;
+mod groupless;
 mod heartbeat;
 mod join_group;
 mod list_offsets;
 mod listener;
 mod membership;
+mod metrics;
 mod offset_commit;
 mod pattern;
 mod poll;
@@ -45,6 +47,7 @@ use tokio::time::Instant;
 
 pub use config::{ConsumerConfig, OffsetReset};
 pub use listener::{ConsumerRebalanceListener, RebalanceContext};
+pub use metrics::ConsumerMetrics;
 pub use offset_commit::OffsetAndMetadata;
 pub use record::{ConsumerRecord, TimestampType};
 pub use stream::RecordStream;
@@ -84,7 +87,8 @@ enum Subscription {
 }
 
 impl Subscription {
-    /// Partitions come from the group (subscribe), not from `assign`.
+    /// Partitions come from the group (subscribe; without `group.id`, every partition of the
+    /// subscribed topics: `groupless.rs`), not from `assign`.
     fn group_managed(&self) -> bool {
         matches!(self, Subscription::Topics(_) | Subscription::Pattern(..))
     }
@@ -102,6 +106,11 @@ struct State {
     /// timeout while the group settles, and under cooperative assignment keeps serving the
     /// partitions it owns meanwhile.
     joining: Option<(JoinTask, Vec<TopicPartition>)>,
+    /// Without `group.id`: when the subscription's partitions are next resolved (`None`: at
+    /// the next poll).
+    groupless_due: Option<Instant>,
+    /// Set by `close_within(_, false)`: the revocation on close commits nothing.
+    skip_auto_commit: bool,
 }
 
 type JoinTask = tokio::task::JoinHandle<Result<Vec<TopicPartition>>>;
@@ -119,6 +128,8 @@ struct Inner<K, V> {
     woken: AtomicBool,
     wake: Notify,
     closed: AtomicBool,
+    /// Records and bytes returned by `poll` (`metrics()`).
+    metrics: metrics::Metrics,
 }
 
 /// A Kafka consumer with the Java client's group semantics.
@@ -160,6 +171,8 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
                     last_auto_commit: Instant::now(),
                     last_pattern_check: Instant::now(),
                     joining: None,
+                    groupless_due: None,
+                    skip_auto_commit: false,
                 }),
                 config,
                 client,
@@ -170,6 +183,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
                 woken: AtomicBool::new(false),
                 wake: Notify::new(),
                 closed: AtomicBool::new(false),
+                metrics: metrics::Metrics::default(),
             }),
         })
     }
@@ -197,11 +211,13 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         crate::runtime::block_on(Self::new(config, key_deserializer, value_deserializer))
     }
 
+    /// The group, for commits and committed offsets. Without `group.id` there is none: that
+    /// is an illegal state for the call (Java's InvalidGroupIdException, kafka-python's
+    /// IllegalStateError), not a bad configuration, since such a consumer is valid.
     fn group(&self) -> Result<&Arc<Coordinator>> {
         self.inner.coordinator.as_ref().ok_or_else(|| {
-            KafkaError::config(
-                "group.id",
-                "a group.id is required for subscribe() and commits",
+            KafkaError::IllegalState(
+                "this consumer has no group.id: commits and committed offsets need one".into(),
             )
         })
     }
@@ -214,14 +230,14 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         }
     }
 
-    /// Joins the group for `topics` (rebalancing as members come and go).
+    /// Joins the group for `topics` (rebalancing as members come and go); without `group.id`,
+    /// reads every partition of them, with no group (`groupless.rs`).
     pub async fn subscribe(
         &self,
         topics: &[&str],
         listener: Option<Box<dyn ConsumerRebalanceListener>>,
     ) -> Result<()> {
         self.check_open()?;
-        self.group()?;
         if topics.is_empty() {
             return self.unsubscribe().await;
         }
@@ -237,7 +253,6 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         listener: Option<Box<dyn ConsumerRebalanceListener>>,
     ) -> Result<()> {
         self.check_open()?;
-        self.group()?;
         let regex = pattern::compile(pattern)?;
         self.subscribe_to(Subscription::Pattern(regex, BTreeSet::new()), listener)
             .await
@@ -397,15 +412,35 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         &self,
         callback: impl FnOnce(Result<()>) + Send + 'static,
     ) -> Result<()> {
+        self.commit_offsets_async(None, move |_, r| callback(r))
+            .await
+    }
+
+    /// [`KafkaConsumer::commit_async`] of explicit `offsets` (each partition must be assigned),
+    /// or of the current positions when `None`; `callback` gets the offsets committed and the
+    /// outcome (kafka-python's `commit_async(offsets, callback)`).
+    pub async fn commit_offsets_async(
+        &self,
+        offsets: Option<BTreeMap<TopicPartition, OffsetAndMetadata>>,
+        callback: impl FnOnce(&BTreeMap<TopicPartition, OffsetAndMetadata>, Result<()>) + Send + 'static,
+    ) -> Result<()> {
         let c = self.group()?.clone();
         let st = self.inner.state.lock().await;
-        let offsets = to_offsets(&st.fetcher.positions(), None);
+        let offsets = match offsets {
+            Some(o) => {
+                if let Some(tp) = o.keys().find(|tp| !st.fetcher.is_assigned(tp)) {
+                    return Err(KafkaError::IllegalState(format!("cannot commit {tp}: it is not assigned to this consumer (it may have been revoked)")));
+                }
+                o
+            }
+            None => to_offsets(&st.fetcher.positions(), None),
+        };
         let managed = st.subscription.group_managed();
         // The turn is taken before the state lock is released: call order is commit order.
         let turn = c.commit_turn().await;
         drop(st);
         tokio::spawn(async move {
-            c.commit_in_turn_then(turn, &offsets, managed, callback)
+            c.commit_in_turn_then(turn, &offsets, managed, |r| callback(&offsets, r))
                 .await
         });
         Ok(())
@@ -512,17 +547,83 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         Ok(out)
     }
 
+    /// The partition numbers of `topic` (sorted), from a metadata request for it; `None` when
+    /// the cluster does not know the topic (with `allow.auto.create.topics`, the request may
+    /// create it, as any client's metadata request does).
+    pub async fn partitions_for(&self, topic: &str) -> Result<Option<Vec<i32>>> {
+        self.check_open()?;
+        let md = self
+            .inner
+            .client
+            .refresh_metadata(&[topic.to_string()])
+            .await?;
+        Ok(md
+            .topic(topic)
+            .filter(|t| t.error_code == 0 && !t.partitions.is_empty())
+            .map(|t| t.partitions.iter().map(|p| p.partition).collect()))
+    }
+
+    /// Every topic in the cluster (internal ones excluded) with its partition numbers.
+    pub async fn list_topics(&self) -> Result<BTreeMap<String, Vec<i32>>> {
+        self.check_open()?;
+        self.all_topics().await
+    }
+
+    /// The high watermark the last fetch response reported for `tp` (the offset the next
+    /// record written there will get); `None` before a fetch answered for it, or when it is
+    /// not assigned.
+    pub async fn highwater(&self, tp: &TopicPartition) -> Option<i64> {
+        self.inner.state.lock().await.fetcher.high_watermark(tp)
+    }
+
+    /// Whether a connection to a broker (a bootstrap server or one the metadata named) is
+    /// open now. No I/O.
+    pub fn bootstrap_connected(&self) -> bool {
+        let client = &self.inner.client;
+        let bootstrap = (0..client.config().bootstrap_servers.len() as i32).map(|i| -1 - i);
+        let brokers: Vec<i32> = client
+            .metadata()
+            .brokers
+            .iter()
+            .map(|b| b.node_id)
+            .collect();
+        bootstrap
+            .chain(brokers)
+            .any(|node| client.is_connected(node))
+    }
+
+    /// Counters of what `poll` returned (names follow the Java client's fetch manager metrics).
+    pub fn metrics(&self) -> ConsumerMetrics {
+        self.inner.metrics.snapshot()
+    }
+
     /// Commits (with auto commit on), revokes through the listener, leaves the group and
     /// closes the connections.
     pub async fn close(&self) -> Result<()> {
+        self.close_within(Duration::MAX, true).await
+    }
+
+    /// [`KafkaConsumer::close`] bounded by `timeout`, and without the final auto commit when
+    /// `autocommit` is false (kafka-python's `close(autocommit, timeout_ms)`). What is not
+    /// done by the deadline (the commit, the listener, LeaveGroup) is given up; the
+    /// connections are closed either way.
+    pub async fn close_within(&self, timeout: Duration, autocommit: bool) -> Result<()> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let mut st = self.inner.state.lock().await;
-        if matches!(st.subscription, Subscription::Manual) {
-            self.auto_commit_now(&mut st, None).await;
+        let goodbye = async {
+            let mut st = self.inner.state.lock().await;
+            if autocommit && matches!(st.subscription, Subscription::Manual) {
+                self.auto_commit_now(&mut st, None).await;
+            }
+            if !autocommit {
+                st.skip_auto_commit = true;
+            }
+            self.leave_group(&mut st).await;
+        };
+        if tokio::time::timeout(timeout, goodbye).await.is_err() {
+            tracing::warn!(?timeout, "consumer close: commit and group leave cut short");
         }
-        self.leave_group(&mut st).await;
         self.inner.client.close().await;
         Ok(())
     }

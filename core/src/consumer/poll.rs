@@ -86,32 +86,39 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         drained: Vec<(TopicPartition, ConsumerRecordData)>,
     ) -> Result<Vec<ConsumerRecord<K, V>>> {
         let mut out = Vec::with_capacity(drained.len());
+        let mut bytes = 0u64;
         let mut rest = drained.into_iter();
         while let Some((tp, r)) = rest.next() {
+            let size = r.key.as_ref().map_or(0, |k| k.len() as u64)
+                + r.value.as_ref().map_or(0, |v| v.len() as u64);
             match self.deserialize(&tp, &r) {
-                Ok((key, value)) => out.push(ConsumerRecord {
-                    topic: tp.topic.to_string(),
-                    partition: tp.partition,
-                    offset: r.offset,
-                    timestamp: r.timestamp,
-                    timestamp_type: if r.log_append_time {
-                        TimestampType::LogAppendTime
-                    } else {
-                        TimestampType::CreateTime
-                    },
-                    serialized_key_size: r.key.as_ref().map_or(-1, |k| k.len() as i32),
-                    serialized_value_size: r.value.as_ref().map_or(-1, |v| v.len() as i32),
-                    key,
-                    value,
-                    headers: r.headers,
-                    leader_epoch: (r.leader_epoch >= 0).then_some(r.leader_epoch),
-                }),
+                Ok((key, value)) => {
+                    bytes += size;
+                    out.push(ConsumerRecord {
+                        topic: tp.topic.to_string(),
+                        partition: tp.partition,
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                        timestamp_type: if r.log_append_time {
+                            TimestampType::LogAppendTime
+                        } else {
+                            TimestampType::CreateTime
+                        },
+                        serialized_key_size: r.key.as_ref().map_or(-1, |k| k.len() as i32),
+                        serialized_value_size: r.value.as_ref().map_or(-1, |v| v.len() as i32),
+                        key,
+                        value,
+                        headers: r.headers,
+                        leader_epoch: (r.leader_epoch >= 0).then_some(r.leader_epoch),
+                    })
+                }
                 Err(e) => {
                     let offset = r.offset;
                     let mut back = vec![(tp.clone(), r)];
                     back.extend(rest);
                     st.fetcher.undrain(back);
                     if !out.is_empty() {
+                        self.inner.metrics.consumed(out.len() as u64, bytes);
                         return Ok(out);
                     }
                     return Err(KafkaError::Serialization(format!(
@@ -120,6 +127,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
                 }
             }
         }
+        self.inner.metrics.consumed(out.len() as u64, bytes);
         Ok(out)
     }
 

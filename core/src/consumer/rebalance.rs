@@ -29,7 +29,6 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         subscription: Subscription,
         listener: Option<Box<dyn ConsumerRebalanceListener>>,
     ) -> Result<()> {
-        let coordinator = self.group()?;
         let mut st = self.inner.state.lock().await;
         // `subscribe` after `assign` is refused; `subscribe_pattern` replaces the assignment.
         if matches!(subscription, Subscription::Topics(_))
@@ -44,7 +43,11 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         if listener.is_some() {
             st.listener = listener;
         }
-        coordinator.request_rejoin();
+        match &self.inner.coordinator {
+            Some(c) => c.request_rejoin(),
+            // No group: the next poll assigns every partition of the subscription.
+            None => st.groupless_due = None,
+        }
         Ok(())
     }
 
@@ -123,7 +126,7 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
     /// under way if it completes by `deadline`.
     pub(super) async fn maybe_rebalance(&self, st: &mut State, deadline: Instant) -> Result<()> {
         let Some(c) = self.inner.coordinator.clone() else {
-            return Ok(());
+            return self.maybe_assign_all(st).await;
         };
         if st.joining.is_none() && !self.start_join(st, &c).await? {
             return Ok(());
