@@ -3,23 +3,28 @@
 //! The core consumer reads raw bytes; the Python deserializers run here, with the GIL, while
 //! each record becomes a `ConsumerRecord` (calling into Python from the GIL-free poll for
 //! every record would cost more than the fetch). Rebalance listeners run on the polling
-//! thread, inside the core's poll; a `commit()` made from a listener goes through the
-//! core's rebalance context, as the Java client allows `commitSync` in `onPartitionsRevoked`.
+//! thread, inside the core's poll, which holds the consumer's state meanwhile: what a
+//! listener calls on its own consumer is served without that state (`ListenerScope`). A
+//! `commit()` or `seek()` there goes through the core's rebalance context (as the Java client
+//! allows `commitSync` in `onPartitionsRevoked`); `position`, `committed`, `seek_to_beginning`
+//! / `seek_to_end` and the offset lookups ask the cluster directly.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use bytes::Bytes;
 use krafty::consumer::{
     ConsumerConfig, ConsumerRebalanceListener, ConsumerRecord as CoreRecord,
-    KafkaConsumer as CoreConsumer, OffsetAndMetadata, RebalanceContext, TimestampType,
+    KafkaConsumer as CoreConsumer, OffsetAndMetadata, OffsetReset, RebalanceContext, TimestampType,
 };
 use krafty::serialization::BytesSerde;
 use krafty::{KafkaError, TopicPartition};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyTuple};
+use pyo3::IntoPyObjectExt;
 
 use crate::blocking::{wait, wait_fast};
 use crate::config::{properties, take};
@@ -28,13 +33,16 @@ use crate::errors::{to_py, IntoPy};
 type Consumer = CoreConsumer<Option<Bytes>, Option<Bytes>>;
 type Obj = Py<PyAny>;
 
-/// One record read from a partition.
+/// One record read from a partition, with kafka-python's fields. Constructible with
+/// kafka-python's arguments (for tests), comparable and picklable.
 #[pyclass(module = "krafty._krafty", frozen, get_all)]
 pub struct ConsumerRecord {
     /// The topic the record was read from.
     topic: String,
     /// Its partition.
     partition: i32,
+    /// The partition leader's epoch when the record was written, if the broker says.
+    leader_epoch: Option<i32>,
     /// Its offset in the partition.
     offset: i64,
     /// Milliseconds since the epoch (see `timestamp_type`).
@@ -45,28 +53,110 @@ pub struct ConsumerRecord {
     value: Obj,
     /// `(name, bytes or None)` pairs.
     headers: Obj,
-    /// The partition leader's epoch when the record was written, if the broker says.
-    leader_epoch: Option<i32>,
+    /// None: record batches v2 have no per-record checksum (kafka-python's field).
+    checksum: Option<i64>,
     /// Bytes of the key on the wire, -1 for a null key.
     serialized_key_size: i32,
     /// Bytes of the value on the wire, -1 for a null value.
     serialized_value_size: i32,
+    /// Bytes of the header names and values, -1 for a record without headers.
+    serialized_header_size: i32,
 }
 
 #[pymethods]
 impl ConsumerRecord {
+    #[new]
+    #[pyo3(signature = (topic, partition, leader_epoch=None, offset=-1, timestamp=-1,
+                        timestamp_type=0, key=None, value=None, headers=None, checksum=None,
+                        serialized_key_size=-1, serialized_value_size=-1,
+                        serialized_header_size=-1))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        topic: String,
+        partition: i32,
+        leader_epoch: Option<i32>,
+        offset: i64,
+        timestamp: i64,
+        timestamp_type: i32,
+        key: Option<Obj>,
+        value: Option<Obj>,
+        headers: Option<Obj>,
+        checksum: Option<i64>,
+        serialized_key_size: i32,
+        serialized_value_size: i32,
+        serialized_header_size: i32,
+    ) -> PyResult<Self> {
+        Ok(ConsumerRecord {
+            topic,
+            partition,
+            leader_epoch,
+            offset,
+            timestamp,
+            timestamp_type,
+            key: key.unwrap_or_else(|| py.None()),
+            value: value.unwrap_or_else(|| py.None()),
+            headers: match headers {
+                Some(h) => h,
+                None => PyList::empty(py).into_any().unbind(),
+            },
+            checksum,
+            serialized_key_size,
+            serialized_value_size,
+            serialized_header_size,
+        })
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "ConsumerRecord(topic={:?}, partition={}, offset={}, key={}, value={})",
             self.topic, self.partition, self.offset, self.key, self.value
         )
     }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let args = slf.get().args(slf.py())?;
+        PyTuple::new(slf.py(), [slf.get_type().into_any(), args.into_any()])
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Obj> {
+        match other.cast::<Self>() {
+            Ok(o) => self.args(py)?.eq(o.get().args(py)?)?.into_py_any(py),
+            Err(_) => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        self.args(py)?.hash()
+    }
+}
+
+impl ConsumerRecord {
+    /// The constructor's arguments, in kafka-python's order.
+    fn args<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let items: [Obj; 13] = [
+            self.topic.clone().into_py_any(py)?,
+            self.partition.into_py_any(py)?,
+            self.leader_epoch.into_py_any(py)?,
+            self.offset.into_py_any(py)?,
+            self.timestamp.into_py_any(py)?,
+            self.timestamp_type.into_py_any(py)?,
+            self.key.clone_ref(py),
+            self.value.clone_ref(py),
+            self.headers.clone_ref(py),
+            self.checksum.into_py_any(py)?,
+            self.serialized_key_size.into_py_any(py)?,
+            self.serialized_value_size.into_py_any(py)?,
+            self.serialized_header_size.into_py_any(py)?,
+        ];
+        PyTuple::new(py, items)
+    }
 }
 
 static TOPIC_PARTITION: PyOnceLock<Obj> = PyOnceLock::new();
 
 /// `krafty.TopicPartition(topic, partition)` (a namedtuple).
-fn tp_to_py<'py>(py: Python<'py>, tp: &TopicPartition) -> PyResult<Bound<'py, PyAny>> {
+pub fn tp_to_py<'py>(py: Python<'py>, tp: &TopicPartition) -> PyResult<Bound<'py, PyAny>> {
     let class = TOPIC_PARTITION.get_or_try_init(py, || {
         Ok::<_, PyErr>(py.import("krafty")?.getattr("TopicPartition")?.unbind())
     })?;
@@ -114,7 +204,9 @@ impl Deserializers {
         r: CoreRecord<Option<Bytes>, Option<Bytes>>,
     ) -> PyResult<ConsumerRecord> {
         let headers = PyList::empty(py);
+        let mut header_size = if r.headers.is_empty() { -1 } else { 0 };
         for h in r.headers {
+            header_size += (h.key.len() + h.value.as_ref().map_or(0, |v| v.len())) as i32;
             let v = h.value.map(|v| PyBytes::new(py, &v));
             headers.append((h.key, v))?;
         }
@@ -131,37 +223,54 @@ impl Deserializers {
             },
             headers: headers.into_any().unbind(),
             leader_epoch: r.leader_epoch,
+            checksum: None,
             serialized_key_size: r.serialized_key_size,
             serialized_value_size: r.serialized_value_size,
+            serialized_header_size: header_size,
         })
     }
 }
 
-/// What a listener's `commit()` / `position()` reach while the core runs the listener.
+/// What a rebalance listener's calls on its own consumer reach while the core runs the
+/// listener (the core's poll holds the consumer's state meanwhile): positions as they were,
+/// and the commits and seeks the core makes when the listener returns.
 struct ListenerScope {
+    /// The thread running the listener: calls from other threads wait for the state as usual.
+    thread: ThreadId,
     positions: BTreeMap<TopicPartition, i64>,
+    /// Partitions just assigned (`on_partitions_assigned`), which have no position yet.
+    assigned: Vec<TopicPartition>,
     commits: BTreeMap<TopicPartition, OffsetAndMetadata>,
     seeks: BTreeMap<TopicPartition, i64>,
 }
 
-thread_local! {
-    static IN_LISTENER: RefCell<Option<ListenerScope>> = const { RefCell::new(None) };
-}
+/// One consumer's listener scope, shared by the consumer and its listener: a listener that
+/// calls another consumer reaches that one normally.
+type Scope = Arc<Mutex<Option<ListenerScope>>>;
 
 /// A Python rebalance listener: `on_partitions_revoked(partitions)`,
 /// `on_partitions_assigned(partitions)`, optional `on_partitions_lost(partitions)`.
-struct PyListener(Obj);
+struct PyListener {
+    listener: Obj,
+    scope: Scope,
+}
 
 impl PyListener {
     fn call(&self, method: &str, ctx: &mut RebalanceContext<'_>, partitions: &[TopicPartition]) {
         let scope = ListenerScope {
+            thread: std::thread::current().id(),
             positions: ctx.positions().map(|(tp, p)| (tp.clone(), p)).collect(),
+            assigned: if method == "on_partitions_assigned" {
+                partitions.to_vec()
+            } else {
+                vec![]
+            },
             commits: BTreeMap::new(),
             seeks: BTreeMap::new(),
         };
-        IN_LISTENER.with(|s| *s.borrow_mut() = Some(scope));
+        *self.scope.lock().unwrap() = Some(scope);
         Python::attach(|py| {
-            let obj = self.0.bind(py);
+            let obj = self.listener.bind(py);
             let method = if method == "on_partitions_lost" && !obj.hasattr(method).unwrap_or(false)
             {
                 "on_partitions_revoked"
@@ -173,7 +282,8 @@ impl PyListener {
                 e.write_unraisable(py, Some(obj));
             }
         });
-        if let Some(scope) = IN_LISTENER.with(|s| s.borrow_mut().take()) {
+        let scope = self.scope.lock().unwrap().take();
+        if let Some(scope) = scope {
             if !scope.commits.is_empty() {
                 ctx.commit_offsets(scope.commits);
             }
@@ -196,8 +306,35 @@ impl ConsumerRebalanceListener for PyListener {
     }
 }
 
-fn listener(l: Option<Obj>) -> Option<Box<dyn ConsumerRebalanceListener>> {
-    l.map(|l| Box::new(PyListener(l)) as _)
+/// An offset to commit: an int, `OffsetAndMetadata(offset, metadata, leader_epoch)`, or the
+/// two-field `(offset, metadata)`; a leader epoch of -1 or None is unknown.
+fn offset_from_py(o: &Bound<'_, PyAny>) -> PyResult<OffsetAndMetadata> {
+    if let Ok(offset) = o.extract::<i64>() {
+        return Ok(OffsetAndMetadata::new(offset));
+    }
+    let t: Vec<Bound<'_, PyAny>> = o.extract().map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(
+            "an offset to commit is an int, an OffsetAndMetadata or (offset, metadata)",
+        )
+    })?;
+    if !(1..=3).contains(&t.len()) {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "OffsetAndMetadata takes (offset, metadata[, leader_epoch])",
+        ));
+    }
+    let metadata = match t.get(1) {
+        Some(m) if !m.is_none() => m.extract::<String>()?,
+        _ => String::new(),
+    };
+    let leader_epoch = match t.get(2) {
+        Some(e) if !e.is_none() => Some(e.extract::<i32>()?).filter(|e| *e >= 0),
+        _ => None,
+    };
+    Ok(OffsetAndMetadata {
+        offset: t[0].extract()?,
+        leader_epoch,
+        metadata,
+    })
 }
 
 fn offsets_from_py(
@@ -205,30 +342,83 @@ fn offsets_from_py(
 ) -> PyResult<BTreeMap<TopicPartition, OffsetAndMetadata>> {
     offsets
         .iter()
-        .map(|(tp, o)| {
-            let om = match o.extract::<i64>() {
-                Ok(offset) => OffsetAndMetadata::new(offset),
-                Err(_) => {
-                    let (offset, metadata): (i64, String) = o.extract()?;
-                    OffsetAndMetadata {
-                        metadata,
-                        ..OffsetAndMetadata::new(offset)
-                    }
-                }
-            };
-            Ok((tp_from_py(&tp)?, om))
-        })
+        .map(|(tp, o)| Ok((tp_from_py(&tp)?, offset_from_py(&o)?)))
         .collect()
 }
 
-/// A Kafka consumer: `KafkaConsumer(*topics, group_id=..., **config)`. Iterate over it,
-/// `async for` over it, or `poll()`.
+static OFFSET_AND_METADATA: PyOnceLock<Obj> = PyOnceLock::new();
+static OFFSET_AND_TIMESTAMP: PyOnceLock<Obj> = PyOnceLock::new();
+
+/// A class of `krafty.structs`.
+fn struct_class<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Obj>,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyAny>> {
+    Ok(cell
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("krafty.structs")?.getattr(name)?.unbind())
+        })?
+        .bind(py))
+}
+
+/// `krafty.OffsetAndMetadata(offset, metadata, leader_epoch)` (-1 for an unknown epoch).
+fn offset_and_metadata<'py>(py: Python<'py>, o: &OffsetAndMetadata) -> PyResult<Bound<'py, PyAny>> {
+    struct_class(py, &OFFSET_AND_METADATA, "OffsetAndMetadata")?.call1((
+        o.offset,
+        o.metadata.clone(),
+        o.leader_epoch.unwrap_or(-1),
+    ))
+}
+
+/// `{TopicPartition: OffsetAndMetadata}`.
+fn offsets_to_py<'py>(
+    py: Python<'py>,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    for (tp, o) in offsets {
+        out.set_item(tp_to_py(py, tp)?, offset_and_metadata(py, o)?)?;
+    }
+    Ok(out)
+}
+
+/// A timeout argument in milliseconds (int or float; None: none).
+fn millis(timeout_ms: Option<f64>) -> Option<Duration> {
+    timeout_ms.map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+}
+
+/// `fut`, failing with a (client-side) timeout after `timeout` when one is given.
+async fn within<T>(
+    timeout: Option<Duration>,
+    what: &str,
+    fut: impl std::future::Future<Output = krafty::Result<T>>,
+) -> krafty::Result<T> {
+    match timeout {
+        None => fut.await,
+        Some(t) => tokio::time::timeout(t, fut).await.unwrap_or_else(|_| {
+            Err(KafkaError::Timeout(format!(
+                "{what} took longer than {t:?}"
+            )))
+        }),
+    }
+}
+
+/// A Kafka consumer: `KafkaConsumer(*topics, group_id=..., **config)` or
+/// `KafkaConsumer(*topics, {"group.id": ...})`. Without `group_id` it reads every partition of
+/// the topics, with no group and no commits (as kafka-python). Iterate over it, `async for`
+/// over it, or `poll()`.
 #[pyclass(module = "krafty._krafty", name = "KafkaConsumer", frozen)]
 pub struct PyConsumer {
     inner: Consumer,
-    deserializers: std::sync::Arc<Deserializers>,
+    deserializers: Arc<Deserializers>,
     /// Iteration ends after this long without a record (kafka-python's `consumer_timeout_ms`).
     iter_timeout: Option<Duration>,
+    /// `auto.offset.reset`: where `position()` in a listener starts a partition without a
+    /// committed offset.
+    reset: OffsetReset,
+    /// Set while this consumer's rebalance listener runs.
+    scope: Scope,
 }
 
 #[pymethods]
@@ -237,34 +427,53 @@ impl PyConsumer {
     #[pyo3(signature = (*topics, config=None, **kwargs))]
     fn new(
         py: Python<'_>,
-        topics: Vec<String>,
+        topics: &Bound<'_, PyTuple>,
         config: Option<&Bound<'_, PyDict>>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        // A dict among the positional arguments is the configuration, as for the producer.
+        let mut config = config.cloned();
+        let mut names = Vec::new();
+        for t in topics.iter() {
+            match t.cast::<PyDict>() {
+                Ok(d) if config.is_none() => config = Some(d.clone()),
+                Ok(_) => {
+                    return Err(pyo3::exceptions::PyTypeError::new_err(
+                        "pass one configuration dict",
+                    ))
+                }
+                Err(_) => names.push(t.extract::<String>()?),
+            }
+        }
         let deserializers = Deserializers {
             key: take(kwargs, "key_deserializer")?.map(Bound::unbind),
             value: take(kwargs, "value_deserializer")?.map(Bound::unbind),
         };
         let iter_timeout = take(kwargs, "consumer_timeout_ms")?
-            .map(|v| v.extract::<u64>())
+            .map(|v| v.extract::<f64>())
             .transpose()?
-            .map(Duration::from_millis);
-        let config = ConsumerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
-        let inner = wait(py, CoreConsumer::new(config, BytesSerde, BytesSerde))?.py_err(py)?;
+            .and_then(|ms| millis(Some(ms)));
+        let config =
+            ConsumerConfig::from_properties(properties(config.as_ref(), kwargs)?).py_err(py)?;
+        let reset = config.auto_offset_reset;
+        let inner = wait(py, CoreConsumer::new(config, BytesSerde, BytesSerde))?
+            .map_err(|e| crate::errors::connect_error(py, &e))?;
         let consumer = PyConsumer {
             inner,
-            deserializers: std::sync::Arc::new(deserializers),
+            deserializers: Arc::new(deserializers),
             iter_timeout,
+            reset,
+            scope: Scope::default(),
         };
-        if !topics.is_empty() {
-            let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        if !names.is_empty() {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
             wait(py, consumer.inner.subscribe(&names, None))?.py_err(py)?;
         }
         Ok(consumer)
     }
 
-    /// Joins the group for `topics` (or every topic matching the regex `pattern`), with an
-    /// optional rebalance listener.
+    /// Subscribes to `topics` (or every topic matching the regex `pattern`), with an optional
+    /// rebalance listener: joins the group, or without `group_id` reads every partition.
     #[pyo3(signature = (topics=None, pattern=None, listener=None))]
     fn subscribe(
         &self,
@@ -273,7 +482,12 @@ impl PyConsumer {
         pattern: Option<String>,
         listener: Option<Obj>,
     ) -> PyResult<()> {
-        let l = self::listener(listener);
+        let l = listener.map(|listener| {
+            Box::new(PyListener {
+                listener,
+                scope: self.scope.clone(),
+            }) as Box<dyn ConsumerRebalanceListener>
+        });
         match (topics, pattern) {
             (Some(t), None) => {
                 let names: Vec<&str> = t.iter().map(String::as_str).collect();
@@ -301,7 +515,15 @@ impl PyConsumer {
 
     /// The partitions this consumer reads now, as a set of `TopicPartition`.
     fn assignment<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
-        let a = self.run(py, self.inner.assignment())?;
+        let in_listener = self.with_scope(|s| {
+            let mut all: BTreeSet<TopicPartition> = s.positions.keys().cloned().collect();
+            all.extend(s.assigned.iter().cloned());
+            all.into_iter().collect::<Vec<_>>()
+        });
+        let a = match in_listener {
+            Some(a) => a,
+            None => self.run(py, self.inner.assignment())?,
+        };
         tp_set(py, &a)
     }
 
@@ -312,20 +534,29 @@ impl PyConsumer {
     }
 
     /// Records fetched since the last call, as `{TopicPartition: [ConsumerRecord, ...]}`;
-    /// waits up to `timeout_ms` for some. At most `max_records` (default `max.poll.records`).
-    #[pyo3(signature = (timeout_ms=0, max_records=None))]
+    /// waits up to `timeout_ms` (int or float; None: until records come) for some. At most
+    /// `max_records` (default `max.poll.records`).
+    #[pyo3(signature = (timeout_ms=Some(0.0), max_records=None, update_offsets=true))]
     fn poll<'py>(
         &self,
         py: Python<'py>,
-        timeout_ms: u64,
+        timeout_ms: Option<f64>,
         max_records: Option<usize>,
+        update_offsets: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let timeout = Duration::from_millis(timeout_ms);
-        let records = match max_records {
-            Some(n) => self.run(py, self.inner.poll_at_most(timeout, n))?,
-            None => self.run(py, self.inner.poll(timeout))?,
-        }
-        .py_err(py)?;
+        let _ = update_offsets; // kafka-python's; positions always move past what is returned
+                                // None waits until records come: in hour-long polls, each one returning nothing.
+        let timeout = millis(timeout_ms).unwrap_or(Duration::from_secs(3600));
+        let records = loop {
+            let records = match max_records {
+                Some(n) => self.run(py, self.inner.poll_at_most(timeout, n))?,
+                None => self.run(py, self.inner.poll(timeout))?,
+            }
+            .py_err(py)?;
+            if !records.is_empty() || timeout_ms.is_some() {
+                break records;
+            }
+        };
         let out = PyDict::new(py);
         let mut current: Option<(TopicPartition, Bound<'py, PyList>)> = None;
         let mut records = records.into_iter();
@@ -361,7 +592,7 @@ impl PyConsumer {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<ConsumerRecord>> {
-        outside_listener(py)?;
+        self.outside_listener(py)?;
         let next = match self.iter_timeout {
             Some(t) => match wait_fast(py, async {
                 tokio::time::timeout(t, self.inner.recv()).await
@@ -399,86 +630,139 @@ impl PyConsumer {
     }
 
     /// Commits the positions of every assigned partition, or `offsets`
-    /// (`{TopicPartition: offset or (offset, metadata)}`). Inside a rebalance listener the
-    /// commit is made before the rebalance goes on.
-    #[pyo3(signature = (offsets=None))]
-    fn commit(&self, py: Python<'_>, offsets: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    /// (`{TopicPartition: OffsetAndMetadata, (offset, metadata) or offset}`). Inside a
+    /// rebalance listener the commit is made before the rebalance goes on. Without a
+    /// `group_id`, raises `IllegalStateError`.
+    #[pyo3(signature = (offsets=None, timeout_ms=None))]
+    fn commit(
+        &self,
+        py: Python<'_>,
+        offsets: Option<&Bound<'_, PyDict>>,
+        timeout_ms: Option<f64>,
+    ) -> PyResult<()> {
         let explicit = offsets.map(offsets_from_py).transpose()?;
-        let in_listener = IN_LISTENER.with(|s| {
-            let mut s = s.borrow_mut();
-            let scope = s.as_mut()?;
+        let in_listener = self.with_scope(|scope| {
             let commits = explicit.clone().unwrap_or_else(|| {
-                scope
-                    .positions
-                    .iter()
-                    .map(|(tp, p)| (tp.clone(), OffsetAndMetadata::new(*p)))
+                let mut at = scope.positions.clone();
+                at.extend(scope.seeks.iter().map(|(tp, o)| (tp.clone(), *o)));
+                at.into_iter()
+                    .map(|(tp, p)| (tp, OffsetAndMetadata::new(p)))
                     .collect()
             });
             scope.commits.extend(commits);
-            Some(())
         });
         if in_listener.is_some() {
             return Ok(());
         }
+        let t = millis(timeout_ms);
         match explicit {
-            Some(o) => self.run(py, self.inner.commit_offsets(o))?,
-            None => self.run(py, self.inner.commit_sync())?,
+            Some(o) => self.run(py, within(t, "commit", self.inner.commit_offsets(o)))?,
+            None => self.run(py, within(t, "commit", self.inner.commit_sync()))?,
         }
         .py_err(py)
     }
 
-    /// Commits the current positions in the background; `callback(exception or None)` runs
-    /// on the client's thread when done.
-    #[pyo3(signature = (callback=None))]
-    fn commit_async(&self, py: Python<'_>, callback: Option<Obj>) -> PyResult<()> {
-        let done = move |r: krafty::Result<()>| {
+    /// Commits `offsets` (default: the current positions) in the background;
+    /// `callback(offsets, exception or None)` runs on the client's thread when done (the
+    /// offsets as `{TopicPartition: OffsetAndMetadata}`), as in kafka-python.
+    #[pyo3(signature = (offsets=None, callback=None))]
+    fn commit_async(
+        &self,
+        py: Python<'_>,
+        offsets: Option<&Bound<'_, PyAny>>,
+        callback: Option<Obj>,
+    ) -> PyResult<()> {
+        let offsets = match offsets.filter(|o| !o.is_none()) {
+            Some(o) => match o.cast::<PyDict>() {
+                Ok(d) => Some(offsets_from_py(d)?),
+                Err(_) => {
+                    return Err(pyo3::exceptions::PyTypeError::new_err(
+                        "commit_async(offsets=None, callback=None): offsets is a dict \
+                         {TopicPartition: OffsetAndMetadata}; pass the callback as callback=",
+                    ))
+                }
+            },
+            None => None,
+        };
+        let done = move |committed: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+                         r: krafty::Result<()>| {
             if let Some(cb) = callback {
                 Python::attach(|py| {
                     let err = r.err().map(|e| to_py(py, &e).into_value(py));
-                    if let Err(e) = cb.call1(py, (err,)) {
+                    let called = offsets_to_py(py, committed)
+                        .and_then(|offsets| cb.call1(py, (offsets, err)));
+                    if let Err(e) = called {
                         e.write_unraisable(py, None);
                     }
                 })
             }
         };
-        self.run(py, self.inner.commit_async(done))?.py_err(py)
+        self.run(py, self.inner.commit_offsets_async(offsets, done))?
+            .py_err(py)
     }
 
-    /// The committed offset of `partition`, or None.
-    fn committed(&self, py: Python<'_>, partition: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+    /// The committed offset of `partition` (an int, or with `metadata=True` an
+    /// `OffsetAndMetadata`), or None. Without a `group_id`, raises `IllegalStateError`.
+    #[pyo3(signature = (partition, metadata=false, timeout_ms=None))]
+    fn committed<'py>(
+        &self,
+        py: Python<'py>,
+        partition: &Bound<'_, PyAny>,
+        metadata: bool,
+        timeout_ms: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let tp = tp_from_py(partition)?;
-        let c = self
-            .run(py, self.inner.committed(std::slice::from_ref(&tp)))?
-            .py_err(py)?;
-        Ok(c.get(&tp).map(|o| o.offset))
+        // No consumer state is involved: this works from a rebalance listener too.
+        let c = wait(
+            py,
+            within(
+                millis(timeout_ms),
+                "committed",
+                self.inner.committed(std::slice::from_ref(&tp)),
+            ),
+        )?
+        .py_err(py)?;
+        c.get(&tp)
+            .map(|o| {
+                if metadata {
+                    offset_and_metadata(py, o)
+                } else {
+                    o.offset.into_bound_py_any(py)
+                }
+            })
+            .transpose()
     }
 
     /// The offset of the next record `poll` returns for `partition`.
     fn position(&self, py: Python<'_>, partition: &Bound<'_, PyAny>) -> PyResult<i64> {
         let tp = tp_from_py(partition)?;
-        let in_listener =
-            IN_LISTENER.with(|s| s.borrow().as_ref().map(|s| s.positions.get(&tp).copied()));
-        if let Some(p) = in_listener {
-            return p.ok_or_else(|| {
-                to_py(
-                    py,
-                    &KafkaError::IllegalState(format!("{tp} is not assigned")),
-                )
-            });
+        let in_listener = self.with_scope(|s| {
+            let known = s.seeks.get(&tp).or(s.positions.get(&tp)).copied();
+            (known, s.assigned.contains(&tp))
+        });
+        match in_listener {
+            None => self.run(py, self.inner.position(&tp))?.py_err(py),
+            Some((Some(p), _)) => Ok(p),
+            Some((None, true)) => {
+                let p = self.initial_position(py, &tp)?;
+                self.with_scope(|s| s.seeks.insert(tp.clone(), p));
+                Ok(p)
+            }
+            Some((None, false)) => Err(to_py(
+                py,
+                &KafkaError::IllegalState(format!("{tp} is not assigned")),
+            )),
         }
-        self.run(py, self.inner.position(&tp))?.py_err(py)
     }
 
     /// Moves the position of `partition`; inside a rebalance listener the seek is applied
     /// when the listener returns.
     fn seek(&self, py: Python<'_>, partition: &Bound<'_, PyAny>, offset: i64) -> PyResult<()> {
         let tp = tp_from_py(partition)?;
-        let in_listener = IN_LISTENER.with(|s| {
-            let mut s = s.borrow_mut();
-            s.as_mut()
-                .map(|scope| scope.seeks.insert(tp.clone(), offset))
-        });
-        if in_listener.is_some() {
+        if self
+            .with_scope(|s| s.seeks.insert(tp.clone(), offset))
+            .is_some()
+        {
             return Ok(());
         }
         self.run(py, self.inner.seek(&tp, offset))?.py_err(py)
@@ -487,15 +771,13 @@ impl PyConsumer {
     /// Seeks the given partitions (all assigned ones when none are given) to their start.
     #[pyo3(signature = (*partitions))]
     fn seek_to_beginning(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
-        let tps = self.or_assigned(py, partitions)?;
-        self.run(py, self.inner.seek_to_beginning(&tps))?.py_err(py)
+        self.seek_to(py, partitions, true)
     }
 
     /// Seeks the given partitions (all assigned ones when none are given) to their end.
     #[pyo3(signature = (*partitions))]
     fn seek_to_end(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
-        let tps = self.or_assigned(py, partitions)?;
-        self.run(py, self.inner.seek_to_end(&tps))?.py_err(py)
+        self.seek_to(py, partitions, false)
     }
 
     /// Stops fetching from these partitions (positions kept) until `resume`.
@@ -519,47 +801,109 @@ impl PyConsumer {
     }
 
     /// `{TopicPartition: first offset}` for `partitions`.
+    #[pyo3(signature = (partitions, timeout_ms=None))]
     fn beginning_offsets<'py>(
         &self,
         py: Python<'py>,
         partitions: &Bound<'_, PyAny>,
+        timeout_ms: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let tps = tps_from_py(partitions)?;
-        let o = self
-            .run(py, self.inner.beginning_offsets(&tps))?
-            .py_err(py)?;
+        let t = millis(timeout_ms);
+        let o = wait(
+            py,
+            within(t, "beginning_offsets", self.inner.beginning_offsets(&tps)),
+        )?
+        .py_err(py)?;
         offsets_dict(py, o)
     }
 
     /// `{TopicPartition: log end offset}` for `partitions`.
+    #[pyo3(signature = (partitions, timeout_ms=None))]
     fn end_offsets<'py>(
         &self,
         py: Python<'py>,
         partitions: &Bound<'_, PyAny>,
+        timeout_ms: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let tps = tps_from_py(partitions)?;
-        let o = self.run(py, self.inner.end_offsets(&tps))?.py_err(py)?;
+        let t = millis(timeout_ms);
+        let o = wait(py, within(t, "end_offsets", self.inner.end_offsets(&tps)))?.py_err(py)?;
         offsets_dict(py, o)
     }
 
-    /// `{TopicPartition: (offset, timestamp) or None}`: the first record at or after each
-    /// timestamp (ms).
+    /// `{TopicPartition: OffsetAndTimestamp(offset, timestamp, leader_epoch) or None}`: the
+    /// first record at or after each timestamp (ms).
+    #[pyo3(signature = (timestamps, timeout_ms=None))]
     fn offsets_for_times<'py>(
         &self,
         py: Python<'py>,
         timestamps: &Bound<'_, PyDict>,
+        timeout_ms: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let times = timestamps
             .iter()
             .map(|(tp, ts)| Ok((tp_from_py(&tp)?, ts.extract::<i64>()?)))
             .collect::<PyResult<BTreeMap<_, _>>>()?;
-        let found = self
-            .run(py, self.inner.offsets_for_times(&times))?
-            .py_err(py)?;
+        let t = millis(timeout_ms);
+        let found = wait(
+            py,
+            within(t, "offsets_for_times", self.inner.offsets_for_times(&times)),
+        )?
+        .py_err(py)?;
+        let class = struct_class(py, &OFFSET_AND_TIMESTAMP, "OffsetAndTimestamp")?;
         let out = PyDict::new(py);
         for (tp, v) in found {
+            let v = match v {
+                Some((offset, timestamp)) => Some(class.call1((offset, timestamp, -1))?),
+                None => None,
+            };
             out.set_item(tp_to_py(py, &tp)?, v)?;
         }
+        Ok(out)
+    }
+
+    /// The partition numbers of `topic` as a set, or None when the cluster does not know it.
+    fn partitions_for_topic<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &str,
+    ) -> PyResult<Option<Bound<'py, PySet>>> {
+        let parts = wait(py, self.inner.partitions_for(topic))?.py_err(py)?;
+        parts.map(|p| PySet::new(py, p)).transpose()
+    }
+
+    /// The names of every topic in the cluster (internal ones excluded), as a set.
+    fn topics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
+        let topics = wait(py, self.inner.list_topics())?.py_err(py)?;
+        PySet::new(py, topics.keys())
+    }
+
+    /// The high watermark of `partition` (the offset the next record written there gets) as
+    /// the last fetch response reported it; None before one did, or when not assigned.
+    fn highwater(&self, py: Python<'_>, partition: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+        let tp = tp_from_py(partition)?;
+        self.run(py, self.inner.highwater(&tp))
+    }
+
+    /// Whether a connection to a broker is open now.
+    fn bootstrap_connected(&self) -> bool {
+        self.inner.bootstrap_connected()
+    }
+
+    /// The consumer's metrics, as kafka-python (and the Java client) name and group them:
+    /// `{"consumer-fetch-manager-metrics": {"records-consumed-total": ..., ...}}`.
+    #[pyo3(signature = (raw=false))]
+    fn metrics<'py>(&self, py: Python<'py>, raw: bool) -> PyResult<Bound<'py, PyDict>> {
+        let _ = raw; // kafka-python's raw form is its own metric objects
+        let m = self.inner.metrics();
+        let fetch = PyDict::new(py);
+        fetch.set_item("records-consumed-total", m.records_consumed_total)?;
+        fetch.set_item("records-consumed-rate", m.records_consumed_rate)?;
+        fetch.set_item("bytes-consumed-total", m.bytes_consumed_total)?;
+        fetch.set_item("bytes-consumed-rate", m.bytes_consumed_rate)?;
+        let out = PyDict::new(py);
+        out.set_item("consumer-fetch-manager-metrics", fetch)?;
         Ok(out)
     }
 
@@ -568,9 +912,13 @@ impl PyConsumer {
         self.inner.wakeup()
     }
 
-    /// Commits (with auto commit on), revokes through the listener, leaves the group.
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
-        self.run(py, self.inner.close())?.py_err(py)
+    /// Commits (with auto commit on, unless `autocommit=False`), revokes through the
+    /// listener, leaves the group; what is not done within `timeout_ms` is given up.
+    #[pyo3(signature = (autocommit=true, timeout_ms=None))]
+    fn close(&self, py: Python<'_>, autocommit: bool, timeout_ms: Option<f64>) -> PyResult<()> {
+        let timeout = millis(timeout_ms).unwrap_or(Duration::MAX);
+        self.run(py, self.inner.close_within(timeout, autocommit))?
+            .py_err(py)
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -579,7 +927,7 @@ impl PyConsumer {
 
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.close(py)
+        self.close(py, true, None)
     }
 }
 
@@ -604,40 +952,105 @@ impl PyConsumer {
         deserialization_error(py, &tp, offset, cause)
     }
 
-    /// Runs a core call, unless a rebalance listener is running on this thread: the core's
-    /// poll holds the consumer then, so only `commit`, `position` and `seek` are served there.
+    /// `f` on this consumer's listener scope, when its rebalance listener is running on this
+    /// thread (else None).
+    fn with_scope<R>(&self, f: impl FnOnce(&mut ListenerScope) -> R) -> Option<R> {
+        let mut scope = self.scope.lock().unwrap();
+        scope
+            .as_mut()
+            .filter(|s| s.thread == std::thread::current().id())
+            .map(f)
+    }
+
+    /// Runs a core call that needs the consumer's state, unless this consumer's rebalance
+    /// listener is running on this thread: the core's poll holds that state then.
     fn run<F>(&self, py: Python<'_>, fut: F) -> PyResult<F::Output>
     where
         F: std::future::Future + Send,
         F::Output: Send,
     {
-        outside_listener(py)?;
+        self.outside_listener(py)?;
         wait(py, fut)
     }
 
-    fn or_assigned(
+    fn outside_listener(&self, py: Python<'_>) -> PyResult<()> {
+        if self.with_scope(|_| ()).is_some() {
+            return Err(to_py(
+                py,
+                &KafkaError::IllegalState(
+                    "a rebalance listener may call commit(), seek(), seek_to_beginning(), \
+                     seek_to_end(), position(), committed(), assignment() and the offset \
+                     lookups of its consumer, not this"
+                        .into(),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Where a partition just assigned starts, as `position()` in the listener sees it: its
+    /// committed offset, else by `auto.offset.reset` (as the core's poll will position it).
+    fn initial_position(&self, py: Python<'_>, tp: &TopicPartition) -> PyResult<i64> {
+        let one = std::slice::from_ref(tp);
+        if let Ok(committed) = wait(py, self.inner.committed(one))? {
+            if let Some(o) = committed.get(tp) {
+                return Ok(o.offset);
+            }
+        }
+        let found = match self.reset {
+            OffsetReset::Earliest => wait(py, self.inner.beginning_offsets(one))?,
+            OffsetReset::Latest => wait(py, self.inner.end_offsets(one))?,
+            OffsetReset::None => Err(KafkaError::IllegalState(format!(
+                "{tp} has no committed offset and auto.offset.reset is none"
+            ))),
+        }
+        .py_err(py)?;
+        found
+            .get(tp)
+            .copied()
+            .ok_or_else(|| to_py(py, &KafkaError::IllegalState(format!("no offset for {tp}"))))
+    }
+
+    /// `seek_to_beginning` / `seek_to_end`; from this consumer's listener, the offsets are
+    /// looked up at once and the seeks applied when the listener returns.
+    fn seek_to(
         &self,
         py: Python<'_>,
         partitions: &Bound<'_, PyTuple>,
-    ) -> PyResult<Vec<TopicPartition>> {
-        if partitions.is_empty() {
-            return self.run(py, self.inner.assignment());
+        start: bool,
+    ) -> PyResult<()> {
+        let listener_partitions = self.with_scope(|s| {
+            let mut all: BTreeSet<TopicPartition> = s.positions.keys().cloned().collect();
+            all.extend(s.assigned.iter().cloned());
+            all.into_iter().collect::<Vec<_>>()
+        });
+        let Some(owned) = listener_partitions else {
+            let tps = if partitions.is_empty() {
+                self.run(py, self.inner.assignment())?
+            } else {
+                tps_from_py(partitions)?
+            };
+            return if start {
+                self.run(py, self.inner.seek_to_beginning(&tps))?
+            } else {
+                self.run(py, self.inner.seek_to_end(&tps))?
+            }
+            .py_err(py);
+        };
+        let tps = if partitions.is_empty() {
+            owned
+        } else {
+            tps_from_py(partitions)?
+        };
+        let offsets = if start {
+            wait(py, self.inner.beginning_offsets(&tps))?
+        } else {
+            wait(py, self.inner.end_offsets(&tps))?
         }
-        tps_from_py(partitions)
+        .py_err(py)?;
+        self.with_scope(|s| s.seeks.extend(offsets));
+        Ok(())
     }
-}
-
-fn outside_listener(py: Python<'_>) -> PyResult<()> {
-    if IN_LISTENER.with(|s| s.borrow().is_some()) {
-        return Err(to_py(
-            py,
-            &KafkaError::IllegalState(
-                "only commit(), position() and seek() may be called from a rebalance listener"
-                    .into(),
-            ),
-        ));
-    }
-    Ok(())
 }
 
 fn offsets_dict(py: Python<'_>, o: BTreeMap<TopicPartition, i64>) -> PyResult<Bound<'_, PyDict>> {

@@ -11,15 +11,11 @@ static FACTORY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// The Python exception for a core error.
 pub fn to_py(py: Python<'_>, e: &KafkaError) -> PyErr {
-    let factory = match FACTORY.get_or_try_init(py, || {
-        py.import("krafty.errors")?
-            .getattr("_from_core")
-            .map(Bound::unbind)
-    }) {
-        Ok(f) => f.bind(py),
-        Err(err) => return err,
-    };
-    let kind = match e {
+    build(py, e, kind(e))
+}
+
+fn kind(e: &KafkaError) -> &'static str {
+    match e {
         KafkaError::Config { .. } => "config",
         KafkaError::Broker { .. } => "broker",
         KafkaError::RecordTooLarge { .. } => "record_too_large",
@@ -32,6 +28,18 @@ pub fn to_py(py: Python<'_>, e: &KafkaError) -> PyErr {
         KafkaError::IllegalState(_) => "illegal_state",
         KafkaError::Fatal(_) => "fatal",
         _ => "other",
+    }
+}
+
+/// The exception of class `kind` (see `_BY_KIND` in `errors.py`) for a core error.
+fn build(py: Python<'_>, e: &KafkaError, kind: &str) -> PyErr {
+    let factory = match FACTORY.get_or_try_init(py, || {
+        py.import("krafty.errors")?
+            .getattr("_from_core")
+            .map(Bound::unbind)
+    }) {
+        Ok(f) => f.bind(py),
+        Err(err) => return err,
     };
     let (name, topic, partition, property) = match e {
         KafkaError::Broker {
@@ -56,6 +64,15 @@ pub fn to_py(py: Python<'_>, e: &KafkaError) -> PyErr {
     match factory.call1(args) {
         Ok(exc) => PyErr::from_value(exc),
         Err(err) => err,
+    }
+}
+
+/// The error of a client's constructor: a network failure there means no bootstrap server
+/// answered (kafka-python's `NoBrokersAvailable`, a `KafkaConnectionError`).
+pub fn connect_error(py: Python<'_>, e: &KafkaError) -> PyErr {
+    match e {
+        KafkaError::Network { .. } => build(py, e, "no_brokers"),
+        _ => to_py(py, e),
     }
 }
 

@@ -11,11 +11,13 @@ use std::time::{Duration, Instant};
 use krafty::producer::RecordMetadata as CoreMetadata;
 use krafty::KafkaError;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::errors::to_py;
 
-/// Where a record landed (`topic`, `partition`, `offset`, `timestamp`, serialized sizes).
+/// Where a record landed, with kafka-python's fields (`topic`, `partition`,
+/// `topic_partition`, `offset`, `timestamp`, `checksum`, serialized sizes). Constructible with
+/// kafka-python's arguments (for tests), comparable and picklable.
 #[pyclass(module = "krafty._krafty", frozen, get_all)]
 #[derive(Clone)]
 pub struct RecordMetadata {
@@ -27,41 +29,125 @@ pub struct RecordMetadata {
     pub offset: i64,
     /// CreateTime sent, or the broker's LogAppendTime.
     pub timestamp: i64,
+    /// None: record batches v2 have no per-record checksum (kafka-python's field).
+    pub checksum: Option<i64>,
     /// Bytes of the serialized key, -1 for none.
     pub serialized_key_size: i32,
     /// Bytes of the serialized value, -1 for none.
     pub serialized_value_size: i32,
+    /// Bytes of the header names and values, -1 for no headers.
+    pub serialized_header_size: i32,
 }
 
 #[pymethods]
 impl RecordMetadata {
+    #[new]
+    #[pyo3(signature = (topic, partition, topic_partition=None, offset=-1, timestamp=-1,
+                        checksum=None, serialized_key_size=-1, serialized_value_size=-1,
+                        serialized_header_size=-1))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        topic: String,
+        partition: i32,
+        topic_partition: Option<&Bound<'_, PyAny>>,
+        offset: i64,
+        timestamp: i64,
+        checksum: Option<i64>,
+        serialized_key_size: i32,
+        serialized_value_size: i32,
+        serialized_header_size: i32,
+    ) -> Self {
+        // `topic_partition` is derived from topic and partition; kafka-python passes both.
+        let _ = topic_partition;
+        RecordMetadata {
+            topic,
+            partition,
+            offset,
+            timestamp,
+            checksum,
+            serialized_key_size,
+            serialized_value_size,
+            serialized_header_size,
+        }
+    }
+
+    /// `TopicPartition(topic, partition)`.
+    #[getter]
+    fn topic_partition<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::consumer::tp_to_py(
+            py,
+            &krafty::TopicPartition::new(&self.topic, self.partition),
+        )
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "RecordMetadata(topic={:?}, partition={}, offset={}, timestamp={})",
             self.topic, self.partition, self.offset, self.timestamp
         )
     }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let args = slf.get().args(py)?;
+        PyTuple::new(py, [slf.get_type().into_any(), args.into_any()])
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match other.cast::<Self>() {
+            Ok(o) => Ok(self
+                .args(py)?
+                .eq(o.get().args(py)?)?
+                .into_pyobject(py)?
+                .to_owned()
+                .into_any()
+                .unbind()),
+            Err(_) => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        self.args(py)?.hash()
+    }
 }
 
-impl From<&CoreMetadata> for RecordMetadata {
-    fn from(m: &CoreMetadata) -> Self {
+impl RecordMetadata {
+    /// The constructor's arguments, in kafka-python's order.
+    fn args<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        (
+            self.topic.clone(),
+            self.partition,
+            py.None(),
+            self.offset,
+            self.timestamp,
+            self.checksum,
+            self.serialized_key_size,
+            self.serialized_value_size,
+            self.serialized_header_size,
+        )
+            .into_pyobject(py)
+    }
+
+    pub fn from_core(m: &CoreMetadata, serialized_header_size: i32) -> Self {
         RecordMetadata {
             topic: m.topic.clone(),
             partition: m.partition,
             offset: m.offset,
             timestamp: m.timestamp,
+            checksum: None,
             serialized_key_size: m.serialized_key_size,
             serialized_value_size: m.serialized_value_size,
+            serialized_header_size,
         }
     }
 }
 
-/// One record's metadata, or a batch's (in the order sent); Python objects are made from it
-/// only when asked for.
+/// One record's metadata (with its serialized header size), or a batch's (in the order
+/// sent); Python objects are made from it only when asked for.
 #[derive(Clone)]
 pub enum Outcome {
-    One(CoreMetadata),
-    Many(Vec<CoreMetadata>),
+    One(CoreMetadata, i32),
+    Many(Vec<(CoreMetadata, i32)>),
 }
 
 type Done = Result<Outcome, KafkaError>;
@@ -69,6 +155,8 @@ type Done = Result<Outcome, KafkaError>;
 enum Waiter {
     Callback(Py<PyAny>),
     Errback(Py<PyAny>),
+    /// `add_both`: the same function for either outcome.
+    Both(Py<PyAny>),
     Asyncio {
         event_loop: Py<PyAny>,
         future: Py<PyAny>,
@@ -128,17 +216,23 @@ impl Shared {
 
 fn outcome_py(py: Python<'_>, o: &Outcome) -> PyResult<Py<PyAny>> {
     Ok(match o {
-        Outcome::One(m) => Py::new(py, RecordMetadata::from(m))?.into_any(),
-        Outcome::Many(ms) => PyList::new(py, ms.iter().map(RecordMetadata::from))?
-            .into_any()
-            .unbind(),
+        Outcome::One(m, h) => Py::new(py, RecordMetadata::from_core(m, *h))?.into_any(),
+        Outcome::Many(ms) => {
+            PyList::new(py, ms.iter().map(|(m, h)| RecordMetadata::from_core(m, *h)))?
+                .into_any()
+                .unbind()
+        }
     })
 }
 
 fn fire(py: Python<'_>, w: Waiter, done: &Done) {
     let r = match (w, done) {
-        (Waiter::Callback(f), Ok(o)) => outcome_py(py, o).and_then(|v| f.call1(py, (v,))),
-        (Waiter::Errback(f), Err(e)) => f.call1(py, (to_py(py, e).into_value(py),)),
+        (Waiter::Callback(f) | Waiter::Both(f), Ok(o)) => {
+            outcome_py(py, o).and_then(|v| f.call1(py, (v,)))
+        }
+        (Waiter::Errback(f) | Waiter::Both(f), Err(e)) => {
+            f.call1(py, (to_py(py, e).into_value(py),))
+        }
         (Waiter::Asyncio { event_loop, future }, d) => {
             settle_threadsafe(py, &event_loop, future, d)
         }
@@ -218,16 +312,51 @@ impl RecordFuture {
         }
     }
 
-    /// Calls `fn(metadata)` on success (at once if already acknowledged). Returns the future.
-    fn add_callback(slf: Bound<'_, Self>, f: Py<PyAny>) -> PyResult<Bound<'_, Self>> {
+    /// Calls `fn(*args, metadata, **kwargs)` on success (at once if already acknowledged).
+    /// Returns the future.
+    #[pyo3(signature = (f, *args, **kwargs))]
+    fn add_callback<'py>(
+        slf: Bound<'py, Self>,
+        f: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let f = partial(f, args, kwargs)?;
         slf.get().add(slf.py(), Waiter::Callback(f));
         Ok(slf)
     }
 
-    /// Calls `fn(exception)` on failure (at once if already failed). Returns the future.
-    fn add_errback(slf: Bound<'_, Self>, f: Py<PyAny>) -> PyResult<Bound<'_, Self>> {
+    /// Calls `fn(*args, exception, **kwargs)` on failure (at once if already failed). Returns
+    /// the future.
+    #[pyo3(signature = (f, *args, **kwargs))]
+    fn add_errback<'py>(
+        slf: Bound<'py, Self>,
+        f: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let f = partial(f, args, kwargs)?;
         slf.get().add(slf.py(), Waiter::Errback(f));
         Ok(slf)
+    }
+
+    /// Calls `fn(*args, metadata_or_exception, **kwargs)` with either outcome. Returns the
+    /// future.
+    #[pyo3(signature = (f, *args, **kwargs))]
+    fn add_both<'py>(
+        slf: Bound<'py, Self>,
+        f: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let f = partial(f, args, kwargs)?;
+        slf.get().add(slf.py(), Waiter::Both(f));
+        Ok(slf)
+    }
+
+    /// True when the send failed with an error that a retry may overcome.
+    fn retriable(&self) -> bool {
+        matches!(self.shared.state.lock().unwrap().settled(), Some(Err(e)) if e.is_retriable())
     }
 
     /// True once the outcome is known.
@@ -303,6 +432,22 @@ impl RecordFuture {
     }
 }
 
+/// `f` with `args` and `kwargs` bound first, as kafka-python's `functools.partial`.
+fn partial(
+    f: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    if args.is_empty() && kwargs.is_none_or(|k| k.is_empty()) {
+        return Ok(f.clone().unbind());
+    }
+    let py = f.py();
+    let mut all = vec![f.clone()];
+    all.extend(args.iter());
+    let partial = py.import("functools")?.getattr("partial")?;
+    Ok(partial.call(PyTuple::new(py, all)?, kwargs)?.unbind())
+}
+
 /// Collects a batch's per-record outcomes into one `Shared` completion.
 /// Per-record metadata, the first error, records outstanding, completed.
 type BatchSlots = (Vec<Option<CoreMetadata>>, Option<KafkaError>, usize, bool);
@@ -311,14 +456,18 @@ pub struct BatchCompletion {
     slots: Mutex<BatchSlots>,
     /// Records in the batch (the slots are taken when it completes).
     expected: usize,
+    /// Each record's serialized header size (-1 without headers).
+    header_sizes: Vec<i32>,
     pub shared: Arc<Shared>,
 }
 
 impl BatchCompletion {
-    pub fn new(expected: usize) -> Arc<Self> {
+    pub fn new(header_sizes: Vec<i32>) -> Arc<Self> {
+        let expected = header_sizes.len();
         Arc::new(BatchCompletion {
             slots: Mutex::new((vec![None; expected], None, expected, false)),
             expected,
+            header_sizes,
             shared: Arc::default(),
         })
     }
@@ -353,7 +502,11 @@ impl BatchCompletion {
         let done = match s.1.take() {
             Some(e) => Err(e),
             None => Ok(Outcome::Many(
-                std::mem::take(&mut s.0).into_iter().flatten().collect(),
+                std::mem::take(&mut s.0)
+                    .into_iter()
+                    .zip(&self.header_sizes)
+                    .filter_map(|(m, h)| Some((m?, *h)))
+                    .collect(),
             )),
         };
         drop(s);

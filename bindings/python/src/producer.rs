@@ -52,13 +52,33 @@ struct PySerializer {
     what: &'static str,
 }
 
+thread_local! {
+    /// What the user's serializer raised, kept for `send` on the same thread (the core runs
+    /// serializers on the sending thread) to set as the `SerializationError`'s `__cause__`:
+    /// the core's error carries only its text.
+    static SERIALIZER_RAISED: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The core error of a failed send as a Python exception; a serializer's failure gets what
+/// the serializer raised as its `__cause__`.
+fn send_error(py: Python<'_>, e: &KafkaError) -> PyErr {
+    let err = crate::errors::to_py(py, e);
+    let cause = SERIALIZER_RAISED.with(|c| c.borrow_mut().take());
+    if let (KafkaError::Serialization(_), Some(cause)) = (e, cause) {
+        err.set_cause(py, Some(cause));
+    }
+    err
+}
+
 impl Serializer<Obj> for PySerializer {
     fn serialize(&self, _topic: &str, data: &Obj) -> krafty::Result<Option<Bytes>> {
         Python::attach(|py| {
             let v = match &self.func {
-                Some(f) => f
-                    .call1(py, (data,))
-                    .map_err(|e| from_py(py, self.what, e))?,
+                Some(f) => f.call1(py, (data,)).map_err(|e| {
+                    let core = from_py(py, self.what, e.clone_ref(py));
+                    SERIALIZER_RAISED.with(|c| *c.borrow_mut() = Some(e));
+                    core
+                })?,
                 None => data.clone_ref(py),
             };
             to_bytes(v.bind(py))
@@ -189,7 +209,7 @@ impl ProducerInterceptor<Obj, Obj> for PyInterceptor {
         Python::attach(|py| {
             let (md, err) = match result {
                 Ok(m) => (
-                    Py::new(py, crate::future::RecordMetadata::from(m))
+                    Py::new(py, crate::future::RecordMetadata::from_core(m, -1))
                         .ok()
                         .map(Py::into_any),
                     None,
@@ -291,7 +311,7 @@ impl PyProducer {
             };
         let partitioner = take(kwargs, "partitioner")?.map(Bound::unbind);
         let config = ProducerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
-        let mut inner = wait(
+        let inner = wait(
             py,
             CoreProducer::with_interceptors(
                 config,
@@ -305,8 +325,8 @@ impl PyProducer {
                 },
                 interceptors,
             ),
-        )?
-        .py_err(py)?;
+        )?;
+        let mut inner = inner.map_err(|e| crate::errors::connect_error(py, &e))?;
         if let Some(p) = partitioner {
             inner.set_partitioner(PyPartitioner(p)).py_err(py)?;
         }
@@ -327,20 +347,23 @@ impl PyProducer {
         timestamp_ms: Option<i64>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<RecordFuture> {
+        let headers = headers_from_py(headers)?;
+        let header_size = header_size(&headers);
         let record = CoreRecord {
             topic,
             partition,
             timestamp: timestamp_ms,
             key,
             value,
-            headers: headers_from_py(headers)?,
+            headers,
         };
         let shared = Arc::new(Shared::default());
         let done = shared.clone();
-        let sent = self
-            .inner
-            .send_and_then(record, move |r| done.complete(r.map(Outcome::One)));
-        wait_fast(py, sent)?.py_err(py)?;
+        let sent = self.inner.send_and_then(record, move |r| {
+            done.complete(r.map(|m| Outcome::One(m, header_size)))
+        });
+        SERIALIZER_RAISED.with(|c| c.borrow_mut().take());
+        wait_fast(py, sent)?.map_err(|e| send_error(py, &e))?;
         Ok(RecordFuture { shared })
     }
 
@@ -360,9 +383,9 @@ impl PyProducer {
             .try_iter()?
             .map(|item| self.batch_record(py, topic, &item?, partition))
             .collect::<PyResult<Vec<_>>>()?;
-        let count = records.len();
-        let batch = BatchCompletion::new(count);
+        let batch = BatchCompletion::new(records.iter().map(|r| header_size(&r.headers)).collect());
         let b = batch.clone();
+        SERIALIZER_RAISED.with(|c| c.borrow_mut().take());
         let sent = wait_fast(py, self.inner.send_all(records, move |i, r| b.record(i, r)))?;
         match sent {
             Ok(n) => {
@@ -373,7 +396,7 @@ impl PyProducer {
             }
             Err((i, e)) => {
                 batch.truncate(i);
-                let e = crate::errors::to_py(py, &e);
+                let e = send_error(py, &e);
                 let exc = e.value(py);
                 exc.setattr("sent", i)?;
                 exc.setattr(
@@ -405,6 +428,31 @@ impl PyProducer {
     fn partitions_for(&self, py: Python<'_>, topic: &str) -> PyResult<Vec<i32>> {
         let parts = wait(py, self.inner.partitions_for(topic))?.py_err(py)?;
         Ok(parts.into_iter().map(|p| p.partition).collect())
+    }
+
+    /// The producer's metrics, as kafka-python (and the Java client) name and group them:
+    /// `{"producer-metrics": {"record-send-total": ..., ...}}`.
+    #[pyo3(signature = (raw=false))]
+    fn metrics<'py>(&self, py: Python<'py>, raw: bool) -> PyResult<Bound<'py, PyDict>> {
+        let _ = raw; // kafka-python's raw form is its own metric objects
+        let m = self.inner.metrics();
+        let group = PyDict::new(py);
+        group.set_item("record-send-total", m.record_send_total)?;
+        group.set_item("record-send-rate", m.record_send_rate)?;
+        group.set_item("byte-total", m.byte_total)?;
+        group.set_item("byte-rate", m.byte_rate)?;
+        group.set_item("batch-size-avg", m.batch_size_avg)?;
+        group.set_item("compression-rate-avg", m.compression_rate_avg)?;
+        group.set_item("record-retry-total", m.record_retry_total)?;
+        group.set_item("record-error-total", m.record_error_total)?;
+        group.set_item("request-latency-avg", m.request_latency_avg_ms)?;
+        group.set_item("request-latency-max", m.request_latency_max_ms)?;
+        group.set_item("produce-throttle-time-avg", m.produce_throttle_time_avg_ms)?;
+        group.set_item("produce-throttle-time-max", m.produce_throttle_time_max_ms)?;
+        group.set_item("buffer-available-bytes", m.buffer_available_bytes)?;
+        let out = PyDict::new(py);
+        out.set_item("producer-metrics", group)?;
+        Ok(out)
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -443,6 +491,18 @@ impl PyProducer {
             headers,
         })
     }
+}
+
+/// kafka-python's `serialized_header_size`: the header names' and values' bytes, -1 without
+/// headers.
+fn header_size(headers: &[Header]) -> i32 {
+    if headers.is_empty() {
+        return -1;
+    }
+    headers
+        .iter()
+        .map(|h| h.key.len() + h.value.as_ref().map_or(0, |v| v.len()))
+        .sum::<usize>() as i32
 }
 
 /// Seconds from Python (None = no limit) as a Duration.

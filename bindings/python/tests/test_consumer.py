@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import devbroker_only
-from krafty import DevBroker, KafkaConsumer, KafkaProducer, TopicPartition, errors
+from krafty import DevBroker, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition, errors
 
 
 def produce(bootstrap, topic, n, partition=None, prefix="v"):
@@ -223,8 +223,12 @@ def test_commit_async_reports_through_its_callback(bootstrap, topic):
     poll_until(c, 2)
     done = threading.Event()
     outcome = []
-    c.commit_async(lambda err: (outcome.append(err), done.set()))
-    assert done.wait(10) and outcome == [None]
+    c.commit_async(callback=lambda offsets, err: (outcome.append((offsets, err)), done.set()))
+    assert done.wait(10)
+    [(offsets, err)] = outcome
+    assert err is None and all(isinstance(o, OffsetAndMetadata) for o in offsets.values())
+    assert {tp: o.offset for tp, o in offsets.items()} == {
+        TopicPartition(topic, 0): 2, TopicPartition(topic, 1): 0, TopicPartition(topic, 2): 0}
     assert c.committed(TopicPartition(topic, 0)) == 2
     c.close()
 
@@ -242,7 +246,7 @@ def test_listener_may_seek_and_other_calls_are_refused_instead_of_deadlocking(bo
             if tp in partitions:
                 self.consumer.seek(tp, 6)
             try:
-                self.consumer.assignment()
+                self.consumer.poll(timeout_ms=0)  # poll from inside poll
             except errors.IllegalStateError as e:
                 refused.append(e)
 

@@ -12,12 +12,8 @@
             print(record.offset, record.key, record.value)
 """
 
-from collections import namedtuple
-
-TopicPartition = namedtuple("TopicPartition", ["topic", "partition"])
-TopicPartition.__doc__ = "A topic and a partition number."
-
-from . import errors  # noqa: E402
+from . import errors
+from .structs import OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
 from ._krafty import (  # noqa: E402
     ConsumerRecord,
     DevBroker,
@@ -47,6 +43,8 @@ __all__ = [
     "KafkaError",
     "KafkaProducer",
     "KafkaTimeoutError",
+    "OffsetAndMetadata",
+    "OffsetAndTimestamp",
     "ProducerRecord",
     "RecordFuture",
     "RecordMetadata",

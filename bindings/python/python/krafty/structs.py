@@ -1,0 +1,24 @@
+"""Small value types, as kafka-python defines them (namedtuples: comparable, hashable,
+picklable, and unpackable)."""
+
+from collections import namedtuple as _namedtuple
+
+__all__ = ["TopicPartition", "OffsetAndMetadata", "OffsetAndTimestamp"]
+
+TopicPartition = _namedtuple("TopicPartition", ["topic", "partition"])
+TopicPartition.__doc__ = "A topic and a partition number."
+TopicPartition.__module__ = "krafty"
+
+OffsetAndMetadata = _namedtuple("OffsetAndMetadata", ["offset", "metadata", "leader_epoch"],
+                                defaults=[None, "", -1])
+OffsetAndMetadata.__doc__ = """An offset to commit (the next one to read), with a metadata string
+and the leader epoch of the record before it (-1 when unknown). `commit` also takes the
+two-field form `(offset, metadata)` and a bare offset."""
+OffsetAndMetadata.__module__ = "krafty"
+
+OffsetAndTimestamp = _namedtuple("OffsetAndTimestamp", ["offset", "timestamp", "leader_epoch"],
+                                 defaults=[-1])
+OffsetAndTimestamp.__doc__ = """What `offsets_for_times` found: the first offset whose timestamp is
+at or after the one asked for, that record's timestamp, and its leader epoch (-1 when
+unknown)."""
+OffsetAndTimestamp.__module__ = "krafty"
