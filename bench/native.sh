@@ -18,8 +18,12 @@
 # batch.size is 1,000,000 as librdkafka's; it runs a second time with the Java client's
 # 16384). Consume: every consumer reads the same topic, the one Krafty wrote
 # at its defaults (CONSUME_FROM=krafty-16k|librdkafka|franz-go|java picks another).
-# Environment: PARTITIONS (1), STEP_TIMEOUT (s, per client run; 600), KAFKA_VERSION (Java
-# tools; 4.4.0).
+# Before the first measured run an untimed Krafty produce and consume of the same size warms
+# the broker (a JVM broker's JIT and page cache would otherwise tax whichever client runs
+# first). ROUNDS (1) repeats every run (each round on fresh topics); the table gives each row's
+# median records/s and median CPU.
+# Environment: PARTITIONS (1), ROUNDS (1), STEP_TIMEOUT (s, per client run; 600),
+# KAFKA_VERSION (Java tools; 4.4.0).
 # Not part of CI: it builds release binaries and wants a quiet machine.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -31,6 +35,8 @@ step_timeout="${STEP_TIMEOUT:-600}"
 kafka_version="${KAFKA_VERSION:-4.4.0}"
 consume_from="${CONSUME_FROM:-krafty}"
 partitions="${PARTITIONS:-1}"
+rounds="${ROUNDS:-1}"
+case "$rounds" in '' | *[!0-9]* | 0) echo "ROUNDS must be a positive number" >&2; exit 2 ;; esac
 case "$partitions" in '' | *[!0-9]* | 0) echo "PARTITIONS must be a positive number" >&2; exit 2 ;; esac
 case "$n" in '' | *[!0-9]*) echo "records must be a number, not '$n'" >&2; exit 2 ;; esac
 
@@ -137,15 +143,15 @@ fi
 
 krafty() { timeout 120 "$bin/krafty" --bootstrap-server "$bootstrap" "$@"; }
 new_topic() { # new_topic NAME: a fresh topic of $partitions partitions
-  local t="native-$run_id-$1"
+  local t="native-$run_id-r$round-$1"
   krafty topics create --topic "$t" --partitions "$partitions" --replication-factor 1 >/dev/null
   echo "$t" >>"$tmp/topics"
   echo "$t"
 }
 
 # --- runs --------------------------------------------------------------------------------
-rows=()
 declare -A topic_of=()
+round=0
 step=0
 
 # measure KEY CLIENT WORKLOAD KIND(produce|consume) TOPIC COMMAND...
@@ -174,7 +180,7 @@ measure() {
     [ "$rc" = 0 ] && why="${count:-no} records reported of $n"
     log "[$step] $client FAILED ($why); last output:"
     tail -n 5 "$out" "$err" >&2 || true
-    rows+=("$client|$workload|FAILED ($why)||")
+    echo "$client|$workload|FAILED||" >>"$tmp/results"
     return 1
   fi
   local cpu
@@ -183,58 +189,67 @@ measure() {
   mbs="$(awk -v r="$rps" -v s="$size" 'BEGIN { printf "%.1f", r * s / 1048576 }')"
   rps="$(printf '%.0f' "$rps")"
   log "[$step] $client: $rps records/s, $mbs MB/s, $cpu CPU s per 1M records"
-  rows+=("$client|$workload|$rps|$mbs|$cpu")
+  echo "$client|$workload|$rps|$mbs|$cpu" >>"$tmp/results"
   [ "$kind" = produce ] && topic_of[$key]="$topic"
   return 0
 }
 
-produce_wl="produce $partitions partition(s), acks=1, linger.ms=5"
-t="$(new_topic krafty)"
-measure krafty krafty "$produce_wl" produce "$t" \
-  "$bin/krafty" --bootstrap-server "$bootstrap" perf produce --topic "$t" --num-records "$n" \
-    --record-size "$size" -X acks=1 -X linger.ms=5 -X enable.idempotence=false || true
-t="$(new_topic krafty-16k)"
-measure krafty-16k krafty "$produce_wl, batch.size=16384 (Java's)" produce "$t" \
-  "$bin/krafty" --bootstrap-server "$bootstrap" perf produce --topic "$t" --num-records "$n" \
-    --record-size "$size" -X acks=1 -X linger.ms=5 -X enable.idempotence=false \
-    -X batch.size=16384 || true
-if [ -n "$rdkafka_peer" ]; then
-  t="$(new_topic librdkafka)"
-  measure librdkafka librdkafka "$produce_wl" produce "$t" \
-    "$rdkafka_peer" produce "$bootstrap" "$t" "$n" "$size" acks=1 linger.ms=5 || true
-fi
-if [ -n "$franz_peer" ]; then
-  t="$(new_topic franz-go)"
-  measure franz-go franz-go "$produce_wl" produce "$t" \
-    "$franz_peer" -acks 1 -linger 5ms produce "$bootstrap" "$t" "$n" "$size" || true
-fi
-if [ -n "$java_cp" ]; then
-  t="$(new_topic java)"
-  measure java java "$produce_wl" produce "$t" \
-    java "${java_opts[@]}" -cp "$java_cp" org.apache.kafka.tools.ProducerPerformance \
-      --bootstrap-server "$bootstrap" --topic "$t" --num-records "$n" --record-size "$size" \
-      --throughput -1 --command-property acks=1 linger.ms=5 || true
-fi
+log "warm-up: an untimed Krafty produce and consume of $n records"
+t="$(new_topic warm-up)"
+krafty perf produce --topic "$t" --num-records "$n" --record-size "$size" -X acks=1 \
+  -X linger.ms=5 -X enable.idempotence=false >/dev/null 2>&1 || log "warm-up produce failed"
+krafty perf consume --topic "$t" --messages "$n" >/dev/null 2>&1 || log "warm-up consume failed"
 
-src="${topic_of[$consume_from]:-}"
-if [ -z "$src" ]; then
-  log "no topic from a successful '$consume_from' producer run: the consumer runs are skipped"
-else
-  consume_wl="consume $partitions partition(s) (written by $consume_from)"
-  measure - krafty "$consume_wl" consume "$src" \
-    "$bin/krafty" --bootstrap-server "$bootstrap" perf consume --topic "$src" --messages "$n" || true
+for round in $(seq "$rounds"); do
+  [ "$rounds" = 1 ] || log "round $round of $rounds"
+  produce_wl="produce $partitions partition(s), acks=1, linger.ms=5"
+  t="$(new_topic krafty)"
+  measure krafty krafty "$produce_wl" produce "$t" \
+    "$bin/krafty" --bootstrap-server "$bootstrap" perf produce --topic "$t" --num-records "$n" \
+      --record-size "$size" -X acks=1 -X linger.ms=5 -X enable.idempotence=false || true
+  t="$(new_topic krafty-16k)"
+  measure krafty-16k krafty "$produce_wl, batch.size=16384 (Java's)" produce "$t" \
+    "$bin/krafty" --bootstrap-server "$bootstrap" perf produce --topic "$t" --num-records "$n" \
+      --record-size "$size" -X acks=1 -X linger.ms=5 -X enable.idempotence=false \
+      -X batch.size=16384 || true
   if [ -n "$rdkafka_peer" ]; then
-    measure - librdkafka "$consume_wl" consume "$src" "$rdkafka_peer" consume "$bootstrap" "$src" "$n" || true
+    t="$(new_topic librdkafka)"
+    measure librdkafka librdkafka "$produce_wl" produce "$t" \
+      "$rdkafka_peer" produce "$bootstrap" "$t" "$n" "$size" acks=1 linger.ms=5 || true
   fi
   if [ -n "$franz_peer" ]; then
-    measure - franz-go "$consume_wl" consume "$src" "$franz_peer" consume "$bootstrap" "$src" "$n" || true
+    t="$(new_topic franz-go)"
+    measure franz-go franz-go "$produce_wl" produce "$t" \
+      "$franz_peer" -acks 1 -linger 5ms produce "$bootstrap" "$t" "$n" "$size" || true
   fi
   if [ -n "$java_cp" ]; then
-    measure - java "$consume_wl, group join excluded" consume "$src" \
-      java "${java_opts[@]}" -cp "$java_cp" org.apache.kafka.tools.ConsumerPerformance \
-        --bootstrap-server "$bootstrap" --topic "$src" --num-records "$n" --group "native-$run_id-java" || true
+    t="$(new_topic java)"
+    measure java java "$produce_wl" produce "$t" \
+      java "${java_opts[@]}" -cp "$java_cp" org.apache.kafka.tools.ProducerPerformance \
+        --bootstrap-server "$bootstrap" --topic "$t" --num-records "$n" --record-size "$size" \
+        --throughput -1 --command-property acks=1 linger.ms=5 || true
   fi
-fi
+
+  src="${topic_of[$consume_from]:-}"
+  if [ -z "$src" ]; then
+    log "no topic from a successful '$consume_from' producer run: the consumer runs are skipped"
+  else
+    consume_wl="consume $partitions partition(s) (written by $consume_from)"
+    measure - krafty "$consume_wl" consume "$src" \
+      "$bin/krafty" --bootstrap-server "$bootstrap" perf consume --topic "$src" --messages "$n" || true
+    if [ -n "$rdkafka_peer" ]; then
+      measure - librdkafka "$consume_wl" consume "$src" "$rdkafka_peer" consume "$bootstrap" "$src" "$n" || true
+    fi
+    if [ -n "$franz_peer" ]; then
+      measure - franz-go "$consume_wl" consume "$src" "$franz_peer" consume "$bootstrap" "$src" "$n" || true
+    fi
+    if [ -n "$java_cp" ]; then
+      measure - java "$consume_wl, group join excluded" consume "$src" \
+        java "${java_opts[@]}" -cp "$java_cp" org.apache.kafka.tools.ConsumerPerformance \
+          --bootstrap-server "$bootstrap" --topic "$src" --num-records "$n" --group "native-$run_id-java" || true
+    fi
+  fi
+done
 
 # --- table -------------------------------------------------------------------------------
 versions="krafty $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')"
@@ -249,10 +264,22 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| client | workload | records/s | MB/s | CPU s per 1M records |"
 echo "|---|---|---|---|---|"
-for r in "${rows[@]}"; do
-  IFS='|' read -r c w rps mbs cpu <<<"$r"
-  printf '| %s | %s | %s | %s | %s |\n' "$c" "$w" "$rps" "$mbs" "$cpu"
-done
-failed=0
-for r in "${rows[@]}"; do case "$r" in *"|FAILED"*) failed=1 ;; esac; done
-exit "$failed"
+# One row per client and workload, in the order first run: the median of its rounds (a
+# failed round counts as a zero and is named).
+awk -F'|' -v rounds="$rounds" '
+  function median(list,   a, k, i, j, t) {
+    k = split(list, a, " ")
+    for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return a[int((k + 1) / 2)]
+  }
+  { key = $1 "|" $2
+    if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+    if ($3 == "FAILED") { fails[key]++; $3 = 0; $4 = 0; $5 = 0 }
+    rps[key] = rps[key] " " $3; mbs[key] = mbs[key] " " $4; cpu[key] = cpu[key] " " $5 }
+  END { for (i = 1; i <= n; i++) { key = order[i]; split(key, kw, "|")
+          r = median(rps[key]); note = (key in fails) ? " (" fails[key] " of " rounds " FAILED)" : ""
+          printf "| %s | %s | %s%s | %s | %s |\n", kw[1], kw[2], r, note, median(mbs[key]), median(cpu[key]) } }
+' "$tmp/results"
+[ "$rounds" = 1 ] || echo "(medians of $rounds rounds)"
+grep -q '|FAILED|' "$tmp/results" && exit 1
+exit 0

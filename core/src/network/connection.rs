@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersionsResponse;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
@@ -22,6 +22,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
+use super::frame::{Frame, FrameBuilder};
 use super::throttle::{self, Throttle};
 use super::versions;
 use crate::error::{KafkaError, Result};
@@ -41,7 +42,8 @@ pub struct Connection {
     writer: tokio::sync::Mutex<OwnedWriteHalf>,
     waiters: Waiters,
     next_correlation: AtomicI32,
-    client_id: String,
+    /// Shared, so a request header takes a reference count rather than a copy.
+    client_id: StrBytes,
     /// The broker's supported range per API key.
     broker_versions: HashMap<i16, (i16, i16)>,
     closed: Arc<AtomicBool>,
@@ -112,7 +114,7 @@ impl Connection {
             writer: tokio::sync::Mutex::new(wr),
             waiters,
             next_correlation: AtomicI32::new(1),
-            client_id: client_id.to_string(),
+            client_id: StrBytes::from_string(client_id.to_string()),
             broker_versions: HashMap::new(),
             closed,
             in_flight: AtomicUsize::new(0),
@@ -176,37 +178,36 @@ impl Connection {
         Ok(v)
     }
 
-    fn encode<R: Request>(&self, req: &R, version: i16, correlation: i32) -> Result<Bytes> {
+    /// The frame of a request: its header, then the body `body` writes.
+    fn frame<R: Request>(
+        &self,
+        version: i16,
+        correlation: i32,
+        size_hint: usize,
+        body: impl FnOnce(&mut FrameBuilder) -> Result<()>,
+    ) -> Result<Frame> {
+        let key =
+            ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
         let header = RequestHeader::default()
             .with_request_api_key(R::KEY)
             .with_request_api_version(version)
             .with_correlation_id(correlation)
-            .with_client_id(Some(StrBytes::from_string(self.client_id.clone())));
-        // Sized up front: a Produce request grew by doubling (a copy of the batches each time).
-        let body = req.compute_size(version).unwrap_or(0);
-        let mut buf = BytesMut::with_capacity(4 + 64 + self.client_id.len() + body);
-        buf.put_i32(0);
+            .with_client_id(Some(self.client_id.clone()));
+        let mut frame = FrameBuilder::with_capacity(64 + self.client_id.len() + size_hint);
         header
-            .encode(
-                &mut buf,
-                ApiKey::try_from(R::KEY).map_or(1, |k| k.request_header_version(version)),
-            )
-            .and_then(|_| req.encode(&mut buf, version))
+            .encode(frame.buf(), key.request_header_version(version))
             .map_err(|e| {
-                KafkaError::Protocol(format!(
-                    "encoding {:?} v{version}: {e}",
-                    ApiKey::try_from(R::KEY).ok()
-                ))
+                KafkaError::Protocol(format!("encoding {key:?} v{version} header: {e}"))
             })?;
-        let len = (buf.len() - 4) as i32;
-        buf[..4].copy_from_slice(&len.to_be_bytes());
-        Ok(buf.freeze())
+        body(&mut frame)?;
+        Ok(frame.finish())
     }
 
-    async fn write(&self, frame: &[u8]) -> Result<()> {
+    async fn write(&self, mut frame: Frame) -> Result<()> {
         let written = tokio::time::timeout(self.write_timeout, async {
             let mut w = self.writer.lock().await;
-            w.write_all(frame).await
+            // Vectored: a Produce frame's record batches are written from their own buffers.
+            w.write_all_buf(&mut frame).await
         })
         .await;
         match written {
@@ -250,12 +251,25 @@ impl Connection {
     /// it; a caller with a deadline of its own (a producer batch's `delivery.timeout.ms`, a
     /// blocking call's timeout) still counts the wait.
     pub async fn start<R: Request>(&self, req: R, version: i16) -> Result<Pending> {
+        let hint = req.compute_size(version).unwrap_or(0);
+        self.start_written::<R>(version, hint, |f| encode_body(&req, f, version))
+            .await
+    }
+
+    /// `start` for a request whose body `body` writes itself (Produce: record batches by
+    /// reference, see `frame.rs`); `R` names the API and its response.
+    pub async fn start_written<R: Request>(
+        &self,
+        version: i16,
+        size_hint: usize,
+        body: impl FnOnce(&mut FrameBuilder) -> Result<()>,
+    ) -> Result<Pending> {
         self.throttle.wait().await;
         if self.is_closed() {
             return Err(net_err(&self.addr, "connection closed"));
         }
         let correlation = self.next_correlation.fetch_add(1, Ordering::Relaxed);
-        let frame = self.encode(&req, version, correlation)?;
+        let frame = self.frame::<R>(version, correlation, size_hint, body)?;
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().unwrap().insert(correlation, tx);
         // The reader marks the connection closed, then drops every waiter: a waiter inserted
@@ -266,7 +280,7 @@ impl Connection {
             return Err(net_err(&self.addr, "connection closed"));
         }
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = self.write(&frame).await {
+        if let Err(e) = self.write(frame).await {
             self.waiters.lock().unwrap().remove(&correlation);
             self.in_flight.fetch_sub(1, Ordering::Relaxed);
             return Err(e);
@@ -318,13 +332,27 @@ impl Connection {
         Ok(response)
     }
 
-    /// Sends a request whose version has no response (Produce acks=0).
-    pub async fn send_only<R: Request>(&self, req: R, version: i16) -> Result<()> {
+    /// Sends a request that has no response (Produce acks=0), its body written by `body`.
+    pub async fn send_only_written<R: Request>(
+        &self,
+        version: i16,
+        body: impl FnOnce(&mut FrameBuilder) -> Result<()>,
+    ) -> Result<()> {
         self.throttle.wait().await;
         let correlation = self.next_correlation.fetch_add(1, Ordering::Relaxed);
-        let frame = self.encode(&req, version, correlation)?;
-        self.write(&frame).await
+        let frame = self.frame::<R>(version, correlation, 0, body)?;
+        self.write(frame).await
     }
+}
+
+/// Writes `req`'s body with the protocol crate's encoder.
+fn encode_body<R: Request>(req: &R, frame: &mut FrameBuilder, version: i16) -> Result<()> {
+    req.encode(frame.buf(), version).map_err(|e| {
+        KafkaError::Protocol(format!(
+            "encoding {:?} v{version}: {e}",
+            ApiKey::try_from(R::KEY).ok()
+        ))
+    })
 }
 
 impl Drop for Connection {

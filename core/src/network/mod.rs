@@ -10,6 +10,7 @@
 //! TLS and SASL will plug in at the connection's transport (see `connection.rs`).
 
 mod connection;
+mod frame;
 mod throttle;
 mod versions;
 
@@ -24,6 +25,7 @@ use kafka_protocol::protocol::{Request, StrBytes};
 use crate::config::ClientConfig;
 use crate::error::{KafkaError, Result};
 use connection::Connection;
+pub use frame::FrameBuilder;
 pub use versions::supported as supported_versions;
 
 /// A broker as the cluster metadata describes it.
@@ -253,13 +255,43 @@ impl NetworkClient {
         })
     }
 
-    /// Sends a request that expects no response (Produce with acks=0).
-    pub async fn send_no_response<R>(&self, node_id: i32, request: R) -> Result<i16>
+    /// Like `start`, for a request whose body `body` writes for the negotiated version
+    /// (Produce: its record batches go out by reference, see `frame.rs`). `R` names the API.
+    pub async fn start_written<R>(
+        &self,
+        node_id: i32,
+        body: impl FnOnce(&mut FrameBuilder, i16) -> Result<()>,
+    ) -> Result<InFlight<R>>
+    where
+        R: Request + Send + 'static,
+        R::Response: Send + 'static,
+    {
+        let (conn, version) = self.negotiated::<R>(node_id).await?;
+        let pending = conn
+            .start_written::<R>(version, 0, |f| body(f, version))
+            .await?;
+        Ok(InFlight {
+            conn,
+            pending,
+            version,
+            timeout: self.inner.config.request_timeout,
+            _request: std::marker::PhantomData,
+        })
+    }
+
+    /// Sends a request that expects no response (Produce with acks=0), its body written by
+    /// `body` for the negotiated version.
+    pub async fn send_written_no_response<R>(
+        &self,
+        node_id: i32,
+        body: impl FnOnce(&mut FrameBuilder, i16) -> Result<()>,
+    ) -> Result<i16>
     where
         R: Request + Send + 'static,
     {
         let (conn, version) = self.negotiated::<R>(node_id).await?;
-        conn.send_only(request, version).await?;
+        conn.send_only_written::<R>(version, |f| body(f, version))
+            .await?;
         Ok(version)
     }
 

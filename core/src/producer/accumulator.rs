@@ -129,6 +129,9 @@ struct PartitionQueue {
     sequences: PartitionSequences,
     /// Where `drain` publishes this queue's load for the partitioner (adaptive partitioning).
     load: Option<Arc<PartitionLoad>>,
+    /// The size of the last batch drained: a new batch starts with room for about as much,
+    /// so a busy partition does not regrow (and copy) its buffer from a few hundred bytes.
+    last_drained_size: usize,
 }
 
 /// What `drain` saw of one leader, for `partitioner.availability.timeout.ms` (Java's
@@ -160,7 +163,7 @@ pub struct Drained {
 pub struct RecordAccumulator {
     config: ProducerConfig,
     queues: Mutex<PartitionMap<PartitionQueue>>,
-    pub pool: BufferPool,
+    pub pool: Arc<BufferPool>,
     /// Records accepted but not yet completed (close waits for 0).
     incomplete: AtomicUsize,
     /// Incomplete batches per flush generation (see `ProducerBatch::generation`).
@@ -200,7 +203,10 @@ impl RecordAccumulator {
         RecordAccumulator {
             load: adaptive.then(|| Arc::new(LoadStats::default())),
             readiness: Mutex::new(Readiness::default()),
-            pool: BufferPool::new(config.buffer_memory),
+            pool: Arc::new(BufferPool::new(
+                config.buffer_memory,
+                config.batch_size.max(1),
+            )),
             config,
             queues: Mutex::new(PartitionMap::default()),
             incomplete: AtomicUsize::new(0),
@@ -279,13 +285,24 @@ impl RecordAccumulator {
                     .min(batch_size)
                     .min(max_buffer)
                     .max(needed);
-                let extra = capacity - b.builder.allocated();
-                if !charge(&self.pool, credit, extra) {
-                    *credit += RECORD_OVERHEAD;
-                    return Err(RECORD_OVERHEAD + extra);
+                let old = b.builder.allocated();
+                if let Some(reused) = (capacity == self.pool.poolable())
+                    .then(|| self.pool.reuse())
+                    .flatten()
+                {
+                    // The reused buffer's bytes are counted already; the old one's go back.
+                    drop(b.builder.move_to(reused));
+                    self.pool.release(old);
+                    b.charged = b.charged - old + capacity;
+                } else {
+                    let extra = capacity - old;
+                    if !charge(&self.pool, credit, extra) {
+                        *credit += RECORD_OVERHEAD;
+                        return Err(RECORD_OVERHEAD + extra);
+                    }
+                    b.builder.grow(capacity);
+                    b.charged += extra;
                 }
-                b.builder.grow(capacity);
-                b.charged += extra;
                 outcome = append(&mut b.builder);
             }
             match outcome {
@@ -305,23 +322,36 @@ impl RecordAccumulator {
             }
         }
         // A new batch. A partition that just filled one gets a full-size buffer (as Java's
-        // batches); one with a first or occasional record starts small and grows on demand.
+        // batches); one with a first or occasional record starts small and grows on demand,
+        // from about the size its last batch reached while memory is plentiful.
         let needed = BATCH_HEADER_LEN
             + BatchBuilder::record_size_bound(record.key, record.value, record.headers);
         let preferred = if full {
             batch_size
+        } else if self.pool.available() > self.pool.limit() / 2 {
+            batch_size.min((needed * 2).max(q.last_drained_size.next_power_of_two()))
         } else {
             batch_size.min(needed * 2)
         };
         let capacity = preferred.max(256).min(max_buffer).max(needed);
-        if !charge(&self.pool, credit, capacity) {
-            *credit += RECORD_OVERHEAD;
-            return Err(RECORD_OVERHEAD + capacity);
-        }
-        let mut builder = BatchBuilder::new(capacity);
+        let mut builder = match (capacity == self.pool.poolable())
+            .then(|| self.pool.reuse())
+            .flatten()
+        {
+            // Its bytes are counted already: the batch takes them over.
+            Some(reused) => BatchBuilder::with_buffer(reused),
+            None => {
+                if !charge(&self.pool, credit, capacity) {
+                    *credit += RECORD_OVERHEAD;
+                    return Err(RECORD_OVERHEAD + capacity);
+                }
+                BatchBuilder::new(capacity)
+            }
+        };
         let Append::Added(delta) = append(&mut builder) else {
             unreachable!("a first record fits its buffer and any limit")
         };
+        let first_size = builder.size().saturating_sub(BATCH_HEADER_LEN).max(1);
         let generation = self.generation.load(Ordering::Acquire);
         *self
             .incomplete_batches
@@ -334,10 +364,10 @@ impl RecordAccumulator {
             charged: builder.allocated() + RECORD_OVERHEAD,
             builder,
             records: {
-                // A partition that just filled a batch gets room for as many records of
-                // this size as the full-size buffer holds: no regrowth (and copy) of the list
-                // as it fills. (Counted in `RECORD_OVERHEAD` as the records come.)
-                let mut records = Vec::with_capacity(if full { capacity / needed } else { 1 });
+                // Room for as many records of this size as the buffer holds: a busy
+                // partition's list does not regrow (and copy) as it fills. (Counted in
+                // `RECORD_OVERHEAD` as the records come.)
+                let mut records = Vec::with_capacity((capacity / first_size).max(1));
                 records.push(pending(delta, waiters));
                 records
             },
@@ -444,6 +474,9 @@ impl RecordAccumulator {
                 continue;
             }
             let mut batch = q.batches.pop_front().expect("front exists");
+            if batch.attempts == 0 {
+                q.last_drained_size = batch.builder.size();
+            }
             if idempotent && batch.base_sequence < 0 {
                 batch.base_sequence = q.sequences.assign(batch.builder.count());
             }
@@ -490,7 +523,7 @@ impl RecordAccumulator {
             return Ok(b);
         }
         let open = batch.builder.allocated();
-        let bytes = batch.builder.build(
+        let (built, spare) = batch.builder.build_vec(
             self.config.compression,
             self.config.compression_level,
             producer_id,
@@ -501,6 +534,11 @@ impl RecordAccumulator {
         let freed = open.saturating_sub(batch.builder.allocated());
         batch.charged -= freed;
         self.pool.release(freed);
+        if let Some(spare) = spare {
+            self.pool.recycle(spare);
+        }
+        // Back to the pool once acknowledged and written.
+        let bytes = self.pool.share(built);
         batch.encoded = Some(bytes.clone());
         Ok(bytes)
     }
@@ -856,7 +894,15 @@ mod tests {
         let mut batch = ready.into_iter().next().unwrap().batch;
         acc.encode(&mut batch, -1, -1).unwrap();
         acc.succeed(batch, 36, -1);
-        assert_eq!(acc.pool.used(), 0, "completed batches give everything back");
+        let kept = acc.pool.used();
+        assert!(
+            kept > 0 && kept.is_multiple_of(4096) && kept <= 2 * 4096,
+            "completed batches give everything back but full-size buffers kept for reuse: {kept}"
+        );
+        assert!(
+            acc.pool.try_take(acc.pool.limit()),
+            "kept buffers give way when the memory is wanted"
+        );
     }
 
     /// A full pool appends nothing and says how much the append needs; with that much credit

@@ -13,6 +13,7 @@ mod idempotence;
 mod interceptor;
 mod metrics;
 mod partitioner;
+mod produce_request;
 mod record;
 mod sender;
 

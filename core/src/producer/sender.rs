@@ -12,9 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId, TopicName};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -24,6 +22,7 @@ use super::accumulator::{ProducerBatch, RecordAccumulator};
 use super::config::ProducerConfig;
 use super::idempotence::{NextStep, ProducerIdAndEpoch, ProducerIdState};
 use super::metrics::Metrics;
+use super::produce_request::{ProduceRequestBody, TopicBatches};
 use crate::error::{KafkaError, Result};
 use crate::network::{backoff, NetworkClient};
 use crate::topic_partition::TopicPartition;
@@ -316,7 +315,7 @@ impl Sender {
     /// Writes one Produce request, then handles its response on a task of its own.
     async fn send_request(self: Arc<Self>, leader: i32, mut batches: Vec<ProducerBatch>) {
         let ProducerIdAndEpoch { id: pid, epoch } = self.producer_id.lock().unwrap().current();
-        let mut topics: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
+        let mut topics: Vec<TopicBatches> = Vec::new();
         let mut keep = Vec::with_capacity(batches.len());
         for mut b in batches.drain(..) {
             match self.acc.encode(&mut b, pid, epoch) {
@@ -327,32 +326,28 @@ impl Sender {
                     self.metrics
                         .bytes_sent
                         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                    topics.entry(b.tp.topic.to_string()).or_default().push(
-                        PartitionProduceData::default()
-                            .with_index(b.tp.partition)
-                            .with_records(Some(bytes)),
-                    );
+                    // A request has a few topics: a scan beats a map.
+                    match topics.iter_mut().find(|(t, _)| *t == b.tp.topic) {
+                        Some((_, parts)) => parts.push((b.tp.partition, bytes)),
+                        None => topics.push((b.tp.topic.clone(), vec![(b.tp.partition, bytes)])),
+                    }
                     keep.push(b);
                 }
                 Err(e) => self.acc.fail(b, e, true),
             }
         }
-        let request = ProduceRequest::default()
-            .with_acks(self.config.acks)
-            .with_timeout_ms(self.config.client.request_timeout.as_millis() as i32)
-            .with_topic_data(
-                topics
-                    .into_iter()
-                    .map(|(t, parts)| {
-                        TopicProduceData::default()
-                            .with_name(TopicName(StrBytes::from_string(t)))
-                            .with_partition_data(parts)
-                    })
-                    .collect(),
-            );
+        let request = ProduceRequestBody {
+            transactional_id: None,
+            acks: self.config.acks,
+            timeout_ms: self.config.client.request_timeout.as_millis() as i32,
+            topics,
+        };
         let started = Instant::now();
         if self.config.acks == 0 {
-            let sent = self.client.send_no_response(leader, request).await;
+            let sent = self
+                .client
+                .send_written_no_response::<ProduceRequest>(leader, |f, v| request.write(f, v))
+                .await;
             for b in keep {
                 match &sent {
                     Ok(_) => self.complete_ok(b, -1, -1),
@@ -362,7 +357,11 @@ impl Sender {
             self.request_finished(leader);
             return;
         }
-        match self.client.start(leader, request).await {
+        match self
+            .client
+            .start_written::<ProduceRequest>(leader, |f, v| request.write(f, v))
+            .await
+        {
             Err(e) => {
                 self.failed_request(leader, keep, e);
                 self.request_finished(leader);

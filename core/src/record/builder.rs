@@ -74,7 +74,12 @@ fn put_opt(buf: &mut Vec<u8>, b: Option<&[u8]>) {
 impl BatchBuilder {
     /// A batch whose buffer holds `capacity` bytes (header included) until it is grown.
     pub fn new(capacity: usize) -> BatchBuilder {
-        let mut records = Vec::with_capacity(capacity.max(BATCH_HEADER_LEN));
+        BatchBuilder::with_buffer(Vec::with_capacity(capacity.max(BATCH_HEADER_LEN)))
+    }
+
+    /// A builder writing into `buffer` (its contents are discarded, its capacity kept).
+    pub fn with_buffer(mut records: Vec<u8>) -> BatchBuilder {
+        records.clear();
         records.resize(BATCH_HEADER_LEN, 0);
         BatchBuilder {
             records,
@@ -102,6 +107,13 @@ impl BatchBuilder {
         if capacity > self.records.capacity() {
             self.records.reserve_exact(capacity - len);
         }
+    }
+
+    /// Moves the records into `larger` (a reused buffer) and returns the old buffer.
+    pub fn move_to(&mut self, mut larger: Vec<u8>) -> Vec<u8> {
+        larger.clear();
+        larger.extend_from_slice(&self.records);
+        std::mem::replace(&mut self.records, larger)
     }
 
     /// The encoded size of one record with these fields, if it were appended now (an upper
@@ -198,26 +210,40 @@ impl BatchBuilder {
         producer_epoch: i16,
         base_sequence: i32,
     ) -> Result<Bytes> {
+        let (built, _spare) =
+            self.build_vec(codec, level, producer_id, producer_epoch, base_sequence)?;
+        // No copy: the buffer becomes the batch's bytes.
+        Ok(Bytes::from(built))
+    }
+
+    /// `build`, as the buffer itself, and after compression the records buffer it no longer
+    /// needs (for a caller that reuses buffers).
+    pub fn build_vec(
+        &mut self,
+        codec: Compression,
+        level: Option<i32>,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
         assert!(self.built_size.is_none(), "a batch is built once");
         let size = self.records.len();
-        let mut out = if codec == Compression::None {
-            std::mem::take(&mut self.records)
+        let (mut out, spare) = if codec == Compression::None {
+            (std::mem::take(&mut self.records), None)
         } else {
             let mut out = Vec::with_capacity(size);
             out.resize(BATCH_HEADER_LEN, 0);
             compress(codec, level, &self.records[BATCH_HEADER_LEN..], &mut out)?;
-            self.records = Vec::new();
             // A batch in flight holds what it compressed to, not its uncompressed size.
             if out.capacity() - out.len() > out.len() / 8 {
                 out.shrink_to_fit();
             }
-            out
+            (out, Some(std::mem::take(&mut self.records)))
         };
         self.write_header(&mut out, codec, producer_id, producer_epoch, base_sequence);
         self.built_allocation = out.capacity();
         self.built_size = Some(size);
-        // No copy: the buffer becomes the batch's bytes.
-        Ok(Bytes::from(out))
+        Ok((out, spare))
     }
 
     fn write_header(
