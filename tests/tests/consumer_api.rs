@@ -407,15 +407,11 @@ async fn pattern_subscription_follows_matching_topics() {
         let read = |c: &Consumer, n: usize| {
             let c = c.clone();
             async move {
-                let deadline = Instant::now() + GROUP_WAIT;
-                let mut out = Vec::new();
-                while out.len() < n && Instant::now() < deadline {
-                    let got = timeout(CALL_BOUND, c.poll(Duration::from_millis(200)))
-                        .await
-                        .expect("poll returns")
-                        .expect("poll succeeds");
-                    out.extend(got.into_iter().map(|r| (r.topic, r.offset, r.value)));
-                }
+                let mut out: Vec<_> = poll_records(&c, n, GROUP_WAIT)
+                    .await
+                    .into_iter()
+                    .map(|r| (r.topic, r.offset, r.value))
+                    .collect();
                 out.sort();
                 out
             }
@@ -815,38 +811,24 @@ async fn pattern_without_group_picks_up_new_topics() {
         c.subscribe_pattern(&format!(r"{prefix}\..*"), None)
             .await
             .unwrap();
-        let topics_read = |records: &[(String, i32)]| {
-            let mut t: Vec<(String, i32)> = records.to_vec();
-            t.sort();
-            t
-        };
         let read = |n: usize| {
             let c = c.clone();
             async move {
-                let deadline = Instant::now() + READ_WAIT;
-                let mut out = Vec::new();
-                while out.len() < n && Instant::now() < deadline {
-                    let got = timeout(CALL_BOUND, c.poll(Duration::from_millis(200)))
-                        .await
-                        .expect("poll returns")
-                        .expect("poll succeeds");
-                    out.extend(got.into_iter().map(|r| (r.topic, r.partition)));
-                }
+                let mut out: Vec<(String, i32)> = poll_records(&c, n, READ_WAIT)
+                    .await
+                    .into_iter()
+                    .map(|r| (r.topic, r.partition))
+                    .collect();
+                out.sort();
                 out
             }
         };
         let first = read(3).await;
-        assert_eq!(
-            topics_read(&first),
-            (0..3).map(|p| (a.clone(), p)).collect::<Vec<_>>()
-        );
+        assert_eq!(first, (0..3).map(|p| (a.clone(), p)).collect::<Vec<_>>());
         cluster.create_topic(&b, 3, &[]).await;
         produce(&bs, &b, 0..3, 0..1).await;
         let second = read(3).await;
-        assert_eq!(
-            topics_read(&second),
-            (0..3).map(|p| (b.clone(), p)).collect::<Vec<_>>()
-        );
+        assert_eq!(second, (0..3).map(|p| (b.clone(), p)).collect::<Vec<_>>());
         assert_eq!(c.subscription().await, vec![a.clone(), b.clone()]);
         close(&c).await;
     })

@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use kafka_protocol::messages::MetadataRequest;
 use regex::Regex;
 use tokio::time::Instant;
 
@@ -53,17 +52,10 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
 
     /// Topics matching the pattern, from the cluster's full topic list.
     async fn resolve_pattern(&self, regex: &Regex) -> Result<BTreeSet<String>> {
-        let node = self.inner.client.least_loaded_node().await?;
-        let (resp, _) = self
-            .inner
-            .client
-            .send(node, MetadataRequest::default().with_topics(None))
-            .await?;
-        Ok(resp
-            .topics
-            .iter()
-            .filter(|t| !t.is_internal)
-            .filter_map(|t| t.name.as_ref().map(|n| n.to_string()))
+        Ok(self
+            .all_topics()
+            .await?
+            .into_keys()
             .filter(|n| regex.is_match(n))
             .collect())
     }

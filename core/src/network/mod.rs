@@ -246,13 +246,7 @@ impl NetworkClient {
     {
         let (conn, version) = self.negotiated::<R>(node_id).await?;
         let pending = conn.start(request, version).await?;
-        Ok(InFlight {
-            conn,
-            pending,
-            version,
-            timeout: self.inner.config.request_timeout,
-            _request: std::marker::PhantomData,
-        })
+        Ok(self.in_flight(conn, pending, version))
     }
 
     /// Like `start`, for a request whose body `body` writes for the negotiated version
@@ -270,13 +264,22 @@ impl NetworkClient {
         let pending = conn
             .start_written::<R>(version, 0, |f| body(f, version))
             .await?;
-        Ok(InFlight {
+        Ok(self.in_flight(conn, pending, version))
+    }
+
+    fn in_flight<R>(
+        &self,
+        conn: Arc<Connection>,
+        pending: connection::Pending,
+        version: i16,
+    ) -> InFlight<R> {
+        InFlight {
             conn,
             pending,
             version,
             timeout: self.inner.config.request_timeout,
             _request: std::marker::PhantomData,
-        })
+        }
     }
 
     /// Sends a request that expects no response (Produce with acks=0), its body written by

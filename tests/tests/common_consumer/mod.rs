@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use krafty::consumer::{ConsumerRebalanceListener, KafkaConsumer, RebalanceContext};
+use krafty::consumer::{
+    ConsumerRebalanceListener, ConsumerRecord, KafkaConsumer, RebalanceContext,
+};
 use krafty::producer::{KafkaProducer, ProducerRecord};
 use krafty::serialization::StringSerde;
 use krafty::{KafkaError, TopicPartition};
@@ -137,6 +139,25 @@ pub async fn poll_n(c: &Consumer, n: usize, within: Duration) -> Vec<Rec> {
                 .await
                 .unwrap_or_else(|e| panic!("poll failed: {e}")),
         );
+    }
+    out
+}
+
+/// Polls until at least `n` records arrived or `within` passed; returns them whole, in order
+/// (for tests that look at more than partition, offset and value).
+pub async fn poll_records(
+    c: &Consumer,
+    n: usize,
+    within: Duration,
+) -> Vec<ConsumerRecord<String, String>> {
+    let deadline = Instant::now() + within;
+    let mut out = Vec::new();
+    while out.len() < n && Instant::now() < deadline {
+        let got = timeout(CALL_BOUND, c.poll(Duration::from_millis(200)))
+            .await
+            .expect("poll returns")
+            .expect("poll succeeds");
+        out.extend(got);
     }
     out
 }
