@@ -59,7 +59,8 @@ pub struct Faults {
 impl Faults {
     /// The next `count` requests of API `api_key` fail with `error_code`; with `topic` (and
     /// `partition`) only that topic's (partition's) entries fail, where the API has them.
-    /// Applies to Produce, Fetch and ListOffsets (per partition) and, for whole requests, to
+    /// Applies to Produce, Fetch and ListOffsets (per partition), Metadata (per partition of an
+    /// existing topic, answered with no leader) and, for whole requests, to
     /// FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
     /// InitProducerId and ListGroups.
     pub fn fail_next(

@@ -651,6 +651,46 @@ async fn offset_lookups_retry_a_leader_not_ready_yet() {
     .await
 }
 
+/// A partition the metadata names without a leader (an election under way) is looked up again
+/// until it has one: ListOffsets goes to the leader, never to node -1.
+///
+/// Needs injected faults: runs on the dev broker only, and returns early on a real Kafka.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_lookups_wait_for_a_partition_without_a_leader() {
+    bounded(async {
+        const METADATA: i16 = 3;
+        const LEADER_NOT_AVAILABLE: i16 = 5;
+        let cluster = TestCluster::start(1).await;
+        let Some(faults) = cluster.faults() else {
+            eprintln!("skipped on a real Kafka: needs the dev broker's fault injection");
+            return;
+        };
+        let bs = cluster.bootstrap();
+        let topic = unique_topic("leaderless");
+        cluster.create_topic(&topic, 1, &[]).await;
+        produce(&bs, &topic, 0..1, 0..3).await;
+        let t = tp(&topic, 0);
+        faults.fail_next(METADATA, LEADER_NOT_AVAILABLE, 2, Some(&topic), Some(0));
+        let c = consumer(&bs, None, &[]).await;
+        assert_eq!(
+            c.end_offsets(std::slice::from_ref(&t)).await.unwrap(),
+            BTreeMap::from([(t.clone(), 3)])
+        );
+        assert_eq!(
+            faults.errors_fired(),
+            2,
+            "both leaderless answers were seen"
+        );
+        faults.fail_next(METADATA, LEADER_NOT_AVAILABLE, 2, Some(&topic), Some(0));
+        c.assign(std::slice::from_ref(&t)).await.unwrap();
+        c.seek_to_beginning(std::slice::from_ref(&t)).await.unwrap();
+        assert_eq!(poll_n(&c, 3, READ_WAIT).await, expected(0, 0..3));
+        close(&c).await;
+        cluster.stop().await;
+    })
+    .await
+}
+
 /// A record the deserializer rejects stops poll at it, as in the Java client: the records before
 /// it come back, the error names its partition and offset, the position stays on it until the
 /// application seeks past, and the records after it are still delivered.

@@ -58,12 +58,23 @@ pub fn metadata(shared: &Shared, req: MetadataRequest, version: i16) -> Metadata
                     .with_partitions(
                         (0..topic.partition_count())
                             .map(|p| {
-                                MetadataResponsePartition::default()
+                                let part = MetadataResponsePartition::default()
                                     .with_partition_index(p)
-                                    .with_leader_id(node)
                                     .with_leader_epoch(0)
                                     .with_replica_nodes(vec![node])
-                                    .with_isr_nodes(vec![node])
+                                    .with_isr_nodes(vec![node]);
+                                // An injected error (LEADER_NOT_AVAILABLE, say) is answered as
+                                // Kafka answers it during an election: no leader.
+                                match shared.faults.take_error(
+                                    ApiKey::Metadata as i16,
+                                    Some(&name),
+                                    Some(p),
+                                ) {
+                                    Some(code) => {
+                                        part.with_error_code(code).with_leader_id(BrokerId(-1))
+                                    }
+                                    None => part.with_leader_id(node),
+                                }
                             })
                             .collect(),
                     ),
