@@ -20,7 +20,10 @@ use krafty::network::NetworkClient;
 use krafty::record::{decode_batches, ConsumerRecordData};
 use krafty_broker::{Broker, BrokerHandle, Faults};
 
+pub mod clients;
 pub mod proxy;
+
+pub use clients::string_producer;
 
 /// A cluster for one test.
 pub enum TestCluster {

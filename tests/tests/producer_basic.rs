@@ -7,22 +7,11 @@
 
 use std::time::{Duration, Instant};
 
-use krafty::producer::{murmur2_partition, KafkaProducer, ProducerConfig, ProducerRecord};
-use krafty::serialization::StringSerde;
+use krafty::producer::{murmur2_partition, ProducerRecord};
 use krafty::KafkaError;
 use krafty_tests::{read_all, read_batches, unique_topic, within, TestCluster};
 
-async fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> KafkaProducer<String, String> {
-    let mut props = vec![("bootstrap.servers", bootstrap)];
-    props.extend_from_slice(extra);
-    KafkaProducer::new(
-        ProducerConfig::from_properties(props).unwrap(),
-        StringSerde,
-        StringSerde,
-    )
-    .await
-    .unwrap()
-}
+use krafty_tests::string_producer as producer;
 
 fn text(b: &Option<bytes::Bytes>) -> String {
     String::from_utf8(b.as_deref().expect("not null").to_vec()).unwrap()

@@ -9,8 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use krafty::producer::{DeliveryFuture, KafkaProducer, ProducerConfig, ProducerRecord};
-use krafty::serialization::StringSerde;
+use krafty::producer::{DeliveryFuture, KafkaProducer, ProducerRecord};
 use krafty::KafkaError;
 use krafty_tests::proxy::Proxy;
 use krafty_tests::{read_all, read_batches, unique_topic, within, StoredBatch, TestCluster};
@@ -22,20 +21,10 @@ const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 const NOT_ENOUGH_REPLICAS: i16 = 19;
 const UNKNOWN_PRODUCER_ID: i16 = 59;
 
+/// A producer with short retry backoffs (the faults here are retried many times), `extra` over.
 async fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> KafkaProducer<String, String> {
-    let mut props = vec![
-        ("bootstrap.servers", bootstrap),
-        ("retry.backoff.ms", "20"),
-        ("retry.backoff.max.ms", "100"),
-    ];
-    props.extend_from_slice(extra);
-    KafkaProducer::new(
-        ProducerConfig::from_properties(props).unwrap(),
-        StringSerde,
-        StringSerde,
-    )
-    .await
-    .unwrap()
+    let fast_retries = [("retry.backoff.ms", "20"), ("retry.backoff.max.ms", "100")];
+    krafty_tests::string_producer(bootstrap, &[&fast_retries[..], extra].concat()).await
 }
 
 /// Enqueues `r{i}` for each i of `range` to partition 0.

@@ -14,25 +14,14 @@ use std::time::{Duration, Instant};
 use kafka_protocol::messages::MetadataRequest;
 use krafty::config::ClientConfig;
 use krafty::network::NetworkClient;
-use krafty::producer::{DeliveryFuture, KafkaProducer, ProducerConfig, ProducerRecord};
-use krafty::serialization::StringSerde;
+use krafty::producer::{DeliveryFuture, KafkaProducer, ProducerRecord};
 use krafty_tests::proxy::Proxy;
 use krafty_tests::{read_all, read_batches, unique_topic, within, TestCluster};
 
 const PRODUCE: i16 = 0;
 const METADATA: i16 = 3;
 
-async fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> KafkaProducer<String, String> {
-    let mut props = vec![("bootstrap.servers", bootstrap)];
-    props.extend_from_slice(extra);
-    KafkaProducer::new(
-        ProducerConfig::from_properties(props).unwrap(),
-        StringSerde,
-        StringSerde,
-    )
-    .await
-    .unwrap()
-}
+use krafty_tests::string_producer as producer;
 
 /// Sends `value` to partition 0 and waits for its offset.
 async fn send_one(p: &KafkaProducer<String, String>, topic: &str, value: &str) -> i64 {
