@@ -2,7 +2,10 @@
 # Apache Kafka (KRaft, one node on 127.0.0.1) from Maven Central, for compatibility tests.
 #   scripts/kafka.sh install|start|stop|restart|status|wipe
 # KAFKA_VERSION picks the release (4.4.0 by default; the test command also runs 3.9.1 and
-# 4.1.1); PORT the client port (19092 by default; the controller listens on PORT+1).
+# 4.1.1); PORT the client port (19092 by default; the controller listens on PORT+1, and a
+# SASL_PLAINTEXT listener on PORT+2 with user alice / alice-secret for PLAIN, SCRAM-SHA-256 and
+# SCRAM-SHA-512: SCRAM credentials are added when the log dir is formatted, so a run dir
+# formatted by an older version of this script needs `wipe` first).
 # The jars are cached in .cache/kafka/VERSION/lib; data and logs live in
 # .cache/kafka/VERSION/run-PORT and survive stop/restart (a test restarts the broker and expects
 # its committed offsets back); `wipe` removes them.
@@ -12,6 +15,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 version="${KAFKA_VERSION:-4.4.0}"
 port="${PORT:-19092}"
 controller_port=$((port + 1))
+sasl_port=$((port + 2))
 cache="$root/.cache/kafka/$version"
 run="$cache/run-$port"
 
@@ -38,7 +42,7 @@ start() {
     echo "Kafka $version is already running on port $port (pid $pid): scripts/kafka.sh stop first" >&2
     return 1
   fi
-  for p in "$port" "$controller_port"; do
+  for p in "$port" "$controller_port" "$sasl_port"; do
     if listening "$p"; then
       echo "port $p is already taken (a stale Kafka?): refusing to start Kafka $version there" >&2
       return 1
@@ -49,10 +53,16 @@ start() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$run/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -66,7 +76,9 @@ PROPS
     # A cluster id is 16 random bytes in URL-safe base64 without padding.
     cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
     timeout 120 java -cp "$cache/lib/*" kafka.tools.StorageTool format -t "$cluster_id" \
-      -c "$run/server.properties" >"$run/format.log" 2>&1 \
+      -c "$run/server.properties" \
+      --add-scram 'SCRAM-SHA-256=[name=alice,password=alice-secret]' \
+      --add-scram 'SCRAM-SHA-512=[name=alice,password=alice-secret]' >"$run/format.log" 2>&1 \
       || { echo "formatting Kafka's log dir failed; see $run/format.log" >&2; return 1; }
   fi
   nohup java -Xms256m -Xmx512m -XX:+UseSerialGC -cp "$cache/lib/*" \
@@ -78,7 +90,7 @@ PROPS
       rm -f "$run/pid"
       return 1
     fi
-    if listening "$port" && grep -q 'Kafka Server started' "$run/kafka.log"; then
+    if listening "$port" && listening "$sasl_port" && grep -q 'Kafka Server started' "$run/kafka.log"; then
       echo "127.0.0.1:$port"
       return 0
     fi
@@ -108,7 +120,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   restart) stop; start ;;
-  status) if pid="$(our_pid)"; then echo "running (pid $pid) on 127.0.0.1:$port"; else echo stopped; fi ;;
+  status) if pid="$(our_pid)"; then echo "running (pid $pid) on 127.0.0.1:$port (SASL_PLAINTEXT on 127.0.0.1:$sasl_port)"; else echo stopped; fi ;;
   wipe) stop; rm -rf "$run" ;;
   *) echo "usage: $0 install|start|stop|restart|status|wipe  (KAFKA_VERSION=$version PORT=$port)" >&2; exit 2 ;;
 esac

@@ -3,9 +3,14 @@
 /// How to run the dev broker from the command line.
 #[derive(clap::Args, Debug)]
 pub struct BrokerArgs {
-    /// Address to listen on (loopback by default).
+    /// Address to listen on (loopback by default), a PLAINTEXT listener.
     #[arg(long, default_value = "127.0.0.1:9092")]
     pub listen: String,
+    /// Listeners, Kafka's way (replaces --listen):
+    /// `PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093`. SASL users come from
+    /// `--set sasl.users=alice:alice-secret,bob:pw`, mechanisms from `sasl.enabled.mechanisms`.
+    #[arg(long, conflicts_with = "listen")]
+    pub listeners: Option<String>,
     /// Directory for the logs; without it data lives in memory.
     #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
@@ -20,7 +25,11 @@ pub struct BrokerArgs {
 /// Starts the broker, prints where it listens, and runs until Ctrl-C or SIGTERM, then shuts
 /// down cleanly (logs flushed).
 pub async fn run(args: BrokerArgs) -> Result<(), String> {
-    let mut builder = crate::Broker::builder().listen(&args.listen);
+    let mut builder = crate::Broker::builder();
+    builder = match &args.listeners {
+        Some(spec) => builder.listeners(spec),
+        None => builder.listen(&args.listen),
+    };
     if let Some(dir) = args.data_dir {
         builder = builder.data_dir(dir);
     }
@@ -38,6 +47,9 @@ pub async fn run(args: BrokerArgs) -> Result<(), String> {
         "krafty dev broker listening on {}",
         broker.bootstrap_servers()
     );
+    if let Some(sasl) = broker.listener_bootstrap("SASL_PLAINTEXT") {
+        println!("SASL_PLAINTEXT listener on {sasl}");
+    }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
     tokio::select! {

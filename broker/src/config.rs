@@ -39,9 +39,16 @@ pub struct BrokerConfig {
     /// `advertised.listeners` host override (`PLAINTEXT://host:port` or `host:port`).
     pub advertised_host: Option<String>,
     pub advertised_port: Option<i32>,
+    /// Every `advertised.listeners` entry: listener name, host, port (the first entry also
+    /// sets `advertised_host` / `advertised_port`, used when names do not match).
+    pub advertised_listeners: Vec<(String, String, i32)>,
     /// `cluster.id` (default: a fixed id per data dir, random for in-memory brokers).
     pub cluster_id: Option<String>,
     pub group: GroupConfig,
+    /// `sasl.enabled.mechanisms` on SASL listeners (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512).
+    pub sasl_enabled_mechanisms: Vec<String>,
+    /// `sasl.users`: `name:password` pairs, comma-separated (and `BrokerBuilder::sasl_user`).
+    pub sasl_users: Vec<(String, String)>,
 }
 
 impl Default for BrokerConfig {
@@ -55,8 +62,14 @@ impl Default for BrokerConfig {
             socket_request_max_bytes: 104_857_600,
             advertised_host: None,
             advertised_port: None,
+            advertised_listeners: Vec::new(),
             cluster_id: None,
             group: GroupConfig::default(),
+            sasl_enabled_mechanisms: crate::sasl::MECHANISMS
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
+            sasl_users: Vec::new(),
         }
     }
 }
@@ -147,14 +160,54 @@ impl BrokerConfig {
             }
             "cluster.id" => self.cluster_id = Some(value.trim().to_string()),
             "advertised.listeners" => {
-                let v = value.trim();
-                let v = v.split(',').next().unwrap_or(v);
-                let v = v.split("://").last().unwrap_or(v);
-                let (host, port) = v
-                    .rsplit_once(':')
+                let mut entries = Vec::new();
+                for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                    let (name, addr) = entry.split_once("://").unwrap_or(("PLAINTEXT", entry));
+                    let (host, port) = addr
+                        .rsplit_once(':')
+                        .ok_or_else(|| bad(key, format!("`{entry}`: expected host:port")))?;
+                    entries.push((
+                        name.to_ascii_uppercase(),
+                        host.to_string(),
+                        parse(key, port)?,
+                    ));
+                }
+                let (_, host, port) = entries
+                    .first()
                     .ok_or_else(|| bad(key, "expected host:port"))?;
-                self.advertised_host = Some(host.to_string()).filter(|h| !h.is_empty());
-                self.advertised_port = Some(parse(key, port)?);
+                self.advertised_host = Some(host.clone()).filter(|h| !h.is_empty());
+                self.advertised_port = Some(*port);
+                self.advertised_listeners = entries;
+            }
+            "sasl.enabled.mechanisms" => {
+                let list: Vec<String> = value
+                    .split(',')
+                    .map(|m| m.trim().to_ascii_uppercase())
+                    .filter(|m| !m.is_empty())
+                    .collect();
+                if let Some(m) = list
+                    .iter()
+                    .find(|m| !crate::sasl::MECHANISMS.contains(&m.as_str()))
+                {
+                    return Err(bad(
+                        key,
+                        format!("`{m}` is not one of {}", crate::sasl::MECHANISMS.join(", ")),
+                    ));
+                }
+                if list.is_empty() {
+                    return Err(bad(key, "must name at least one mechanism"));
+                }
+                self.sasl_enabled_mechanisms = list;
+            }
+            "sasl.users" => {
+                for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    let (user, password) = pair
+                        .split_once(':')
+                        .filter(|(u, p)| !u.is_empty() && !p.is_empty())
+                        .ok_or_else(|| bad(key, format!("`{pair}` is not name:password")))?;
+                    self.sasl_users
+                        .push((user.to_string(), password.to_string()));
+                }
             }
             // Accepted so that a real Kafka server.properties loads; meaningless on one node.
             "offsets.topic.replication.factor"
@@ -232,5 +285,23 @@ mod tests {
         let e = c.set("num.partitions", "zero").unwrap_err();
         assert_eq!(e.property, "num.partitions");
         assert!(c.set("num.partitions", "0").is_err());
+        c.set("sasl.users", "alice:alice-secret, bob:pw").unwrap();
+        assert_eq!(c.sasl_users.len(), 2);
+        assert_eq!(
+            c.set("sasl.users", "carol").unwrap_err().property,
+            "sasl.users"
+        );
+        c.set("sasl.enabled.mechanisms", "scram-sha-512").unwrap();
+        assert_eq!(c.sasl_enabled_mechanisms, ["SCRAM-SHA-512"]);
+        assert!(c.set("sasl.enabled.mechanisms", "GSSAPI").is_err());
+        c.set(
+            "advertised.listeners",
+            "PLAINTEXT://a:1,SASL_PLAINTEXT://b:2",
+        )
+        .unwrap();
+        assert_eq!(
+            c.advertised_listeners[1],
+            ("SASL_PLAINTEXT".into(), "b".into(), 2)
+        );
     }
 }

@@ -16,6 +16,19 @@
 //! ```
 //!
 //! or run the `krafty-broker` binary. Data lives in memory unless a data dir is given.
+//!
+//! A SASL_PLAINTEXT listener beside the plaintext one, with PLAIN and SCRAM users:
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let broker = krafty_broker::Broker::builder()
+//!     .listeners("PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0")
+//!     .sasl_user("alice", "alice-secret")
+//!     .start()
+//!     .await?;
+//! let sasl_bootstrap = broker.listener_bootstrap("SASL_PLAINTEXT").unwrap();
+//! # Ok(()) }
+//! ```
 
 mod api;
 pub mod cli;
@@ -23,6 +36,7 @@ pub mod config;
 pub mod fault;
 pub mod group;
 pub mod log;
+mod sasl;
 mod server;
 pub mod topics;
 
@@ -54,6 +68,8 @@ use crate::topics::{TopicManager, OFFSETS_TOPIC};
 pub struct BrokerBuilder {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
+    listeners: Option<String>,
+    sasl_users: Vec<(String, String)>,
     properties: Vec<(String, String)>,
     properties_file: Option<PathBuf>,
 }
@@ -84,6 +100,20 @@ impl BrokerBuilder {
         self
     }
 
+    /// The listeners, Kafka's way: `PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093`
+    /// (names are the security protocols; SSL and SASL_SSL are not supported yet; an empty
+    /// host means loopback). Replaces `listen`; the first listener is `bootstrap_servers()`.
+    pub fn listeners(mut self, spec: impl Into<String>) -> Self {
+        self.listeners = Some(spec.into());
+        self
+    }
+
+    /// A user SASL listeners accept (PLAIN, and SCRAM with credentials derived at start).
+    pub fn sasl_user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.sasl_users.push((name.into(), password.into()));
+        self
+    }
+
     /// Sets a broker property by Kafka's name (`num.partitions`, `log.retention.ms`, ...).
     pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.properties.push((key.into(), value.into()));
@@ -105,18 +135,58 @@ impl BrokerBuilder {
         for (k, v) in &self.properties {
             config.set(k, v)?;
         }
+        config.sasl_users.extend(self.sasl_users.iter().cloned());
         Ok(config)
     }
 
     /// Starts the broker on the current tokio runtime.
     pub async fn start(self) -> io::Result<BrokerHandle> {
         let config = Arc::new(self.build_config().map_err(invalid)?);
-        let addr = self
-            .listen
-            .clone()
-            .unwrap_or_else(|| "127.0.0.1:9092".into());
-        let listener = tokio::net::TcpListener::bind(&addr).await?;
-        let local_addr = listener.local_addr()?;
+        let specs = match (&self.listeners, &self.listen) {
+            (Some(_), Some(_)) => return Err(invalid("give either listen or listeners, not both")),
+            (Some(spec), None) => parse_listeners(spec).map_err(invalid)?,
+            (None, listen) => vec![(
+                "PLAINTEXT".to_string(),
+                listen.clone().unwrap_or_else(|| "127.0.0.1:9092".into()),
+            )],
+        };
+        let mut bound = Vec::new();
+        for (i, (name, addr)) in specs.into_iter().enumerate() {
+            let tcp = tokio::net::TcpListener::bind(&addr).await?;
+            let local = tcp.local_addr()?;
+            let advertised = config
+                .advertised_listeners
+                .iter()
+                .find(|(n, _, _)| *n == name);
+            let (host, port) = match advertised {
+                Some((_, host, port)) if !host.is_empty() => (host.clone(), *port),
+                Some((_, _, port)) => (local.ip().to_string(), *port),
+                // The first listener keeps the older single-address overrides.
+                None if i == 0 => (
+                    config
+                        .advertised_host
+                        .clone()
+                        .unwrap_or_else(|| local.ip().to_string()),
+                    config.advertised_port.unwrap_or(local.port() as i32),
+                ),
+                None => (local.ip().to_string(), local.port() as i32),
+            };
+            let sasl = name == "SASL_PLAINTEXT";
+            if !local.ip().is_loopback() && !sasl {
+                tracing::warn!(%local, "listener {name} is bound beyond loopback without authentication");
+            }
+            bound.push((
+                tcp,
+                local,
+                server::Listener {
+                    name,
+                    host,
+                    port,
+                    sasl,
+                },
+            ));
+        }
+        let local_addr = bound[0].1;
         let topics = Arc::new(TopicManager::open(self.data_dir.clone(), config.clone())?);
         let partitions = config.group.offsets_topic_num_partitions;
         let offsets = match topics.get(OFFSETS_TOPIC) {
@@ -143,12 +213,13 @@ impl BrokerBuilder {
             .cluster_id
             .clone()
             .unwrap_or_else(|| cluster_id_for(self.data_dir.as_deref()));
+        let sasl = Arc::new(sasl::SaslUsers::new(
+            &config.sasl_users,
+            config.sasl_enabled_mechanisms.clone(),
+        ));
         let shared = Arc::new(server::Shared {
-            host: config
-                .advertised_host
-                .clone()
-                .unwrap_or_else(|| local_addr.ip().to_string()),
-            port: config.advertised_port.unwrap_or(local_addr.port() as i32),
+            host: bound[0].2.host.clone(),
+            port: bound[0].2.port,
             config: config.clone(),
             topics: topics.clone(),
             groups: groups.clone(),
@@ -156,20 +227,38 @@ impl BrokerBuilder {
             next_producer_id: AtomicI64::new(max_pid + 1),
             appended: watch::channel(0).0,
             cluster_id,
+            sasl,
         });
         let (stop_tx, stop_rx) = watch::channel(false);
-        let server = tokio::spawn(server::serve(listener, shared.clone(), stop_rx.clone()));
+        let mut tasks = Vec::new();
+        let mut listeners = Vec::new();
+        for (tcp, local, listener) in bound {
+            tracing::info!(%local, listener = %listener.name, "listening");
+            listeners.push((
+                listener.name.clone(),
+                local,
+                format!("{}:{}", listener.host, listener.port),
+            ));
+            tasks.push(tokio::spawn(server::serve(
+                tcp,
+                Arc::new(listener),
+                shared.clone(),
+                stop_rx.clone(),
+            )));
+        }
         let retention = tokio::spawn(retention_task(
             topics.clone(),
             config.retention_check_interval_ms,
             stop_rx,
         ));
+        tasks.push(retention);
         tracing::info!(%local_addr, data_dir = ?self.data_dir, "dev broker started");
         Ok(BrokerHandle {
             local_addr,
+            listeners,
             shared,
             stop: stop_tx,
-            tasks: std::sync::Mutex::new(vec![server, retention]),
+            tasks: std::sync::Mutex::new(tasks),
         })
     }
 
@@ -186,6 +275,47 @@ impl BrokerBuilder {
             handle: Some(handle),
         })
     }
+}
+
+/// `NAME://host:port,...` as Kafka's `listeners`; returns (name, bind address) pairs.
+fn parse_listeners(spec: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let bad = |reason: String| ConfigError {
+        property: "listeners".into(),
+        reason,
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, addr) = entry
+            .split_once("://")
+            .ok_or_else(|| bad(format!("`{entry}` is not NAME://host:port")))?;
+        let name = name.to_ascii_uppercase();
+        match name.as_str() {
+            "PLAINTEXT" | "SASL_PLAINTEXT" => {}
+            "SSL" | "SASL_SSL" => {
+                return Err(bad(format!(
+                    "`{entry}`: TLS listeners are not supported yet"
+                )))
+            }
+            _ => {
+                return Err(bad(format!(
+                    "`{entry}`: the listener must be PLAINTEXT or SASL_PLAINTEXT"
+                )))
+            }
+        }
+        if out.iter().any(|(n, _)| *n == name) {
+            return Err(bad(format!("{name} is listed twice")));
+        }
+        let (host, port) = addr
+            .rsplit_once(':')
+            .filter(|(_, p)| p.parse::<u16>().is_ok())
+            .ok_or_else(|| bad(format!("`{entry}` is not NAME://host:port")))?;
+        let host = if host.is_empty() { "127.0.0.1" } else { host };
+        out.push((name, format!("{host}:{port}")));
+    }
+    if out.is_empty() {
+        return Err(bad("no listener given".into()));
+    }
+    Ok(out)
 }
 
 /// A stable cluster id for a data dir (so clients see the same cluster after a restart).
@@ -218,6 +348,8 @@ async fn retention_task(topics: Arc<TopicManager>, every_ms: u64, mut stop: watc
 /// A running broker.
 pub struct BrokerHandle {
     local_addr: SocketAddr,
+    /// Each listener: name, bound address, advertised `host:port`.
+    listeners: Vec<(String, SocketAddr, String)>,
     shared: Arc<server::Shared>,
     stop: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -231,6 +363,14 @@ impl BrokerHandle {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// `host:port` of the listener named `name` (`PLAINTEXT`, `SASL_PLAINTEXT`), if there is one.
+    pub fn listener_bootstrap(&self, name: &str) -> Option<String> {
+        self.listeners
+            .iter()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, _, advertised)| advertised.clone())
     }
 
     /// Fault injection controls.
@@ -270,6 +410,11 @@ impl BlockingBroker {
 
     pub fn faults(&self) -> &Faults {
         self.handle.as_ref().expect("running").faults()
+    }
+
+    /// `host:port` of the listener named `name`, if there is one.
+    pub fn listener_bootstrap(&self, name: &str) -> Option<String> {
+        self.handle.as_ref()?.listener_bootstrap(name)
     }
 
     /// Runs retention on every partition now.

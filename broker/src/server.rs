@@ -4,6 +4,9 @@
 //! its connection), so each connection is one task that reads a frame, handles it, writes the
 //! response. A malformed frame, an unknown API key or an unsupported version closes that one
 //! connection with a logged reason, as Kafka does; every other connection is unaffected.
+//! Each listener (`PLAINTEXT`, `SASL_PLAINTEXT`) has its own accept loop; on a SASL listener a
+//! connection must authenticate (`sasl.rs`) before anything but ApiVersions, SaslHandshake and
+//! SaslAuthenticate is served, and a failed authentication is answered, then closed.
 
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
@@ -21,7 +24,19 @@ use crate::config::BrokerConfig;
 use crate::fault::{ConnectionThrottle, Faults};
 use crate::group::ClientInfo;
 use crate::group::GroupCoordinator;
+use crate::sasl::{AuthStep, Authenticator, SaslUsers};
 use crate::topics::TopicManager;
+
+/// One listener: its name (`PLAINTEXT`, `SASL_PLAINTEXT`) and the address Metadata and
+/// FindCoordinator advertise to the clients that connected through it.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: i32,
+    /// Whether connections must authenticate (SASL_PLAINTEXT).
+    pub sasl: bool,
+}
 
 /// Everything request handlers share.
 pub struct Shared {
@@ -37,6 +52,8 @@ pub struct Shared {
     pub host: String,
     pub port: i32,
     pub cluster_id: String,
+    /// Users and mechanisms of the SASL listeners.
+    pub sasl: Arc<SaslUsers>,
 }
 
 impl Shared {
@@ -48,6 +65,7 @@ impl Shared {
 /// Accepts connections until `shutdown` flips to true.
 pub async fn serve(
     listener: TcpListener,
+    endpoint: Arc<Listener>,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -58,10 +76,11 @@ pub async fn serve(
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let shared = shared.clone();
+                    let endpoint = endpoint.clone();
                     let shutdown = shutdown.clone();
                     connections.spawn(async move {
-                        tracing::debug!(%peer, "connection opened");
-                        let reason = serve_connection(stream, &shared, shutdown).await;
+                        tracing::debug!(%peer, listener = %endpoint.name, "connection opened");
+                        let reason = serve_connection(stream, &shared, &endpoint, shutdown).await;
                         tracing::debug!(%peer, "connection closed: {reason}");
                     });
                 }
@@ -79,6 +98,7 @@ pub async fn serve(
 async fn serve_connection(
     stream: TcpStream,
     shared: &Shared,
+    listener: &Listener,
     mut shutdown: watch::Receiver<bool>,
 ) -> String {
     let client_host = stream
@@ -91,6 +111,7 @@ async fn serve_connection(
     let max = shared.config.socket_request_max_bytes;
     // Injected throttles (KIP-219) are only observed: a request that comes early is served.
     let mut throttle = ConnectionThrottle::default();
+    let mut auth = Authenticator::default();
     loop {
         let size = tokio::select! {
             size = rd.read_i32() => match size {
@@ -122,6 +143,21 @@ async fn serve_connection(
             tracing::warn!("closing connection: unknown API key {key}");
             return format!("unknown API key {key}");
         };
+        if listener.sasl
+            && !auth.is_authenticated()
+            && !matches!(
+                api_key,
+                ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
+            )
+        {
+            tracing::warn!(
+                "closing connection: {api_key:?} before SASL authentication on {}",
+                listener.name
+            );
+            return format!("{api_key:?} before authentication");
+        }
+        // Set when a failed authentication has been answered: the connection then closes.
+        let mut close_after: Option<String> = None;
         let response = if api_key == ApiKey::ApiVersions && !api::handles(api_key, version) {
             // Kafka answers an unknown ApiVersions version in v0 with UNSUPPORTED_VERSION and its
             // own range, so the client can retry with a version both support.
@@ -151,12 +187,24 @@ async fn serve_connection(
                     return "malformed request".into();
                 }
             };
-            if let Some(delay) = shared.faults.latency(key) {
-                tokio::time::sleep(delay).await;
-            }
-            api::handle(shared, request, version, client)
-                .await
-                .map(|r| (r, version, api_key.response_header_version(version)))
+            let response = match request {
+                RequestKind::SaslHandshake(r) => Some(ResponseKind::SaslHandshake(sasl_handshake(
+                    shared, listener, &mut auth, &r,
+                ))),
+                RequestKind::SaslAuthenticate(r) => {
+                    let (response, failure) =
+                        sasl_authenticate(shared, listener, &mut auth, &r, &client.client_host);
+                    close_after = failure;
+                    Some(ResponseKind::SaslAuthenticate(response))
+                }
+                request => {
+                    if let Some(delay) = shared.faults.latency(key) {
+                        tokio::time::sleep(delay).await;
+                    }
+                    api::handle(shared, listener, request, version, client).await
+                }
+            };
+            response.map(|r| (r, version, api_key.response_header_version(version)))
         };
         if drop_after_handling {
             return "fault injection dropped the connection".into();
@@ -189,6 +237,77 @@ async fn serve_connection(
             shared
                 .faults
                 .throttle_sent(&mut throttle, Instant::now(), throttle_ms);
+        }
+        if let Some(reason) = close_after {
+            return reason;
+        }
+    }
+}
+
+/// SaslHandshake: the mechanism for this connection (ILLEGAL_SASL_STATE on a listener without
+/// SASL or after one was chosen; UNSUPPORTED_SASL_MECHANISM with the enabled list).
+fn sasl_handshake(
+    shared: &Shared,
+    listener: &Listener,
+    auth: &mut Authenticator,
+    req: &SaslHandshakeRequest,
+) -> SaslHandshakeResponse {
+    let enabled = || {
+        shared
+            .sasl
+            .mechanisms
+            .iter()
+            .map(|m| kafka_protocol::protocol::StrBytes::from_string(m.clone()))
+            .collect()
+    };
+    if !listener.sasl {
+        return SaslHandshakeResponse::default().with_error_code(34);
+    }
+    match auth.handshake(&shared.sasl, req.mechanism.as_str()) {
+        Ok(()) => SaslHandshakeResponse::default().with_mechanisms(enabled()),
+        Err(code) => SaslHandshakeResponse::default()
+            .with_error_code(code)
+            .with_mechanisms(enabled()),
+    }
+}
+
+/// SaslAuthenticate: one token of the exchange. Returns the answer, and the reason to close
+/// the connection after it when authentication failed (SASL_AUTHENTICATION_FAILED, as Kafka).
+fn sasl_authenticate(
+    shared: &Shared,
+    listener: &Listener,
+    auth: &mut Authenticator,
+    req: &SaslAuthenticateRequest,
+    peer: &str,
+) -> (SaslAuthenticateResponse, Option<String>) {
+    let message = |m: String| Some(kafka_protocol::protocol::StrBytes::from_string(m));
+    if !listener.sasl {
+        let r = SaslAuthenticateResponse::default()
+            .with_error_code(34)
+            .with_error_message(message(format!("{} does not use SASL", listener.name)));
+        return (
+            r,
+            Some("SaslAuthenticate on a listener without SASL".into()),
+        );
+    }
+    match auth.authenticate(&shared.sasl, &req.auth_bytes) {
+        AuthStep::Challenge(bytes) => (
+            SaslAuthenticateResponse::default().with_auth_bytes(bytes.into()),
+            None,
+        ),
+        AuthStep::Success { user, response } => {
+            tracing::debug!(%user, peer, listener = %listener.name, "SASL authentication succeeded");
+            (
+                SaslAuthenticateResponse::default().with_auth_bytes(response.into()),
+                None,
+            )
+        }
+        AuthStep::Failure(reason) => {
+            tracing::info!(peer, listener = %listener.name, "SASL authentication failed: {reason}");
+            let r = SaslAuthenticateResponse::default()
+                .with_error_code(58)
+                .with_error_message(message(reason.clone()));
+            (r, Some(format!("authentication failed: {reason}")))
         }
     }
 }

@@ -683,3 +683,108 @@ fn delete_records_describe_cluster_leader_epochs_and_configs() {
         "default"
     );
 }
+
+/// A SASL_PLAINTEXT listener beside a plaintext one: PLAIN over raw frames authenticates and
+/// then serves everything, Metadata advertising the listener the client came in on; before
+/// authentication only ApiVersions and the SASL requests are served, and anything else (other
+/// requests, garbage, a wrong password after its SASL_AUTHENTICATION_FAILED answer) closes
+/// that one connection while the authenticated one keeps being served.
+#[test]
+fn sasl_listener_authenticates_and_garbage_before_authentication_closes_only_its_connection() {
+    let b = Broker::builder()
+        .listeners("PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0")
+        .sasl_user("alice", "alice-secret")
+        .config("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-512")
+        .start_blocking()
+        .unwrap();
+    let sasl_addr = b.listener_bootstrap("SASL_PLAINTEXT").unwrap();
+    let plain_addr = b.listener_bootstrap("PLAINTEXT").unwrap();
+    assert_eq!(plain_addr, b.bootstrap_servers());
+    let port = |a: &str| a.rsplit_once(':').unwrap().1.parse::<i32>().unwrap();
+
+    let login = |conn: &mut Conn, password: &str| -> SaslAuthenticateResponse {
+        let versions = conn.send(ApiVersionsRequest::default(), 3).unwrap();
+        assert!(versions
+            .api_keys
+            .iter()
+            .any(|k| k.api_key == ApiKey::SaslAuthenticate as i16));
+        let hs = conn
+            .send(
+                SaslHandshakeRequest::default().with_mechanism(sb("PLAIN")),
+                1,
+            )
+            .unwrap();
+        assert_eq!(hs.error_code, 0);
+        assert_eq!(hs.mechanisms, vec![sb("PLAIN"), sb("SCRAM-SHA-512")]);
+        let token = format!("\0alice\0{password}");
+        conn.send(
+            SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token.into_bytes())),
+            2,
+        )
+        .unwrap()
+    };
+    let mut good = Conn::connect(&sasl_addr);
+    assert_eq!(login(&mut good, "alice-secret").error_code, 0);
+    let md = good
+        .send(MetadataRequest::default().with_topics(None), 12)
+        .unwrap();
+    assert_eq!(
+        md.brokers[0].port,
+        port(&sasl_addr),
+        "the SASL port is advertised"
+    );
+    create_topic(&mut good, "sasl-safe", 1);
+
+    // A mechanism not enabled: UNSUPPORTED_SASL_MECHANISM (33) with the enabled list.
+    let mut other = Conn::connect(&sasl_addr);
+    let hs = other
+        .send(
+            SaslHandshakeRequest::default().with_mechanism(sb("SCRAM-SHA-256")),
+            1,
+        )
+        .unwrap();
+    assert_eq!(hs.error_code, 33);
+
+    // A wrong password: SASL_AUTHENTICATION_FAILED with a message, then the connection closes.
+    let mut wrong = Conn::connect(&sasl_addr);
+    let r = login(&mut wrong, "nope");
+    assert_eq!(r.error_code, 58);
+    assert!(r.error_message.unwrap().contains("PLAIN"));
+    assert!(wrong.read_frame().is_none(), "closed after the failure");
+
+    // Requests before authentication and garbage close their connection.
+    let mut early = Conn::connect(&sasl_addr);
+    assert!(
+        early
+            .send(MetadataRequest::default().with_topics(None), 12)
+            .is_none(),
+        "Metadata before authentication closes the connection"
+    );
+    for garbage in [
+        vec![0, 0, 0, 10, 0x7f, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0],
+        vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3],
+        b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+    ] {
+        let mut bad = Conn::connect(&sasl_addr);
+        bad.raw(&garbage);
+        assert!(bad.read_frame().is_none(), "closed for {garbage:?}");
+    }
+
+    // The plaintext listener needs no login and advertises its own port.
+    let mut plain = Conn::connect(&plain_addr);
+    let md = plain
+        .send(MetadataRequest::default().with_topics(None), 12)
+        .unwrap();
+    assert_eq!(md.brokers[0].port, port(&plain_addr));
+
+    // The authenticated connection is still served.
+    produce(
+        &mut good,
+        "sasl-safe",
+        0,
+        batch(&["kept"], Compression::None),
+        -1,
+    )
+    .unwrap();
+    assert_eq!(fetch(&mut good, "sasl-safe", 0, 0).1, vec!["kept"]);
+}

@@ -191,6 +191,15 @@ impl TestCluster {
     }
 }
 
+/// `KRAFTY_TEST_SASL_BOOTSTRAP` when set and not empty: an external cluster's SASL_PLAINTEXT
+/// listener (`scripts/kafka.sh` opens one on PORT+2, user `alice` / `alice-secret` for PLAIN,
+/// SCRAM-SHA-256 and SCRAM-SHA-512).
+pub fn external_sasl_bootstrap() -> Option<String> {
+    std::env::var("KRAFTY_TEST_SASL_BOOTSTRAP")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
 /// `KRAFTY_TEST_BOOTSTRAP` when set and not empty.
 pub fn external_bootstrap() -> Option<String> {
     std::env::var("KRAFTY_TEST_BOOTSTRAP")

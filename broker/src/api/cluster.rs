@@ -1,15 +1,22 @@
-//! Metadata, DescribeCluster and FindCoordinator: this one node leads everything.
+//! Metadata, DescribeCluster and FindCoordinator: this one node leads everything. The broker
+//! address they give is the listener the request came in on (a SASL client is sent back to
+//! the SASL port, never to the plaintext one).
 
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::metadata_response::*;
 use kafka_protocol::messages::*;
 
-use crate::server::Shared;
+use crate::server::{Listener, Shared};
 use crate::topics::sb;
 
 /// Metadata: every topic (or the requested ones, auto-creating them when allowed).
-pub fn metadata(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataResponse {
+pub fn metadata(
+    shared: &Shared,
+    listener: &Listener,
+    req: MetadataRequest,
+    version: i16,
+) -> MetadataResponse {
     let node = BrokerId(shared.config.node_id);
     // In v0 an empty list (there is no null) asks for every topic.
     let all =
@@ -84,26 +91,31 @@ pub fn metadata(shared: &Shared, req: MetadataRequest, version: i16) -> Metadata
     MetadataResponse::default()
         .with_brokers(vec![MetadataResponseBroker::default()
             .with_node_id(node)
-            .with_host(sb(&shared.host))
-            .with_port(shared.port)])
+            .with_host(sb(&listener.host))
+            .with_port(listener.port)])
         .with_cluster_id(Some(sb(&shared.cluster_id)))
         .with_controller_id(node)
         .with_topics(topics)
 }
 
-pub fn describe_cluster(shared: &Shared, _req: DescribeClusterRequest) -> DescribeClusterResponse {
+pub fn describe_cluster(
+    shared: &Shared,
+    listener: &Listener,
+    _req: DescribeClusterRequest,
+) -> DescribeClusterResponse {
     DescribeClusterResponse::default()
         .with_cluster_id(sb(&shared.cluster_id))
         .with_controller_id(BrokerId(shared.config.node_id))
         .with_brokers(vec![DescribeClusterBroker::default()
             .with_broker_id(BrokerId(shared.config.node_id))
-            .with_host(sb(&shared.host))
-            .with_port(shared.port)])
+            .with_host(sb(&listener.host))
+            .with_port(listener.port)])
 }
 
 /// FindCoordinator: groups (key type 0) are coordinated here; transactions are not supported.
 pub fn find_coordinator(
     shared: &Shared,
+    listener: &Listener,
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
@@ -123,8 +135,12 @@ pub fn find_coordinator(
                 Coordinator::default()
                     .with_key(k.clone())
                     .with_node_id(if code == 0 { node } else { BrokerId(-1) })
-                    .with_host(if code == 0 { sb(&shared.host) } else { sb("") })
-                    .with_port(if code == 0 { shared.port } else { -1 })
+                    .with_host(if code == 0 {
+                        sb(&listener.host)
+                    } else {
+                        sb("")
+                    })
+                    .with_port(if code == 0 { listener.port } else { -1 })
                     .with_error_code(code)
                     .with_error_message(msg.map(sb))
             })
@@ -142,6 +158,6 @@ pub fn find_coordinator(
         return r.with_node_id(BrokerId(-1)).with_host(sb("")).with_port(-1);
     }
     r.with_node_id(node)
-        .with_host(sb(&shared.host))
-        .with_port(shared.port)
+        .with_host(sb(&listener.host))
+        .with_port(listener.port)
 }

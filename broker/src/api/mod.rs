@@ -17,7 +17,7 @@ use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::*;
 
 use crate::group::ClientInfo;
-use crate::server::Shared;
+use crate::server::{Listener, Shared};
 
 /// `(api key, min, max)` advertised in ApiVersions.
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
@@ -46,6 +46,11 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::DescribeCluster, 0, 1),
+    // Handled by the connection (`server.rs`, `sasl.rs`). Min 0 is advertised because
+    // librdkafka finds no SASL support without it; after a v0 handshake the pre-KIP-152 client
+    // would send raw tokens, which are not spoken here (they close the connection).
+    (ApiKey::SaslHandshake, 0, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 /// Whether this broker handles `key` at `version` (Produce below v3 is advertised, not served).
@@ -77,6 +82,7 @@ pub fn api_versions(error_code: i16) -> ApiVersionsResponse {
 /// Handles one decoded request; `None` means no response is sent (Produce with acks=0).
 pub async fn handle(
     shared: &Shared,
+    listener: &Listener,
     request: RequestKind,
     version: i16,
     client: ClientInfo,
@@ -87,12 +93,14 @@ pub async fn handle(
     let groups = &shared.groups;
     Some(match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions(0)),
-        RequestKind::Metadata(r) => ResponseKind::Metadata(cluster::metadata(shared, r, version)),
+        RequestKind::Metadata(r) => {
+            ResponseKind::Metadata(cluster::metadata(shared, listener, r, version))
+        }
         RequestKind::DescribeCluster(r) => {
-            ResponseKind::DescribeCluster(cluster::describe_cluster(shared, r))
+            ResponseKind::DescribeCluster(cluster::describe_cluster(shared, listener, r))
         }
         RequestKind::FindCoordinator(r) => {
-            ResponseKind::FindCoordinator(cluster::find_coordinator(shared, r, version))
+            ResponseKind::FindCoordinator(cluster::find_coordinator(shared, listener, r, version))
         }
         RequestKind::Produce(r) => {
             return produce::produce(shared, r, version).map(ResponseKind::Produce)

@@ -6,7 +6,9 @@
 //! When the socket dies every waiter gets a network error, which the caller may retry.
 //! A response that carries a throttle time (KIP-219) holds the connection's later requests
 //! back until it has passed (`throttle.rs`).
-//! TLS/SASL would wrap the stream here, before the split.
+//! On a SASL_PLAINTEXT connection `connect` authenticates (`sasl/`) after ApiVersions, before
+//! the connection is handed out, so no other request ever goes out unauthenticated.
+//! TLS would wrap the stream here, before the split.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
@@ -64,12 +66,14 @@ fn net_err(addr: &str, reason: impl std::fmt::Display) -> KafkaError {
 }
 
 impl Connection {
-    /// Connects and negotiates API versions (ApiVersions v3, falling back to v0).
+    /// Connects, negotiates API versions (ApiVersions v3, falling back to v0) and, with
+    /// `sasl`, authenticates.
     pub async fn connect(
         addr: &str,
         client_id: &str,
         setup_timeout: Duration,
         request_timeout: Duration,
+        sasl: Option<&super::SaslConfig>,
     ) -> Result<Connection> {
         let stream = tokio::time::timeout(setup_timeout, TcpStream::connect(addr))
             .await
@@ -123,6 +127,9 @@ impl Connection {
             throttle: Throttle::default(),
         };
         conn.broker_versions = conn.negotiate(request_timeout).await?;
+        if let Some(sasl) = sasl {
+            super::sasl::authenticate(&conn, sasl, request_timeout).await?;
+        }
         Ok(conn)
     }
 

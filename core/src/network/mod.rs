@@ -7,10 +7,13 @@
 //! A broker that throttles a connection (KIP-219 quotas) gets nothing more on it until the
 //! throttle time has passed (`throttle.rs`); [`NetworkClient::throttled_until`] lets the
 //! producer leave such a broker's batches in the accumulator meanwhile.
-//! TLS and SASL will plug in at the connection's transport (see `connection.rs`).
+//! With `security.protocol=SASL_PLAINTEXT` every connection authenticates right after
+//! ApiVersions (`sasl/`); a refused login fails the call at once (not retriable). TLS will
+//! plug in at the connection's transport (see `connection.rs`).
 
 mod connection;
 mod frame;
+mod sasl;
 mod throttle;
 mod versions;
 
@@ -26,6 +29,7 @@ use crate::config::ClientConfig;
 use crate::error::{KafkaError, Result};
 use connection::Connection;
 pub use frame::FrameBuilder;
+pub use sasl::{parse_jaas, SaslConfig, SaslMechanism};
 pub use versions::supported as supported_versions;
 
 /// A broker as the cluster metadata describes it.
@@ -172,6 +176,7 @@ impl NetworkClient {
                 &cfg.client_id,
                 cfg.connection_setup_timeout,
                 cfg.request_timeout,
+                cfg.sasl.as_ref(),
             )
             .await
             {

@@ -29,6 +29,9 @@ pub fn supported(key: ApiKey) -> (i16, i16) {
         ApiKey::DeleteGroups => (0, 2),
         ApiKey::DescribeCluster => (0, 1),
         ApiKey::AlterClientQuotas => (0, 1),
+        // v0 of the handshake is followed by raw tokens (pre-KIP-152): not spoken.
+        ApiKey::SaslHandshake => (1, 1),
+        ApiKey::SaslAuthenticate => (0, 2),
         _ => (0, -1),
     }
 }
