@@ -81,6 +81,13 @@ pytest_suite() {
   [ "$f" -eq 0 ] || suites_failed+=("$label")
 }
 
+# kcat (librdkafka's CLI) for the kcat tests (the SASL suite, the interop suite), from Debian's
+# packages, before any suite runs.
+if ! command -v kcat >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing kcat"
+  (timeout 300 apt-get install -y -q kcat || (timeout 300 apt-get update -q && timeout 300 apt-get install -y -q kcat)) >/dev/null 2>&1 \
+    || echo "kcat could not be installed: its tests are skipped"
+fi
 cargo_suite "Rust: the workspace against the dev broker" -- \
   --workspace --exclude krafty-python --all-targets --no-fail-fast
 echo "== Rust: doc tests"
@@ -103,12 +110,6 @@ for example in quickstart producer_callbacks consumer_group keyed_ordering delay
 done
 
 py="$(scripts/python-env.sh)" || { echo "the Python venv could not be set up"; exit 1; }
-# kcat (librdkafka's CLI) for the interop suite's kcat test, from Debian's packages.
-if ! command -v kcat >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-  echo "== installing kcat"
-  (timeout 300 apt-get install -y -q kcat || (timeout 300 apt-get update -q && timeout 300 apt-get install -y -q kcat)) >/dev/null 2>&1 \
-    || echo "kcat could not be installed: its interop test is skipped"
-fi
 echo "== Python package: pip install ./bindings/python"
 # The dev profile shares the build with the Rust tests above (bench/python.sh installs release).
 # A failed install fails the run: the suite never tests an older installed package.
