@@ -217,7 +217,9 @@ impl BrokerBuilder {
             &config.sasl_users,
             config.sasl_enabled_mechanisms.clone(),
         ));
+        let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(server::Shared {
+            stopping: stop_rx.clone(),
             host: bound[0].2.host.clone(),
             port: bound[0].2.port,
             config: config.clone(),
@@ -229,7 +231,6 @@ impl BrokerBuilder {
             cluster_id,
             sasl,
         });
-        let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         let mut listeners = Vec::new();
         for (tcp, local, listener) in bound {

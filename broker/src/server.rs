@@ -48,6 +48,9 @@ pub struct Shared {
     pub next_producer_id: AtomicI64,
     /// Bumped after every append; long-polling fetches wait on it.
     pub appended: watch::Sender<u64>,
+    /// Flips to true when the broker shuts down: a parked fetch answers at once, so shutdown
+    /// does not wait out its `max_wait_ms`.
+    pub stopping: watch::Receiver<bool>,
     /// Host and port advertised in Metadata and FindCoordinator.
     pub host: String,
     pub port: i32,

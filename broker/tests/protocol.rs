@@ -442,6 +442,30 @@ fn long_poll_fetch_wakes_on_append() {
     );
 }
 
+/// Shutting down does not wait out a parked fetch's `max_wait_ms`: the fetch is answered (with
+/// what there is) and the broker stops at once.
+#[test]
+fn shutdown_answers_a_parked_fetch_at_once() {
+    let mut b = broker();
+    let mut c = Conn::new(&b);
+    create_topic(&mut c, "parked", 1);
+    let fetching = std::thread::spawn(move || {
+        let started = Instant::now();
+        let answer = fetch(&mut c, "parked", 0, 30_000);
+        (answer, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    b.shutdown();
+    let stopped = started.elapsed();
+    let ((code, values), waited) = fetching.join().unwrap();
+    assert_eq!((code, values), (0, vec![]), "answered with nothing to read");
+    assert!(
+        stopped < Duration::from_secs(5) && waited < Duration::from_secs(5),
+        "shutdown took {stopped:?}, the fetch {waited:?} (max_wait_ms 30 s)"
+    );
+}
+
 #[test]
 fn data_and_topics_survive_a_restart_and_retention_deletes_old_segments() {
     let dir = tempfile::tempdir().unwrap();

@@ -16,14 +16,20 @@ use crate::server::Shared;
 pub async fn fetch(shared: &Shared, req: FetchRequest, _version: i16) -> FetchResponse {
     let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
     let mut appended = shared.appended.subscribe();
+    let mut stopping = shared.stopping.clone();
     loop {
         appended.borrow_and_update();
         let (response, bytes, errors) = read_once(shared, &req);
-        if bytes >= req.min_bytes.max(0) as usize || errors || Instant::now() >= deadline {
+        if bytes >= req.min_bytes.max(0) as usize
+            || errors
+            || Instant::now() >= deadline
+            || *stopping.borrow_and_update()
+        {
             return response;
         }
         tokio::select! {
             changed = appended.changed() => if changed.is_err() { return response },
+            changed = stopping.changed() => if changed.is_err() { return response },
             _ = tokio::time::sleep_until(deadline) => {}
         }
     }
