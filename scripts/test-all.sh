@@ -145,7 +145,8 @@ if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
         KRAFTY_TEST_RESTART_CMD="KAFKA_VERSION=$version PORT=$port $root/scripts/kafka.sh restart" \
         -- -p krafty-tests --no-fail-fast
       if [ "$first" = 1 ] && [ "$python_ok" = 1 ]; then
-        pytest_suite "Python package on Kafka $version" bindings/python KRAFTY_TEST_BOOTSTRAP="$kafka"
+        pytest_suite "Python package on Kafka $version" bindings/python KRAFTY_TEST_BOOTSTRAP="$kafka" \
+          KRAFTY_TEST_SASL_BOOTSTRAP="127.0.0.1:$((port + 2))"
       fi
       pytest_suite "Python interop on Kafka $version" interop/python KRAFTY_TEST_BOOTSTRAP="$kafka"
       KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh stop

@@ -10,7 +10,9 @@ use crate::config::properties;
 
 /// A dev broker on `127.0.0.1` (port 0 = any free port). Without `data_dir` it keeps
 /// everything in memory. Broker settings use Kafka's names (`num_partitions=3` or
-/// `{"num.partitions": 3}`).
+/// `{"num.partitions": 3}`). `listeners` replaces the one plaintext listener, Kafka's way
+/// (`"PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"`), with users from `sasl_users`
+/// (`"alice:alice-secret,bob:pw"`); `listener_bootstrap(name)` gives a listener's address.
 #[pyclass(module = "krafty._krafty", name = "DevBroker", frozen)]
 pub struct PyBroker {
     handle: std::sync::Mutex<Option<BrokerHandle>>,
@@ -20,15 +22,19 @@ pub struct PyBroker {
 #[pymethods]
 impl PyBroker {
     #[new]
-    #[pyo3(signature = (port=0, data_dir=None, config=None, **kwargs))]
+    #[pyo3(signature = (port=0, data_dir=None, config=None, listeners=None, **kwargs))]
     fn new(
         py: Python<'_>,
         port: u16,
         data_dir: Option<std::path::PathBuf>,
         config: Option<&Bound<'_, PyDict>>,
+        listeners: Option<String>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let mut builder = Broker::builder().listen(format!("127.0.0.1:{port}"));
+        let mut builder = match listeners {
+            Some(spec) => Broker::builder().listeners(spec),
+            None => Broker::builder().listen(format!("127.0.0.1:{port}")),
+        };
         if let Some(dir) = data_dir {
             builder = builder.data_dir(dir);
         }
@@ -53,6 +59,11 @@ impl PyBroker {
     #[getter]
     fn bootstrap_servers(&self) -> String {
         self.bootstrap.clone()
+    }
+
+    /// `host:port` of the listener named `name` (`"SASL_PLAINTEXT"`), or None.
+    fn listener_bootstrap(&self, name: &str) -> PyResult<Option<String>> {
+        self.with(|h| h.listener_bootstrap(name))
     }
 
     /// The next `count` requests of API `api_key` fail with Kafka error `error_code` (only

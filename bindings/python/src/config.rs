@@ -24,11 +24,21 @@ pub fn properties(
             if v.is_none() {
                 continue;
             }
-            let name = k.extract::<String>()?.replace('_', ".");
+            let name = kafka_name(&k.extract::<String>()?);
             out.push((name, value_string(&v)?));
         }
     }
     Ok(out)
+}
+
+/// Kafka's name for a keyword argument: underscores become dots, except for kafka-python's
+/// names that Kafka spells otherwise.
+fn kafka_name(python: &str) -> String {
+    match python {
+        "sasl_plain_username" => "sasl.username".into(),
+        "sasl_plain_password" => "sasl.password".into(),
+        other => other.replace('_', "."),
+    }
 }
 
 fn value_string(v: &Bound<'_, PyAny>) -> PyResult<String> {
