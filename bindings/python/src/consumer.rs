@@ -30,7 +30,7 @@ use crate::blocking::{wait, wait_fast};
 use crate::config::{properties, take};
 use crate::errors::{to_py, IntoPy};
 
-type Consumer = CoreConsumer<Option<Bytes>, Option<Bytes>>;
+pub(crate) type Consumer = CoreConsumer<Option<Bytes>, Option<Bytes>>;
 type Obj = Py<PyAny>;
 
 /// One record read from a partition, with kafka-python's fields. Constructible with
@@ -164,16 +164,16 @@ pub fn tp_to_py<'py>(py: Python<'py>, tp: &TopicPartition) -> PyResult<Bound<'py
 }
 
 /// Any `(topic, partition)` pair, a `TopicPartition` included.
-fn tp_from_py(o: &Bound<'_, PyAny>) -> PyResult<TopicPartition> {
+pub(crate) fn tp_from_py(o: &Bound<'_, PyAny>) -> PyResult<TopicPartition> {
     let (topic, partition): (String, i32) = o.extract()?;
     Ok(TopicPartition::new(topic, partition))
 }
 
-fn tps_from_py(items: &Bound<'_, PyAny>) -> PyResult<Vec<TopicPartition>> {
+pub(crate) fn tps_from_py(items: &Bound<'_, PyAny>) -> PyResult<Vec<TopicPartition>> {
     items.try_iter()?.map(|o| tp_from_py(&o?)).collect()
 }
 
-fn tp_set<'py>(py: Python<'py>, tps: &[TopicPartition]) -> PyResult<Bound<'py, PySet>> {
+pub(crate) fn tp_set<'py>(py: Python<'py>, tps: &[TopicPartition]) -> PyResult<Bound<'py, PySet>> {
     let set = PySet::empty(py)?;
     for tp in tps {
         set.add(tp_to_py(py, tp)?)?;
@@ -181,9 +181,9 @@ fn tp_set<'py>(py: Python<'py>, tps: &[TopicPartition]) -> PyResult<Bound<'py, P
     Ok(set)
 }
 
-struct Deserializers {
-    key: Option<Obj>,
-    value: Option<Obj>,
+pub(crate) struct Deserializers {
+    pub key: Option<Obj>,
+    pub value: Option<Obj>,
 }
 
 impl Deserializers {
@@ -198,7 +198,7 @@ impl Deserializers {
         }
     }
 
-    fn record(
+    pub fn record(
         &self,
         py: Python<'_>,
         r: CoreRecord<Option<Bytes>, Option<Bytes>>,
@@ -234,19 +234,19 @@ impl Deserializers {
 /// What a rebalance listener's calls on its own consumer reach while the core runs the
 /// listener (the core's poll holds the consumer's state meanwhile): positions as they were,
 /// and the commits and seeks the core makes when the listener returns.
-struct ListenerScope {
+pub(crate) struct ListenerScope {
     /// The thread running the listener: calls from other threads wait for the state as usual.
-    thread: ThreadId,
-    positions: BTreeMap<TopicPartition, i64>,
+    pub thread: ThreadId,
+    pub positions: BTreeMap<TopicPartition, i64>,
     /// Partitions just assigned (`on_partitions_assigned`), which have no position yet.
-    assigned: Vec<TopicPartition>,
-    commits: BTreeMap<TopicPartition, OffsetAndMetadata>,
-    seeks: BTreeMap<TopicPartition, i64>,
+    pub assigned: Vec<TopicPartition>,
+    pub commits: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    pub seeks: BTreeMap<TopicPartition, i64>,
 }
 
 /// One consumer's listener scope, shared by the consumer and its listener: a listener that
 /// calls another consumer reaches that one normally.
-type Scope = Arc<Mutex<Option<ListenerScope>>>;
+pub(crate) type Scope = Arc<Mutex<Option<ListenerScope>>>;
 
 /// A Python rebalance listener: `on_partitions_revoked(partitions)`,
 /// `on_partitions_assigned(partitions)`, optional `on_partitions_lost(partitions)`.
@@ -337,7 +337,7 @@ fn offset_from_py(o: &Bound<'_, PyAny>) -> PyResult<OffsetAndMetadata> {
     })
 }
 
-fn offsets_from_py(
+pub(crate) fn offsets_from_py(
     offsets: &Bound<'_, PyDict>,
 ) -> PyResult<BTreeMap<TopicPartition, OffsetAndMetadata>> {
     offsets
@@ -363,7 +363,10 @@ fn struct_class<'py>(
 }
 
 /// `krafty.OffsetAndMetadata(offset, metadata, leader_epoch)` (-1 for an unknown epoch).
-fn offset_and_metadata<'py>(py: Python<'py>, o: &OffsetAndMetadata) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn offset_and_metadata<'py>(
+    py: Python<'py>,
+    o: &OffsetAndMetadata,
+) -> PyResult<Bound<'py, PyAny>> {
     struct_class(py, &OFFSET_AND_METADATA, "OffsetAndMetadata")?.call1((
         o.offset,
         o.metadata.clone(),
@@ -384,12 +387,12 @@ fn offsets_to_py<'py>(
 }
 
 /// A timeout argument in milliseconds (int or float; None: none).
-fn millis(timeout_ms: Option<f64>) -> Option<Duration> {
+pub(crate) fn millis(timeout_ms: Option<f64>) -> Option<Duration> {
     timeout_ms.map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
 }
 
 /// `fut`, failing with a (client-side) timeout after `timeout` when one is given.
-async fn within<T>(
+pub(crate) async fn within<T>(
     timeout: Option<Duration>,
     what: &str,
     fut: impl std::future::Future<Output = krafty::Result<T>>,
@@ -1053,7 +1056,10 @@ impl PyConsumer {
     }
 }
 
-fn offsets_dict(py: Python<'_>, o: BTreeMap<TopicPartition, i64>) -> PyResult<Bound<'_, PyDict>> {
+pub(crate) fn offsets_dict(
+    py: Python<'_>,
+    o: BTreeMap<TopicPartition, i64>,
+) -> PyResult<Bound<'_, PyDict>> {
     let out = PyDict::new(py);
     for (tp, v) in o {
         out.set_item(tp_to_py(py, &tp)?, v)?;
@@ -1062,7 +1068,12 @@ fn offsets_dict(py: Python<'_>, o: BTreeMap<TopicPartition, i64>) -> PyResult<Bo
 }
 
 /// `SerializationError` naming the record a deserializer refused, caused by what it raised.
-fn deserialization_error(py: Python<'_>, tp: &TopicPartition, offset: i64, cause: PyErr) -> PyErr {
+pub(crate) fn deserialization_error(
+    py: Python<'_>,
+    tp: &TopicPartition,
+    offset: i64,
+    cause: PyErr,
+) -> PyErr {
     let err = to_py(
         py,
         &KafkaError::Serialization(format!(

@@ -25,7 +25,7 @@ use crate::errors::{from_py, IntoPy};
 use crate::future::{BatchCompletion, Outcome, RecordFuture, Shared};
 
 type Obj = Py<PyAny>;
-type Producer = CoreProducer<Obj, Obj>;
+pub(crate) type Producer = CoreProducer<Obj, Obj>;
 
 /// bytes, bytearray and str (UTF-8) as record bytes; None as Kafka's null.
 pub fn to_bytes(v: &Bound<'_, PyAny>) -> Result<Option<Bytes>, String> {
@@ -47,21 +47,21 @@ pub fn to_bytes(v: &Bound<'_, PyAny>) -> Result<Option<Bytes>, String> {
 }
 
 /// A key or value serializer: the user's callable (if any), then `to_bytes`.
-struct PySerializer {
-    func: Option<Obj>,
-    what: &'static str,
+pub(crate) struct PySerializer {
+    pub func: Option<Obj>,
+    pub what: &'static str,
 }
 
 thread_local! {
     /// What the user's serializer raised, kept for `send` on the same thread (the core runs
     /// serializers on the sending thread) to set as the `SerializationError`'s `__cause__`:
     /// the core's error carries only its text.
-    static SERIALIZER_RAISED: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+    pub(crate) static SERIALIZER_RAISED: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
 }
 
 /// The core error of a failed send as a Python exception; a serializer's failure gets what
 /// the serializer raised as its `__cause__`.
-fn send_error(py: Python<'_>, e: &KafkaError) -> PyErr {
+pub(crate) fn send_error(py: Python<'_>, e: &KafkaError) -> PyErr {
     let err = crate::errors::to_py(py, e);
     let cause = SERIALIZER_RAISED.with(|c| c.borrow_mut().take());
     if let (KafkaError::Serialization(_), Some(cause)) = (e, cause) {
@@ -263,7 +263,7 @@ impl Partitioner for PyPartitioner {
     }
 }
 
-fn headers_from_py(h: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Header>> {
+pub(crate) fn headers_from_py(h: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Header>> {
     let Some(h) = h.filter(|h| !h.is_none()) else {
         return Ok(vec![]);
     };
@@ -381,7 +381,7 @@ impl PyProducer {
     ) -> PyResult<RecordFuture> {
         let records = records
             .try_iter()?
-            .map(|item| self.batch_record(py, topic, &item?, partition))
+            .map(|item| Self::batch_record(py, topic, &item?, partition))
             .collect::<PyResult<Vec<_>>>()?;
         let batch = BatchCompletion::new(records.iter().map(|r| header_size(&r.headers)).collect());
         let b = batch.clone();
@@ -466,8 +466,7 @@ impl PyProducer {
 }
 
 impl PyProducer {
-    fn batch_record(
-        &self,
+    pub(crate) fn batch_record(
         py: Python<'_>,
         topic: &str,
         item: &Bound<'_, PyAny>,
@@ -495,7 +494,7 @@ impl PyProducer {
 
 /// kafka-python's `serialized_header_size`: the header names' and values' bytes, -1 without
 /// headers.
-fn header_size(headers: &[Header]) -> i32 {
+pub(crate) fn header_size(headers: &[Header]) -> i32 {
     if headers.is_empty() {
         return -1;
     }

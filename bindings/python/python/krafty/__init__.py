@@ -25,6 +25,7 @@ from ._krafty import (  # noqa: E402
     __version__,
     murmur2_partition,
 )
+from .aio import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from .errors import (  # noqa: E402
     ClosedError,
     ConfigError,
@@ -35,6 +36,8 @@ from .errors import (  # noqa: E402
 )
 
 __all__ = [
+    "AIOKafkaConsumer",
+    "AIOKafkaProducer",
     "ClosedError",
     "ConfigError",
     "ConsumerRecord",

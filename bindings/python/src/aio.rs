@@ -1,0 +1,1174 @@
+//! The bridging under `krafty.aio` (`AIOKafkaProducer`, `AIOKafkaConsumer`): core futures run
+//! on the core's runtime and resolve asyncio futures on their loop's thread.
+//!
+//! Nothing here waits while holding the event loop. Each method creates a future on the running
+//! loop, hands the core's future to the runtime, and returns; the outcome is converted with the
+//! GIL on the runtime's thread and set on the loop with `call_soon_threadsafe`. Only two things
+//! run on the loop's thread itself: a send's first poll (serializers included, as in aiokafka;
+//! it completes there when the record fits in the buffer, and goes on on the runtime when it
+//! must wait) and the deserializers (records are turned into Python objects where they are
+//! delivered).
+//!
+//! Each client runs its operations one at a time in call order (`Ops`): the core serialises
+//! them on the client's state anyway, and this way a `seek` made before a `getmany` takes
+//! effect before it. Lookups that need no client state (`committed`, `topics`,
+//! `partitions_for`) run beside them.
+//!
+//! A `getmany` whose awaiting task is cancelled takes nothing: before the core's poll returns
+//! it is dropped (which takes nothing), after it the records go to the loop, and the operation
+//! waits for the loop to say which were delivered; the rest are sought back before the next
+//! operation runs. Rebalance listeners are coroutines run on the loop: the core calls the
+//! listener on the runtime, which schedules the coroutine and waits (off the loop) for it; what
+//! the coroutine calls on its consumer meanwhile (`commit`, `seek`, `position`, `assignment`,
+//! `seek_to_*`) goes through the listener scope, as for the blocking consumer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use krafty::consumer::{
+    ConsumerConfig, ConsumerRebalanceListener, ConsumerRecord as CoreRecord,
+    KafkaConsumer as CoreConsumer, OffsetAndMetadata, OffsetReset, RebalanceContext,
+};
+use krafty::producer::{KafkaProducer as CoreProducer, ProducerConfig, ProducerRecord};
+use krafty::serialization::BytesSerde;
+use krafty::{KafkaError, TopicPartition};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PySet, PyTuple};
+use pyo3::IntoPyObjectExt;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::{properties, take};
+use crate::consumer::{
+    deserialization_error, millis, offset_and_metadata, offsets_dict, offsets_from_py, tp_from_py,
+    tp_set, tp_to_py, tps_from_py, Consumer, Deserializers, ListenerScope, Scope,
+};
+use crate::errors::{connect_error, to_py, IntoPy};
+use crate::future::{settle, BatchCompletion, Outcome, RecordFuture, Shared};
+use crate::producer::{
+    header_size, headers_from_py, send_error, Producer, PyProducer, PySerializer, SERIALIZER_RAISED,
+};
+
+type Obj = Py<PyAny>;
+type Op = Pin<Box<dyn Future<Output = ()> + Send>>;
+type RawRecord = CoreRecord<Option<Bytes>, Option<Bytes>>;
+/// Where records a getmany did not deliver are: each one's partition and offset.
+type Undelivered = Vec<(TopicPartition, i64)>;
+
+/// An asyncio future of the running loop, resolvable from any thread.
+struct LoopFuture {
+    event_loop: Obj,
+    future: Obj,
+}
+
+impl LoopFuture {
+    fn new(py: Python<'_>) -> PyResult<Self> {
+        let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+        let future = event_loop.call_method0("create_future")?;
+        Ok(LoopFuture {
+            event_loop: event_loop.unbind(),
+            future: future.unbind(),
+        })
+    }
+
+    fn handle(&self, py: Python<'_>) -> Obj {
+        self.future.clone_ref(py)
+    }
+
+    /// Sets the outcome on the loop's thread (nothing happens if the awaiting task was
+    /// cancelled meanwhile, or the loop is closed).
+    fn resolve(self, py: Python<'_>, r: PyResult<Obj>) {
+        let (value, failed) = split(py, r);
+        let scheduled = wrap_pyfunction!(settle, py).and_then(|f| {
+            self.event_loop.call_method1(
+                py,
+                "call_soon_threadsafe",
+                (f, self.future, value, failed),
+            )
+        });
+        if let Err(e) = scheduled {
+            if !loop_closed(py, &self.event_loop) {
+                e.write_unraisable(py, None);
+            }
+        }
+    }
+
+    /// Sets the outcome now (on the loop's thread).
+    fn resolve_here(self, py: Python<'_>, r: PyResult<Obj>) -> PyResult<()> {
+        let (value, failed) = split(py, r);
+        settle(self.future.bind(py), value.into_bound(py), failed)
+    }
+}
+
+fn split(py: Python<'_>, r: PyResult<Obj>) -> (Obj, bool) {
+    match r {
+        Ok(v) => (v, false),
+        Err(e) => (e.into_value(py).into_any(), true),
+    }
+}
+
+fn loop_closed(py: Python<'_>, event_loop: &Obj) -> bool {
+    event_loop
+        .call_method0(py, "is_closed")
+        .and_then(|v| v.extract::<bool>(py))
+        .unwrap_or(true)
+}
+
+/// A client's operations, run one at a time in the order they were made, on the runtime.
+struct Ops {
+    tx: mpsc::UnboundedSender<Op>,
+    /// Operations queued or running: a send polls inline only when none are.
+    queued: Arc<AtomicUsize>,
+}
+
+impl Ops {
+    fn new() -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Op>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let q = queued.clone();
+        krafty::runtime::handle().spawn(async move {
+            while let Some(op) = rx.recv().await {
+                op.await;
+                q.fetch_sub(1, Ordering::AcqRel);
+            }
+        });
+        Ops { tx, queued }
+    }
+
+    fn idle(&self) -> bool {
+        self.queued.load(Ordering::Acquire) == 0
+    }
+
+    fn push(&self, op: impl Future<Output = ()> + Send + 'static) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        if self.tx.send(Box::pin(op)).is_err() {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Queues `op`; its outcome, converted with the GIL, resolves the returned future.
+    fn call<T: Send + 'static>(
+        &self,
+        py: Python<'_>,
+        op: impl Future<Output = T> + Send + 'static,
+        convert: impl FnOnce(Python<'_>, T) -> PyResult<Obj> + Send + 'static,
+    ) -> PyResult<Obj> {
+        let lf = LoopFuture::new(py)?;
+        let handle = lf.handle(py);
+        self.push(async move {
+            let out = op.await;
+            Python::attach(|py| {
+                let r = convert(py, out);
+                lf.resolve(py, r)
+            });
+        });
+        Ok(handle)
+    }
+}
+
+/// Runs `op` on the runtime beside the queued operations (it needs no client state).
+fn spawn<T: Send + 'static>(
+    py: Python<'_>,
+    op: impl Future<Output = T> + Send + 'static,
+    convert: impl FnOnce(Python<'_>, T) -> PyResult<Obj> + Send + 'static,
+) -> PyResult<Obj> {
+    let lf = LoopFuture::new(py)?;
+    let handle = lf.handle(py);
+    krafty::runtime::handle().spawn(async move {
+        let out = op.await;
+        Python::attach(|py| {
+            let r = convert(py, out);
+            lf.resolve(py, r)
+        });
+    });
+    Ok(handle)
+}
+
+/// A future already resolved with `r`.
+fn ready(py: Python<'_>, r: PyResult<Obj>) -> PyResult<Obj> {
+    let lf = LoopFuture::new(py)?;
+    let handle = lf.handle(py);
+    lf.resolve_here(py, r)?;
+    Ok(handle)
+}
+
+fn none(py: Python<'_>, r: krafty::Result<()>) -> PyResult<Obj> {
+    r.py_err(py).map(|()| py.None())
+}
+
+fn not_started() -> KafkaError {
+    KafkaError::IllegalState("call `await start()` first".into())
+}
+
+/// The bridging under `krafty.aio.AIOKafkaProducer`: every method returns an asyncio future.
+#[pyclass(module = "krafty._krafty", name = "_AioProducer", frozen)]
+pub struct AioProducer {
+    /// What `start` builds the core producer from; taken by it.
+    setup: Mutex<Option<(ProducerConfig, PySerializer, PySerializer)>>,
+    inner: Arc<OnceLock<Producer>>,
+    ops: Ops,
+}
+
+#[pymethods]
+impl AioProducer {
+    /// Validates the configuration (no network).
+    #[new]
+    #[pyo3(signature = (config=None, **kwargs))]
+    fn new(
+        py: Python<'_>,
+        config: Option<&Bound<'_, PyDict>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let key = take(kwargs, "key_serializer")?.map(Bound::unbind);
+        let value = take(kwargs, "value_serializer")?.map(Bound::unbind);
+        let config = ProducerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
+        config.validate().py_err(py)?;
+        let ser = |func, what| PySerializer { func, what };
+        Ok(AioProducer {
+            setup: Mutex::new(Some((
+                config,
+                ser(key, "key_serializer"),
+                ser(value, "value_serializer"),
+            ))),
+            inner: Arc::default(),
+            ops: Ops::new(),
+        })
+    }
+
+    /// Connects (on the runtime).
+    fn start(&self, py: Python<'_>) -> PyResult<Obj> {
+        let Some((config, key, value)) = self.setup.lock().unwrap().take() else {
+            return ready(py, Ok(py.None()));
+        };
+        let inner = self.inner.clone();
+        self.ops.call(
+            py,
+            async move {
+                let p = CoreProducer::with_interceptors(config, key, value, vec![]).await?;
+                let _ = inner.set(p);
+                Ok(())
+            },
+            |py, r: krafty::Result<()>| r.map(|()| py.None()).map_err(|e| connect_error(py, &e)),
+        )
+    }
+
+    /// Enqueues a record: the future resolves to its `RecordFuture` once enqueued.
+    #[pyo3(signature = (topic, value=None, key=None, partition=None, timestamp_ms=None, headers=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        value: Option<Obj>,
+        key: Option<Obj>,
+        partition: Option<i32>,
+        timestamp_ms: Option<i64>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Obj> {
+        let p = self.producer(py)?;
+        let headers = headers_from_py(headers)?;
+        let hs = header_size(&headers);
+        let record = ProducerRecord {
+            topic,
+            partition,
+            timestamp: timestamp_ms,
+            key,
+            value,
+            headers,
+        };
+        let shared = Arc::new(Shared::default());
+        let done = shared.clone();
+        let sent = Box::pin(async move {
+            p.send_and_then(record, move |r| {
+                done.complete(r.map(|m| Outcome::One(m, hs)))
+            })
+            .await
+        });
+        self.enqueue(py, sent, move |py| {
+            Ok(Py::new(py, RecordFuture { shared })?.into_any())
+        })
+    }
+
+    /// Enqueues records (values or `(key, value[, headers])` tuples): the future resolves to
+    /// one `RecordFuture` for the list of their `RecordMetadata`.
+    #[pyo3(signature = (topic, records, partition=None))]
+    fn send_batch(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        records: &Bound<'_, PyAny>,
+        partition: Option<i32>,
+    ) -> PyResult<Obj> {
+        let p = self.producer(py)?;
+        let records = records
+            .try_iter()?
+            .map(|item| PyProducer::batch_record(py, topic, &item?, partition))
+            .collect::<PyResult<Vec<_>>>()?;
+        let batch = BatchCompletion::new(records.iter().map(|r| header_size(&r.headers)).collect());
+        let b = batch.clone();
+        let sent = Box::pin(async move {
+            match p.send_all(records, move |i, r| b.record(i, r)).await {
+                Ok(n) => Ok(n),
+                Err((_, e)) => Err(e),
+            }
+        });
+        let shared = batch.shared.clone();
+        let batch2 = batch.clone();
+        self.enqueue_then(py, sent, move |py, n| {
+            batch2.truncate(n);
+            Ok(Py::new(py, RecordFuture { shared })?.into_any())
+        })
+    }
+
+    /// Sends everything buffered and waits for each outcome.
+    #[pyo3(signature = (timeout=None))]
+    fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Obj> {
+        let p = self.producer(py)?;
+        let t = crate::producer::seconds(timeout);
+        self.ops
+            .call(py, async move { p.flush_within(t).await }, none)
+    }
+
+    /// Delivers what it can within `timeout` seconds (default: until done) and stops.
+    #[pyo3(signature = (timeout=None))]
+    fn stop(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Obj> {
+        self.setup.lock().unwrap().take();
+        let Some(p) = self.inner.get().cloned() else {
+            return ready(py, Ok(py.None()));
+        };
+        let t = crate::producer::seconds(timeout);
+        self.ops.call(py, async move { p.close(t).await }, none)
+    }
+
+    /// The partition numbers of `topic`, as a set.
+    fn partitions_for(&self, py: Python<'_>, topic: String) -> PyResult<Obj> {
+        let p = self.producer(py)?;
+        spawn(
+            py,
+            async move { p.partitions_for(&topic).await },
+            |py, r| {
+                let parts = r.py_err(py)?;
+                Ok(PySet::new(py, parts.into_iter().map(|p| p.partition))?
+                    .into_any()
+                    .unbind())
+            },
+        )
+    }
+}
+
+impl AioProducer {
+    fn producer(&self, py: Python<'_>) -> PyResult<Producer> {
+        self.inner
+            .get()
+            .cloned()
+            .ok_or_else(|| to_py(py, &not_started()))
+    }
+
+    fn enqueue(
+        &self,
+        py: Python<'_>,
+        sent: Pin<Box<dyn Future<Output = krafty::Result<()>> + Send>>,
+        made: impl FnOnce(Python<'_>) -> PyResult<Obj> + Send + 'static,
+    ) -> PyResult<Obj> {
+        let sent = Box::pin(async move { sent.await.map(|()| 0usize) });
+        self.enqueue_then(py, sent, move |py, _| made(py))
+    }
+
+    /// Polls a send once here (serializers included): when it fits in the buffer it is
+    /// enqueued now. Otherwise (metadata missing, buffer full), and whenever earlier sends are
+    /// still waiting (so records keep their call order), it goes on on the runtime.
+    fn enqueue_then(
+        &self,
+        py: Python<'_>,
+        mut sent: Pin<Box<dyn Future<Output = krafty::Result<usize>> + Send>>,
+        made: impl FnOnce(Python<'_>, usize) -> PyResult<Obj> + Send + 'static,
+    ) -> PyResult<Obj> {
+        let lf = LoopFuture::new(py)?;
+        let handle = lf.handle(py);
+        SERIALIZER_RAISED.with(|c| c.borrow_mut().take());
+        if self.ops.idle() {
+            let polled = {
+                let _rt = krafty::runtime::handle().enter();
+                sent.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+            };
+            if let Poll::Ready(r) = polled {
+                let r = r.map_err(|e| send_error(py, &e)).and_then(|n| made(py, n));
+                lf.resolve_here(py, r)?;
+                return Ok(handle);
+            }
+        }
+        self.ops.push(async move {
+            let r = sent.await;
+            Python::attach(|py| {
+                let r = r.map_err(|e| to_py(py, &e)).and_then(|n| made(py, n));
+                lf.resolve(py, r)
+            });
+        });
+        Ok(handle)
+    }
+}
+
+/// Called by the loop with the future it is done with: asks the operation waiting on the
+/// runtime to give up (nothing is taken when it had not finished).
+#[pyclass(module = "krafty._krafty", frozen)]
+struct Cancel(Mutex<Option<oneshot::Sender<()>>>);
+
+#[pymethods]
+impl Cancel {
+    fn __call__(&self, _future: &Bound<'_, PyAny>) {
+        if let Some(tx) = self.0.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Turns a getmany's records into Python objects on the loop's thread, for a step still
+/// awaiting them, and tells the operation which records were not delivered (all of them when
+/// the step was cancelled; those from the one a deserializer refused).
+#[pyclass(module = "krafty._krafty", frozen)]
+struct Deliver {
+    records: Mutex<Option<Vec<RawRecord>>>,
+    deserializers: Arc<Deserializers>,
+    undelivered: Mutex<Option<oneshot::Sender<Undelivered>>>,
+}
+
+#[pymethods]
+impl Deliver {
+    fn __call__(&self, py: Python<'_>, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        let records = self.records.lock().unwrap().take().unwrap_or_default();
+        let back_tx = self.undelivered.lock().unwrap().take();
+        let at = |r: &RawRecord| (TopicPartition::new(&r.topic, r.partition), r.offset);
+        if future.call_method0("done")?.extract::<bool>()? {
+            if let Some(tx) = back_tx {
+                let _ = tx.send(records.iter().map(at).collect());
+            }
+            return Ok(());
+        }
+        let out = PyDict::new(py);
+        let mut back = vec![];
+        let mut failed = None;
+        let mut current: Option<(TopicPartition, Bound<'_, PyList>)> = None;
+        let mut rest = records.into_iter();
+        while let Some(r) = rest.next() {
+            let (tp, offset) = at(&r);
+            let rec = match self.deserializers.record(py, r) {
+                Ok(rec) => rec,
+                Err(cause) => {
+                    back.push((tp.clone(), offset));
+                    back.extend(rest.map(|r| at(&r)));
+                    failed = Some(deserialization_error(py, &tp, offset, cause));
+                    break;
+                }
+            };
+            if !matches!(&current, Some((t, _)) if *t == tp) {
+                let list = PyList::empty(py);
+                out.set_item(tp_to_py(py, &tp)?, &list)?;
+                current = Some((tp, list));
+            }
+            if let Some((_, list)) = &current {
+                list.append(rec)?;
+            }
+        }
+        if let Some(tx) = back_tx {
+            let _ = tx.send(back);
+        }
+        // What came before a refused record is delivered now; the next getmany raises.
+        match failed {
+            Some(e) if out.is_empty() => {
+                future.call_method1("set_exception", (e.into_value(py),))?;
+            }
+            _ => {
+                future.call_method1("set_result", (out,))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Called by the loop when a listener coroutine finished.
+#[pyclass(module = "krafty._krafty", frozen)]
+struct ListenerDone(Mutex<Option<std::sync::mpsc::Sender<()>>>);
+
+#[pymethods]
+impl ListenerDone {
+    fn __call__(&self) {
+        if let Some(tx) = self.0.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A rebalance listener whose callbacks may be coroutines, run on the loop's thread.
+struct AioListener {
+    listener: Obj,
+    event_loop: Obj,
+    loop_thread: ThreadId,
+    scope: Scope,
+    assignment: Arc<Mutex<BTreeSet<TopicPartition>>>,
+}
+
+impl AioListener {
+    fn call(&self, method: &str, ctx: &mut RebalanceContext<'_>, partitions: &[TopicPartition]) {
+        let assigned = method == "on_partitions_assigned";
+        {
+            let mut a = self.assignment.lock().unwrap();
+            for tp in partitions {
+                if assigned {
+                    a.insert(tp.clone());
+                } else {
+                    a.remove(tp);
+                }
+            }
+        }
+        *self.scope.lock().unwrap() = Some(ListenerScope {
+            thread: self.loop_thread,
+            positions: ctx.positions().map(|(tp, p)| (tp.clone(), p)).collect(),
+            assigned: if assigned {
+                partitions.to_vec()
+            } else {
+                vec![]
+            },
+            commits: BTreeMap::new(),
+            seeks: BTreeMap::new(),
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let scheduled = Python::attach(|py| -> PyResult<()> {
+            let run = py.import("krafty.aio")?.getattr("_run_listener")?;
+            let done = ListenerDone(Mutex::new(Some(tx)));
+            self.event_loop.call_method1(
+                py,
+                "call_soon_threadsafe",
+                (
+                    run,
+                    self.listener.clone_ref(py),
+                    method,
+                    tp_set(py, partitions)?,
+                    done,
+                ),
+            )?;
+            Ok(())
+        });
+        match scheduled {
+            // The core calls listeners inside its poll, on a runtime worker: mark it blocking
+            // while the loop runs the coroutine (which may use the runtime meanwhile).
+            Ok(()) => tokio::task::block_in_place(|| {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    rx.recv_timeout(Duration::from_millis(100))
+                {
+                    if Python::attach(|py| loop_closed(py, &self.event_loop)) {
+                        break;
+                    }
+                }
+            }),
+            Err(e) => Python::attach(|py| e.write_unraisable(py, None)),
+        }
+        let scope = self.scope.lock().unwrap().take();
+        if let Some(scope) = scope {
+            if !scope.commits.is_empty() {
+                ctx.commit_offsets(scope.commits);
+            }
+            for (tp, offset) in scope.seeks {
+                ctx.seek(&tp, offset);
+            }
+        }
+    }
+}
+
+impl ConsumerRebalanceListener for AioListener {
+    fn on_partitions_revoked(&mut self, ctx: &mut RebalanceContext<'_>, p: &[TopicPartition]) {
+        self.call("on_partitions_revoked", ctx, p)
+    }
+    fn on_partitions_assigned(&mut self, ctx: &mut RebalanceContext<'_>, p: &[TopicPartition]) {
+        self.call("on_partitions_assigned", ctx, p)
+    }
+    fn on_partitions_lost(&mut self, ctx: &mut RebalanceContext<'_>, p: &[TopicPartition]) {
+        self.call("on_partitions_lost", ctx, p)
+    }
+}
+
+/// A subscription or assignment made before `start`.
+enum Plan {
+    Topics(Vec<String>, Option<Obj>),
+    Pattern(String, Option<Obj>),
+    Assign(Vec<TopicPartition>),
+}
+
+/// The bridging under `krafty.aio.AIOKafkaConsumer`.
+#[pyclass(module = "krafty._krafty", name = "_AioConsumer", frozen)]
+pub struct AioConsumer {
+    /// What `start` builds the core consumer from, and what to read once started.
+    setup: Mutex<Option<(ConsumerConfig, Option<Plan>)>>,
+    inner: Arc<OnceLock<Consumer>>,
+    ops: Ops,
+    deserializers: Arc<Deserializers>,
+    reset: OffsetReset,
+    scope: Scope,
+    /// What `assignment()` answers without waiting: refreshed after each operation and by the
+    /// listener.
+    assignment: Arc<Mutex<BTreeSet<TopicPartition>>>,
+    /// The failure of a call that returned at once (`seek`, `subscribe`, `assign`, ...),
+    /// raised by the next `getmany`.
+    deferred: Arc<Mutex<Option<KafkaError>>>,
+    /// The loop `start` ran on: listener coroutines run there.
+    event_loop: Mutex<Option<(Obj, ThreadId)>>,
+}
+
+#[pymethods]
+impl AioConsumer {
+    /// Validates the configuration (no network).
+    #[new]
+    #[pyo3(signature = (topics, config=None, **kwargs))]
+    fn new(
+        py: Python<'_>,
+        topics: Vec<String>,
+        config: Option<&Bound<'_, PyDict>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let deserializers = Deserializers {
+            key: take(kwargs, "key_deserializer")?.map(Bound::unbind),
+            value: take(kwargs, "value_deserializer")?.map(Bound::unbind),
+        };
+        let config = ConsumerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
+        let plan = (!topics.is_empty()).then(|| Plan::Topics(topics, None));
+        Ok(AioConsumer {
+            reset: config.auto_offset_reset,
+            setup: Mutex::new(Some((config, plan))),
+            inner: Arc::default(),
+            ops: Ops::new(),
+            deserializers: Arc::new(deserializers),
+            scope: Scope::default(),
+            assignment: Arc::default(),
+            deferred: Arc::default(),
+            event_loop: Mutex::new(None),
+        })
+    }
+
+    /// Connects and subscribes (or assigns) as asked before (on the runtime).
+    fn start(&self, py: Python<'_>) -> PyResult<Obj> {
+        let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+        *self.event_loop.lock().unwrap() = Some((event_loop.unbind(), std::thread::current().id()));
+        let Some((config, plan)) = self.setup.lock().unwrap().take() else {
+            return ready(py, Ok(py.None()));
+        };
+        let plan = plan.map(|p| self.apply_plan(py, p));
+        let inner = self.inner.clone();
+        let cache = self.assignment.clone();
+        self.ops.call(
+            py,
+            async move {
+                let c = CoreConsumer::new(config, BytesSerde, BytesSerde).await?;
+                let _ = inner.set(c.clone());
+                if let Some(plan) = plan {
+                    plan(c.clone()).await?;
+                }
+                refresh(&c, &cache).await;
+                Ok(())
+            },
+            |py, r: krafty::Result<()>| r.map(|()| py.None()).map_err(|e| connect_error(py, &e)),
+        )
+    }
+
+    /// Subscribes to `topics` or a regex `pattern`, with an optional listener (returns at once).
+    #[pyo3(signature = (topics=None, pattern=None, listener=None))]
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        topics: Option<Vec<String>>,
+        pattern: Option<String>,
+        listener: Option<Obj>,
+    ) -> PyResult<()> {
+        let plan = match (topics, pattern) {
+            (Some(t), None) => Plan::Topics(t, listener),
+            (None, Some(p)) => Plan::Pattern(p, listener),
+            _ => {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "pass exactly one of topics or pattern",
+                ))
+            }
+        };
+        self.plan(py, plan)
+    }
+
+    /// Reads exactly these partitions, without a group (returns at once).
+    fn assign(&self, py: Python<'_>, partitions: &Bound<'_, PyAny>) -> PyResult<()> {
+        let tps = tps_from_py(partitions)?;
+        *self.assignment.lock().unwrap() = tps.iter().cloned().collect();
+        self.plan(py, Plan::Assign(tps))
+    }
+
+    /// Leaves the subscription and the group (returns at once).
+    fn unsubscribe(&self) {
+        if let Some((_, plan)) = self.setup.lock().unwrap().as_mut() {
+            *plan = None;
+            return;
+        }
+        self.background(|c| async move { c.unsubscribe().await });
+    }
+
+    /// The partitions assigned now, as a set of `TopicPartition`.
+    fn assignment<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
+        let in_listener = self.with_scope(|s| {
+            let mut all: BTreeSet<TopicPartition> = s.positions.keys().cloned().collect();
+            all.extend(s.assigned.iter().cloned());
+            all
+        });
+        let a = in_listener.unwrap_or_else(|| self.assignment.lock().unwrap().clone());
+        tp_set(py, &a.into_iter().collect::<Vec<_>>())
+    }
+
+    /// Records as `{TopicPartition: [ConsumerRecord]}`, waiting up to `timeout_ms` for some.
+    #[pyo3(signature = (timeout_ms, max_records=None))]
+    fn getmany(
+        &self,
+        py: Python<'_>,
+        timeout_ms: f64,
+        max_records: Option<usize>,
+    ) -> PyResult<Obj> {
+        let lf = LoopFuture::new(py)?;
+        let handle = lf.handle(py);
+        let (cancel_tx, cancel_rx) = oneshot::channel();
+        handle.call_method1(
+            py,
+            "add_done_callback",
+            (Cancel(Mutex::new(Some(cancel_tx))),),
+        )?;
+        let inner = self.inner.clone();
+        let deferred = self.deferred.clone();
+        let cache = self.assignment.clone();
+        let deserializers = self.deserializers.clone();
+        let timeout = millis(Some(timeout_ms)).unwrap_or_default();
+        self.ops.push(async move {
+            let failed = |e: KafkaError, lf: LoopFuture| {
+                Python::attach(|py| lf.resolve(py, Err(to_py(py, &e))))
+            };
+            if let Some(e) = deferred.lock().unwrap().take() {
+                return failed(e, lf);
+            }
+            let Some(c) = inner.get().cloned() else {
+                return failed(not_started(), lf);
+            };
+            let polled = tokio::select! {
+                biased;
+                _ = cancel_rx => return, // dropped before returning: nothing taken
+                r = async {
+                    match max_records {
+                        Some(n) => c.poll_at_most(timeout, n).await,
+                        None => c.poll(timeout).await,
+                    }
+                } => r,
+            };
+            refresh(&c, &cache).await;
+            let records = match polled {
+                Err(e) => return failed(e, lf),
+                Ok(r) => r,
+            };
+            let firsts = |back: Undelivered| {
+                let mut first = BTreeMap::new();
+                for (tp, o) in back {
+                    first.entry(tp).or_insert(o);
+                }
+                first
+            };
+            let all: Vec<_> = records
+                .iter()
+                .map(|r| (TopicPartition::new(&r.topic, r.partition), r.offset))
+                .collect();
+            let (back_tx, back_rx) = oneshot::channel();
+            let scheduled = Python::attach(|py| {
+                let deliver = Deliver {
+                    records: Mutex::new(Some(records)),
+                    deserializers,
+                    undelivered: Mutex::new(Some(back_tx)),
+                };
+                lf.event_loop
+                    .call_method1(py, "call_soon_threadsafe", (deliver, lf.future))
+                    .is_ok()
+            });
+            // Until the loop says what it delivered, nothing else runs on this consumer.
+            let back = match scheduled {
+                true => back_rx.await.unwrap_or(all),
+                false => all,
+            };
+            for (tp, offset) in firsts(back) {
+                let _ = c.seek(&tp, offset).await;
+            }
+        });
+        Ok(handle)
+    }
+
+    /// Commits the positions of every assigned partition, or `offsets`.
+    #[pyo3(signature = (offsets=None))]
+    fn commit(&self, py: Python<'_>, offsets: Option<&Bound<'_, PyDict>>) -> PyResult<Obj> {
+        let explicit = offsets.map(offsets_from_py).transpose()?;
+        let in_listener = self.with_scope(|scope| {
+            let commits = explicit.clone().unwrap_or_else(|| {
+                let mut at = scope.positions.clone();
+                at.extend(scope.seeks.iter().map(|(tp, o)| (tp.clone(), *o)));
+                at.into_iter()
+                    .map(|(tp, p)| (tp, OffsetAndMetadata::new(p)))
+                    .collect()
+            });
+            scope.commits.extend(commits);
+        });
+        if in_listener.is_some() {
+            return ready(py, Ok(py.None()));
+        }
+        let inner = self.inner.clone();
+        self.ops.call(
+            py,
+            async move {
+                let c = inner.get().cloned().ok_or_else(not_started)?;
+                match explicit {
+                    Some(o) => c.commit_offsets(o).await,
+                    None => c.commit_sync().await,
+                }
+            },
+            none,
+        )
+    }
+
+    /// The committed offset of `partition` (an int, or with `metadata=True` an
+    /// `OffsetAndMetadata`), or None.
+    #[pyo3(signature = (partition, metadata=false))]
+    fn committed(
+        &self,
+        py: Python<'_>,
+        partition: &Bound<'_, PyAny>,
+        metadata: bool,
+    ) -> PyResult<Obj> {
+        let tp = tp_from_py(partition)?;
+        let c = self.consumer(py)?;
+        spawn(
+            py,
+            async move {
+                let r = c.committed(std::slice::from_ref(&tp)).await;
+                r.map(|mut m| m.remove(&tp))
+            },
+            move |py, r| match r.py_err(py)? {
+                None => Ok(py.None()),
+                Some(o) if metadata => Ok(offset_and_metadata(py, &o)?.unbind()),
+                Some(o) => o.offset.into_py_any(py),
+            },
+        )
+    }
+
+    /// The offset of the next record for `partition`.
+    fn position(&self, py: Python<'_>, partition: &Bound<'_, PyAny>) -> PyResult<Obj> {
+        let tp = tp_from_py(partition)?;
+        let in_listener = self.with_scope(|s| {
+            let known = s.seeks.get(&tp).or(s.positions.get(&tp)).copied();
+            (known, s.assigned.contains(&tp))
+        });
+        match in_listener {
+            None => {
+                let inner = self.inner.clone();
+                self.ops.call(
+                    py,
+                    async move {
+                        inner
+                            .get()
+                            .cloned()
+                            .ok_or_else(not_started)?
+                            .position(&tp)
+                            .await
+                    },
+                    |py, r| r.py_err(py)?.into_py_any(py),
+                )
+            }
+            Some((Some(p), _)) => ready(py, p.into_py_any(py)),
+            Some((None, true)) => {
+                let c = self.consumer(py)?;
+                let reset = self.reset;
+                let scope = self.scope.clone();
+                spawn(
+                    py,
+                    async move {
+                        let p = initial_position(&c, reset, &tp).await?;
+                        if let Some(s) = scope.lock().unwrap().as_mut() {
+                            s.seeks.insert(tp, p);
+                        }
+                        Ok(p)
+                    },
+                    |py, r: krafty::Result<i64>| r.py_err(py)?.into_py_any(py),
+                )
+            }
+            Some((None, false)) => ready(
+                py,
+                Err(to_py(
+                    py,
+                    &KafkaError::IllegalState(format!("{tp} is not assigned")),
+                )),
+            ),
+        }
+    }
+
+    /// Moves the position of `partition` (returns at once; applied before the next getmany).
+    fn seek(&self, partition: &Bound<'_, PyAny>, offset: i64) -> PyResult<()> {
+        let tp = tp_from_py(partition)?;
+        if self
+            .with_scope(|s| s.seeks.insert(tp.clone(), offset))
+            .is_some()
+        {
+            return Ok(());
+        }
+        self.background(move |c| async move { c.seek(&tp, offset).await });
+        Ok(())
+    }
+
+    /// Seeks `partitions` (all assigned ones when empty) to their first offset.
+    #[pyo3(signature = (*partitions))]
+    fn seek_to_beginning(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<Obj> {
+        self.seek_to(py, partitions, true)
+    }
+
+    /// Seeks `partitions` (all assigned ones when empty) to their end.
+    #[pyo3(signature = (*partitions))]
+    fn seek_to_end(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<Obj> {
+        self.seek_to(py, partitions, false)
+    }
+
+    /// Stops fetching from these partitions until `resume` (returns at once).
+    #[pyo3(signature = (*partitions))]
+    fn pause(&self, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let tps = tps_from_py(partitions)?;
+        self.background(move |c| async move { c.pause(&tps).await });
+        Ok(())
+    }
+
+    /// Fetches from paused partitions again (returns at once).
+    #[pyo3(signature = (*partitions))]
+    fn resume(&self, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let tps = tps_from_py(partitions)?;
+        self.background(move |c| async move { c.resume(&tps).await });
+        Ok(())
+    }
+
+    /// `{TopicPartition: first offset}`.
+    fn beginning_offsets(&self, py: Python<'_>, partitions: &Bound<'_, PyAny>) -> PyResult<Obj> {
+        let tps = tps_from_py(partitions)?;
+        let c = self.consumer(py)?;
+        spawn(
+            py,
+            async move { c.beginning_offsets(&tps).await },
+            |py, r| Ok(offsets_dict(py, r.py_err(py)?)?.into_any().unbind()),
+        )
+    }
+
+    /// `{TopicPartition: log end offset}`.
+    fn end_offsets(&self, py: Python<'_>, partitions: &Bound<'_, PyAny>) -> PyResult<Obj> {
+        let tps = tps_from_py(partitions)?;
+        let c = self.consumer(py)?;
+        spawn(py, async move { c.end_offsets(&tps).await }, |py, r| {
+            Ok(offsets_dict(py, r.py_err(py)?)?.into_any().unbind())
+        })
+    }
+
+    /// Every topic's name (internal ones excluded), as a set.
+    fn topics(&self, py: Python<'_>) -> PyResult<Obj> {
+        let c = self.consumer(py)?;
+        spawn(py, async move { c.list_topics().await }, |py, r| {
+            Ok(PySet::new(py, r.py_err(py)?.keys())?.into_any().unbind())
+        })
+    }
+
+    /// Commits (with auto commit on), revokes through the listener, leaves the group.
+    #[pyo3(signature = (timeout_ms=None))]
+    fn stop(&self, py: Python<'_>, timeout_ms: Option<f64>) -> PyResult<Obj> {
+        self.setup.lock().unwrap().take();
+        let Some(c) = self.inner.get().cloned() else {
+            return ready(py, Ok(py.None()));
+        };
+        let timeout = millis(timeout_ms).unwrap_or(Duration::MAX);
+        self.ops
+            .call(py, async move { c.close_within(timeout, true).await }, none)
+    }
+}
+
+impl AioConsumer {
+    fn consumer(&self, py: Python<'_>) -> PyResult<Consumer> {
+        self.inner
+            .get()
+            .cloned()
+            .ok_or_else(|| to_py(py, &not_started()))
+    }
+
+    /// `f` on the listener scope, when called on the loop's thread while a listener runs.
+    fn with_scope<R>(&self, f: impl FnOnce(&mut ListenerScope) -> R) -> Option<R> {
+        let mut scope = self.scope.lock().unwrap();
+        scope
+            .as_mut()
+            .filter(|s| s.thread == std::thread::current().id())
+            .map(f)
+    }
+
+    /// Queues `op`; its failure is raised by the next `getmany`.
+    fn background<F>(&self, op: impl FnOnce(Consumer) -> F + Send + 'static)
+    where
+        F: Future<Output = krafty::Result<()>> + Send,
+    {
+        let inner = self.inner.clone();
+        let deferred = self.deferred.clone();
+        let cache = self.assignment.clone();
+        self.ops.push(async move {
+            let r = match inner.get().cloned() {
+                Some(c) => {
+                    let r = op(c.clone()).await;
+                    refresh(&c, &cache).await;
+                    r
+                }
+                None => Err(not_started()),
+            };
+            if let Err(e) = r {
+                deferred.lock().unwrap().get_or_insert(e);
+            }
+        });
+    }
+
+    /// Before `start`, keeps `plan` for it; after, queues it.
+    fn plan(&self, py: Python<'_>, plan: Plan) -> PyResult<()> {
+        if let Some((_, kept)) = self.setup.lock().unwrap().as_mut() {
+            *kept = Some(plan);
+            return Ok(());
+        }
+        let run = self.apply_plan(py, plan);
+        self.background(run);
+        Ok(())
+    }
+
+    /// The core call a plan makes (its listener bound to the loop `start` ran on).
+    #[allow(clippy::type_complexity)]
+    fn apply_plan(
+        &self,
+        py: Python<'_>,
+        plan: Plan,
+    ) -> impl FnOnce(Consumer) -> Pin<Box<dyn Future<Output = krafty::Result<()>> + Send>> + Send + 'static
+    {
+        let event_loop = self
+            .event_loop
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|(l, t)| (l.clone_ref(py), *t));
+        let scope = self.scope.clone();
+        let assignment = self.assignment.clone();
+        let listener = move |l: Option<Obj>| -> Option<Box<dyn ConsumerRebalanceListener>> {
+            let l = l?;
+            let (event_loop, loop_thread) = event_loop?;
+            Some(Box::new(AioListener {
+                listener: l,
+                event_loop,
+                loop_thread,
+                scope,
+                assignment,
+            }))
+        };
+        move |c: Consumer| match plan {
+            Plan::Topics(t, l) => {
+                let l = listener(l);
+                Box::pin(async move {
+                    let names: Vec<&str> = t.iter().map(String::as_str).collect();
+                    c.subscribe(&names, l).await
+                })
+            }
+            Plan::Pattern(p, l) => {
+                let l = listener(l);
+                Box::pin(async move { c.subscribe_pattern(&p, l).await })
+            }
+            Plan::Assign(tps) => Box::pin(async move { c.assign(&tps).await }),
+        }
+    }
+
+    fn seek_to(
+        &self,
+        py: Python<'_>,
+        partitions: &Bound<'_, PyTuple>,
+        start: bool,
+    ) -> PyResult<Obj> {
+        let listener_partitions = self.with_scope(|s| {
+            let mut all: BTreeSet<TopicPartition> = s.positions.keys().cloned().collect();
+            all.extend(s.assigned.iter().cloned());
+            all.into_iter().collect::<Vec<_>>()
+        });
+        let asked = tps_from_py(partitions)?;
+        if let Some(owned) = listener_partitions {
+            // In a listener: look the offsets up now, seek when the listener returns.
+            let tps = if asked.is_empty() { owned } else { asked };
+            let c = self.consumer(py)?;
+            let scope = self.scope.clone();
+            return spawn(
+                py,
+                async move {
+                    let offsets = if start {
+                        c.beginning_offsets(&tps).await?
+                    } else {
+                        c.end_offsets(&tps).await?
+                    };
+                    if let Some(s) = scope.lock().unwrap().as_mut() {
+                        s.seeks.extend(offsets);
+                    }
+                    Ok(())
+                },
+                none,
+            );
+        }
+        let inner = self.inner.clone();
+        self.ops.call(
+            py,
+            async move {
+                let c = inner.get().cloned().ok_or_else(not_started)?;
+                let tps = if asked.is_empty() {
+                    c.assignment().await
+                } else {
+                    asked
+                };
+                if start {
+                    c.seek_to_beginning(&tps).await
+                } else {
+                    c.seek_to_end(&tps).await
+                }
+            },
+            none,
+        )
+    }
+}
+
+/// Refreshes what `assignment()` answers.
+async fn refresh(c: &Consumer, cache: &Mutex<BTreeSet<TopicPartition>>) {
+    let a = c.assignment().await;
+    *cache.lock().unwrap() = a.into_iter().collect();
+}
+
+/// Where a partition just assigned starts, as `position()` in a listener sees it: its committed
+/// offset, else by `auto.offset.reset`.
+async fn initial_position(
+    c: &Consumer,
+    reset: OffsetReset,
+    tp: &TopicPartition,
+) -> krafty::Result<i64> {
+    let one = std::slice::from_ref(tp);
+    if let Ok(committed) = c.committed(one).await {
+        if let Some(o) = committed.get(tp) {
+            return Ok(o.offset);
+        }
+    }
+    let found = match reset {
+        OffsetReset::Earliest => c.beginning_offsets(one).await?,
+        OffsetReset::Latest => c.end_offsets(one).await?,
+        OffsetReset::None => {
+            return Err(KafkaError::IllegalState(format!(
+                "{tp} has no committed offset and auto.offset.reset is none"
+            )))
+        }
+    };
+    found
+        .get(tp)
+        .copied()
+        .ok_or_else(|| KafkaError::IllegalState(format!("no offset for {tp}")))
+}
