@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Apache Kafka (KRaft, one node on 127.0.0.1) from Maven Central, for compatibility tests.
-#   scripts/kafka.sh install|start|stop|restart|status|wipe
+#   scripts/kafka.sh install|start|stop|restart|status|wipe|ca-path
 # KAFKA_VERSION picks the release (4.4.0 by default; the test command also runs 3.9.1 and
 # 4.1.1); PORT the client port (19092 by default; the controller listens on PORT+1, and a
 # SASL_PLAINTEXT listener on PORT+2 with user alice / alice-secret for PLAIN, SCRAM-SHA-256 and
 # SCRAM-SHA-512: SCRAM credentials are added when the log dir is formatted, so a run dir
-# formatted by an older version of this script needs `wipe` first).
+# formatted by an older version of this script needs `wipe` first), an SSL listener on PORT+3 and
+# a SASL_SSL listener on PORT+4 (same users) with a PEM keystore: a CA and a certificate it signs
+# for 127.0.0.1 (IP only: `localhost` is a name mismatch), made with openssl in RUN/tls; clients
+# trust RUN/tls/ca.pem (`ca-path` prints it).
 # The jars are cached in .cache/kafka/VERSION/lib; data and logs live in
 # .cache/kafka/VERSION/run-PORT and survive stop/restart (a test restarts the broker and expects
 # its committed offsets back); `wipe` removes them.
@@ -16,6 +19,8 @@ version="${KAFKA_VERSION:-4.4.0}"
 port="${PORT:-19092}"
 controller_port=$((port + 1))
 sasl_port=$((port + 2))
+ssl_port=$((port + 3))
+sasl_ssl_port=$((port + 4))
 cache="$root/.cache/kafka/$version"
 run="$cache/run-$port"
 
@@ -36,33 +41,65 @@ install() {
   fi
 }
 
+# The CA (tls/ca.pem) and the broker's keystore (tls/keystore.pem: unencrypted PKCS#8 key, then
+# the certificate chain), made once per run dir so clients keep trusting it across restarts.
+certificates() {
+  local tls="$run/tls"
+  [ -f "$tls/keystore.pem" ] && [ -f "$tls/ca.pem" ] && return 0
+  if ! command -v openssl >/dev/null; then
+    echo "installing openssl (Debian's package) to make the TLS certificates" >&2
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get install -y -q openssl >&2 || { echo "openssl is needed for the TLS listeners" >&2; return 1; }
+  fi
+  mkdir -p "$tls"
+  (
+    cd "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=krafty test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout ca.key -out ca.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout broker.key -out broker.csr
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > broker.ext
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile broker.ext -out broker.pem
+    cat broker.key broker.pem ca.pem > keystore.pem
+  ) >"$run/openssl.log" 2>&1 || { echo "making the TLS certificates failed; see $run/openssl.log" >&2; return 1; }
+}
+
 start() {
   install
   if pid="$(our_pid)"; then
     echo "Kafka $version is already running on port $port (pid $pid): scripts/kafka.sh stop first" >&2
     return 1
   fi
-  for p in "$port" "$controller_port" "$sasl_port"; do
+  for p in "$port" "$controller_port" "$sasl_port" "$ssl_port" "$sasl_ssl_port"; do
     if listening "$p"; then
       echo "port $p is already taken (a stale Kafka?): refusing to start Kafka $version there" >&2
       return 1
     fi
   done
   mkdir -p "$run"
+  certificates
   cat > "$run/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,SSL://127.0.0.1:$ssl_port,SASL_SSL://127.0.0.1:$sasl_ssl_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,SSL://127.0.0.1:$ssl_port,SASL_SSL://127.0.0.1:$sasl_ssl_port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$run/tls/keystore.pem
+ssl.client.auth=none
 log.dirs=$run/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -90,7 +127,8 @@ PROPS
       rm -f "$run/pid"
       return 1
     fi
-    if listening "$port" && listening "$sasl_port" && grep -q 'Kafka Server started' "$run/kafka.log"; then
+    if listening "$port" && listening "$sasl_port" && listening "$ssl_port" \
+      && listening "$sasl_ssl_port" && grep -q 'Kafka Server started' "$run/kafka.log"; then
       echo "127.0.0.1:$port"
       return 0
     fi
@@ -120,7 +158,8 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   restart) stop; start ;;
-  status) if pid="$(our_pid)"; then echo "running (pid $pid) on 127.0.0.1:$port (SASL_PLAINTEXT on 127.0.0.1:$sasl_port)"; else echo stopped; fi ;;
+  status) if pid="$(our_pid)"; then echo "running (pid $pid) on 127.0.0.1:$port (SASL_PLAINTEXT on 127.0.0.1:$sasl_port, SSL on 127.0.0.1:$ssl_port, SASL_SSL on 127.0.0.1:$sasl_ssl_port, CA $run/tls/ca.pem)"; else echo stopped; fi ;;
+  ca-path) echo "$run/tls/ca.pem" ;;
   wipe) stop; rm -rf "$run" ;;
-  *) echo "usage: $0 install|start|stop|restart|status|wipe  (KAFKA_VERSION=$version PORT=$port)" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|restart|status|wipe|ca-path  (KAFKA_VERSION=$version PORT=$port)" >&2; exit 2 ;;
 esac

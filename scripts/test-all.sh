@@ -16,7 +16,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 # The dev broker part must not silently target a cluster named in the caller's environment.
-unset KRAFTY_TEST_BOOTSTRAP KRAFTY_TEST_SASL_BOOTSTRAP KRAFTY_TEST_RESTART_CMD
+unset KRAFTY_TEST_BOOTSTRAP KRAFTY_TEST_SASL_BOOTSTRAP KRAFTY_TEST_RESTART_CMD \
+  KRAFTY_TEST_SSL_BOOTSTRAP KRAFTY_TEST_SASL_SSL_BOOTSTRAP KRAFTY_TEST_SSL_CA
 started=$(date +%s)
 passed=0
 failed=0
@@ -139,9 +140,13 @@ if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
     KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh wipe
     if kafka="$(KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh start)"; then
       kafkas+=("$version@$port")
-      # scripts/kafka.sh opens a SASL_PLAINTEXT listener on PORT+2 (tests/tests/security_sasl.rs).
+      # scripts/kafka.sh opens a SASL_PLAINTEXT listener on PORT+2 (tests/tests/security_sasl.rs),
+      # SSL on PORT+3 and SASL_SSL on PORT+4 with its CA at `ca-path` (security_tls.rs).
       cargo_suite "Rust client suites on Kafka $version" KRAFTY_TEST_BOOTSTRAP="$kafka" \
         KRAFTY_TEST_SASL_BOOTSTRAP="127.0.0.1:$((port + 2))" \
+        KRAFTY_TEST_SSL_BOOTSTRAP="127.0.0.1:$((port + 3))" \
+        KRAFTY_TEST_SASL_SSL_BOOTSTRAP="127.0.0.1:$((port + 4))" \
+        KRAFTY_TEST_SSL_CA="$(KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh ca-path)" \
         KRAFTY_TEST_RESTART_CMD="KAFKA_VERSION=$version PORT=$port $root/scripts/kafka.sh restart" \
         -- -p krafty-tests --no-fail-fast
       if [ "$first" = 1 ] && [ "$python_ok" = 1 ]; then

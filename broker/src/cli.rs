@@ -7,8 +7,11 @@ pub struct BrokerArgs {
     #[arg(long, default_value = "127.0.0.1:9092")]
     pub listen: String,
     /// Listeners, Kafka's way (replaces --listen):
-    /// `PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093`. SASL users come from
-    /// `--set sasl.users=alice:alice-secret,bob:pw`, mechanisms from `sasl.enabled.mechanisms`.
+    /// `PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093,SSL://127.0.0.1:9094`. SASL
+    /// users come from `--set sasl.users=alice:alice-secret,bob:pw`, mechanisms from
+    /// `sasl.enabled.mechanisms`; SSL and SASL_SSL serve `--set ssl.certificate.location=...
+    /// --set ssl.key.location=...` or a generated certificate, `ssl.client.auth=required`
+    /// asks for client certificates.
     #[arg(long, conflicts_with = "listen")]
     pub listeners: Option<String>,
     /// Directory for the logs; without it data lives in memory.
@@ -47,8 +50,13 @@ pub async fn run(args: BrokerArgs) -> Result<(), String> {
         "krafty dev broker listening on {}",
         broker.bootstrap_servers()
     );
-    if let Some(sasl) = broker.listener_bootstrap("SASL_PLAINTEXT") {
-        println!("SASL_PLAINTEXT listener on {sasl}");
+    for name in ["SSL", "SASL_PLAINTEXT", "SASL_SSL"] {
+        if let Some(addr) = broker.listener_bootstrap(name) {
+            println!("{name} listener on {addr}");
+        }
+    }
+    if let Some(ca) = broker.tls_ca_pem() {
+        println!("TLS: generated certificate for localhost and 127.0.0.1, signed by this CA (ssl.ca.location; also tls-ca.pem in the data dir):\n{ca}");
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;

@@ -49,6 +49,14 @@ pub struct BrokerConfig {
     pub sasl_enabled_mechanisms: Vec<String>,
     /// `sasl.users`: `name:password` pairs, comma-separated (and `BrokerBuilder::sasl_user`).
     pub sasl_users: Vec<(String, String)>,
+    /// `ssl.certificate.location` / `ssl.key.location`: the TLS listeners' certificate chain
+    /// and key (PEM); without them a certificate is generated at start (`tls.rs`).
+    pub ssl_certificate: Option<std::path::PathBuf>,
+    pub ssl_key: Option<std::path::PathBuf>,
+    /// `ssl.ca.location`: the CA client certificates must be signed by (`ssl.client.auth`).
+    pub ssl_ca: Option<std::path::PathBuf>,
+    /// `ssl.client.auth`: `none` (default), `requested` or `required`.
+    pub ssl_client_auth: String,
 }
 
 impl Default for BrokerConfig {
@@ -70,6 +78,10 @@ impl Default for BrokerConfig {
                 .map(|m| m.to_string())
                 .collect(),
             sasl_users: Vec::new(),
+            ssl_certificate: None,
+            ssl_key: None,
+            ssl_ca: None,
+            ssl_client_auth: "none".into(),
         }
     }
 }
@@ -208,6 +220,19 @@ impl BrokerConfig {
                     self.sasl_users
                         .push((user.to_string(), password.to_string()));
                 }
+            }
+            "ssl.certificate.location" => self.ssl_certificate = Some(value.trim().into()),
+            "ssl.key.location" => self.ssl_key = Some(value.trim().into()),
+            "ssl.ca.location" => self.ssl_ca = Some(value.trim().into()),
+            "ssl.client.auth" => {
+                let mode = value.trim().to_ascii_lowercase();
+                if !["none", "requested", "required"].contains(&mode.as_str()) {
+                    return Err(bad(
+                        key,
+                        format!("`{value}` is not none, requested or required"),
+                    ));
+                }
+                self.ssl_client_auth = mode;
             }
             // Accepted so that a real Kafka server.properties loads; meaningless on one node.
             "offsets.topic.replication.factor"

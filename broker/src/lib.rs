@@ -29,6 +29,20 @@
 //! let sasl_bootstrap = broker.listener_bootstrap("SASL_PLAINTEXT").unwrap();
 //! # Ok(()) }
 //! ```
+//!
+//! SSL and SASL_SSL listeners serve a certificate generated at start for `localhost` and
+//! `127.0.0.1` (or `ssl.certificate.location` / `ssl.key.location`); clients trust its CA:
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let broker = krafty_broker::Broker::builder()
+//!     .listeners("SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0")
+//!     .sasl_user("alice", "alice-secret")
+//!     .start()
+//!     .await?;
+//! std::fs::write("/tmp/ca.pem", broker.tls_ca_pem().unwrap())?; // ssl.ca.location
+//! # Ok(()) }
+//! ```
 
 mod api;
 pub mod cli;
@@ -38,6 +52,7 @@ pub mod group;
 pub mod log;
 mod sasl;
 mod server;
+mod tls;
 pub mod topics;
 
 use std::io;
@@ -101,8 +116,9 @@ impl BrokerBuilder {
     }
 
     /// The listeners, Kafka's way: `PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093`
-    /// (names are the security protocols; SSL and SASL_SSL are not supported yet; an empty
-    /// host means loopback). Replaces `listen`; the first listener is `bootstrap_servers()`.
+    /// (names are the security protocols: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL; an empty
+    /// host means loopback). TLS listeners take their certificate from the `ssl.*` properties
+    /// or generate one (see `BrokerHandle::tls_ca_pem`). Replaces `listen`; the first listener is `bootstrap_servers()`.
     pub fn listeners(mut self, spec: impl Into<String>) -> Self {
         self.listeners = Some(spec.into());
         self
@@ -150,6 +166,12 @@ impl BrokerBuilder {
                 listen.clone().unwrap_or_else(|| "127.0.0.1:9092".into()),
             )],
         };
+        // One TLS configuration (and generated certificate) for every TLS listener.
+        let tls = if specs.iter().any(|(n, _)| n.ends_with("SSL")) {
+            Some(tls::Tls::new(&config, self.data_dir.as_deref()).map_err(invalid)?)
+        } else {
+            None
+        };
         let mut bound = Vec::new();
         for (i, (name, addr)) in specs.into_iter().enumerate() {
             let tcp = tokio::net::TcpListener::bind(&addr).await?;
@@ -171,7 +193,11 @@ impl BrokerBuilder {
                 ),
                 None => (local.ip().to_string(), local.port() as i32),
             };
-            let sasl = name == "SASL_PLAINTEXT";
+            let sasl = name.starts_with("SASL_");
+            let listener_tls = match &tls {
+                Some(t) if name.ends_with("SSL") => Some(t.acceptor.clone()),
+                _ => None,
+            };
             if !local.ip().is_loopback() && !sasl {
                 tracing::warn!(%local, "listener {name} is bound beyond loopback without authentication");
             }
@@ -183,6 +209,7 @@ impl BrokerBuilder {
                     host,
                     port,
                     sasl,
+                    tls: listener_tls,
                 },
             ));
         }
@@ -257,6 +284,7 @@ impl BrokerBuilder {
         Ok(BrokerHandle {
             local_addr,
             listeners,
+            tls_ca_pem: tls.and_then(|t| t.generated_ca_pem),
             shared,
             stop: stop_tx,
             tasks: std::sync::Mutex::new(tasks),
@@ -291,15 +319,10 @@ fn parse_listeners(spec: &str) -> Result<Vec<(String, String)>, ConfigError> {
             .ok_or_else(|| bad(format!("`{entry}` is not NAME://host:port")))?;
         let name = name.to_ascii_uppercase();
         match name.as_str() {
-            "PLAINTEXT" | "SASL_PLAINTEXT" => {}
-            "SSL" | "SASL_SSL" => {
-                return Err(bad(format!(
-                    "`{entry}`: TLS listeners are not supported yet"
-                )))
-            }
+            "PLAINTEXT" | "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {}
             _ => {
                 return Err(bad(format!(
-                    "`{entry}`: the listener must be PLAINTEXT or SASL_PLAINTEXT"
+                    "`{entry}`: the listener must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
                 )))
             }
         }
@@ -351,6 +374,8 @@ pub struct BrokerHandle {
     local_addr: SocketAddr,
     /// Each listener: name, bound address, advertised `host:port`.
     listeners: Vec<(String, SocketAddr, String)>,
+    /// The generated CA's certificate (PEM), when TLS listeners generated theirs.
+    tls_ca_pem: Option<String>,
     shared: Arc<server::Shared>,
     stop: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -372,6 +397,13 @@ impl BrokerHandle {
             .iter()
             .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, _, advertised)| advertised.clone())
+    }
+
+    /// The PEM of the CA that signed the TLS listeners' generated certificate (valid for
+    /// `localhost` and `127.0.0.1`), for a client's `ssl.ca.location`; also written to
+    /// `tls-ca.pem` in the data dir. `None` without TLS listeners or with certificate files.
+    pub fn tls_ca_pem(&self) -> Option<&str> {
+        self.tls_ca_pem.as_deref()
     }
 
     /// Fault injection controls.
@@ -416,6 +448,11 @@ impl BlockingBroker {
     /// `host:port` of the listener named `name`, if there is one.
     pub fn listener_bootstrap(&self, name: &str) -> Option<String> {
         self.handle.as_ref()?.listener_bootstrap(name)
+    }
+
+    /// The generated TLS CA's PEM (see `BrokerHandle::tls_ca_pem`).
+    pub fn tls_ca_pem(&self) -> Option<String> {
+        Some(self.handle.as_ref()?.tls_ca_pem()?.to_string())
     }
 
     /// Runs retention on every partition now.

@@ -4,9 +4,11 @@
 //! its connection), so each connection is one task that reads a frame, handles it, writes the
 //! response. A malformed frame, an unknown API key or an unsupported version closes that one
 //! connection with a logged reason, as Kafka does; every other connection is unaffected.
-//! Each listener (`PLAINTEXT`, `SASL_PLAINTEXT`) has its own accept loop; on a SASL listener a
-//! connection must authenticate (`sasl.rs`) before anything but ApiVersions, SaslHandshake and
-//! SaslAuthenticate is served, and a failed authentication is answered, then closed.
+//! Each listener (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`) has its own accept loop; on
+//! a TLS listener the connection's task runs the handshake first (`tls.rs`; a failed or slow
+//! one closes that connection only); on a SASL listener a connection must authenticate
+//! (`sasl.rs`) before anything but ApiVersions, SaslHandshake and SaslAuthenticate is served,
+//! and a failed authentication is answered, then closed.
 
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
@@ -15,8 +17,8 @@ use std::time::Instant;
 use bytes::{Buf, BufMut, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api;
@@ -27,16 +29,21 @@ use crate::group::GroupCoordinator;
 use crate::sasl::{AuthStep, Authenticator, SaslUsers};
 use crate::topics::TopicManager;
 
-/// One listener: its name (`PLAINTEXT`, `SASL_PLAINTEXT`) and the address Metadata and
-/// FindCoordinator advertise to the clients that connected through it.
-#[derive(Debug, Clone)]
+/// One listener: its name (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`) and the address
+/// Metadata and FindCoordinator advertise to the clients that connected through it.
+#[derive(Clone)]
 pub struct Listener {
     pub name: String,
     pub host: String,
     pub port: i32,
-    /// Whether connections must authenticate (SASL_PLAINTEXT).
+    /// Whether connections must authenticate (SASL_PLAINTEXT, SASL_SSL).
     pub sasl: bool,
+    /// The TLS side of SSL and SASL_SSL listeners.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
+
+/// How long a client has to finish its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Everything request handlers share.
 pub struct Shared {
@@ -83,7 +90,34 @@ pub async fn serve(
                     let shutdown = shutdown.clone();
                     connections.spawn(async move {
                         tracing::debug!(%peer, listener = %endpoint.name, "connection opened");
-                        let reason = serve_connection(stream, &shared, &endpoint, shutdown).await;
+                        let client_host = format!("/{}", peer.ip());
+                        let mut stopping = shutdown.clone();
+                        let reason = match &endpoint.tls {
+                            None => {
+                                let (rd, wr) = stream.into_split();
+                                serve_connection(rd, wr, client_host, &shared, &endpoint, shutdown).await
+                            }
+                            Some(acceptor) => {
+                                // Bounded, and abandoned at shutdown: a client that never
+                                // finishes its handshake must not hold the broker up.
+                                let accepted = tokio::select! {
+                                    a = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => Some(a),
+                                    _ = stopping.changed() => None,
+                                };
+                                match accepted {
+                                    None => "broker shutting down".to_string(),
+                                    Some(Ok(Ok(tls))) => {
+                                        let (rd, wr) = tokio::io::split(tls);
+                                        serve_connection(rd, wr, client_host, &shared, &endpoint, shutdown).await
+                                    }
+                                    Some(Ok(Err(e))) => {
+                                        tracing::info!(%peer, listener = %endpoint.name, "TLS handshake failed: {e}");
+                                        format!("TLS handshake failed: {e}")
+                                    }
+                                    Some(Err(_)) => format!("no TLS handshake within {TLS_HANDSHAKE_TIMEOUT:?}"),
+                                }
+                            }
+                        };
                         tracing::debug!(%peer, "connection closed: {reason}");
                     });
                 }
@@ -99,16 +133,13 @@ pub async fn serve(
 
 /// Serves one connection; returns why it closed.
 async fn serve_connection(
-    stream: TcpStream,
+    rd: impl AsyncRead + Unpin,
+    wr: impl AsyncWrite + Unpin,
+    client_host: String,
     shared: &Shared,
     listener: &Listener,
     mut shutdown: watch::Receiver<bool>,
 ) -> String {
-    let client_host = stream
-        .peer_addr()
-        .map(|a| format!("/{}", a.ip()))
-        .unwrap_or_default();
-    let (rd, wr) = stream.into_split();
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let mut wr = BufWriter::with_capacity(64 * 1024, wr);
     let max = shared.config.socket_request_max_bytes;

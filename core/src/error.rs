@@ -46,6 +46,12 @@ pub enum KafkaError {
     #[error("network error talking to {broker}: {reason}")]
     Network { broker: String, reason: String },
 
+    /// TLS with a broker failed for a reason retrying cannot fix: its certificate is not
+    /// trusted or not valid for the name connected to, or it refused the client's certificate
+    /// (Java's SslAuthenticationException). Not retriable.
+    #[error("TLS with broker {broker} failed: {reason}")]
+    Tls { broker: String, reason: String },
+
     /// A protocol-level problem: a response that does not decode, a version no one supports.
     #[error("protocol error: {0}")]
     Protocol(String),

@@ -2,8 +2,9 @@
 //! (a SASL listener beside the plaintext one), and against Apache Kafka's SASL listener when
 //! `KRAFTY_TEST_SASL_BOOTSTRAP` is set (`scripts/kafka.sh`: user `alice` / `alice-secret`).
 //! Records go through admin, producer and a consumer group over SASL; wrong credentials fail
-//! fast with SASL_AUTHENTICATION_FAILED naming the broker and mechanism; TLS protocols are
-//! refused at construction; kcat (librdkafka) authenticates to the dev broker too.
+//! fast with SASL_AUTHENTICATION_FAILED naming the broker and mechanism; `sasl.jaas.config`
+//! works in place of the username and password; kcat (librdkafka) authenticates to the dev
+//! broker too. SASL over TLS (SASL_SSL) is in `security_tls.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -220,33 +221,9 @@ async fn wrong_password_and_unknown_user_fail_fast_with_sasl_authentication_fail
     cluster.stop().await;
 }
 
-/// SSL and SASL_SSL are refused at construction, naming `security.protocol` and TLS.
+/// A JAAS line works in place of sasl.username / sasl.password.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_protocols_are_refused_at_construction() {
-    for protocol in ["SSL", "SASL_SSL"] {
-        let e = KafkaProducer::<String, String>::from_properties(
-            [
-                ("bootstrap.servers", "127.0.0.1:9"),
-                ("security.protocol", protocol),
-                ("sasl.mechanism", "PLAIN"),
-                ("sasl.username", USER),
-                ("sasl.password", PASSWORD),
-            ],
-            StringSerde,
-            StringSerde,
-        )
-        .await
-        .err()
-        .expect("refused");
-        match &e {
-            KafkaError::Config { property, reason } => {
-                assert_eq!(property, "security.protocol");
-                assert!(reason.contains("TLS"), "{e}");
-            }
-            other => panic!("{protocol}: expected a config error, got {other:?}"),
-        }
-    }
-    // A JAAS line works in place of sasl.username / sasl.password.
+async fn sasl_jaas_config_credentials_authenticate() {
     let cluster = SaslCluster::start().await;
     let jaas = format!(
         "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{USER}\" password=\"{PASSWORD}\";"

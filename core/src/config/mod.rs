@@ -7,7 +7,7 @@ use std::time::Duration;
 pub use properties::Properties;
 
 use crate::error::{KafkaError, Result};
-pub use crate::network::{SaslConfig, SaslMechanism};
+pub use crate::network::{SaslConfig, SaslMechanism, TlsConfig};
 
 /// Properties every Kafka client has (`bootstrap.servers`, `client.id`, timeouts, backoffs).
 #[derive(Debug, Clone)]
@@ -34,10 +34,13 @@ pub struct ClientConfig {
     /// `allow.auto.create.topics`, default true; the broker's `auto.create.topics.enable`
     /// decides too). The producer always asks, as Java's does.
     pub allow_auto_create_topics: bool,
-    /// `security.protocol` SASL_PLAINTEXT: the mechanism and credentials every connection
-    /// authenticates with (`sasl.mechanism`, `sasl.username` / `sasl.password` or
-    /// `sasl.jaas.config`); `None` for PLAINTEXT.
+    /// `security.protocol` SASL_PLAINTEXT or SASL_SSL: the mechanism and credentials every
+    /// connection authenticates with (`sasl.mechanism`, `sasl.username` / `sasl.password` or
+    /// `sasl.jaas.config`); `None` for PLAINTEXT and SSL.
     pub sasl: Option<SaslConfig>,
+    /// `security.protocol` SSL or SASL_SSL: the TLS settings (`ssl.*`) every connection
+    /// handshakes with before anything else; `None` for PLAINTEXT and SASL_PLAINTEXT.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ClientConfig {
@@ -54,6 +57,7 @@ impl Default for ClientConfig {
             connection_setup_timeout: Duration::from_millis(10_000),
             allow_auto_create_topics: true,
             sasl: None,
+            tls: None,
         }
     }
 }
@@ -82,7 +86,7 @@ impl ClientConfig {
                 ));
             }
         }
-        let sasl = sasl_from_properties(p)?;
+        let (tls, sasl) = security_from_properties(p)?;
         let c = ClientConfig {
             bootstrap_servers,
             client_id: p.string("client.id", ""),
@@ -95,6 +99,7 @@ impl ClientConfig {
             connection_setup_timeout: p.millis("socket.connection.setup.timeout.ms", 10_000)?,
             allow_auto_create_topics: true,
             sasl,
+            tls,
         };
         for k in [
             "client.dns.lookup",
@@ -112,21 +117,26 @@ impl ClientConfig {
     }
 }
 
-/// `security.protocol` and the `sasl.*` properties. PLAINTEXT or SASL_PLAINTEXT; SSL and
-/// SASL_SSL are refused until TLS is supported. The credentials come from `sasl.username` /
+/// The `ssl.*` properties a non-TLS protocol ignores (read so a shared config works, as Java).
+const SSL_PROPERTIES: [&str; 5] = [
+    "ssl.ca.location",
+    "ssl.certificate.location",
+    "ssl.key.location",
+    "ssl.key.password",
+    "ssl.endpoint.identification.algorithm",
+];
+
+/// `security.protocol`, the `ssl.*` and the `sasl.*` properties: (TLS, SASL) settings.
+/// PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. The credentials come from `sasl.username` /
 /// `sasl.password` (librdkafka's names) or from `sasl.jaas.config` (Java's `username="..."
 /// password="..."`), the former winning when both are given.
-fn sasl_from_properties(p: &mut Properties) -> Result<Option<SaslConfig>> {
+fn security_from_properties(p: &mut Properties) -> Result<(Option<TlsConfig>, Option<SaslConfig>)> {
     let protocol = p.string("security.protocol", "PLAINTEXT");
-    let sasl = match protocol.to_ascii_uppercase().as_str() {
-        "PLAINTEXT" => false,
-        "SASL_PLAINTEXT" => true,
-        "SSL" | "SASL_SSL" => {
-            return Err(KafkaError::config(
-                "security.protocol",
-                format!("`{protocol}` needs TLS, which is not supported yet (use PLAINTEXT or SASL_PLAINTEXT)"),
-            ))
-        }
+    let (tls, sasl) = match protocol.to_ascii_uppercase().as_str() {
+        "PLAINTEXT" => (false, false),
+        "SASL_PLAINTEXT" => (false, true),
+        "SSL" => (true, false),
+        "SASL_SSL" => (true, true),
         _ => {
             return Err(KafkaError::config(
                 "security.protocol",
@@ -134,13 +144,21 @@ fn sasl_from_properties(p: &mut Properties) -> Result<Option<SaslConfig>> {
             ))
         }
     };
-    // Read even for PLAINTEXT (as Java, which ignores them there), so a shared config works.
+    let tls = if tls {
+        Some(TlsConfig::from_properties(p)?)
+    } else {
+        for k in SSL_PROPERTIES {
+            p.ignore(k);
+        }
+        None
+    };
+    // Read even without SASL (as Java, which ignores them there), so a shared config works.
     let mechanism = p.string("sasl.mechanism", "PLAIN");
     let username = p.optional_string("sasl.username");
     let password = p.optional_string("sasl.password");
     let jaas = p.optional_string("sasl.jaas.config");
     if !sasl {
-        return Ok(None);
+        return Ok((tls, None));
     }
     let mechanism = SaslMechanism::parse(&mechanism).ok_or_else(|| {
         KafkaError::config(
@@ -169,15 +187,18 @@ fn sasl_from_properties(p: &mut Properties) -> Result<Option<SaslConfig>> {
         _ => {
             return Err(KafkaError::config(
                 "sasl.username",
-                "SASL_PLAINTEXT needs credentials: sasl.username and sasl.password, or sasl.jaas.config",
+                format!("{protocol} needs credentials: sasl.username and sasl.password, or sasl.jaas.config"),
             ))
         }
     };
-    Ok(Some(SaslConfig {
-        mechanism,
-        username,
-        password,
-    }))
+    Ok((
+        tls,
+        Some(SaslConfig {
+            mechanism,
+            username,
+            password,
+        }),
+    ))
 }
 
 #[cfg(test)]
@@ -222,11 +243,36 @@ mod tests {
         let s = c.sasl.unwrap();
         assert_eq!(s.mechanism, SaslMechanism::Plain);
         assert_eq!((s.username.as_str(), s.password.as_str()), ("bob", "x y"));
-        for protocol in ["SSL", "SASL_SSL"] {
-            let e = parse(&[("security.protocol", protocol)]).unwrap_err();
-            assert!(e.to_string().contains("TLS"), "{e}");
-            assert_eq!(property(e), "security.protocol");
-        }
+        let e = parse(&[("security.protocol", "TLS")]).unwrap_err();
+        assert_eq!(property(e), "security.protocol");
+        // TLS files are read at construction; each failure names its property.
+        let e = parse(&[
+            ("security.protocol", "SSL"),
+            ("ssl.ca.location", "/nonexistent/ca.pem"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+        assert_eq!(property(e), "ssl.ca.location");
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = parse(&[
+            ("security.protocol", "SSL"),
+            ("ssl.ca.location", empty.to_str().unwrap()),
+        ])
+        .unwrap_err();
+        assert_eq!(property(e), "ssl.ca.location");
+        let e = parse(&[
+            ("security.protocol", "SSL"),
+            ("ssl.endpoint.identification.algorithm", "http"),
+        ])
+        .unwrap_err();
+        assert_eq!(property(e), "ssl.endpoint.identification.algorithm");
+        let e = parse(&[("security.protocol", "SASL_SSL")]).unwrap_err();
+        assert_eq!(property(e), "sasl.username");
+        // Ignored without TLS, as Java does.
+        let c = parse(&[("ssl.ca.location", "/nonexistent/ca.pem")]).unwrap();
+        assert!(c.tls.is_none());
         let e = parse(&[("security.protocol", "SASL_PLAINTEXT")]).unwrap_err();
         assert_eq!(property(e), "sasl.username");
         let e = parse(&[

@@ -8,7 +8,8 @@
 //! back until it has passed (`throttle.rs`).
 //! On a SASL_PLAINTEXT connection `connect` authenticates (`sasl/`) after ApiVersions, before
 //! the connection is handed out, so no other request ever goes out unauthenticated.
-//! TLS would wrap the stream here, before the split.
+//! On SSL and SASL_SSL the TCP stream is wrapped in TLS (`tls.rs`) before the split, so the
+//! reader task and the writer (vectored writes included) work on the TLS stream alike.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
@@ -19,8 +20,7 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersionsResponse;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
@@ -30,6 +30,10 @@ use super::versions;
 use crate::error::{KafkaError, Result};
 
 type Waiters = Arc<Mutex<HashMap<i32, oneshot::Sender<Bytes>>>>;
+
+/// The write half: a TCP write half, or the write half of a TLS stream.
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
 
 /// A request on the wire, waiting for its response.
 pub struct Pending {
@@ -41,7 +45,7 @@ pub struct Pending {
 pub struct Connection {
     /// `host:port`, for errors.
     pub addr: String,
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    writer: tokio::sync::Mutex<Writer>,
     waiters: Waiters,
     next_correlation: AtomicI32,
     /// Shared, so a request header takes a reference count rather than a copy.
@@ -56,6 +60,9 @@ pub struct Connection {
     write_timeout: Duration,
     /// Until when the broker asked this connection to stay quiet (KIP-219).
     throttle: Throttle,
+    /// Set by the reader when TLS failed after the handshake (a broker refusing the client's
+    /// certificate says so only then, in TLS 1.3), so the caller gets that, not "closed".
+    tls_failure: Arc<Mutex<Option<KafkaError>>>,
 }
 
 fn net_err(addr: &str, reason: impl std::fmt::Display) -> KafkaError {
@@ -66,32 +73,53 @@ fn net_err(addr: &str, reason: impl std::fmt::Display) -> KafkaError {
 }
 
 impl Connection {
-    /// Connects, negotiates API versions (ApiVersions v3, falling back to v0) and, with
-    /// `sasl`, authenticates.
+    /// Connects, with `tls` runs the TLS handshake, negotiates API versions (ApiVersions v3,
+    /// falling back to v0) and, with `sasl`, authenticates.
     pub async fn connect(
         addr: &str,
         client_id: &str,
         setup_timeout: Duration,
         request_timeout: Duration,
+        tls: Option<&super::TlsConfig>,
         sasl: Option<&super::SaslConfig>,
     ) -> Result<Connection> {
-        let stream = tokio::time::timeout(setup_timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| net_err(addr, "connection setup timed out"))?
-            .map_err(|e| net_err(addr, e))?;
-        let _ = stream.set_nodelay(true);
-        let (mut rd, wr) = stream.into_split();
+        let (rd, wr): (Reader, Writer) = tokio::time::timeout(setup_timeout, async {
+            let stream = TcpStream::connect(addr)
+                .await
+                .map_err(|e| net_err(addr, e))?;
+            let _ = stream.set_nodelay(true);
+            let halves: (Reader, Writer) = match tls {
+                None => {
+                    let (rd, wr) = stream.into_split();
+                    (Box::new(rd), Box::new(wr))
+                }
+                Some(tls) => {
+                    let (rd, wr) = tokio::io::split(tls.connect(addr, stream).await?);
+                    (Box::new(rd), Box::new(wr))
+                }
+            };
+            Ok::<_, KafkaError>(halves)
+        })
+        .await
+        .map_err(|_| net_err(addr, "connection setup timed out"))??;
+        let mut rd = rd;
         let waiters: Waiters = Arc::default();
         let closed = Arc::new(AtomicBool::new(false));
+        let tls_failure: Arc<Mutex<Option<KafkaError>>> = Arc::default();
         let reader = {
             let waiters = waiters.clone();
             let closed = closed.clone();
+            let tls_failure = tls_failure.clone();
             let addr = addr.to_string();
             tokio::spawn(async move {
                 loop {
                     let size = match rd.read_i32().await {
                         Ok(n) if n >= 4 => n as usize,
-                        _ => break,
+                        Ok(_) => break,
+                        Err(e) => {
+                            *tls_failure.lock().unwrap() = super::tls::handshake_error(&addr, &e);
+                            break;
+                        }
                     };
                     let mut frame = BytesMut::zeroed(size);
                     if rd.read_exact(&mut frame).await.is_err() {
@@ -125,12 +153,33 @@ impl Connection {
             reader,
             write_timeout: request_timeout,
             throttle: Throttle::default(),
+            tls_failure,
         };
-        conn.broker_versions = conn.negotiate(request_timeout).await?;
+        conn.broker_versions = match conn.negotiate(request_timeout).await {
+            Ok(v) => v,
+            Err(e) if tls.is_some() => return Err(conn.tls_failure_or(e).await),
+            Err(e) => return Err(e),
+        };
         if let Some(sasl) = sasl {
             super::sasl::authenticate(&conn, sasl, request_timeout).await?;
         }
         Ok(conn)
+    }
+
+    /// `e`, or the TLS failure that closed the connection: a broker refusing the client's
+    /// certificate sends its alert after the client's handshake finished, so the first
+    /// request's write or read fails, possibly before the reader has seen the alert.
+    async fn tls_failure_or(&self, e: KafkaError) -> KafkaError {
+        for _ in 0..50 {
+            if let Some(failure) = self.tls_failure.lock().unwrap().clone() {
+                return failure;
+            }
+            if self.is_closed() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.tls_failure.lock().unwrap().clone().unwrap_or(e)
     }
 
     async fn negotiate(&self, timeout: Duration) -> Result<HashMap<i16, (i16, i16)>> {
@@ -214,7 +263,9 @@ impl Connection {
         let written = tokio::time::timeout(self.write_timeout, async {
             let mut w = self.writer.lock().await;
             // Vectored: a Produce frame's record batches are written from their own buffers.
-            w.write_all_buf(&mut frame).await
+            w.write_all_buf(&mut frame).await?;
+            // TLS may hold the last record until flushed; a no-op on TCP.
+            w.flush().await
         })
         .await;
         match written {

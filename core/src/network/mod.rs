@@ -8,13 +8,15 @@
 //! throttle time has passed (`throttle.rs`); [`NetworkClient::throttled_until`] lets the
 //! producer leave such a broker's batches in the accumulator meanwhile.
 //! With `security.protocol=SASL_PLAINTEXT` every connection authenticates right after
-//! ApiVersions (`sasl/`); a refused login fails the call at once (not retriable). TLS will
-//! plug in at the connection's transport (see `connection.rs`).
+//! ApiVersions (`sasl/`); a refused login fails the call at once (not retriable). With SSL and
+//! SASL_SSL each connection runs a TLS handshake first (`tls.rs`); a certificate that is not
+//! trusted or not valid for the broker's name fails the call at once too.
 
 mod connection;
 mod frame;
 mod sasl;
 mod throttle;
+mod tls;
 mod versions;
 
 use std::collections::{BTreeSet, HashMap};
@@ -30,6 +32,7 @@ use crate::error::{KafkaError, Result};
 use connection::Connection;
 pub use frame::FrameBuilder;
 pub use sasl::{parse_jaas, SaslConfig, SaslMechanism};
+pub use tls::TlsConfig;
 pub use versions::supported as supported_versions;
 
 /// A broker as the cluster metadata describes it.
@@ -176,6 +179,7 @@ impl NetworkClient {
                 &cfg.client_id,
                 cfg.connection_setup_timeout,
                 cfg.request_timeout,
+                cfg.tls.as_ref(),
                 cfg.sasl.as_ref(),
             )
             .await
