@@ -151,7 +151,10 @@ if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
         -- -p krafty-tests --no-fail-fast
       if [ "$first" = 1 ] && [ "$python_ok" = 1 ]; then
         pytest_suite "Python package on Kafka $version" bindings/python KRAFTY_TEST_BOOTSTRAP="$kafka" \
-          KRAFTY_TEST_SASL_BOOTSTRAP="127.0.0.1:$((port + 2))"
+          KRAFTY_TEST_SASL_BOOTSTRAP="127.0.0.1:$((port + 2))" \
+          KRAFTY_TEST_SSL_BOOTSTRAP="127.0.0.1:$((port + 3))" \
+          KRAFTY_TEST_SASL_SSL_BOOTSTRAP="127.0.0.1:$((port + 4))" \
+          KRAFTY_TEST_SSL_CA="$(KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh ca-path)"
       fi
       pytest_suite "Python interop on Kafka $version" interop/python KRAFTY_TEST_BOOTSTRAP="$kafka"
       KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh stop

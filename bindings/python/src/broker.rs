@@ -61,6 +61,12 @@ impl PyBroker {
         self.bootstrap.clone()
     }
 
+    /// The PEM of the CA that signed the broker's generated TLS certificate (clients trust it
+    /// with `ssl_cafile`), when it has an SSL or SASL_SSL listener and no certificate files.
+    fn tls_ca_pem(&self) -> PyResult<Option<String>> {
+        self.with(|h| h.tls_ca_pem().map(str::to_string))
+    }
+
     /// `host:port` of the listener named `name` (`"SASL_PLAINTEXT"`), or None.
     fn listener_bootstrap(&self, name: &str) -> PyResult<Option<String>> {
         self.with(|h| h.listener_bootstrap(name))

@@ -24,8 +24,18 @@ pub fn properties(
             if v.is_none() {
                 continue;
             }
-            let name = kafka_name(&k.extract::<String>()?);
-            out.push((name, value_string(&v)?));
+            let python = k.extract::<String>()?;
+            if python == "ssl_check_hostname" {
+                // kafka-python's boolean is Kafka's algorithm name: https, or none.
+                let check = v.is_truthy()?;
+                let algorithm = if check { "https" } else { "" };
+                out.push((
+                    "ssl.endpoint.identification.algorithm".into(),
+                    algorithm.into(),
+                ));
+                continue;
+            }
+            out.push((kafka_name(&python), value_string(&v)?));
         }
     }
     Ok(out)
@@ -37,6 +47,10 @@ fn kafka_name(python: &str) -> String {
     match python {
         "sasl_plain_username" => "sasl.username".into(),
         "sasl_plain_password" => "sasl.password".into(),
+        "ssl_cafile" => "ssl.ca.location".into(),
+        "ssl_certfile" => "ssl.certificate.location".into(),
+        "ssl_keyfile" => "ssl.key.location".into(),
+        "ssl_password" => "ssl.key.password".into(),
         other => other.replace('_', "."),
     }
 }

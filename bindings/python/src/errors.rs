@@ -21,6 +21,7 @@ fn kind(e: &KafkaError) -> &'static str {
         KafkaError::RecordTooLarge { .. } => "record_too_large",
         KafkaError::Timeout(_) => "timeout",
         KafkaError::Network { .. } => "network",
+        KafkaError::Tls { .. } => "tls",
         KafkaError::Protocol(_) => "protocol",
         KafkaError::Serialization(_) => "serialization",
         KafkaError::Closed => "closed",

@@ -1,6 +1,7 @@
-"""SASL_PLAINTEXT with kafka-python's settings (`security_protocol`, `sasl_mechanism`,
-`sasl_plain_username`, `sasl_plain_password`), on a DevBroker's SASL listener or, with
-KRAFTY_TEST_SASL_BOOTSTRAP, on Apache Kafka's (scripts/kafka.sh: alice / alice-secret)."""
+"""SASL and TLS with kafka-python's settings (`security_protocol`, `sasl_mechanism`,
+`sasl_plain_username`, `sasl_plain_password`, `ssl_cafile`), on a DevBroker's listeners or, with
+KRAFTY_TEST_SASL_BOOTSTRAP / KRAFTY_TEST_SSL_BOOTSTRAP, on Apache Kafka's (scripts/kafka.sh:
+alice / alice-secret, a CA of its own)."""
 
 import os
 import time
@@ -9,7 +10,7 @@ import uuid
 import pytest
 
 from krafty import DevBroker, KafkaConsumer, KafkaProducer
-from krafty.errors import ConfigError, SaslAuthenticationFailedError
+from krafty.errors import ConfigError, SaslAuthenticationFailedError, TlsError
 
 from conftest import REAL_KAFKA, create_topic
 
@@ -69,8 +70,67 @@ def test_wrong_password_or_unknown_user_fails_fast(sasl_bootstrap, mechanism):
         assert mechanism in str(caught.value)
 
 
-def test_tls_is_refused_at_construction():
+def test_a_missing_ca_file_is_refused_at_construction(tmp_path):
     with pytest.raises(ConfigError) as caught:
-        KafkaProducer(bootstrap_servers="127.0.0.1:9", security_protocol="SASL_SSL",
-                      **{k: v for k, v in settings("PLAIN").items() if k != "security_protocol"})
-    assert "security.protocol" in str(caught.value)
+        KafkaProducer(bootstrap_servers="127.0.0.1:9", security_protocol="SSL",
+                      ssl_cafile=str(tmp_path / "missing.pem"))
+    assert caught.value.property == "ssl.ca.location"
+
+
+@pytest.fixture(scope="module")
+def tls_listeners(tmp_path_factory):
+    """(SSL address, SASL_SSL address, CA file): a DevBroker's generated certificate, or with
+    KRAFTY_TEST_SSL_BOOTSTRAP Apache Kafka's (scripts/kafka.sh, certificate for 127.0.0.1)."""
+    if REAL_KAFKA is not None:
+        ssl = os.environ.get("KRAFTY_TEST_SSL_BOOTSTRAP") or None
+        if ssl is None:
+            pytest.skip("KRAFTY_TEST_SSL_BOOTSTRAP is not set for this Kafka")
+        yield (ssl, os.environ["KRAFTY_TEST_SASL_SSL_BOOTSTRAP"], os.environ["KRAFTY_TEST_SSL_CA"],
+               REAL_KAFKA)
+        return
+    with DevBroker(listeners="PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0",
+                   sasl_users=f"{USER}:{PASSWORD}", num_partitions=1) as b:
+        ca = tmp_path_factory.mktemp("tls") / "ca.pem"
+        ca.write_text(b.tls_ca_pem())
+        yield (b.listener_bootstrap("SSL"), b.listener_bootstrap("SASL_SSL"), str(ca),
+               b.listener_bootstrap("PLAINTEXT"))
+
+
+@pytest.mark.parametrize("protocol", ["SSL", "SASL_SSL"])
+def test_produce_and_consume_over_tls(tls_listeners, protocol):
+    ssl, sasl_ssl, ca, plain = tls_listeners
+    extra = dict(security_protocol=protocol, ssl_cafile=ca)
+    if protocol == "SASL_SSL":
+        extra.update(sasl_mechanism="SCRAM-SHA-512", sasl_plain_username=USER,
+                     sasl_plain_password=PASSWORD)
+    bootstrap = ssl if protocol == "SSL" else sasl_ssl
+    topic = f"tls-{protocol.lower()}-{uuid.uuid4().hex[:8]}"
+    if REAL_KAFKA is not None:
+        create_topic(plain, topic, 1)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **extra)
+    offsets = [producer.send(topic, f"t{i}".encode(), partition=0).get(timeout=30).offset
+               for i in range(5)]
+    producer.close()
+    assert offsets == list(range(5))
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}",
+                             auto_offset_reset="earliest", **extra)
+    got, deadline = [], time.monotonic() + 30
+    while len(got) < 5 and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            got.extend((r.offset, r.value) for r in records)
+    consumer.close()
+    assert got == [(i, f"t{i}".encode()) for i in range(5)]
+
+
+def test_an_untrusted_certificate_fails_fast(tls_listeners, tmp_path):
+    ssl, _, _, _ = tls_listeners
+    # Another broker's generated CA did not sign this one's certificate.
+    with DevBroker(listeners="SSL://127.0.0.1:0") as other:
+        foreign = tmp_path / "foreign-ca.pem"
+        foreign.write_text(other.tls_ca_pem())
+    started = time.monotonic()
+    with pytest.raises(TlsError) as caught:
+        KafkaProducer(bootstrap_servers=ssl, security_protocol="SSL", ssl_cafile=str(foreign))
+    assert time.monotonic() - started < 10
+    assert not caught.value.retriable
+    assert "not trusted" in str(caught.value)

@@ -183,7 +183,9 @@ pub fn handshake_error(addr: &str, e: &std::io::Error) -> Option<KafkaError> {
     let tls = e.get_ref()?.downcast_ref::<rustls::Error>()?;
     let reason = match tls {
         rustls::Error::InvalidCertificate(c) => match c {
-            CertificateError::UnknownIssuer => {
+            // BadSignature: a trusted CA of the same name as the issuer did not sign it (say,
+            // another dev broker's generated CA): not trusted either.
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
                 "certificate not trusted: the broker's certificate is not signed by a trusted CA (ssl.ca.location)".to_string()
             }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {

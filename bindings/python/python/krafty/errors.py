@@ -17,7 +17,7 @@ from typing import Dict, Optional, Type
 
 __all__ = [
     "KafkaError", "ConfigError", "KafkaConfigurationError", "BrokerError", "BrokerResponseError",
-    "KafkaTimeoutError", "NetworkError", "KafkaConnectionError", "NoBrokersAvailable",
+    "KafkaTimeoutError", "NetworkError", "KafkaConnectionError", "NoBrokersAvailable", "TlsError",
     "ProtocolError", "KafkaProtocolError", "SerializationError", "ClosedError", "WakeupError",
     "IllegalStateError", "IllegalArgumentError", "FatalError", "CommitFailedError",
     "RecordTooLargeError", "error_for_code", "for_code",
@@ -86,6 +86,14 @@ KafkaConnectionError = NetworkError
 
 class NoBrokersAvailable(NetworkError):
     """No bootstrap server could be reached when the client was created."""
+
+
+class TlsError(NetworkError):
+    """TLS with a broker failed: its certificate is not trusted (`ssl_cafile` /
+    `ssl.ca.location`), does not name the address connected to, or the broker refused the
+    client's certificate. Not retriable."""
+
+    retriable = False
 
 
 class ProtocolError(KafkaError):
@@ -224,6 +232,7 @@ _BY_KIND: Dict[str, Type[KafkaError]] = {
     "timeout": KafkaTimeoutError,
     "network": NetworkError,
     "no_brokers": NoBrokersAvailable,
+    "tls": TlsError,
     "protocol": ProtocolError,
     "serialization": SerializationError,
     "closed": ClosedError,
