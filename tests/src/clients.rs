@@ -1,7 +1,13 @@
 //! Clients with the suites' settings, shared by the test files.
 
-use krafty::producer::{KafkaProducer, ProducerConfig};
+use std::time::{Duration, Instant};
+
+use krafty::admin::{AdminClient, NewTopic};
+use krafty::consumer::KafkaConsumer;
+use krafty::producer::{KafkaProducer, ProducerConfig, ProducerRecord};
 use krafty::serialization::StringSerde;
+
+use crate::{unique_topic, within};
 
 /// A producer of strings to `bootstrap`, with `extra` properties over Kafka's defaults.
 pub async fn string_producer(
@@ -17,4 +23,66 @@ pub async fn string_producer(
     )
     .await
     .expect("a producer connects")
+}
+
+/// Admin, producer and a consumer group with `props` (a security setting, say): a topic named
+/// after `what` created, 10 records produced
+/// and consumed back, values and offsets exact.
+pub async fn round_trip(what: &str, props: &[(&str, &str)]) {
+    let topic = unique_topic(&what.to_ascii_lowercase());
+    let admin = within(30, "admin", AdminClient::from_properties(props.to_vec()))
+        .await
+        .unwrap_or_else(|e| panic!("{what}: admin: {e}"));
+    admin
+        .create_topics(&[NewTopic::new(&topic, 1, 1)])
+        .await
+        .unwrap();
+    admin.close().await;
+
+    let producer: KafkaProducer<String, String> =
+        KafkaProducer::from_properties(props.to_vec(), StringSerde, StringSerde)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: producer: {e}"));
+    let mut deliveries = Vec::new();
+    for i in 0..10 {
+        deliveries.push(
+            producer
+                .send(ProducerRecord::new(&topic, format!("{what}-{i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut offsets = Vec::new();
+    for d in deliveries {
+        offsets.push(within(60, "delivery", d).await.unwrap().offset);
+    }
+    assert_eq!(offsets, (0..10).collect::<Vec<i64>>(), "{what}");
+    producer.close(Duration::from_secs(10)).await.unwrap();
+
+    let group = unique_topic("round-trip-group");
+    let mut cp = props.to_vec();
+    cp.extend([
+        ("group.id", group.as_str()),
+        ("auto.offset.reset", "earliest"),
+        ("enable.auto.commit", "false"),
+    ]);
+    let consumer: KafkaConsumer<String, String> =
+        KafkaConsumer::from_properties(cp, StringSerde, StringSerde)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: consumer: {e}"));
+    consumer.subscribe(&[topic.as_str()], None).await.unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got.len() < 10 && Instant::now() < deadline {
+        for r in within(30, "poll", consumer.poll(Duration::from_millis(500)))
+            .await
+            .unwrap()
+        {
+            got.push((r.offset, r.value));
+        }
+    }
+    within(30, "commit", consumer.commit_sync()).await.unwrap();
+    within(30, "close", consumer.close()).await.unwrap();
+    let expected: Vec<(i64, String)> = (0..10).map(|i| (i, format!("{what}-{i}"))).collect();
+    assert_eq!(got, expected, "{what}: every record once, in order");
 }

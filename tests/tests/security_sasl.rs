@@ -8,13 +8,14 @@
 
 use std::time::{Duration, Instant};
 
-use krafty::admin::{AdminClient, NewTopic};
+use krafty::admin::AdminClient;
 use krafty::consumer::KafkaConsumer;
-use krafty::producer::{KafkaProducer, ProducerRecord};
+use krafty::producer::KafkaProducer;
 use krafty::serialization::StringSerde;
 use krafty::KafkaError;
 use krafty_broker::{Broker, BrokerHandle};
-use krafty_tests::{external_sasl_bootstrap, unique_topic, within};
+use krafty_tests::clients::round_trip;
+use krafty_tests::{external_sasl_bootstrap, within};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "alice-secret";
@@ -76,70 +77,11 @@ async fn produce_and_consume_in_a_group_over_each_mechanism() {
     let cluster = SaslCluster::start().await;
     let bs = cluster.bootstrap.as_str();
     for mechanism in MECHANISMS {
-        let topic = unique_topic(&format!("sasl-{}", mechanism.to_ascii_lowercase()));
-        let admin = within(
-            30,
-            "admin",
-            AdminClient::from_properties(props(bs, mechanism, USER, PASSWORD)),
+        round_trip(
+            &format!("sasl-{mechanism}"),
+            &props(bs, mechanism, USER, PASSWORD),
         )
-        .await
-        .unwrap_or_else(|e| panic!("{mechanism}: admin over SASL: {e}"));
-        admin
-            .create_topics(&[NewTopic::new(&topic, 1, 1)])
-            .await
-            .unwrap();
-        admin.close().await;
-
-        let producer: KafkaProducer<String, String> = KafkaProducer::from_properties(
-            props(bs, mechanism, USER, PASSWORD),
-            StringSerde,
-            StringSerde,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{mechanism}: producer over SASL: {e}"));
-        let mut deliveries = Vec::new();
-        for i in 0..10 {
-            deliveries.push(
-                producer
-                    .send(ProducerRecord::new(&topic, format!("{mechanism}-{i}")))
-                    .await
-                    .unwrap(),
-            );
-        }
-        let mut offsets = Vec::new();
-        for d in deliveries {
-            offsets.push(within(60, "delivery", d).await.unwrap().offset);
-        }
-        assert_eq!(offsets, (0..10).collect::<Vec<i64>>(), "{mechanism}");
-        producer.close(Duration::from_secs(10)).await.unwrap();
-
-        let group = unique_topic("sasl-group");
-        let mut cp = props(bs, mechanism, USER, PASSWORD);
-        cp.extend([
-            ("group.id", group.as_str()),
-            ("auto.offset.reset", "earliest"),
-            ("enable.auto.commit", "false"),
-        ]);
-        let consumer: KafkaConsumer<String, String> =
-            KafkaConsumer::from_properties(cp, StringSerde, StringSerde)
-                .await
-                .unwrap_or_else(|e| panic!("{mechanism}: consumer over SASL: {e}"));
-        consumer.subscribe(&[topic.as_str()], None).await.unwrap();
-        let mut got = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while got.len() < 10 && Instant::now() < deadline {
-            for r in within(30, "poll", consumer.poll(Duration::from_millis(500)))
-                .await
-                .unwrap()
-            {
-                got.push((r.offset, r.value));
-            }
-        }
-        within(30, "commit", consumer.commit_sync()).await.unwrap();
-        within(30, "close", consumer.close()).await.unwrap();
-        let expected: Vec<(i64, String)> =
-            (0..10).map(|i| (i, format!("{mechanism}-{i}"))).collect();
-        assert_eq!(got, expected, "{mechanism}: every record once, in order");
+        .await;
     }
     cluster.stop().await;
 }
