@@ -1,0 +1,140 @@
+"""Clients we did not write against the dev broker's SASL and TLS listeners: librdkafka (through
+confluent-kafka) and kafka-python produce and consume over SASL_PLAINTEXT (SCRAM-SHA-512),
+SSL and SASL_SSL (PLAIN), trusting the CA the broker generated in its data dir; a wrong
+password is refused. Dev broker only: a real Kafka's listeners are tested by the client suites.
+"""
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka import KafkaError as RdError
+from kafka import KafkaConsumer as KpConsumer
+from kafka import KafkaProducer as KpProducer
+
+from conftest import ROOT
+
+USER, PASSWORD = "alice", "alice-secret"
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("KRAFTY_TEST_BOOTSTRAP")),
+    reason="starts a dev broker with SASL and TLS listeners of its own",
+)
+
+
+@pytest.fixture(scope="module")
+def secured():
+    """A dev broker process with PLAINTEXT, SASL_PLAINTEXT, SSL and SASL_SSL listeners:
+    ({listener name: address}, CA file)."""
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    binary = os.environ.get("KRAFTY_BROKER_BIN", os.path.join(target, "debug", "krafty-broker"))
+    data_dir = tempfile.mkdtemp(prefix="krafty-interop-tls-")
+    proc = subprocess.Popen(
+        [binary, "--data-dir", data_dir, "--set", "num.partitions=1",
+         "--set", f"sasl.users={USER}:{PASSWORD}", "--listeners",
+         "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    found, ready = {}, threading.Event()
+
+    def drain(out):
+        # "krafty dev broker listening on ADDR", then "NAME listener on ADDR" for the others.
+        for line in out:
+            m = re.match(r"krafty dev broker listening on (\S+)", line.strip())
+            if m:
+                found["PLAINTEXT"] = m.group(1)
+            m = re.match(r"(\w+) listener on (\S+)", line.strip())
+            if m:
+                found[m.group(1)] = m.group(2)
+            if len(found) == 4:
+                ready.set()
+
+    threading.Thread(target=drain, args=(proc.stdout,), daemon=True).start()
+    try:
+        assert ready.wait(timeout=30), f"the dev broker named only {found} within 30 s"
+        yield found, os.path.join(data_dir, "tls-ca.pem")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def librdkafka_settings(protocol, ca, password=PASSWORD, mechanism="PLAIN"):
+    s = {"security.protocol": protocol}
+    if "SSL" in protocol:
+        s["ssl.ca.location"] = ca
+    if "SASL" in protocol:
+        s.update({"sasl.mechanism": mechanism, "sasl.username": USER, "sasl.password": password})
+    return s
+
+
+def kafka_python_settings(protocol, ca, mechanism="PLAIN"):
+    s = {"security_protocol": protocol}
+    if "SSL" in protocol:
+        s["ssl_cafile"] = ca
+    if "SASL" in protocol:
+        s.update({"sasl_mechanism": mechanism, "sasl_plain_username": USER,
+                  "sasl_plain_password": PASSWORD})
+    return s
+
+
+CASES = [("SASL_PLAINTEXT", "SCRAM-SHA-512"), ("SSL", None), ("SASL_SSL", "PLAIN")]
+
+
+@pytest.mark.parametrize("protocol,mechanism", CASES)
+def test_librdkafka_produces_and_consumes(secured, protocol, mechanism):
+    listeners, ca = secured
+    settings = librdkafka_settings(protocol, ca, mechanism=mechanism or "PLAIN")
+    topic = f"rdk-{protocol.lower()}-{uuid.uuid4().hex[:8]}"
+    p = Producer({"bootstrap.servers": listeners[protocol], **settings})
+    offsets = []
+    for i in range(5):
+        p.produce(topic, f"v{i}".encode(), partition=0,
+                  on_delivery=lambda err, msg: offsets.append((err, msg.offset())))
+    assert p.flush(30) == 0
+    assert offsets == [(None, i) for i in range(5)]
+    c = Consumer({"bootstrap.servers": listeners[protocol], "group.id": f"g-{uuid.uuid4().hex[:8]}",
+                  "auto.offset.reset": "earliest", **settings})
+    c.subscribe([topic])
+    got, deadline = [], time.time() + 30
+    while len(got) < 5 and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error() is None:
+            got.append((m.offset(), m.value()))
+    c.close()
+    assert got == [(i, f"v{i}".encode()) for i in range(5)]
+
+
+@pytest.mark.parametrize("protocol,mechanism", CASES)
+def test_kafka_python_produces_and_consumes(secured, protocol, mechanism):
+    listeners, ca = secured
+    settings = kafka_python_settings(protocol, ca, mechanism=mechanism or "PLAIN")
+    topic = f"kp-{protocol.lower()}-{uuid.uuid4().hex[:8]}"
+    p = KpProducer(bootstrap_servers=listeners[protocol], **settings)
+    offsets = [p.send(topic, f"k{i}".encode(), partition=0).get(timeout=30).offset
+               for i in range(5)]
+    p.close()
+    assert offsets == list(range(5))
+    c = KpConsumer(topic, bootstrap_servers=listeners[protocol], group_id=f"g-{uuid.uuid4().hex[:8]}",
+                   auto_offset_reset="earliest", consumer_timeout_ms=10000, **settings)
+    got = []
+    for m in c:
+        got.append((m.offset, m.value))
+        if len(got) == 5:
+            break
+    c.close()
+    assert got == [(i, f"k{i}".encode()) for i in range(5)]
+
+
+def test_librdkafka_wrong_password_is_refused(secured):
+    listeners, ca = secured
+    errors = []
+    p = Producer({"bootstrap.servers": listeners["SASL_SSL"],
+                  **librdkafka_settings("SASL_SSL", ca, password="wrong"),
+                  "error_cb": errors.append, "message.timeout.ms": 5000})
+    p.produce("refused", b"x")
+    p.flush(10)
+    assert any(e.code() == RdError._AUTHENTICATION for e in errors), [e.str() for e in errors]
