@@ -55,6 +55,12 @@ pub async fn run(args: BrokerArgs) -> Result<(), String> {
             println!("{name} listener on {addr}");
         }
     }
+    for addr in broker.unauthenticated_listeners() {
+        println!(
+            "WARNING: {addr} is beyond loopback and needs no authentication: whoever reaches it \
+             can read and write every topic (use a SASL_PLAINTEXT or SASL_SSL listener)"
+        );
+    }
     if let Some(ca) = broker.tls_ca_pem() {
         println!("TLS: generated certificate for localhost and 127.0.0.1, signed by this CA (ssl.ca.location; also tls-ca.pem in the data dir):\n{ca}");
     }

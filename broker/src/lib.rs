@@ -260,8 +260,18 @@ impl BrokerBuilder {
         });
         let mut tasks = Vec::new();
         let mut listeners = Vec::new();
+        let mut unauthenticated = Vec::new();
         for (tcp, local, listener) in bound {
             tracing::info!(%local, listener = %listener.name, "listening");
+            if exposed_without_authentication(&local, listener.sasl) {
+                tracing::warn!(
+                    %local,
+                    listener = %listener.name,
+                    "listening beyond loopback without authentication: whoever reaches this \
+                     address can read and write every topic (use a SASL listener)"
+                );
+                unauthenticated.push(local);
+            }
             listeners.push((
                 listener.name.clone(),
                 local,
@@ -284,6 +294,7 @@ impl BrokerBuilder {
         Ok(BrokerHandle {
             local_addr,
             listeners,
+            unauthenticated,
             tls_ca_pem: tls.and_then(|t| t.generated_ca_pem),
             shared,
             stop: stop_tx,
@@ -376,12 +387,25 @@ pub struct BrokerHandle {
     listeners: Vec<(String, SocketAddr, String)>,
     /// The generated CA's certificate (PEM), when TLS listeners generated theirs.
     tls_ca_pem: Option<String>,
+    /// Addresses beyond loopback that serve without authentication.
+    unauthenticated: Vec<SocketAddr>,
     shared: Arc<server::Shared>,
     stop: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
+/// A listener anyone who can reach it may use: no SASL, bound beyond loopback (the dev broker
+/// binds loopback unless told otherwise, and says so when it is told).
+fn exposed_without_authentication(local: &SocketAddr, sasl: bool) -> bool {
+    !sasl && !local.ip().is_loopback()
+}
+
 impl BrokerHandle {
+    /// The listeners bound beyond loopback without authentication (warned about at start).
+    pub fn unauthenticated_listeners(&self) -> &[SocketAddr] {
+        &self.unauthenticated
+    }
+
     /// `host:port` for a client's `bootstrap.servers`.
     pub fn bootstrap_servers(&self) -> String {
         format!("{}:{}", self.shared.host, self.shared.port)
@@ -473,5 +497,31 @@ impl BlockingBroker {
 impl Drop for BlockingBroker {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod exposure_tests {
+    use super::exposed_without_authentication;
+
+    #[test]
+    fn only_unauthenticated_listeners_beyond_loopback_are_exposed() {
+        let addr = |s: &str| s.parse().unwrap();
+        assert!(!exposed_without_authentication(
+            &addr("127.0.0.1:9092"),
+            false
+        ));
+        assert!(!exposed_without_authentication(
+            &addr("127.0.0.53:9092"),
+            false
+        ));
+        assert!(!exposed_without_authentication(&addr("[::1]:9092"), false));
+        assert!(exposed_without_authentication(&addr("0.0.0.0:9092"), false));
+        assert!(exposed_without_authentication(&addr("[::]:9092"), false));
+        assert!(exposed_without_authentication(
+            &addr("10.1.2.3:9092"),
+            false
+        ));
+        assert!(!exposed_without_authentication(&addr("0.0.0.0:9093"), true));
     }
 }
