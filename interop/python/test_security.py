@@ -1,6 +1,7 @@
 """Clients we did not write against the dev broker's SASL and TLS listeners: librdkafka (through
 confluent-kafka) and kafka-python produce and consume over SASL_PLAINTEXT (SCRAM-SHA-512),
-SSL and SASL_SSL (PLAIN), trusting the CA the broker generated in its data dir; a wrong
+SSL and SASL_SSL (PLAIN), and the Java client (Kafka 4.4.0's console tools) over SSL and
+SASL_SSL (SCRAM-SHA-512), trusting the CA the broker generated in its data dir; a wrong
 password is refused. Dev broker only: a real Kafka's listeners are tested by the client suites.
 """
 import os
@@ -138,3 +139,47 @@ def test_librdkafka_wrong_password_is_refused(secured):
     p.produce("refused", b"x")
     p.flush(10)
     assert any(e.code() == RdError._AUTHENTICATION for e in errors), [e.str() for e in errors]
+
+
+def _java_classpath():
+    """Apache Kafka 4.4.0's jars (scripts/kafka.sh install fetches them), or None without Java."""
+    if subprocess.run(["sh", "-c", "command -v java"], capture_output=True).returncode != 0:
+        return None
+    env = dict(os.environ, KAFKA_VERSION="4.4.0")
+    if subprocess.run([os.path.join(ROOT, "scripts", "kafka.sh"), "install"], env=env,
+                      capture_output=True, timeout=1200).returncode != 0:
+        return None
+    return os.path.join(ROOT, ".cache", "kafka", "4.4.0", "lib", "*")
+
+
+@pytest.mark.parametrize("protocol", ["SSL", "SASL_SSL"])
+def test_java_client_produces_and_consumes(secured, protocol, tmp_path):
+    """Kafka 4.4.0's console producer and consumer (the Java client) over TLS, trusting the
+    generated CA as a PEM truststore; SCRAM-SHA-512 on SASL_SSL."""
+    classpath = _java_classpath()
+    if classpath is None:
+        pytest.skip("no Java runtime or Kafka jars")
+    listeners, ca = secured
+    config = tmp_path / "client.properties"
+    lines = [f"security.protocol={protocol}", "ssl.truststore.type=PEM",
+             f"ssl.truststore.location={ca}"]
+    if protocol == "SASL_SSL":
+        lines += ["sasl.mechanism=SCRAM-SHA-512",
+                  "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule "
+                  f'required username="{USER}" password="{PASSWORD}";']
+    config.write_text("\n".join(lines) + "\n")
+    topic = f"java-{protocol.lower()}-{uuid.uuid4().hex[:8]}"
+    java = ["java", "-Xmx256m", "-cp", classpath]
+    values = [f"j{i}" for i in range(5)]
+    produced = subprocess.run(
+        java + ["org.apache.kafka.tools.ConsoleProducer", "--bootstrap-server", listeners[protocol],
+                "--topic", topic, "--command-config", str(config)],
+        input="\n".join(values) + "\n", capture_output=True, text=True, timeout=120)
+    assert produced.returncode == 0, produced.stderr[-2000:]
+    consumed = subprocess.run(
+        java + ["org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server",
+                listeners[protocol], "--topic", topic, "--from-beginning", "--max-messages", "5",
+                "--timeout-ms", "30000", "--command-config", str(config)],
+        capture_output=True, text=True, timeout=120)
+    assert consumed.returncode == 0, consumed.stderr[-2000:]
+    assert consumed.stdout.split() == values
