@@ -8,7 +8,8 @@
 # formatted by an older version of this script needs `wipe` first), an SSL listener on PORT+3 and
 # a SASL_SSL listener on PORT+4 (same users) with a PEM keystore: a CA and a certificate it signs
 # for 127.0.0.1 (IP only: `localhost` is a name mismatch), made with openssl in RUN/tls; clients
-# trust RUN/tls/ca.pem (`ca-path` prints it).
+# trust RUN/tls/ca.pem (`ca-path` prints it). PORT+5 is an SSL listener (named MTLS) that
+# requires a client certificate signed by that CA: RUN/tls/client.pem and client.key are one.
 # The jars are cached in .cache/kafka/VERSION/lib; data and logs live in
 # .cache/kafka/VERSION/run-PORT and survive stop/restart (a test restarts the broker and expects
 # its committed offsets back); `wipe` removes them.
@@ -21,6 +22,7 @@ controller_port=$((port + 1))
 sasl_port=$((port + 2))
 ssl_port=$((port + 3))
 sasl_ssl_port=$((port + 4))
+mtls_port=$((port + 5))
 cache="$root/.cache/kafka/$version"
 run="$cache/run-$port"
 
@@ -45,7 +47,7 @@ install() {
 # the certificate chain), made once per run dir so clients keep trusting it across restarts.
 certificates() {
   local tls="$run/tls"
-  [ -f "$tls/keystore.pem" ] && [ -f "$tls/ca.pem" ] && return 0
+  [ -f "$tls/keystore.pem" ] && [ -f "$tls/ca.pem" ] && [ -f "$tls/client.pem" ] && return 0
   if ! command -v openssl >/dev/null; then
     echo "installing openssl (Debian's package) to make the TLS certificates" >&2
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -62,6 +64,10 @@ certificates() {
     openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
       -extfile broker.ext -out broker.pem
     cat broker.key broker.pem ca.pem > keystore.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=krafty test client" -keyout client.key -out client.csr
+    printf 'extendedKeyUsage=clientAuth\n' > client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile client.ext -out client.pem
   ) >"$run/openssl.log" 2>&1 || { echo "making the TLS certificates failed; see $run/openssl.log" >&2; return 1; }
 }
 
@@ -71,7 +77,7 @@ start() {
     echo "Kafka $version is already running on port $port (pid $pid): scripts/kafka.sh stop first" >&2
     return 1
   fi
-  for p in "$port" "$controller_port" "$sasl_port" "$ssl_port" "$sasl_ssl_port"; do
+  for p in "$port" "$controller_port" "$sasl_port" "$ssl_port" "$sasl_ssl_port" "$mtls_port"; do
     if listening "$p"; then
       echo "port $p is already taken (a stale Kafka?): refusing to start Kafka $version there" >&2
       return 1
@@ -83,11 +89,11 @@ start() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,SSL://127.0.0.1:$ssl_port,SASL_SSL://127.0.0.1:$sasl_ssl_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,SSL://127.0.0.1:$ssl_port,SASL_SSL://127.0.0.1:$sasl_ssl_port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,SSL://127.0.0.1:$ssl_port,SASL_SSL://127.0.0.1:$sasl_ssl_port,MTLS://127.0.0.1:$mtls_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,SSL://127.0.0.1:$ssl_port,SASL_SSL://127.0.0.1:$sasl_ssl_port,MTLS://127.0.0.1:$mtls_port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";
@@ -100,6 +106,9 @@ listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.se
 ssl.keystore.type=PEM
 ssl.keystore.location=$run/tls/keystore.pem
 ssl.client.auth=none
+listener.name.mtls.ssl.client.auth=required
+listener.name.mtls.ssl.truststore.type=PEM
+listener.name.mtls.ssl.truststore.location=$run/tls/ca.pem
 log.dirs=$run/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -128,7 +137,8 @@ PROPS
       return 1
     fi
     if listening "$port" && listening "$sasl_port" && listening "$ssl_port" \
-      && listening "$sasl_ssl_port" && grep -q 'Kafka Server started' "$run/kafka.log"; then
+      && listening "$sasl_ssl_port" && listening "$mtls_port" \
+      && grep -q 'Kafka Server started' "$run/kafka.log"; then
       echo "127.0.0.1:$port"
       return 0
     fi
@@ -158,7 +168,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   restart) stop; start ;;
-  status) if pid="$(our_pid)"; then echo "running (pid $pid) on 127.0.0.1:$port (SASL_PLAINTEXT on 127.0.0.1:$sasl_port, SSL on 127.0.0.1:$ssl_port, SASL_SSL on 127.0.0.1:$sasl_ssl_port, CA $run/tls/ca.pem)"; else echo stopped; fi ;;
+  status) if pid="$(our_pid)"; then echo "running (pid $pid) on 127.0.0.1:$port (SASL_PLAINTEXT on 127.0.0.1:$sasl_port, SSL on 127.0.0.1:$ssl_port, SASL_SSL on 127.0.0.1:$sasl_ssl_port, SSL with client certificates on 127.0.0.1:$mtls_port, CA $run/tls/ca.pem)"; else echo stopped; fi ;;
   ca-path) echo "$run/tls/ca.pem" ;;
   wipe) stop; rm -rf "$run" ;;
   *) echo "usage: $0 install|start|stop|restart|status|wipe|ca-path  (KAFKA_VERSION=$version PORT=$port)" >&2; exit 2 ;;

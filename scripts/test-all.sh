@@ -17,7 +17,8 @@ cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 # The dev broker part must not silently target a cluster named in the caller's environment.
 unset KRAFTY_TEST_BOOTSTRAP KRAFTY_TEST_SASL_BOOTSTRAP KRAFTY_TEST_RESTART_CMD \
-  KRAFTY_TEST_SSL_BOOTSTRAP KRAFTY_TEST_SASL_SSL_BOOTSTRAP KRAFTY_TEST_SSL_CA
+  KRAFTY_TEST_SSL_BOOTSTRAP KRAFTY_TEST_SASL_SSL_BOOTSTRAP KRAFTY_TEST_SSL_CA \
+  KRAFTY_TEST_MTLS_BOOTSTRAP
 started=$(date +%s)
 passed=0
 failed=0
@@ -146,6 +147,7 @@ if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
         KRAFTY_TEST_SASL_BOOTSTRAP="127.0.0.1:$((port + 2))" \
         KRAFTY_TEST_SSL_BOOTSTRAP="127.0.0.1:$((port + 3))" \
         KRAFTY_TEST_SASL_SSL_BOOTSTRAP="127.0.0.1:$((port + 4))" \
+        KRAFTY_TEST_MTLS_BOOTSTRAP="127.0.0.1:$((port + 5))" \
         KRAFTY_TEST_SSL_CA="$(KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh ca-path)" \
         KRAFTY_TEST_RESTART_CMD="KAFKA_VERSION=$version PORT=$port $root/scripts/kafka.sh restart" \
         -- -p krafty-tests --no-fail-fast

@@ -280,6 +280,34 @@ async fn a_hostname_mismatch_fails_fast() {
     }
 }
 
+/// Apache Kafka's listener that requires client certificates (scripts/kafka.sh: MTLS on
+/// PORT+5, a client certificate beside its CA): with the certificate a client produces and
+/// consumes; without one it is refused fast, saying the broker wants a client certificate.
+/// The dev broker's side is `mutual_tls_against_the_dev_broker`; this one needs
+/// KRAFTY_TEST_MTLS_BOOTSTRAP (the test command sets it for each Kafka).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_against_apache_kafka() {
+    let (Some(bs), Some(ca)) = (env("KRAFTY_TEST_MTLS_BOOTSTRAP"), env("KRAFTY_TEST_SSL_CA"))
+    else {
+        eprintln!("skipped: KRAFTY_TEST_MTLS_BOOTSTRAP names no Kafka listener (dev broker run)");
+        return;
+    };
+    let dir = Path::new(&ca).parent().expect("the CA's directory");
+    let (cert, key) = (path(&dir.join("client.pem")), path(&dir.join("client.key")));
+    let base = [
+        ("bootstrap.servers", bs.as_str()),
+        ("security.protocol", "SSL"),
+        ("ssl.ca.location", ca.as_str()),
+    ];
+    let mut with_cert = base.to_vec();
+    with_cert.extend([
+        ("ssl.certificate.location", cert.as_str()),
+        ("ssl.key.location", key.as_str()),
+    ]);
+    round_trip("kafka-mTLS", &with_cert).await;
+    assert_refused(&base, &bs, "client certificate").await;
+}
+
 /// The dev broker with `ssl.client.auth=required`, its certificate and the CA of client
 /// certificates from files: a client with a certificate that CA signed produces and consumes;
 /// one without a certificate, or with one from another CA, is refused fast, the error saying
