@@ -5,7 +5,9 @@
 # 4.1.1); PORT the client port (19092 by default; the controller listens on PORT+1, and a
 # SASL_PLAINTEXT listener on PORT+2 with user alice / alice-secret for PLAIN, SCRAM-SHA-256 and
 # SCRAM-SHA-512: SCRAM credentials are added when the log dir is formatted, so a run dir
-# formatted by an older version of this script needs `wipe` first), an SSL listener on PORT+3 and
+# formatted by an older version of this script needs `wipe` first; OAUTHBEARER there takes
+# Kafka's unsecured JWTs, and a session lasts until its token's `exp` (KIP-368 re-authentication
+# with connections.max.reauth.ms on that mechanism only), an SSL listener on PORT+3 and
 # a SASL_SSL listener on PORT+4 (same users) with a PEM keystore: a CA and a certificate it signs
 # for 127.0.0.1 (IP only: `localhost` is a name mismatch), made with openssl in RUN/tls; clients
 # trust RUN/tls/ca.pem (`ca-path` prints it). PORT+5 is an SSL listener (named MTLS) that
@@ -95,7 +97,9 @@ controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
-listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";
+listener.name.sasl_plaintext.oauthbearer.connections.max.reauth.ms=3600000
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;

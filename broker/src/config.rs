@@ -45,8 +45,12 @@ pub struct BrokerConfig {
     /// `cluster.id` (default: a fixed id per data dir, random for in-memory brokers).
     pub cluster_id: Option<String>,
     pub group: GroupConfig,
-    /// `sasl.enabled.mechanisms` on SASL listeners (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512).
+    /// `sasl.enabled.mechanisms` on SASL listeners (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512;
+    /// OAUTHBEARER, with unsecured tokens, only when named).
     pub sasl_enabled_mechanisms: Vec<String>,
+    /// `connections.max.reauth.ms` (default 0: sessions do not end): the longest a SASL
+    /// session lasts before the client must re-authenticate (KIP-368).
+    pub connections_max_reauth_ms: i64,
     /// `sasl.users`: `name:password` pairs, comma-separated (and `BrokerBuilder::sasl_user`).
     pub sasl_users: Vec<(String, String)>,
     /// `ssl.certificate.location` / `ssl.key.location`: the TLS listeners' certificate chain
@@ -73,11 +77,12 @@ impl Default for BrokerConfig {
             advertised_listeners: Vec::new(),
             cluster_id: None,
             group: GroupConfig::default(),
-            sasl_enabled_mechanisms: crate::sasl::MECHANISMS
+            sasl_enabled_mechanisms: crate::sasl::DEFAULT_MECHANISMS
                 .iter()
                 .map(|m| m.to_string())
                 .collect(),
             sasl_users: Vec::new(),
+            connections_max_reauth_ms: 0,
             ssl_certificate: None,
             ssl_key: None,
             ssl_ca: None,
@@ -210,6 +215,13 @@ impl BrokerConfig {
                     return Err(bad(key, "must name at least one mechanism"));
                 }
                 self.sasl_enabled_mechanisms = list;
+            }
+            "connections.max.reauth.ms" => {
+                let ms: i64 = parse(key, value)?;
+                if ms < 0 {
+                    return Err(bad(key, "must be 0 (no re-authentication) or positive"));
+                }
+                self.connections_max_reauth_ms = ms;
             }
             "sasl.users" => {
                 for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {

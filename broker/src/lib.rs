@@ -50,6 +50,7 @@ pub mod config;
 pub mod fault;
 pub mod group;
 pub mod log;
+mod oauthbearer;
 mod sasl;
 mod server;
 mod tls;
@@ -257,18 +258,26 @@ impl BrokerBuilder {
             appended: watch::channel(0).0,
             cluster_id,
             sasl,
+            authentications: Default::default(),
         });
         let mut tasks = Vec::new();
         let mut listeners = Vec::new();
         let mut unauthenticated = Vec::new();
         for (tcp, local, listener) in bound {
             tracing::info!(%local, listener = %listener.name, "listening");
-            if exposed_without_authentication(&local, listener.sasl) {
+            // OAUTHBEARER takes unsecured tokens, which anyone can make.
+            let authenticated = listener.sasl
+                && !config
+                    .sasl_enabled_mechanisms
+                    .iter()
+                    .any(|m| m == "OAUTHBEARER");
+            if exposed_without_authentication(&local, authenticated) {
                 tracing::warn!(
                     %local,
                     listener = %listener.name,
                     "listening beyond loopback without authentication: whoever reaches this \
-                     address can read and write every topic (use a SASL listener)"
+                     address can read and write every topic (use a SASL listener without \
+                     OAUTHBEARER, whose unsecured tokens anyone can make)"
                 );
                 unauthenticated.push(local);
             }
@@ -394,16 +403,24 @@ pub struct BrokerHandle {
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
-/// A listener anyone who can reach it may use: no SASL, bound beyond loopback (the dev broker
-/// binds loopback unless told otherwise, and says so when it is told).
-fn exposed_without_authentication(local: &SocketAddr, sasl: bool) -> bool {
-    !sasl && !local.ip().is_loopback()
+/// A listener anyone who can reach it may use: no SASL (or SASL taking unsecured tokens),
+/// bound beyond loopback (the dev broker binds loopback unless told otherwise, and says so
+/// when it is told).
+fn exposed_without_authentication(local: &SocketAddr, authenticated: bool) -> bool {
+    !authenticated && !local.ip().is_loopback()
 }
 
 impl BrokerHandle {
     /// The listeners bound beyond loopback without authentication (warned about at start).
     pub fn unauthenticated_listeners(&self) -> &[SocketAddr] {
         &self.unauthenticated
+    }
+
+    /// Successful SASL authentications so far, re-authentications included (KIP-368).
+    pub fn sasl_authentications(&self) -> u64 {
+        self.shared
+            .authentications
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `host:port` for a client's `bootstrap.servers`.

@@ -1,13 +1,20 @@
-//! SASL on a `SASL_PLAINTEXT` listener: PLAIN and SCRAM-SHA-256/512, server side.
+//! SASL on `SASL_PLAINTEXT` and `SASL_SSL` listeners: PLAIN, SCRAM-SHA-256/512 and (with
+//! unsecured tokens, when enabled) OAUTHBEARER, server side.
 //!
 //! Users come from configuration (`sasl.users=alice:secret,...` or `BrokerBuilder::sasl_user`).
 //! At start every user gets SCRAM credentials as Kafka stores them (RFC 5802: a random salt,
 //! 4096 iterations, StoredKey and ServerKey); the password itself is kept only for PLAIN.
 //! A connection's [`Authenticator`] follows SaslHandshake (the mechanism) and SaslAuthenticate
-//! (one token for PLAIN; client-first then client-final for SCRAM). Until it succeeds the
-//! server accepts nothing but ApiVersions, SaslHandshake and SaslAuthenticate.
+//! (one token for PLAIN and OAUTHBEARER; client-first then client-final for SCRAM). Until it
+//! succeeds the server accepts nothing but ApiVersions, SaslHandshake and SaslAuthenticate.
+//!
+//! With `connections.max.reauth.ms` (KIP-368) a session lasts that long at most (and no longer
+//! than an OAUTHBEARER token's `exp`); the lifetime goes back in SaslAuthenticate v1+. The
+//! client renews it with a new SaslHandshake on the same connection, same mechanism and same
+//! principal; a connection whose session ended carries nothing else (`server.rs` closes it).
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -18,7 +25,11 @@ use sha2::{Digest, Sha256, Sha512};
 pub const SCRAM_ITERATIONS: u32 = 4096;
 
 /// The mechanisms this broker implements, by Kafka's names.
-pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
+
+/// `sasl.enabled.mechanisms` by default: OAUTHBEARER takes unsecured tokens anyone can make,
+/// so it is enabled only by name.
+pub const DEFAULT_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Hash {
@@ -144,14 +155,19 @@ impl SaslUsers {
 pub enum AuthStep {
     /// Answer with these bytes; the exchange goes on.
     Challenge(Vec<u8>),
-    /// Answer with these bytes; the connection is authenticated as the named user.
-    Success { user: String, response: Vec<u8> },
+    /// Answer with these bytes; the connection is authenticated as the named user for
+    /// `session_lifetime_ms` (0: without end).
+    Success {
+        user: String,
+        response: Vec<u8>,
+        session_lifetime_ms: i64,
+    },
     /// Answer SASL_AUTHENTICATION_FAILED with this message, then close.
     Failure(String),
 }
 
 enum State {
-    /// No SaslHandshake yet.
+    /// No SaslHandshake yet, or the last exchange finished.
     NoMechanism,
     Plain,
     ScramFirst(Hash),
@@ -164,12 +180,25 @@ enum State {
         server_first: String,
         nonce: String,
     },
-    Authenticated,
+    OAuthBearer,
+    /// A refused token was answered with an error challenge; the client's 0x01 comes next.
+    OAuthRefused(String),
+}
+
+/// An authenticated connection's session.
+struct Session {
+    user: String,
+    mechanism: &'static str,
+    /// When a session with a lifetime ends.
+    ends: Option<Instant>,
 }
 
 /// One connection's SASL state.
 pub struct Authenticator {
     state: State,
+    /// The mechanism of the exchange in progress.
+    mechanism: &'static str,
+    session: Option<Session>,
     /// For tests: the server nonce part, instead of a random one.
     fixed_nonce: Option<String>,
 }
@@ -178,9 +207,17 @@ impl Default for Authenticator {
     fn default() -> Self {
         Authenticator {
             state: State::NoMechanism,
+            mechanism: "",
+            session: None,
             fixed_nonce: None,
         }
     }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn invalid_credentials(mechanism: &str) -> AuthStep {
@@ -190,12 +227,22 @@ fn invalid_credentials(mechanism: &str) -> AuthStep {
 }
 
 impl Authenticator {
+    /// Whether a session was established (it stays while a renewal runs).
     pub fn is_authenticated(&self) -> bool {
-        matches!(self.state, State::Authenticated)
+        self.session.is_some()
     }
 
-    /// SaslHandshake: picks the mechanism. `Err` holds the error code to answer with
-    /// (33 UNSUPPORTED_SASL_MECHANISM, 34 ILLEGAL_SASL_STATE).
+    /// Whether the session had a lifetime and it has run out.
+    pub fn session_ended(&self, now: Instant) -> bool {
+        self.session
+            .as_ref()
+            .and_then(|s| s.ends)
+            .is_some_and(|end| now >= end)
+    }
+
+    /// SaslHandshake: picks the mechanism, or begins a renewal of the session with the same
+    /// one. `Err` holds the error code to answer with (33 UNSUPPORTED_SASL_MECHANISM,
+    /// 34 ILLEGAL_SASL_STATE).
     pub fn handshake(&mut self, users: &SaslUsers, mechanism: &str) -> Result<(), i16> {
         if !matches!(self.state, State::NoMechanism) {
             return Err(34);
@@ -203,21 +250,91 @@ impl Authenticator {
         if !users.mechanisms.iter().any(|m| m == mechanism) {
             return Err(33);
         }
-        self.state = match mechanism {
-            "PLAIN" => State::Plain,
-            "SCRAM-SHA-256" => State::ScramFirst(Hash::Sha256),
-            "SCRAM-SHA-512" => State::ScramFirst(Hash::Sha512),
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.mechanism != mechanism)
+        {
+            // KIP-368: a renewal keeps the mechanism.
+            return Err(34);
+        }
+        (self.state, self.mechanism) = match mechanism {
+            "PLAIN" => (State::Plain, "PLAIN"),
+            "SCRAM-SHA-256" => (State::ScramFirst(Hash::Sha256), "SCRAM-SHA-256"),
+            "SCRAM-SHA-512" => (State::ScramFirst(Hash::Sha512), "SCRAM-SHA-512"),
+            "OAUTHBEARER" => (State::OAuthBearer, "OAUTHBEARER"),
             _ => return Err(33),
         };
         Ok(())
     }
 
-    /// One SaslAuthenticate token.
-    pub fn authenticate(&mut self, users: &SaslUsers, token: &[u8]) -> AuthStep {
+    /// The exchange succeeded for `user`, whose credential ends at `expires_at_ms` (an
+    /// OAUTHBEARER token's `exp`): the session starts, lasting `max_reauth_ms` at most when
+    /// that is positive (KIP-368), and not beyond the credential.
+    fn succeed(
+        &mut self,
+        user: String,
+        response: Vec<u8>,
+        expires_at_ms: Option<i64>,
+        max_reauth_ms: i64,
+    ) -> AuthStep {
+        if let Some(s) = &self.session {
+            if s.user != user {
+                return AuthStep::Failure(format!(
+                    "re-authentication changed the principal from {} to {user}",
+                    s.user
+                ));
+            }
+        }
+        let lifetime_ms = if max_reauth_ms > 0 {
+            let until_expiry = expires_at_ms.map_or(i64::MAX, |exp| exp - now_ms());
+            max_reauth_ms.min(until_expiry).max(1)
+        } else {
+            0
+        };
+        self.session = Some(Session {
+            user: user.clone(),
+            mechanism: self.mechanism,
+            ends: (lifetime_ms > 0)
+                .then(|| Instant::now() + Duration::from_millis(lifetime_ms as u64)),
+        });
+        AuthStep::Success {
+            user,
+            response,
+            session_lifetime_ms: lifetime_ms,
+        }
+    }
+
+    /// One SaslAuthenticate token; `max_reauth_ms` is `connections.max.reauth.ms`.
+    pub fn authenticate(
+        &mut self,
+        users: &SaslUsers,
+        token: &[u8],
+        max_reauth_ms: i64,
+    ) -> AuthStep {
         match std::mem::replace(&mut self.state, State::NoMechanism) {
-            State::NoMechanism | State::Authenticated => AuthStep::Failure(
+            State::NoMechanism => AuthStep::Failure(
                 "SaslAuthenticate out of turn: no mechanism is being negotiated".into(),
             ),
+            State::OAuthBearer => {
+                let valid = crate::oauthbearer::bearer_token(token)
+                    .and_then(|t| crate::oauthbearer::validate_unsecured(t, now_ms()));
+                match valid {
+                    Ok(v) => self.succeed(
+                        v.principal,
+                        Vec::new(),
+                        Some(v.expires_at_ms),
+                        max_reauth_ms,
+                    ),
+                    Err(reason) => {
+                        self.state = State::OAuthRefused(reason);
+                        AuthStep::Challenge(crate::oauthbearer::INVALID_TOKEN.to_vec())
+                    }
+                }
+            }
+            State::OAuthRefused(reason) => AuthStep::Failure(format!(
+                "Authentication failed: invalid token with SASL mechanism OAUTHBEARER: {reason}"
+            )),
             State::Plain => {
                 // authzid NUL authcid NUL password (RFC 4616)
                 let parts: Vec<&[u8]> = token.split(|b| *b == 0).collect();
@@ -241,11 +358,7 @@ impl Authenticator {
                 if !ok {
                     return invalid_credentials("PLAIN");
                 }
-                self.state = State::Authenticated;
-                AuthStep::Success {
-                    user: user.to_string(),
-                    response: Vec::new(),
-                }
+                self.succeed(user.to_string(), Vec::new(), None, max_reauth_ms)
             }
             State::ScramFirst(hash) => self.scram_first(users, hash, token),
             State::ScramFinal {
@@ -294,11 +407,8 @@ impl Authenticator {
                     return invalid_credentials(name);
                 }
                 let server_signature = hash.hmac(&credential.server_key, auth_message.as_bytes());
-                self.state = State::Authenticated;
-                AuthStep::Success {
-                    user,
-                    response: format!("v={}", B64.encode(server_signature)).into_bytes(),
-                }
+                let response = format!("v={}", B64.encode(server_signature)).into_bytes();
+                self.succeed(user, response, None, max_reauth_ms)
             }
         }
     }
@@ -388,7 +498,7 @@ mod tests {
         };
         a.handshake(&users, "SCRAM-SHA-256").unwrap();
         assert_eq!(
-            a.authenticate(&users, b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"),
+            a.authenticate(&users, b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO", 0),
             AuthStep::Challenge(
                 b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096".to_vec()
             )
@@ -396,10 +506,11 @@ mod tests {
         assert!(!a.is_authenticated());
         let fin = b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
         assert_eq!(
-            a.authenticate(&users, fin),
+            a.authenticate(&users, fin, 0),
             AuthStep::Success {
                 user: "user".into(),
-                response: b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=".to_vec()
+                response: b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=".to_vec(),
+                session_lifetime_ms: 0,
             }
         );
         assert!(a.is_authenticated());
@@ -410,10 +521,10 @@ mod tests {
             ..Default::default()
         };
         a.handshake(&users, "SCRAM-SHA-256").unwrap();
-        a.authenticate(&users, b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
+        a.authenticate(&users, b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO", 0);
         let bad = b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
         assert!(
-            matches!(a.authenticate(&users, bad), AuthStep::Failure(m) if m.contains("SCRAM-SHA-256"))
+            matches!(a.authenticate(&users, bad, 0), AuthStep::Failure(m) if m.contains("SCRAM-SHA-256"))
         );
         assert!(!a.is_authenticated());
     }
@@ -428,23 +539,123 @@ mod tests {
         assert_eq!(a.handshake(&users, "SCRAM-SHA-512"), Err(33));
         a.handshake(&users, "PLAIN").unwrap();
         assert!(matches!(
-            a.authenticate(&users, b"\0alice\0wrong"),
+            a.authenticate(&users, b"\0alice\0wrong", 0),
             AuthStep::Failure(_)
         ));
         let mut a = Authenticator::default();
         a.handshake(&users, "PLAIN").unwrap();
         assert!(matches!(
-            a.authenticate(&users, b"\0mallory\0alice-secret"),
+            a.authenticate(&users, b"\0mallory\0alice-secret", 0),
             AuthStep::Failure(_)
         ));
         let mut a = Authenticator::default();
         a.handshake(&users, "PLAIN").unwrap();
         assert!(matches!(
-            a.authenticate(&users, b"\0alice\0alice-secret"),
+            a.authenticate(&users, b"\0alice\0alice-secret", 0),
             AuthStep::Success { ref user, .. } if user == "alice"
         ));
         assert!(a.is_authenticated());
-        assert_eq!(a.handshake(&users, "PLAIN"), Err(34));
+        // A handshake after success renews the session (KIP-368).
+        assert_eq!(a.handshake(&users, "PLAIN"), Ok(()));
+        assert_eq!(
+            a.handshake(&users, "PLAIN"),
+            Err(34),
+            "one exchange at a time"
+        );
+    }
+
+    fn unsecured_jwt(sub: &str, exp_ms: i64) -> Vec<u8> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+        let claims = format!(r#"{{"sub":"{sub}","exp":{}}}"#, exp_ms as f64 / 1000.0);
+        format!(
+            "n,,\x01auth=Bearer {}.{}.\x01\x01",
+            B64URL.encode(r#"{"alg":"none"}"#),
+            B64URL.encode(claims)
+        )
+        .into_bytes()
+    }
+
+    /// A session lasts connections.max.reauth.ms at most, and no longer than the token; a
+    /// renewal must keep the principal; without connections.max.reauth.ms it never ends.
+    #[test]
+    fn sessions_end_and_renew_with_the_same_principal() {
+        let users = SaslUsers::new(
+            &[("alice".into(), "pw".into()), ("bob".into(), "pw".into())],
+            all(),
+        );
+        let mut a = Authenticator::default();
+        a.handshake(&users, "PLAIN").unwrap();
+        let step = a.authenticate(&users, b"\0alice\0pw", 60_000);
+        assert!(matches!(
+            step,
+            AuthStep::Success {
+                session_lifetime_ms: 60_000,
+                ..
+            }
+        ));
+        assert!(!a.session_ended(Instant::now()));
+        assert!(a.session_ended(Instant::now() + Duration::from_secs(61)));
+        assert_eq!(
+            a.handshake(&users, "SCRAM-SHA-512"),
+            Err(34),
+            "a renewal keeps the mechanism"
+        );
+        a.handshake(&users, "PLAIN").unwrap();
+        let step = a.authenticate(&users, b"\0bob\0pw", 60_000);
+        assert!(
+            matches!(step, AuthStep::Failure(ref m) if m.contains("principal")),
+            "{step:?}"
+        );
+
+        // An OAUTHBEARER token ending in 5 s bounds the session below the configured minute.
+        let mut a = Authenticator::default();
+        a.handshake(&users, "OAUTHBEARER").unwrap();
+        match a.authenticate(&users, &unsecured_jwt("carol", now_ms() + 5_000), 60_000) {
+            AuthStep::Success {
+                user,
+                session_lifetime_ms,
+                ..
+            } => {
+                assert_eq!(user, "carol");
+                assert!(
+                    (4_000..=5_000).contains(&session_lifetime_ms),
+                    "{session_lifetime_ms}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut a = Authenticator::default();
+        a.handshake(&users, "OAUTHBEARER").unwrap();
+        let step = a.authenticate(&users, &unsecured_jwt("carol", now_ms() + 5_000), 0);
+        assert!(matches!(
+            step,
+            AuthStep::Success {
+                session_lifetime_ms: 0,
+                ..
+            }
+        ));
+        assert!(!a.session_ended(Instant::now() + Duration::from_secs(3600)));
+    }
+
+    /// RFC 7628: a refused token gets an error challenge, and the failure after the client's
+    /// 0x01 names the reason.
+    #[test]
+    fn an_expired_token_is_refused_with_an_error_challenge() {
+        let users = SaslUsers::new(&[], all());
+        let mut a = Authenticator::default();
+        a.handshake(&users, "OAUTHBEARER").unwrap();
+        let step = a.authenticate(&users, &unsecured_jwt("carol", now_ms() - 1_000), 0);
+        assert_eq!(
+            step,
+            AuthStep::Challenge(br#"{"status":"invalid_token"}"#.to_vec())
+        );
+        match a.authenticate(&users, b"\x01", 0) {
+            AuthStep::Failure(m) => {
+                assert!(m.contains("OAUTHBEARER") && m.contains("expired"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!a.is_authenticated());
     }
 
     #[test]
@@ -453,7 +664,7 @@ mod tests {
         let mut a = Authenticator::default();
         a.handshake(&users, "SCRAM-SHA-512").unwrap();
         assert!(matches!(
-            a.authenticate(&users, b"n,,n=bob,r=abcdef"),
+            a.authenticate(&users, b"n,,n=bob,r=abcdef", 0),
             AuthStep::Failure(m) if m.contains("SCRAM-SHA-512")
         ));
     }

@@ -64,6 +64,8 @@ pub struct Shared {
     pub cluster_id: String,
     /// Users and mechanisms of the SASL listeners.
     pub sasl: Arc<SaslUsers>,
+    /// Successful SASL exchanges, renewals included (`BrokerHandle::sasl_authentications`).
+    pub authentications: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -177,6 +179,15 @@ async fn serve_connection(
             tracing::warn!("closing connection: unknown API key {key}");
             return format!("unknown API key {key}");
         };
+        let authentication = matches!(api_key, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate);
+        if listener.sasl && !authentication && auth.session_ended(Instant::now()) {
+            // KIP-368: an ended session carries nothing but its renewal.
+            tracing::info!(
+                "closing connection: {api_key:?} after the SASL session ended on {}",
+                listener.name
+            );
+            return format!("{api_key:?} after the session ended");
+        }
         if listener.sasl
             && !auth.is_authenticated()
             && !matches!(
@@ -324,15 +335,25 @@ fn sasl_authenticate(
             Some("SaslAuthenticate on a listener without SASL".into()),
         );
     }
-    match auth.authenticate(&shared.sasl, &req.auth_bytes) {
+    let max_reauth_ms = shared.config.connections_max_reauth_ms;
+    match auth.authenticate(&shared.sasl, &req.auth_bytes, max_reauth_ms) {
         AuthStep::Challenge(bytes) => (
             SaslAuthenticateResponse::default().with_auth_bytes(bytes.into()),
             None,
         ),
-        AuthStep::Success { user, response } => {
-            tracing::debug!(%user, peer, listener = %listener.name, "SASL authentication succeeded");
+        AuthStep::Success {
+            user,
+            response,
+            session_lifetime_ms,
+        } => {
+            tracing::debug!(%user, peer, listener = %listener.name, session_lifetime_ms, "SASL authentication succeeded");
+            shared
+                .authentications
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             (
-                SaslAuthenticateResponse::default().with_auth_bytes(response.into()),
+                SaslAuthenticateResponse::default()
+                    .with_auth_bytes(response.into())
+                    .with_session_lifetime_ms(session_lifetime_ms),
                 None,
             )
         }

@@ -7,7 +7,10 @@ use std::time::Duration;
 pub use properties::Properties;
 
 use crate::error::{KafkaError, Result};
-pub use crate::network::{SaslConfig, SaslMechanism, TlsConfig};
+pub use crate::network::{
+    JaasConfig, OAuthBearerToken, OAuthBearerTokenProvider, SaslConfig, SaslMechanism, TlsConfig,
+    UnsecuredJwt,
+};
 
 /// Properties every Kafka client has (`bootstrap.servers`, `client.id`, timeouts, backoffs).
 #[derive(Debug, Clone)]
@@ -63,6 +66,24 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
+    /// Where OAUTHBEARER tokens come from (`sasl.mechanism=OAUTHBEARER`): asked at every
+    /// authentication and re-authentication.
+    pub fn set_oauthbearer_token_provider(
+        &mut self,
+        provider: std::sync::Arc<dyn OAuthBearerTokenProvider>,
+    ) -> Result<()> {
+        match &mut self.sasl {
+            Some(s) if s.mechanism == SaslMechanism::OAuthBearer => {
+                s.token_provider = Some(provider);
+                Ok(())
+            }
+            _ => Err(KafkaError::config(
+                "sasl.mechanism",
+                "a token provider needs security.protocol SASL_PLAINTEXT or SASL_SSL with sasl.mechanism=OAUTHBEARER",
+            )),
+        }
+    }
+
     /// Reads the common client properties; `request_timeout_default` differs per client.
     pub fn from_properties(
         p: &mut Properties,
@@ -157,22 +178,55 @@ fn security_from_properties(p: &mut Properties) -> Result<(Option<TlsConfig>, Op
     let username = p.optional_string("sasl.username");
     let password = p.optional_string("sasl.password");
     let jaas = p.optional_string("sasl.jaas.config");
+    let unsecure_jwt = p.bool("enable.sasl.oauthbearer.unsecure.jwt", false)?;
+    let oauth_config = p.optional_string("sasl.oauthbearer.config");
+    let oauth_method = p.choice("sasl.oauthbearer.method", "default", &["default", "oidc"])?;
     if !sasl {
         return Ok((tls, None));
     }
     let mechanism = SaslMechanism::parse(&mechanism).ok_or_else(|| {
         KafkaError::config(
             "sasl.mechanism",
-            format!("`{mechanism}` is not supported (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)"),
+            format!("`{mechanism}` is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER)"),
         )
     })?;
-    let from_jaas = match &jaas {
-        Some(j) => Some(crate::network::parse_jaas(j).ok_or_else(|| {
+    let jaas = match &jaas {
+        Some(j) => Some(JaasConfig::parse(j).ok_or_else(|| {
             KafkaError::config(
                 "sasl.jaas.config",
-                "expected `username=\"...\" password=\"...\"` (PlainLoginModule / ScramLoginModule)",
+                "expected `<LoginModule> required key=\"value\" ...;`",
             )
         })?),
+        None => None,
+    };
+    if mechanism == SaslMechanism::OAuthBearer {
+        if oauth_method == "oidc" {
+            return Err(KafkaError::config(
+                "sasl.oauthbearer.method",
+                "oidc is not built in: fetch tokens in a provider set with ClientConfig::set_oauthbearer_token_provider",
+            ));
+        }
+        let token_provider = oauth_token_provider(unsecure_jwt, oauth_config, jaas.as_ref())?;
+        return Ok((
+            tls,
+            Some(SaslConfig {
+                mechanism,
+                username: String::new(),
+                password: String::new(),
+                token_provider,
+            }),
+        ));
+    }
+    let from_jaas = match &jaas {
+        Some(j) => match (j.get("username"), j.get("password")) {
+            (Some(u), Some(pw)) => Some((u.to_string(), pw.to_string())),
+            _ => {
+                return Err(KafkaError::config(
+                    "sasl.jaas.config",
+                    "expected `username=\"...\" password=\"...\"` (PlainLoginModule / ScramLoginModule)",
+                ))
+            }
+        },
         None => None,
     };
     let (username, password) = match (username, password, from_jaas) {
@@ -197,8 +251,49 @@ fn security_from_properties(p: &mut Properties) -> Result<(Option<TlsConfig>, Op
             mechanism,
             username,
             password,
+            token_provider: None,
         }),
     ))
+}
+
+/// OAUTHBEARER's tokens from the properties: librdkafka's unsecured JWT
+/// (`enable.sasl.oauthbearer.unsecure.jwt` with `sasl.oauthbearer.config`) or Java's
+/// OAuthBearerLoginModule `unsecuredLogin*` options. `None` when neither is given: the
+/// application sets a provider (`ClientConfig::set_oauthbearer_token_provider`).
+fn oauth_token_provider(
+    unsecure_jwt: bool,
+    oauth_config: Option<String>,
+    jaas: Option<&JaasConfig>,
+) -> Result<Option<std::sync::Arc<dyn OAuthBearerTokenProvider>>> {
+    if unsecure_jwt {
+        let config = oauth_config.ok_or_else(|| {
+            KafkaError::config(
+                "sasl.oauthbearer.config",
+                "is required with enable.sasl.oauthbearer.unsecure.jwt=true: principal=<name> [scope=a,b] [lifeSeconds=N]",
+            )
+        })?;
+        let jwt = UnsecuredJwt::from_config(&config)
+            .map_err(|e| KafkaError::config("sasl.oauthbearer.config", e))?;
+        return Ok(Some(std::sync::Arc::new(jwt)));
+    }
+    let Some(jaas) = jaas else {
+        return Ok(None);
+    };
+    if !jaas.login_module.ends_with("OAuthBearerLoginModule") {
+        return Err(KafkaError::config(
+            "sasl.jaas.config",
+            format!(
+                "OAUTHBEARER takes OAuthBearerLoginModule, not {}",
+                jaas.login_module
+            ),
+        ));
+    }
+    if jaas.options.is_empty() {
+        return Ok(None);
+    }
+    let jwt =
+        UnsecuredJwt::from_jaas(jaas).map_err(|e| KafkaError::config("sasl.jaas.config", e))?;
+    Ok(Some(std::sync::Arc::new(jwt)))
 }
 
 #[cfg(test)]
@@ -282,6 +377,65 @@ mod tests {
             ("sasl.password", "b"),
         ])
         .unwrap_err();
+        assert_eq!(property(e), "sasl.mechanism");
+    }
+
+    #[test]
+    fn oauthbearer_properties() {
+        let oauth = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![
+                ("security.protocol", "SASL_PLAINTEXT"),
+                ("sasl.mechanism", "OAUTHBEARER"),
+            ];
+            pairs.extend_from_slice(extra);
+            parse(&pairs)
+        };
+        // librdkafka's unsecured JWT.
+        let c = oauth(&[
+            ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+            ("sasl.oauthbearer.config", "principal=admin lifeSeconds=60"),
+        ])
+        .unwrap();
+        let s = c.sasl.unwrap();
+        assert_eq!(s.mechanism, SaslMechanism::OAuthBearer);
+        let token = s.token_provider.unwrap().token().unwrap();
+        assert_eq!(token.value.split('.').count(), 3);
+        // Java's unsecured login options.
+        let c = oauth(&[(
+            "sasl.jaas.config",
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"admin\";",
+        )])
+        .unwrap();
+        assert!(c.sasl.unwrap().token_provider.is_some());
+        // No token source: the application sets a provider before connecting.
+        let mut c = oauth(&[]).unwrap();
+        assert!(c.sasl.as_ref().unwrap().token_provider.is_none());
+        let provider = || Ok(OAuthBearerToken::new("t"));
+        c.set_oauthbearer_token_provider(std::sync::Arc::new(provider))
+            .unwrap();
+        assert!(c.sasl.unwrap().token_provider.is_some());
+        let e = oauth(&[("enable.sasl.oauthbearer.unsecure.jwt", "true")]).unwrap_err();
+        assert_eq!(property(e), "sasl.oauthbearer.config");
+        let e = oauth(&[
+            ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+            ("sasl.oauthbearer.config", "scope=x"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("principal"), "{e}");
+        assert_eq!(property(e), "sasl.oauthbearer.config");
+        let e = oauth(&[("sasl.oauthbearer.method", "oidc")]).unwrap_err();
+        assert_eq!(property(e), "sasl.oauthbearer.method");
+        let e = oauth(&[(
+            "sasl.jaas.config",
+            "org.apache.kafka.common.security.plain.PlainLoginModule required username=a password=b;",
+        )])
+        .unwrap_err();
+        assert_eq!(property(e), "sasl.jaas.config");
+        // A provider only goes with OAUTHBEARER.
+        let mut c = parse(&[]).unwrap();
+        let e = c
+            .set_oauthbearer_token_provider(std::sync::Arc::new(provider))
+            .unwrap_err();
         assert_eq!(property(e), "sasl.mechanism");
     }
 }

@@ -34,6 +34,8 @@ pub struct ConsumerMetrics {
     pub bytes_consumed_total: u64,
     /// `bytes-consumed-rate`: per second since the consumer was created.
     pub bytes_consumed_rate: f64,
+    /// The consumer's connections: created, re-authenticated.
+    pub connections: crate::network::ConnectionMetrics,
 }
 
 impl Metrics {
@@ -43,7 +45,7 @@ impl Metrics {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    pub fn snapshot(&self) -> ConsumerMetrics {
+    pub fn snapshot(&self, connections: crate::network::ConnectionMetrics) -> ConsumerMetrics {
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let records = self.records.load(Ordering::Relaxed);
         let bytes = self.bytes.load(Ordering::Relaxed);
@@ -52,6 +54,7 @@ impl Metrics {
             records_consumed_rate: records as f64 / secs,
             bytes_consumed_total: bytes,
             bytes_consumed_rate: bytes as f64 / secs,
+            connections,
         }
     }
 }

@@ -594,7 +594,9 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
 
     /// Counters of what `poll` returned (names follow the Java client's fetch manager metrics).
     pub fn metrics(&self) -> ConsumerMetrics {
-        self.inner.metrics.snapshot()
+        self.inner
+            .metrics
+            .snapshot(self.inner.client.connection_metrics())
     }
 
     /// Commits (with auto commit on), revokes through the listener, leaves the group and

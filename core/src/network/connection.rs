@@ -10,6 +10,8 @@
 //! the connection is handed out, so no other request ever goes out unauthenticated.
 //! On SSL and SASL_SSL the TCP stream is wrapped in TLS (`tls.rs`) before the split, so the
 //! reader task and the writer (vectored writes included) work on the TLS stream alike.
+//! A SASL session with a lifetime is renewed before it ends (`reauthentication.rs`): the check
+//! runs before each request is written, and authentication's own requests bypass it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
@@ -25,6 +27,8 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::frame::{Frame, FrameBuilder};
+use super::metrics::NetworkMetrics;
+use super::reauthentication::Reauthentication;
 use super::throttle::{self, Throttle};
 use super::versions;
 use crate::error::{KafkaError, Result};
@@ -63,6 +67,20 @@ pub struct Connection {
     /// Set by the reader when TLS failed after the handshake (a broker refusing the client's
     /// certificate says so only then, in TLS 1.3), so the caller gets that, not "closed".
     tls_failure: Arc<Mutex<Option<KafkaError>>>,
+    /// The credentials to renew the session with, on a SASL connection.
+    sasl: Option<super::SaslConfig>,
+    reauth: Reauthentication,
+    metrics: Arc<NetworkMetrics>,
+}
+
+/// How to reach and authenticate to a broker: what every connection of a client shares.
+pub struct ConnectOptions<'a> {
+    pub client_id: &'a str,
+    pub setup_timeout: Duration,
+    pub request_timeout: Duration,
+    pub tls: Option<&'a super::TlsConfig>,
+    pub sasl: Option<&'a super::SaslConfig>,
+    pub(crate) metrics: &'a Arc<NetworkMetrics>,
 }
 
 fn net_err(addr: &str, reason: impl std::fmt::Display) -> KafkaError {
@@ -75,14 +93,15 @@ fn net_err(addr: &str, reason: impl std::fmt::Display) -> KafkaError {
 impl Connection {
     /// Connects, with `tls` runs the TLS handshake, negotiates API versions (ApiVersions v3,
     /// falling back to v0) and, with `sasl`, authenticates.
-    pub async fn connect(
-        addr: &str,
-        client_id: &str,
-        setup_timeout: Duration,
-        request_timeout: Duration,
-        tls: Option<&super::TlsConfig>,
-        sasl: Option<&super::SaslConfig>,
-    ) -> Result<Connection> {
+    pub async fn connect(addr: &str, options: &ConnectOptions<'_>) -> Result<Connection> {
+        let ConnectOptions {
+            client_id,
+            setup_timeout,
+            request_timeout,
+            tls,
+            sasl,
+            metrics,
+        } = *options;
         let (rd, wr): (Reader, Writer) = tokio::time::timeout(setup_timeout, async {
             let stream = TcpStream::connect(addr)
                 .await
@@ -154,6 +173,9 @@ impl Connection {
             write_timeout: request_timeout,
             throttle: Throttle::default(),
             tls_failure,
+            sasl: sasl.cloned(),
+            reauth: Reauthentication::default(),
+            metrics: metrics.clone(),
         };
         conn.broker_versions = match conn.negotiate(request_timeout).await {
             Ok(v) => v,
@@ -161,9 +183,63 @@ impl Connection {
             Err(e) => return Err(e),
         };
         if let Some(sasl) = sasl {
-            super::sasl::authenticate(&conn, sasl, request_timeout).await?;
+            let lifetime = super::sasl::authenticate(&conn, sasl, request_timeout).await?;
+            conn.reauth.session_started(lifetime);
         }
+        metrics.connection_created();
         Ok(conn)
+    }
+
+    /// Renews the SASL session if it is due (KIP-368). A refused renewal closes the connection,
+    /// as the broker would at the session's end: its error goes to the request that found it.
+    async fn reauthenticate_if_due(&self) -> Result<()> {
+        let Some(sasl) = &self.sasl else {
+            return Ok(());
+        };
+        if !self.reauth.is_due() {
+            return Ok(());
+        }
+        let _one = self.reauth.running.lock().await;
+        if !self.reauth.is_due() {
+            return Ok(());
+        }
+        tracing::debug!(broker = %self.addr, mechanism = sasl.mechanism.name(), "re-authenticating");
+        match super::sasl::authenticate(self, sasl, self.write_timeout).await {
+            Ok(lifetime) => {
+                self.reauth.session_started(lifetime);
+                self.metrics.reauthenticated(true);
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.reauthenticated(false);
+                self.close_now();
+                Err(e)
+            }
+        }
+    }
+
+    /// Marks the connection unusable and wakes every request waiting on it with an error.
+    fn close_now(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.reader.abort();
+        self.waiters.lock().unwrap().clear();
+    }
+
+    /// A request of the SASL exchange: sent even while a renewal is due (it is the renewal).
+    pub(super) async fn authentication_request<R: Request>(
+        &self,
+        req: R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response>
+    where
+        R::Response: 'static,
+    {
+        let hint = req.compute_size(version).unwrap_or(0);
+        let pending = self
+            .start_now::<R>(version, hint, |f| encode_body(&req, f, version))
+            .await?;
+        self.finish::<R>(pending, version, timeout).await
     }
 
     /// `e`, or the TLS failure that closed the connection: a broker refusing the client's
@@ -273,10 +349,7 @@ impl Connection {
             Ok(Err(e)) => Err(net_err(&self.addr, e)),
             Err(_) => {
                 // Part of a frame may be on the wire: the connection cannot be used again.
-                self.closed.store(true, Ordering::SeqCst);
-                self.reader.abort();
-                // Wakes every request waiting on this connection with an error.
-                self.waiters.lock().unwrap().clear();
+                self.close_now();
                 Err(net_err(
                     &self.addr,
                     format!("a write did not finish within {:?}", self.write_timeout),
@@ -317,6 +390,17 @@ impl Connection {
     /// `start` for a request whose body `body` writes itself (Produce: record batches by
     /// reference, see `frame.rs`); `R` names the API and its response.
     pub async fn start_written<R: Request>(
+        &self,
+        version: i16,
+        size_hint: usize,
+        body: impl FnOnce(&mut FrameBuilder) -> Result<()>,
+    ) -> Result<Pending> {
+        self.reauthenticate_if_due().await?;
+        self.start_now::<R>(version, size_hint, body).await
+    }
+
+    /// `start_written` without the session check.
+    async fn start_now<R: Request>(
         &self,
         version: i16,
         size_hint: usize,
@@ -396,6 +480,7 @@ impl Connection {
         version: i16,
         body: impl FnOnce(&mut FrameBuilder) -> Result<()>,
     ) -> Result<()> {
+        self.reauthenticate_if_due().await?;
         self.throttle.wait().await;
         let correlation = self.next_correlation.fetch_add(1, Ordering::Relaxed);
         let frame = self.frame::<R>(version, correlation, 0, body)?;

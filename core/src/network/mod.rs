@@ -14,6 +14,8 @@
 
 mod connection;
 mod frame;
+mod metrics;
+mod reauthentication;
 mod sasl;
 mod throttle;
 mod tls;
@@ -29,9 +31,14 @@ use kafka_protocol::protocol::{Request, StrBytes};
 
 use crate::config::ClientConfig;
 use crate::error::{KafkaError, Result};
-use connection::Connection;
+use connection::{ConnectOptions, Connection};
 pub use frame::FrameBuilder;
-pub use sasl::{parse_jaas, SaslConfig, SaslMechanism};
+pub use metrics::ConnectionMetrics;
+use metrics::NetworkMetrics;
+pub use sasl::{
+    parse_jaas, JaasConfig, OAuthBearerToken, OAuthBearerTokenProvider, SaslConfig, SaslMechanism,
+    UnsecuredJwt,
+};
 pub use tls::TlsConfig;
 pub use versions::supported as supported_versions;
 
@@ -110,11 +117,21 @@ struct Inner {
     /// Serialises metadata refreshes so concurrent callers share one round trip.
     refreshing: tokio::sync::Mutex<()>,
     closed: std::sync::atomic::AtomicBool,
+    metrics: Arc<NetworkMetrics>,
 }
 
 impl NetworkClient {
     /// Connects to the first reachable bootstrap server and loads cluster metadata.
     pub async fn connect(config: ClientConfig) -> Result<NetworkClient> {
+        if let Some(sasl) = &config.sasl {
+            if sasl.mechanism == SaslMechanism::OAuthBearer && sasl.token_provider.is_none() {
+                return Err(KafkaError::config(
+                    "sasl.oauthbearer.config",
+                    "OAUTHBEARER needs a token provider: ClientConfig::set_oauthbearer_token_provider, \
+                     or enable.sasl.oauthbearer.unsecure.jwt=true with sasl.oauthbearer.config=principal=<name> (tests only)",
+                ));
+            }
+        }
         let inner = Arc::new(Inner {
             addresses: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
@@ -123,6 +140,7 @@ impl NetworkClient {
             refresh: tokio::sync::Notify::new(),
             refreshing: tokio::sync::Mutex::new(()),
             closed: std::sync::atomic::AtomicBool::new(false),
+            metrics: Arc::default(),
             config,
         });
         // Bootstrap servers get negative placeholder ids until metadata names the brokers.
@@ -141,6 +159,11 @@ impl NetworkClient {
 
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// What this client's connections did so far.
+    pub fn connection_metrics(&self) -> ConnectionMetrics {
+        self.inner.metrics.snapshot()
     }
 
     /// The connection to `node_id`, connecting (with reconnect backoff) if needed.
@@ -174,16 +197,15 @@ impl NetworkClient {
         let mut backoff = cfg.reconnect_backoff;
         let mut attempts = 0;
         loop {
-            match Connection::connect(
-                &addr,
-                &cfg.client_id,
-                cfg.connection_setup_timeout,
-                cfg.request_timeout,
-                cfg.tls.as_ref(),
-                cfg.sasl.as_ref(),
-            )
-            .await
-            {
+            let options = ConnectOptions {
+                client_id: &cfg.client_id,
+                setup_timeout: cfg.connection_setup_timeout,
+                request_timeout: cfg.request_timeout,
+                tls: cfg.tls.as_ref(),
+                sasl: cfg.sasl.as_ref(),
+                metrics: &self.inner.metrics,
+            };
+            match Connection::connect(&addr, &options).await {
                 Ok(c) => {
                     let c = Arc::new(c);
                     *slot = Some(c.clone());

@@ -60,6 +60,8 @@ pub struct ProducerMetrics {
     /// `produce-throttle-time-max`: the longest throttle time a Produce response carried.
     pub produce_throttle_time_max_ms: f64,
     pub buffer_available_bytes: u64,
+    /// The producer's connections: created, re-authenticated.
+    pub connections: crate::network::ConnectionMetrics,
 }
 
 impl Metrics {
@@ -79,7 +81,11 @@ impl Metrics {
         self.throttle_time_ms_max.fetch_max(ms, Ordering::Relaxed);
     }
 
-    pub fn snapshot(&self, buffer_available: usize) -> ProducerMetrics {
+    pub fn snapshot(
+        &self,
+        buffer_available: usize,
+        connections: crate::network::ConnectionMetrics,
+    ) -> ProducerMetrics {
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let (records, bytes, batches, raw) = (
@@ -120,6 +126,7 @@ impl Metrics {
             },
             produce_throttle_time_max_ms: get(&self.throttle_time_ms_max) as f64,
             buffer_available_bytes: buffer_available as u64,
+            connections,
         }
     }
 }

@@ -584,10 +584,10 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
     }
 
     pub fn metrics(&self) -> ProducerMetrics {
-        self.inner
-            .sender
-            .metrics
-            .snapshot(self.inner.acc.available_memory())
+        self.inner.sender.metrics.snapshot(
+            self.inner.acc.available_memory(),
+            self.inner.client.connection_metrics(),
+        )
     }
 
     pub fn config(&self) -> &ProducerConfig {

@@ -3,13 +3,21 @@
 //! On a `SASL_PLAINTEXT` connection the client sends, right after ApiVersions and before any
 //! other request, SaslHandshake v1 naming its mechanism, then one or more SaslAuthenticate
 //! requests carrying the mechanism's tokens (`plain.rs`: one message; `scram.rs`: the RFC 5802
-//! exchange of two). A broker refusing the credentials answers SASL_AUTHENTICATION_FAILED (58)
-//! and closes the connection; the error names the broker and the mechanism and is not
-//! retriable, so callers fail fast instead of reconnecting forever.
+//! exchange of two; `oauthbearer.rs`: one message carrying a provider's token). A broker
+//! refusing the credentials answers SASL_AUTHENTICATION_FAILED (58) and closes the connection;
+//! the error names the broker and the mechanism and is not retriable, so callers fail fast
+//! instead of reconnecting forever.
+//!
+//! SaslAuthenticate v1 and later tell the session's lifetime when the broker sets
+//! `connections.max.reauth.ms` (KIP-368): the connection runs the same exchange again before
+//! it ends (`Connection::reauthenticate_if_due`), on the same socket.
 
+mod jaas;
+mod oauthbearer;
 mod plain;
 mod scram;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::{ApiKey, SaslAuthenticateRequest, SaslHandshakeRequest};
@@ -17,6 +25,9 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::connection::Connection;
 use crate::error::{error_name, KafkaError, Result};
+
+pub use jaas::{parse_jaas, JaasConfig};
+pub use oauthbearer::{OAuthBearerToken, OAuthBearerTokenProvider, UnsecuredJwt};
 
 /// SASL_AUTHENTICATION_FAILED.
 pub const AUTHENTICATION_FAILED: i16 = 58;
@@ -27,6 +38,7 @@ pub enum SaslMechanism {
     Plain,
     ScramSha256,
     ScramSha512,
+    OAuthBearer,
 }
 
 impl SaslMechanism {
@@ -36,6 +48,7 @@ impl SaslMechanism {
             SaslMechanism::Plain => "PLAIN",
             SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
             SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
 
@@ -45,18 +58,24 @@ impl SaslMechanism {
             SaslMechanism::Plain,
             SaslMechanism::ScramSha256,
             SaslMechanism::ScramSha512,
+            SaslMechanism::OAuthBearer,
         ]
         .into_iter()
         .find(|m| m.name().eq_ignore_ascii_case(name))
     }
 }
 
-/// What a `SASL_PLAINTEXT` client authenticates with.
-#[derive(Clone, PartialEq, Eq)]
+/// What a SASL client authenticates with.
+#[derive(Clone)]
 pub struct SaslConfig {
     pub mechanism: SaslMechanism,
+    /// PLAIN and SCRAM.
     pub username: String,
+    /// PLAIN and SCRAM.
     pub password: String,
+    /// OAUTHBEARER: where tokens come from (`UnsecuredJwt` from the properties, or one set with
+    /// `ClientConfig::set_oauthbearer_token_provider`); a client without one refuses to start.
+    pub token_provider: Option<Arc<dyn OAuthBearerTokenProvider>>,
 }
 
 impl std::fmt::Debug for SaslConfig {
@@ -66,47 +85,9 @@ impl std::fmt::Debug for SaslConfig {
             .field("mechanism", &self.mechanism)
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .field("token_provider", &self.token_provider.is_some())
             .finish()
     }
-}
-
-/// Reads `username="..."` and `password="..."` out of a JAAS line as Java's PlainLoginModule
-/// and ScramLoginModule take it:
-/// `org.apache.kafka.common.security.plain.PlainLoginModule required username="a" password="b";`
-pub fn parse_jaas(jaas: &str) -> Option<(String, String)> {
-    let value = |key: &str| -> Option<String> {
-        let mut rest = jaas;
-        loop {
-            let at = rest.find(key)?;
-            let before = rest[..at].chars().last();
-            let after = rest[at + key.len()..].trim_start();
-            rest = &rest[at + key.len()..];
-            if before.is_some_and(|c| !c.is_whitespace()) {
-                continue;
-            }
-            let Some(after) = after.strip_prefix('=') else {
-                continue;
-            };
-            let after = after.trim_start();
-            if let Some(quoted) = after.strip_prefix('"') {
-                let mut out = String::new();
-                let mut chars = quoted.chars();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '"' => return Some(out),
-                        '\\' => out.push(chars.next()?),
-                        c => out.push(c),
-                    }
-                }
-                return None;
-            }
-            let end = after
-                .find(|c: char| c.is_whitespace() || c == ';')
-                .unwrap_or(after.len());
-            return Some(after[..end].to_string());
-        }
-    };
-    Some((value("username")?, value("password")?))
 }
 
 fn failed(addr: &str, mechanism: SaslMechanism, code: i16, detail: &str) -> KafkaError {
@@ -133,12 +114,13 @@ pub(crate) trait Exchange: Send {
     fn step(&mut self, challenge: Option<&[u8]>) -> std::result::Result<Step, String>;
 }
 
-/// Authenticates `conn` (whose versions are negotiated) with `sasl`.
+/// Authenticates `conn` (whose versions are negotiated) with `sasl`, at connect and again
+/// for a re-authentication. Returns the session's lifetime when the broker set one (KIP-368).
 pub(crate) async fn authenticate(
     conn: &Connection,
     sasl: &SaslConfig,
     timeout: Duration,
-) -> Result<()> {
+) -> Result<Option<Duration>> {
     let addr = conn.addr.as_str();
     let mech = sasl.mechanism;
     let handshake =
@@ -152,7 +134,9 @@ pub(crate) async fn authenticate(
             "the broker does not support SaslHandshake v1 (KIP-152)",
         ));
     }
-    let resp = conn.request_at(handshake, version, timeout).await?;
+    let resp = conn
+        .authentication_request(handshake, version, timeout)
+        .await?;
     if resp.error_code != 0 {
         let enabled: Vec<String> = resp.mechanisms.iter().map(|m| m.to_string()).collect();
         return Err(failed(
@@ -171,18 +155,27 @@ pub(crate) async fn authenticate(
         SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => Box::new(
             scram::ScramClient::new(mech, &sasl.username, &sasl.password),
         ),
+        SaslMechanism::OAuthBearer => {
+            let token = oauth_token(sasl)
+                .await
+                .map_err(|e| failed(addr, mech, AUTHENTICATION_FAILED, &e))?;
+            Box::new(oauthbearer::OAuthBearer::new(&token))
+        }
     };
     let mut challenge: Option<Vec<u8>> = None;
+    let mut session_lifetime = None;
     loop {
         let token = match exchange
             .step(challenge.as_deref())
             .map_err(|e| failed(addr, mech, AUTHENTICATION_FAILED, &e))?
         {
-            Step::Done => return Ok(()),
+            Step::Done => return Ok(session_lifetime),
             Step::Send(t) => t,
         };
         let req = SaslAuthenticateRequest::default().with_auth_bytes(token.into());
-        let resp = conn.request_at(req, auth_version, timeout).await?;
+        let resp = conn
+            .authentication_request(req, auth_version, timeout)
+            .await?;
         if resp.error_code != 0 {
             let detail = resp
                 .error_message
@@ -190,8 +183,27 @@ pub(crate) async fn authenticate(
                 .unwrap_or_else(|| error_name(resp.error_code).to_string());
             return Err(failed(addr, mech, resp.error_code, &detail));
         }
+        // Zero (and v0, which lacks the field) means the session never expires.
+        if resp.session_lifetime_ms > 0 {
+            session_lifetime = Some(Duration::from_millis(resp.session_lifetime_ms as u64));
+        }
         challenge = Some(resp.auth_bytes.to_vec());
     }
+}
+
+/// A token from the provider, asked on a blocking thread: a provider may call out to an
+/// identity provider, or into Python.
+async fn oauth_token(sasl: &SaslConfig) -> std::result::Result<OAuthBearerToken, String> {
+    let provider = sasl
+        .token_provider
+        .clone()
+        .ok_or("no token provider is set")?;
+    let token = tokio::task::spawn_blocking(move || provider.token())
+        .await
+        .map_err(|e| format!("the token provider panicked: {e}"))?
+        .map_err(|e| format!("the token provider failed: {e}"))?;
+    oauthbearer::check_extensions(&token.extensions)?;
+    Ok(token)
 }
 
 #[cfg(test)]
@@ -199,21 +211,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn jaas_lines_give_username_and_password() {
-        let line = r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="a \"b\" c";"#;
-        assert_eq!(
-            parse_jaas(line),
-            Some(("alice".into(), r#"a "b" c"#.into()))
-        );
-        let line = "org.apache.kafka.common.security.plain.PlainLoginModule required password=pw username=bob;";
-        assert_eq!(parse_jaas(line), Some(("bob".into(), "pw".into())));
-        assert_eq!(
-            parse_jaas("PlainLoginModule required username=\"x\";"),
-            None
-        );
+    fn mechanisms_by_name() {
         assert_eq!(
             SaslMechanism::parse("scram-sha-512"),
             Some(SaslMechanism::ScramSha512)
+        );
+        assert_eq!(
+            SaslMechanism::parse("OAUTHBEARER"),
+            Some(SaslMechanism::OAuthBearer)
         );
         assert_eq!(SaslMechanism::parse("GSSAPI"), None);
     }
