@@ -11,7 +11,8 @@
 # a SASL_SSL listener on PORT+4 (same users) with a PEM keystore: a CA and a certificate it signs
 # for 127.0.0.1 (IP only: `localhost` is a name mismatch), made with openssl in RUN/tls; clients
 # trust RUN/tls/ca.pem (`ca-path` prints it). PORT+5 is an SSL listener (named MTLS) that
-# requires a client certificate signed by that CA: RUN/tls/client.pem and client.key are one.
+# requires a client certificate signed by that CA: RUN/tls/client.pem and client.key are one
+# (client-encrypted.key is the same key encrypted with the password client-secret).
 # The jars are cached in .cache/kafka/VERSION/lib; data and logs live in
 # .cache/kafka/VERSION/run-PORT and survive stop/restart (a test restarts the broker and expects
 # its committed offsets back); `wipe` removes them.
@@ -49,7 +50,8 @@ install() {
 # the certificate chain), made once per run dir so clients keep trusting it across restarts.
 certificates() {
   local tls="$run/tls"
-  [ -f "$tls/keystore.pem" ] && [ -f "$tls/ca.pem" ] && [ -f "$tls/client.pem" ] && return 0
+  [ -f "$tls/keystore.pem" ] && [ -f "$tls/ca.pem" ] && [ -f "$tls/client.pem" ] \
+    && [ -f "$tls/client-encrypted.key" ] && return 0
   if ! command -v openssl >/dev/null; then
     echo "installing openssl (Debian's package) to make the TLS certificates" >&2
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -70,6 +72,8 @@ certificates() {
     printf 'extendedKeyUsage=clientAuth\n' > client.ext
     openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
       -extfile client.ext -out client.pem
+    openssl pkcs8 -topk8 -v2 aes-256-cbc -in client.key -out client-encrypted.key \
+      -passout pass:client-secret
   ) >"$run/openssl.log" 2>&1 || { echo "making the TLS certificates failed; see $run/openssl.log" >&2; return 1; }
 }
 

@@ -71,6 +71,33 @@ impl Pki {
     }
 }
 
+impl Pki {
+    /// `key` (a PEM PKCS#8 file) encrypted with `password` as `openssl pkcs8 -topk8 -v2
+    /// aes-256-cbc` does (PBES2: PBKDF2-HMAC-SHA256, AES-256-CBC), beside it.
+    fn encrypt_key(&self, key: &str, password: &str) -> String {
+        use pkcs8::der::pem::LineEnding;
+        let pem = std::fs::read_to_string(key).unwrap();
+        let (_, der) = pkcs8::der::pem::decode_vec(pem.as_bytes()).unwrap();
+        let info = pkcs8::PrivateKeyInfo::try_from(der.as_slice()).unwrap();
+        let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(
+            2048,
+            b"salt1234",
+            b"0123456789abcdef",
+        )
+        .unwrap();
+        let encrypted = info.encrypt_with_params(params, password).unwrap();
+        let out = self.dir.path().join("encrypted.key");
+        std::fs::write(
+            &out,
+            encrypted
+                .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+                .unwrap(),
+        )
+        .unwrap();
+        path(&out)
+    }
+}
+
 fn path(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
@@ -305,13 +332,22 @@ async fn mutual_tls_against_apache_kafka() {
         ("ssl.key.location", key.as_str()),
     ]);
     round_trip("kafka-mTLS", &with_cert).await;
+    // The same key encrypted by openssl (PKCS#8, PBES2 with AES-256-CBC), with its password.
+    let encrypted = path(&dir.join("client-encrypted.key"));
+    let mut with_encrypted = base.to_vec();
+    with_encrypted.extend([
+        ("ssl.certificate.location", cert.as_str()),
+        ("ssl.key.location", encrypted.as_str()),
+        ("ssl.key.password", "client-secret"),
+    ]);
+    round_trip("kafka-mTLS-encrypted-key", &with_encrypted).await;
     assert_refused(&base, &bs, "client certificate").await;
 }
 
 /// The dev broker with `ssl.client.auth=required`, its certificate and the CA of client
 /// certificates from files: a client with a certificate that CA signed produces and consumes;
 /// one without a certificate, or with one from another CA, is refused fast, the error saying
-/// the broker wants a client certificate. An encrypted key is refused at construction.
+/// the broker wants a client certificate. An encrypted key works with its password.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_against_the_dev_broker() {
     let pki = Pki::new("mtls CA");
@@ -351,19 +387,43 @@ async fn mutual_tls_against_the_dev_broker() {
     ]);
     assert_refused(&with_stranger, &bs, "requires a client certificate").await;
 
-    // An encrypted key cannot be read: refused at construction, naming the property.
-    let encrypted = pki.dir.path().join("encrypted.key");
+    // The client key encrypted (PKCS#8, PBES2): with its password it authenticates; without
+    // it, or with a wrong one, construction fails naming ssl.key.password. A legacy
+    // OpenSSL-encrypted key is refused naming ssl.key.location, with the command converting it.
+    let encrypted = pki.encrypt_key(&client_key, "client-secret");
+    let mut with_encrypted = base.to_vec();
+    with_encrypted.extend([
+        ("ssl.certificate.location", client_cert.as_str()),
+        ("ssl.key.location", encrypted.as_str()),
+        ("ssl.key.password", "client-secret"),
+    ]);
+    round_trip("mTLS-encrypted-key", &with_encrypted).await;
+    let legacy = pki.dir.path().join("legacy.key");
     std::fs::write(
-        &encrypted,
-        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        &legacy,
+        "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n-----END RSA PRIVATE KEY-----\n",
     )
     .unwrap();
-    let encrypted = path(&encrypted);
-    for (password, property) in [(Some("pw"), "ssl.key.password"), (None, "ssl.key.location")] {
+    let legacy = path(&legacy);
+    for (key, password, property, says) in [
+        (&encrypted, None, "ssl.key.password", "encrypted"),
+        (
+            &encrypted,
+            Some("wrong"),
+            "ssl.key.password",
+            "cannot decrypt",
+        ),
+        (
+            &legacy,
+            Some("pw"),
+            "ssl.key.location",
+            "openssl pkcs8 -topk8",
+        ),
+    ] {
         let mut props = base.to_vec();
         props.extend([
             ("ssl.certificate.location", client_cert.as_str()),
-            ("ssl.key.location", encrypted.as_str()),
+            ("ssl.key.location", key.as_str()),
         ]);
         if let Some(pw) = password {
             props.push(("ssl.key.password", pw));
@@ -374,7 +434,7 @@ async fn mutual_tls_against_the_dev_broker() {
                 reason,
             }) => {
                 assert_eq!(p, property);
-                assert!(reason.contains("encrypted"), "{reason}");
+                assert!(reason.contains(says), "{reason}");
             }
             other => panic!(
                 "expected a config error naming {property}, got {:?}",

@@ -3,7 +3,9 @@
 //! The configuration is built once, when the client is constructed, from librdkafka's / Java's
 //! property names with PEM files: `ssl.ca.location` (the CA bundle; the system roots without
 //! it), `ssl.certificate.location` + `ssl.key.location` (the client certificate, for mutual
-//! TLS), `ssl.key.password` (refused: an encrypted key cannot be read), and
+//! TLS), `ssl.key.password` (the password of an encrypted PKCS#8 key, `ENCRYPTED PRIVATE KEY`:
+//! PBES2 as `openssl pkcs8 -topk8` writes it; legacy OpenSSL-encrypted keys are refused with the
+//! command that converts them), and
 //! `ssl.endpoint.identification.algorithm` (`https`, the default: the broker's certificate must
 //! name the host the client connected to; empty: the chain is still verified, the name is
 //! not). A missing or unreadable file fails construction naming its property.
@@ -138,7 +140,7 @@ impl TlsConfig {
             }
             (Some(cert), Some(key)) => {
                 let chain = load_certificates("ssl.certificate.location", &cert)?;
-                let key = load_key(&key, key_password.is_some())?;
+                let key = load_key(&key, key_password.as_deref())?;
                 let config = builder.with_client_auth_cert(chain, key).map_err(|e| {
                     KafkaError::config(
                         "ssl.key.location",
@@ -228,16 +230,24 @@ fn load_certificates(property: &str, path: &str) -> Result<Vec<CertificateDer<'s
     Ok(chain)
 }
 
-fn load_key(path: &str, password_given: bool) -> Result<PrivateKeyDer<'static>> {
+fn load_key(path: &str, password: Option<&str>) -> Result<PrivateKeyDer<'static>> {
     let pem = read_file("ssl.key.location", path)?;
-    // PKCS#8 `ENCRYPTED PRIVATE KEY` or a legacy `Proc-Type: 4,ENCRYPTED` header.
-    if String::from_utf8_lossy(&pem).contains("ENCRYPTED") {
-        let (property, reason) = if password_given {
-            ("ssl.key.password", "encrypted private keys are not supported: decrypt the key (openssl pkey -in key.pem -out plain.pem) and drop ssl.key.password")
-        } else {
-            ("ssl.key.location", "the private key is encrypted, which is not supported: decrypt it (openssl pkey -in key.pem -out plain.pem)")
+    let text = String::from_utf8_lossy(&pem);
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        let Some(password) = password else {
+            return Err(KafkaError::config(
+                "ssl.key.password",
+                format!("`{path}` is encrypted: give its password"),
+            ));
         };
-        return Err(KafkaError::config(property, format!("`{path}`: {reason}")));
+        return decrypt_pkcs8(path, &text, password);
+    }
+    // Traditional OpenSSL encryption (`Proc-Type: 4,ENCRYPTED`, MD5-derived keys).
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(KafkaError::config(
+            "ssl.key.location",
+            format!("`{path}` uses OpenSSL's legacy key encryption, which is not read: convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in {path} -out key.p8.pem`"),
+        ));
     }
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
         KafkaError::config(
@@ -245,6 +255,33 @@ fn load_key(path: &str, password_given: bool) -> Result<PrivateKeyDer<'static>> 
             format!("`{path}` holds no PEM private key (PKCS#8, PKCS#1 or SEC1): {e}"),
         )
     })
+}
+
+/// An `ENCRYPTED PRIVATE KEY` (PKCS#8 with PBES2) decrypted with `password`.
+fn decrypt_pkcs8(path: &str, pem: &str, password: &str) -> Result<PrivateKeyDer<'static>> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        KafkaError::config(
+            "ssl.key.location",
+            format!("`{path}`: not a readable encrypted PKCS#8 key: {e}"),
+        )
+    };
+    // The key's own block: a file may hold other blocks around it.
+    const END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
+    let start = pem
+        .find("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        .unwrap_or_default();
+    let end = pem.find(END).map_or(pem.len(), |e| e + END.len());
+    let (_, der) =
+        pkcs8::der::pem::decode_vec(&pem.as_bytes()[start..end]).map_err(|e| unreadable(&e))?;
+    let encrypted =
+        pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(|e| unreadable(&e))?;
+    let key = encrypted.decrypt(password).map_err(|e| {
+        KafkaError::config(
+            "ssl.key.password",
+            format!("cannot decrypt `{path}` (a wrong password, or an unsupported cipher): {e}"),
+        )
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(key.as_bytes().to_vec().into()))
 }
 
 /// `ssl.endpoint.identification.algorithm` empty: the chain must still lead to a trusted CA,
