@@ -45,7 +45,7 @@ use pyo3::types::{PyDict, PyList, PySet, PyTuple};
 use pyo3::IntoPyObjectExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::{properties, take};
+use crate::config::{properties, set_token_provider, take, take_token_provider};
 use crate::consumer::{
     deserialization_error, millis, offset_and_metadata, offsets_dict, offsets_from_py, tp_from_py,
     tp_set, tp_to_py, tps_from_py, Consumer, Deserializers, ListenerScope, Scope,
@@ -228,7 +228,9 @@ impl AioProducer {
     ) -> PyResult<Self> {
         let key = take(kwargs, "key_serializer")?.map(Bound::unbind);
         let value = take(kwargs, "value_serializer")?.map(Bound::unbind);
-        let config = ProducerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
+        let token_provider = take_token_provider(kwargs)?;
+        let mut config = ProducerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
+        set_token_provider(py, &mut config.client, token_provider)?;
         config.validate().py_err(py)?;
         let ser = |func, what| PySerializer { func, what };
         Ok(AioProducer {
@@ -635,7 +637,9 @@ impl AioConsumer {
             key: take(kwargs, "key_deserializer")?.map(Bound::unbind),
             value: take(kwargs, "value_deserializer")?.map(Bound::unbind),
         };
-        let config = ConsumerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
+        let token_provider = take_token_provider(kwargs)?;
+        let mut config = ConsumerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
+        set_token_provider(py, &mut config.client, token_provider)?;
         let plan = (!topics.is_empty()).then(|| Plan::Topics(topics, None));
         Ok(AioConsumer {
             reset: config.auto_offset_reset,

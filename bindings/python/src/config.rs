@@ -89,3 +89,60 @@ pub fn take<'py>(
     }
     Ok(v.filter(|v| !v.is_none()))
 }
+
+/// kafka-python's and aiokafka's `sasl_oauth_token_provider`: an object whose `token()` returns
+/// the bearer token (aiokafka's may be a coroutine) and whose optional `extensions()` returns a
+/// dict of SASL extensions. Called on a blocking thread of the core at each (re-)authentication.
+struct PyTokenProvider(Py<PyAny>);
+
+impl krafty::config::OAuthBearerTokenProvider for PyTokenProvider {
+    fn token(&self) -> Result<krafty::config::OAuthBearerToken, String> {
+        Python::attach(|py| -> PyResult<krafty::config::OAuthBearerToken> {
+            let provider = self.0.bind(py);
+            let mut value = provider.call_method0("token")?;
+            if value.hasattr("__await__")? {
+                // A coroutine: run on this (non-loop) thread in a loop of its own.
+                value = py.import("asyncio")?.call_method1("run", (value,))?;
+            }
+            let mut token = krafty::config::OAuthBearerToken::new(value.extract::<String>()?);
+            if provider.hasattr("extensions")? {
+                let ext = provider.call_method0("extensions")?;
+                if !ext.is_none() {
+                    for (k, v) in ext.cast::<PyDict>()?.iter() {
+                        token.extensions.push((k.extract()?, v.extract()?));
+                    }
+                }
+            }
+            Ok(token)
+        })
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Takes `sasl_oauth_token_provider` out of `kwargs` (before they become properties).
+pub fn take_token_provider(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Option<Py<PyAny>>> {
+    let provider = take(kwargs, "sasl_oauth_token_provider")?;
+    if let Some(p) = &provider {
+        if !p.hasattr("token")? {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "sasl_oauth_token_provider needs a token() method",
+            ));
+        }
+    }
+    Ok(provider.map(Bound::unbind))
+}
+
+/// Gives the client its token provider, when one was passed.
+pub fn set_token_provider(
+    py: Python<'_>,
+    client: &mut krafty::config::ClientConfig,
+    provider: Option<Py<PyAny>>,
+) -> PyResult<()> {
+    use crate::errors::IntoPy;
+    match provider {
+        Some(p) => client
+            .set_oauthbearer_token_provider(std::sync::Arc::new(PyTokenProvider(p)))
+            .py_err(py),
+        None => Ok(()),
+    }
+}

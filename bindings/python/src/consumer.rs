@@ -27,7 +27,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::blocking::{wait, wait_fast};
-use crate::config::{properties, take};
+use crate::config::{properties, set_token_provider, take, take_token_provider};
 use crate::errors::{to_py, IntoPy};
 
 pub(crate) type Consumer = CoreConsumer<Option<Bytes>, Option<Bytes>>;
@@ -456,8 +456,10 @@ impl PyConsumer {
             .map(|v| v.extract::<f64>())
             .transpose()?
             .and_then(|ms| millis(Some(ms)));
-        let config =
+        let token_provider = take_token_provider(kwargs)?;
+        let mut config =
             ConsumerConfig::from_properties(properties(config.as_ref(), kwargs)?).py_err(py)?;
+        set_token_provider(py, &mut config.client, token_provider)?;
         let reset = config.auto_offset_reset;
         let inner = wait(py, CoreConsumer::new(config, BytesSerde, BytesSerde))?
             .map_err(|e| crate::errors::connect_error(py, &e))?;

@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyTuple};
 
 use crate::blocking::{wait, wait_fast};
-use crate::config::{properties, take};
+use crate::config::{properties, set_token_provider, take, take_token_provider};
 use crate::errors::{from_py, IntoPy};
 use crate::future::{BatchCompletion, Outcome, RecordFuture, Shared};
 
@@ -310,7 +310,9 @@ impl PyProducer {
                 None => vec![],
             };
         let partitioner = take(kwargs, "partitioner")?.map(Bound::unbind);
-        let config = ProducerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
+        let token_provider = take_token_provider(kwargs)?;
+        let mut config = ProducerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
+        set_token_provider(py, &mut config.client, token_provider)?;
         let inner = wait(
             py,
             CoreProducer::with_interceptors(

@@ -1,8 +1,11 @@
 """SASL and TLS with kafka-python's settings (`security_protocol`, `sasl_mechanism`,
-`sasl_plain_username`, `sasl_plain_password`, `ssl_cafile`), on a DevBroker's listeners or, with
-KRAFTY_TEST_SASL_BOOTSTRAP / KRAFTY_TEST_SSL_BOOTSTRAP, on Apache Kafka's (scripts/kafka.sh:
-alice / alice-secret, a CA of its own)."""
+`sasl_plain_username`, `sasl_plain_password`, `sasl_oauth_token_provider`, `ssl_cafile`), on a
+DevBroker's listeners or, with KRAFTY_TEST_SASL_BOOTSTRAP / KRAFTY_TEST_SSL_BOOTSTRAP, on Apache
+Kafka's (scripts/kafka.sh: alice / alice-secret, unsecured OAUTHBEARER tokens, a CA of its
+own)."""
 
+import base64
+import json
 import os
 import time
 import uuid
@@ -28,7 +31,8 @@ def sasl_bootstrap():
         yield external, REAL_KAFKA
         return
     with DevBroker(listeners="PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
-                   sasl_users=f"{USER}:{PASSWORD}", num_partitions=1) as b:
+                   sasl_users=f"{USER}:{PASSWORD}", num_partitions=1,
+                   config={"sasl.enabled.mechanisms": ",".join(MECHANISMS + ["OAUTHBEARER"])}) as b:
         yield b.listener_bootstrap("SASL_PLAINTEXT"), b.listener_bootstrap("PLAINTEXT")
 
 
@@ -68,6 +72,84 @@ def test_wrong_password_or_unknown_user_fails_fast(sasl_bootstrap, mechanism):
         assert time.monotonic() - started < 10
         assert caught.value.errno == 58 and not caught.value.retriable
         assert mechanism in str(caught.value)
+
+
+def unsecured_jwt(sub, lifetime_s):
+    """An unsigned JWT (`"alg":"none"`), as Kafka's unsecured OAUTHBEARER validator takes it."""
+    part = lambda obj: base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    now = int(time.time())
+    return f'{part({"alg": "none"})}.{part({"sub": sub, "iat": now, "exp": now + lifetime_s})}.'
+
+
+class TokenProvider:
+    """kafka-python's AbstractTokenProvider shape: token(), and extensions()."""
+
+    def __init__(self, lifetime_s=600):
+        self.lifetime_s, self.calls = lifetime_s, 0
+
+    def token(self):
+        self.calls += 1
+        return unsecured_jwt(USER, self.lifetime_s)
+
+    def extensions(self):
+        return {"traceId": "t1"}
+
+
+class AsyncTokenProvider(TokenProvider):
+    """aiokafka's shape: token() is a coroutine."""
+
+    async def token(self):
+        return TokenProvider.token(self)
+
+
+def oauth_settings(provider):
+    return dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism="OAUTHBEARER",
+                sasl_oauth_token_provider=provider)
+
+
+@pytest.mark.parametrize("provider_class", [TokenProvider, AsyncTokenProvider])
+def test_produce_and_consume_over_oauthbearer_with_a_token_provider(sasl_bootstrap, provider_class):
+    sasl, plain = sasl_bootstrap
+    topic = f"oauth-{uuid.uuid4().hex[:8]}"
+    if REAL_KAFKA is not None:
+        create_topic(plain, topic, 1)
+    provider = provider_class()
+    producer = KafkaProducer(bootstrap_servers=sasl, **oauth_settings(provider))
+    offsets = [producer.send(topic, f"v{i}".encode(), partition=0).get(timeout=30).offset
+               for i in range(5)]
+    producer.close()
+    assert offsets == list(range(5))
+    assert provider.calls >= 1
+    consumer = KafkaConsumer(topic, bootstrap_servers=sasl, group_id=f"g-{uuid.uuid4().hex[:8]}",
+                             auto_offset_reset="earliest", **oauth_settings(provider))
+    got, deadline = [], time.monotonic() + 30
+    while len(got) < 5 and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            got.extend((r.offset, r.value) for r in records)
+    consumer.close()
+    assert got == [(i, f"v{i}".encode()) for i in range(5)]
+
+
+def test_an_expired_token_or_a_raising_provider_fails_fast(sasl_bootstrap):
+    sasl, _ = sasl_bootstrap
+
+    class Expired(TokenProvider):
+        def token(self):
+            return unsecured_jwt(USER, -3600)
+
+    class Raising:
+        def token(self):
+            raise RuntimeError("the identity provider is down")
+
+    for provider, says in ((Expired(), "invalid_token"), (Raising(), "identity provider is down")):
+        started = time.monotonic()
+        with pytest.raises(SaslAuthenticationFailedError) as caught:
+            KafkaProducer(bootstrap_servers=sasl, **oauth_settings(provider))
+        assert time.monotonic() - started < 10
+        assert caught.value.errno == 58 and not caught.value.retriable
+        assert "OAUTHBEARER" in str(caught.value) and says in str(caught.value)
+    with pytest.raises(TypeError):
+        KafkaProducer(bootstrap_servers=sasl, **oauth_settings(object()))
 
 
 def test_a_missing_ca_file_is_refused_at_construction(tmp_path):
