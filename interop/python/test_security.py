@@ -2,8 +2,12 @@
 confluent-kafka) and kafka-python produce and consume over SASL_PLAINTEXT (SCRAM-SHA-512),
 SSL and SASL_SSL (PLAIN), and the Java client (Kafka 4.4.0's console tools) over SSL and
 SASL_SSL (SCRAM-SHA-512), trusting the CA the broker generated in its data dir; a wrong
-password is refused. Dev broker only: a real Kafka's listeners are tested by the client suites.
+password is refused. OAUTHBEARER: librdkafka's unsecured JWT and kafka-python's token provider;
+KIP-368: librdkafka renews its sessions on a broker with connections.max.reauth.ms without
+reconnecting. Dev broker only: a real Kafka's listeners are tested by the client suites.
 """
+import base64
+import json
 import os
 import re
 import subprocess
@@ -28,19 +32,19 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def secured():
-    """A dev broker process with PLAINTEXT, SASL_PLAINTEXT, SSL and SASL_SSL listeners:
+def _dev_broker(listeners, *settings):
+    """A dev broker process with `listeners` and `--set` `settings`: a context manager giving
     ({listener name: address}, CA file)."""
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     binary = os.environ.get("KRAFTY_BROKER_BIN", os.path.join(target, "debug", "krafty-broker"))
     data_dir = tempfile.mkdtemp(prefix="krafty-interop-tls-")
-    proc = subprocess.Popen(
-        [binary, "--data-dir", data_dir, "--set", "num.partitions=1",
-         "--set", f"sasl.users={USER}:{PASSWORD}", "--listeners",
-         "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    args = [binary, "--data-dir", data_dir, "--set", "num.partitions=1",
+            "--set", f"sasl.users={USER}:{PASSWORD}", "--listeners", listeners]
+    for s in settings:
+        args += ["--set", s]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     found, ready = {}, threading.Event()
+    expected = len(listeners.split(","))
 
     def drain(out):
         # "krafty dev broker listening on ADDR", then "NAME listener on ADDR" for the others.
@@ -51,7 +55,7 @@ def secured():
             m = re.match(r"(\w+) listener on (\S+)", line.strip())
             if m:
                 found[m.group(1)] = m.group(2)
-            if len(found) == 4:
+            if len(found) == expected:
                 ready.set()
 
     threading.Thread(target=drain, args=(proc.stdout,), daemon=True).start()
@@ -61,6 +65,14 @@ def secured():
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def secured():
+    """PLAINTEXT, SASL_PLAINTEXT (OAUTHBEARER enabled too), SSL and SASL_SSL listeners."""
+    yield from _dev_broker(
+        "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0",
+        "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER")
 
 
 def librdkafka_settings(protocol, ca, password=PASSWORD, mechanism="PLAIN"):
@@ -183,3 +195,83 @@ def test_java_client_produces_and_consumes(secured, protocol, tmp_path):
         capture_output=True, text=True, timeout=120)
     assert consumed.returncode == 0, consumed.stderr[-2000:]
     assert consumed.stdout.split() == values
+
+
+def _librdkafka_round_trip(bootstrap, settings, prefix):
+    topic = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    p = Producer({"bootstrap.servers": bootstrap, **settings})
+    offsets = []
+    for i in range(5):
+        p.produce(topic, f"v{i}".encode(), partition=0,
+                  on_delivery=lambda err, msg: offsets.append((err, msg.offset())))
+    assert p.flush(30) == 0
+    assert offsets == [(None, i) for i in range(5)]
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4().hex[:8]}",
+                  "auto.offset.reset": "earliest", **settings})
+    c.subscribe([topic])
+    got, deadline = [], time.time() + 30
+    while len(got) < 5 and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error() is None:
+            got.append((m.offset(), m.value()))
+    c.close()
+    assert got == [(i, f"v{i}".encode()) for i in range(5)]
+
+
+def test_librdkafka_oauthbearer_with_an_unsecured_jwt(secured):
+    listeners, _ = secured
+    _librdkafka_round_trip(listeners["SASL_PLAINTEXT"], {
+        "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "OAUTHBEARER",
+        "enable.sasl.oauthbearer.unsecure.jwt": True,
+        "sasl.oauthbearer.config": f"principal={USER} lifeSeconds=600"}, "rdk-oauth")
+
+
+try:  # kafka-python 3 moved it
+    from kafka.net.sasl.oauth import AbstractTokenProvider
+except ImportError:
+    from kafka.sasl.oauth import AbstractTokenProvider
+
+
+class _TokenProvider(AbstractTokenProvider):
+    """kafka-python's token provider: token() gives an unsigned JWT."""
+
+    def token(self):
+        part = lambda o: base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").decode()
+        now = int(time.time())
+        return f'{part({"alg": "none"})}.{part({"sub": USER, "iat": now, "exp": now + 600})}.'
+
+
+def test_kafka_python_oauthbearer_with_a_token_provider(secured):
+    listeners, _ = secured
+    settings = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "OAUTHBEARER",
+                "sasl_oauth_token_provider": _TokenProvider()}
+    topic = f"kp-oauth-{uuid.uuid4().hex[:8]}"
+    p = KpProducer(bootstrap_servers=listeners["SASL_PLAINTEXT"], **settings)
+    offsets = [p.send(topic, f"k{i}".encode(), partition=0).get(timeout=30).offset
+               for i in range(3)]
+    p.close()
+    assert offsets == [0, 1, 2]
+
+
+def test_librdkafka_renews_its_sessions_without_reconnecting():
+    """connections.max.reauth.ms=1500: librdkafka (KIP-368 since 2.2) re-authenticates on its
+    connection. Over 6 s of producing every record lands and librdkafka reports no error: a
+    broker refusing the renewal shows as an authentication error, one closing the connection at
+    the session's end regardless as a transport error."""
+    for listeners, _ in _dev_broker("PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
+                                    "connections.max.reauth.ms=1500"):
+        errors = []
+        p = Producer({"bootstrap.servers": listeners["SASL_PLAINTEXT"],
+                      **librdkafka_settings("SASL_PLAINTEXT", None, mechanism="SCRAM-SHA-512"),
+                      "error_cb": errors.append, "linger.ms": 0})
+        topic = f"rdk-reauth-{uuid.uuid4().hex[:8]}"
+        delivered, started, sent = [], time.time(), 0
+        while time.time() - started < 6:
+            p.produce(topic, f"r{sent}".encode(), partition=0,
+                      on_delivery=lambda err, msg: delivered.append((err, msg.offset())))
+            sent += 1
+            p.flush(10)
+            time.sleep(0.2)
+        assert p.flush(30) == 0
+        assert delivered == [(None, n) for n in range(sent)]
+        assert errors == [], [e.str() for e in errors]
