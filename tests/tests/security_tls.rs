@@ -347,7 +347,8 @@ async fn mutual_tls_against_apache_kafka() {
 /// The dev broker with `ssl.client.auth=required`, its certificate and the CA of client
 /// certificates from files: a client with a certificate that CA signed produces and consumes;
 /// one without a certificate, or with one from another CA, is refused fast, the error saying
-/// the broker wants a client certificate. An encrypted key works with its password.
+/// the broker wants a client certificate. An encrypted key works with its password, and so do
+/// Java's PEM store properties and librdkafka's inline PEM strings.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_against_the_dev_broker() {
     let pki = Pki::new("mtls CA");
@@ -398,6 +399,36 @@ async fn mutual_tls_against_the_dev_broker() {
         ("ssl.key.password", "client-secret"),
     ]);
     round_trip("mTLS-encrypted-key", &with_encrypted).await;
+    // Java's PEM stores: a truststore file, and a keystore file holding the encrypted key and
+    // its chain; then librdkafka's inline PEM strings.
+    let keystore = pki.dir.path().join("keystore.pem");
+    let keystore_pem = std::fs::read_to_string(&encrypted).unwrap()
+        + &std::fs::read_to_string(&client_cert).unwrap();
+    std::fs::write(&keystore, keystore_pem).unwrap();
+    let keystore = path(&keystore);
+    let java_stores = [
+        ("bootstrap.servers", bs.as_str()),
+        ("security.protocol", "SSL"),
+        ("ssl.truststore.type", "PEM"),
+        ("ssl.truststore.location", ca.as_str()),
+        ("ssl.keystore.type", "PEM"),
+        ("ssl.keystore.location", keystore.as_str()),
+        ("ssl.key.password", "client-secret"),
+    ];
+    round_trip("mTLS-java-pem-stores", &java_stores).await;
+    let (ca_pem, cert_pem, key_pem) = (
+        std::fs::read_to_string(&ca).unwrap(),
+        std::fs::read_to_string(&client_cert).unwrap(),
+        std::fs::read_to_string(&client_key).unwrap(),
+    );
+    let inline = [
+        ("bootstrap.servers", bs.as_str()),
+        ("security.protocol", "SSL"),
+        ("ssl.ca.pem", ca_pem.as_str()),
+        ("ssl.certificate.pem", cert_pem.as_str()),
+        ("ssl.key.pem", key_pem.as_str()),
+    ];
+    round_trip("mTLS-inline-pem", &inline).await;
     let legacy = pki.dir.path().join("legacy.key");
     std::fs::write(
         &legacy,

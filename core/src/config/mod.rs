@@ -138,15 +138,6 @@ impl ClientConfig {
     }
 }
 
-/// The `ssl.*` properties a non-TLS protocol ignores (read so a shared config works, as Java).
-const SSL_PROPERTIES: [&str; 5] = [
-    "ssl.ca.location",
-    "ssl.certificate.location",
-    "ssl.key.location",
-    "ssl.key.password",
-    "ssl.endpoint.identification.algorithm",
-];
-
 /// `security.protocol`, the `ssl.*` and the `sasl.*` properties: (TLS, SASL) settings.
 /// PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. The credentials come from `sasl.username` /
 /// `sasl.password` (librdkafka's names) or from `sasl.jaas.config` (Java's `username="..."
@@ -168,7 +159,8 @@ fn security_from_properties(p: &mut Properties) -> Result<(Option<TlsConfig>, Op
     let tls = if tls {
         Some(TlsConfig::from_properties(p)?)
     } else {
-        for k in SSL_PROPERTIES {
+        // Ignored without TLS, as Java does, so one config serves every listener.
+        for k in crate::network::SSL_PROPERTIES {
             p.ignore(k);
         }
         None

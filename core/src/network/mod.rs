@@ -15,6 +15,7 @@
 mod connection;
 mod frame;
 mod metrics;
+mod pem_store;
 mod reauthentication;
 mod sasl;
 mod throttle;
@@ -35,6 +36,7 @@ use connection::{ConnectOptions, Connection};
 pub use frame::FrameBuilder;
 pub use metrics::ConnectionMetrics;
 use metrics::NetworkMetrics;
+pub use pem_store::PROPERTIES as SSL_PROPERTIES;
 pub use sasl::{
     parse_jaas, JaasConfig, OAuthBearerToken, OAuthBearerTokenProvider, SaslConfig, SaslMechanism,
     UnsecuredJwt,

@@ -1,11 +1,8 @@
 //! TLS for `security.protocol` SSL and SASL_SSL (rustls with the `ring` provider).
 //!
 //! The configuration is built once, when the client is constructed, from librdkafka's / Java's
-//! property names with PEM files: `ssl.ca.location` (the CA bundle; the system roots without
-//! it), `ssl.certificate.location` + `ssl.key.location` (the client certificate, for mutual
-//! TLS), `ssl.key.password` (the password of an encrypted PKCS#8 key, `ENCRYPTED PRIVATE KEY`:
-//! PBES2 as `openssl pkcs8 -topk8` writes it; legacy OpenSSL-encrypted keys are refused with the
-//! command that converts them), and
+//! property names with PEM material (`pem_store.rs`: the CA bundle, the system roots without
+//! one; the client certificate and key for mutual TLS, the key possibly encrypted), and
 //! `ssl.endpoint.identification.algorithm` (`https`, the default: the broker's certificate must
 //! name the host the client connected to; empty: the chain is still verified, the name is
 //! not). A missing or unreadable file fails construction naming its property.
@@ -19,13 +16,13 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use super::pem_store::PemStore;
 use crate::config::Properties;
 use crate::error::{KafkaError, Result};
 
@@ -52,18 +49,10 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn read_file(property: &str, path: &str) -> Result<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| KafkaError::config(property, format!("cannot read `{path}`: {e}")))
-}
-
 impl TlsConfig {
     /// Reads the `ssl.*` properties (called for SSL and SASL_SSL only).
     pub fn from_properties(p: &mut Properties) -> Result<TlsConfig> {
-        let ca = p.optional_string("ssl.ca.location");
-        let cert = p.optional_string("ssl.certificate.location");
-        let key = p.optional_string("ssl.key.location");
-        let key_password = p.optional_string("ssl.key.password");
+        let pems = PemStore::from_properties(p)?;
         let algorithm = p.string("ssl.endpoint.identification.algorithm", "https");
         let verify_hostname = match algorithm.to_ascii_lowercase().as_str() {
             "https" => true,
@@ -77,24 +66,12 @@ impl TlsConfig {
         };
 
         let mut roots = RootCertStore::empty();
-        match &ca {
-            Some(path) => {
-                let pem = read_file("ssl.ca.location", path)?;
-                let mut found = 0;
-                for c in CertificateDer::pem_slice_iter(&pem) {
-                    let c = c.map_err(|e| {
-                        KafkaError::config("ssl.ca.location", format!("`{path}`: {e}"))
-                    })?;
+        match &pems.ca {
+            Some(ca) => {
+                for c in ca.certificates()? {
                     roots.add(c).map_err(|e| {
-                        KafkaError::config("ssl.ca.location", format!("`{path}`: {e}"))
+                        KafkaError::config(ca.property, format!("{}: {e}", ca.origin))
                     })?;
-                    found += 1;
-                }
-                if found == 0 {
-                    return Err(KafkaError::config(
-                        "ssl.ca.location",
-                        format!("`{path}` holds no PEM certificate"),
-                    ));
                 }
             }
             None => {
@@ -124,29 +101,19 @@ impl TlsConfig {
             .map_err(|e| KafkaError::config("security.protocol", e.to_string()))?
             .dangerous()
             .with_custom_certificate_verifier(verifier);
-        let (config, client_certificate) = match (cert, key) {
-            (None, None) => (builder.with_no_client_auth(), false),
-            (Some(_), None) => {
-                return Err(KafkaError::config(
-                    "ssl.key.location",
-                    "is required with ssl.certificate.location",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(KafkaError::config(
-                    "ssl.certificate.location",
-                    "is required with ssl.key.location",
-                ))
-            }
-            (Some(cert), Some(key)) => {
-                let chain = load_certificates("ssl.certificate.location", &cert)?;
-                let key = load_key(&key, key_password.as_deref())?;
-                let config = builder.with_client_auth_cert(chain, key).map_err(|e| {
-                    KafkaError::config(
-                        "ssl.key.location",
-                        format!("does not fit the certificate: {e}"),
-                    )
-                })?;
+        let (config, client_certificate) = match &pems.client {
+            None => (builder.with_no_client_auth(), false),
+            Some((chain, key)) => {
+                let certificates = chain.certificates()?;
+                let private_key = key.private_key(pems.key_password.as_deref())?;
+                let config = builder
+                    .with_client_auth_cert(certificates, private_key)
+                    .map_err(|e| {
+                        KafkaError::config(
+                            key.property,
+                            format!("does not fit the certificate: {e}"),
+                        )
+                    })?;
                 (config, true)
             }
         };
@@ -214,74 +181,6 @@ pub fn handshake_error(addr: &str, e: &std::io::Error) -> Option<KafkaError> {
         broker: addr.to_string(),
         reason,
     })
-}
-
-fn load_certificates(property: &str, path: &str) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = read_file(property, path)?;
-    let chain = CertificateDer::pem_slice_iter(&pem)
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| KafkaError::config(property, format!("`{path}`: {e}")))?;
-    if chain.is_empty() {
-        return Err(KafkaError::config(
-            property,
-            format!("`{path}` holds no PEM certificate"),
-        ));
-    }
-    Ok(chain)
-}
-
-fn load_key(path: &str, password: Option<&str>) -> Result<PrivateKeyDer<'static>> {
-    let pem = read_file("ssl.key.location", path)?;
-    let text = String::from_utf8_lossy(&pem);
-    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
-        let Some(password) = password else {
-            return Err(KafkaError::config(
-                "ssl.key.password",
-                format!("`{path}` is encrypted: give its password"),
-            ));
-        };
-        return decrypt_pkcs8(path, &text, password);
-    }
-    // Traditional OpenSSL encryption (`Proc-Type: 4,ENCRYPTED`, MD5-derived keys).
-    if text.contains("Proc-Type: 4,ENCRYPTED") {
-        return Err(KafkaError::config(
-            "ssl.key.location",
-            format!("`{path}` uses OpenSSL's legacy key encryption, which is not read: convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in {path} -out key.p8.pem`"),
-        ));
-    }
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
-        KafkaError::config(
-            "ssl.key.location",
-            format!("`{path}` holds no PEM private key (PKCS#8, PKCS#1 or SEC1): {e}"),
-        )
-    })
-}
-
-/// An `ENCRYPTED PRIVATE KEY` (PKCS#8 with PBES2) decrypted with `password`.
-fn decrypt_pkcs8(path: &str, pem: &str, password: &str) -> Result<PrivateKeyDer<'static>> {
-    let unreadable = |e: &dyn std::fmt::Display| {
-        KafkaError::config(
-            "ssl.key.location",
-            format!("`{path}`: not a readable encrypted PKCS#8 key: {e}"),
-        )
-    };
-    // The key's own block: a file may hold other blocks around it.
-    const END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
-    let start = pem
-        .find("-----BEGIN ENCRYPTED PRIVATE KEY-----")
-        .unwrap_or_default();
-    let end = pem.find(END).map_or(pem.len(), |e| e + END.len());
-    let (_, der) =
-        pkcs8::der::pem::decode_vec(&pem.as_bytes()[start..end]).map_err(|e| unreadable(&e))?;
-    let encrypted =
-        pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(|e| unreadable(&e))?;
-    let key = encrypted.decrypt(password).map_err(|e| {
-        KafkaError::config(
-            "ssl.key.password",
-            format!("cannot decrypt `{path}` (a wrong password, or an unsupported cipher): {e}"),
-        )
-    })?;
-    Ok(PrivateKeyDer::Pkcs8(key.as_bytes().to_vec().into()))
 }
 
 /// `ssl.endpoint.identification.algorithm` empty: the chain must still lead to a trusted CA,
