@@ -139,9 +139,13 @@ impl KafkaError {
         }
     }
 
-    /// Whether the client can no longer be used.
+    /// Whether the client can no longer be used: closed, failed for good, or a transactional
+    /// producer fenced by a newer instance (PRODUCER_FENCED).
     pub fn is_fatal(&self) -> bool {
-        matches!(self, KafkaError::Fatal(_) | KafkaError::Closed)
+        matches!(
+            self,
+            KafkaError::Fatal(_) | KafkaError::Closed | KafkaError::Broker { code: 90, .. }
+        )
     }
 
     pub(crate) fn config(property: &str, reason: impl Into<String>) -> Self {

@@ -112,7 +112,10 @@ pub fn describe_cluster(
             .with_port(listener.port)])
 }
 
-/// FindCoordinator: groups (key type 0) are coordinated here; transactions are not supported.
+/// FindCoordinator: groups (key type 0) are coordinated here. Transactional ids (1) are
+/// answered with this broker too, so a client's next request, InitProducerId, gets the dev
+/// broker's UNSUPPORTED_VERSION at once instead of retrying COORDINATOR_NOT_AVAILABLE until
+/// its `max.block.ms`; other key types are unknown.
 pub fn find_coordinator(
     shared: &Shared,
     listener: &Listener,
@@ -121,8 +124,8 @@ pub fn find_coordinator(
 ) -> FindCoordinatorResponse {
     let answer = |key_type: i8| -> (i16, Option<&'static str>) {
         match key_type {
-            0 => (0, None),
-            _ => (15, Some("the dev broker has no transaction coordinator")), // COORDINATOR_NOT_AVAILABLE
+            0 | 1 => (0, None),
+            _ => (42, Some("unknown coordinator key type")), // INVALID_REQUEST
         }
     };
     let node = BrokerId(shared.config.node_id);

@@ -214,8 +214,32 @@ impl Coordinator {
         Ok(())
     }
 
-    /// The committed offsets of `partitions` (absent when none committed).
+    /// The committed offsets of `partitions` (absent when none committed). Asks for stable
+    /// offsets (KIP-447): offsets a transaction is committing are answered once it ended
+    /// (UNSTABLE_OFFSET_COMMIT is retried until then, within `request.timeout.ms`).
     pub async fn fetch_committed(&self, partitions: &[TopicPartition]) -> Result<Offsets> {
+        let deadline = tokio::time::Instant::now() + self.config.client.request_timeout;
+        let mut attempt = 0;
+        loop {
+            match self.fetch_committed_once(partitions).await {
+                Err(e)
+                    if e.code() == Some(ResponseError::UnstableOffsetCommit.code())
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(crate::network::backoff(
+                        self.config.client.retry_backoff,
+                        self.config.client.retry_backoff_max,
+                        attempt,
+                    ))
+                    .await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn fetch_committed_once(&self, partitions: &[TopicPartition]) -> Result<Offsets> {
         let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
         for tp in partitions {
             by_topic
@@ -224,6 +248,7 @@ impl Coordinator {
                 .push(tp.partition);
         }
         let req = OffsetFetchRequest::default()
+            .with_require_stable(true)
             .with_group_id(GroupId(sb(&self.group_id)))
             .with_topics(Some(
                 by_topic

@@ -19,6 +19,12 @@ pub fn supported(key: ApiKey) -> (i16, i16) {
         ApiKey::OffsetCommit => (2, 9),
         ApiKey::OffsetFetch => (1, 7),
         ApiKey::InitProducerId => (0, 4),
+        // Transactions, protocol v1: EndTxn v5 and TxnOffsetCommit v5 are KIP-890's v2 (the
+        // epoch bumped at every end), AddPartitionsToTxn v4 is broker-to-broker.
+        ApiKey::AddPartitionsToTxn => (0, 3),
+        ApiKey::AddOffsetsToTxn => (0, 3),
+        ApiKey::EndTxn => (0, 4),
+        ApiKey::TxnOffsetCommit => (0, 4),
         ApiKey::CreateTopics => (2, 7),
         ApiKey::DeleteTopics => (1, 5),
         ApiKey::CreatePartitions => (0, 3),

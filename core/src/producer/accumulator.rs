@@ -523,6 +523,9 @@ impl RecordAccumulator {
             return Ok(b);
         }
         let open = batch.builder.allocated();
+        batch
+            .builder
+            .set_transactional(self.config.transactional_id.is_some());
         let (built, spare) = batch.builder.build_vec(
             self.config.compression,
             self.config.compression_level,
@@ -704,6 +707,22 @@ impl RecordAccumulator {
             .unwrap()
             .values_mut()
             .flat_map(|q| q.batches.drain(..))
+            .collect();
+        for b in batches {
+            self.fail(b, error.clone(), false);
+        }
+    }
+
+    /// Fails the queued batches of the partitions `which` selects (a transaction's partitions
+    /// that could not be added, or were never added before an abort).
+    pub fn abort_where(&self, which: impl Fn(&TopicPartition) -> bool, error: KafkaError) {
+        let batches: Vec<ProducerBatch> = self
+            .queues
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .filter(|(tp, _)| which(tp))
+            .flat_map(|(_, q)| q.batches.drain(..))
             .collect();
         for b in batches {
             self.fail(b, error.clone(), false);

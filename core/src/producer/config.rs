@@ -61,6 +61,12 @@ pub struct ProducerConfig {
     /// partition whose leader took no batch for longer than this is not picked for keyless
     /// records.
     pub partitioner_availability_timeout: Duration,
+    /// `transactional.id` (default none): makes the producer transactional (it requires
+    /// idempotence).
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms` (default 60000): how long the coordinator lets a transaction
+    /// stay open before aborting it.
+    pub transaction_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -83,6 +89,8 @@ impl Default for ProducerConfig {
             partitioner_ignore_keys: false,
             partitioner_adaptive: true,
             partitioner_availability_timeout: Duration::ZERO,
+            transactional_id: None,
+            transaction_timeout: Duration::from_millis(60_000),
         }
     }
 }
@@ -153,16 +161,15 @@ impl ProducerConfig {
             partitioner_ignore_keys: p.bool("partitioner.ignore.keys", false)?,
             partitioner_adaptive: p.bool("partitioner.adaptive.partitioning.enable", true)?,
             partitioner_availability_timeout: p.millis("partitioner.availability.timeout.ms", 0)?,
+            transactional_id: p.optional_string("transactional.id"),
+            transaction_timeout: p.millis("transaction.timeout.ms", 60_000)?,
         };
         // Java class names for serializers configure nothing here: serializers are passed to
         // `KafkaProducer::new`. Accept them so Java property files load.
         p.ignore("key.serializer");
         p.ignore("value.serializer");
-        if p.optional_string("transactional.id").is_some() {
-            return Err(KafkaError::config(
-                "transactional.id",
-                "transactions are not supported yet",
-            ));
+        if c.transactional_id.as_deref() == Some("") {
+            return Err(KafkaError::config("transactional.id", "must not be empty"));
         }
         p.finish()?;
         // As Kafka: idempotence left at its default turns itself off when a setting conflicts;
@@ -179,6 +186,21 @@ impl ProducerConfig {
         } else {
             None
         };
+        if c.transactional_id.is_some() {
+            // Kafka: a transactional producer is idempotent, whatever else is set.
+            if idempotence_explicit && !c.enable_idempotence {
+                return Err(KafkaError::config(
+                    "enable.idempotence",
+                    "transactional.id requires enable.idempotence=true",
+                ));
+            }
+            if let Some((property, reason)) = conflict {
+                return Err(KafkaError::config(
+                    property,
+                    reason.replace("enable.idempotence", "transactional.id"),
+                ));
+            }
+        }
         if let (true, Some((property, reason))) = (c.enable_idempotence, conflict) {
             if idempotence_explicit {
                 return Err(KafkaError::config(property, reason));

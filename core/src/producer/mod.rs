@@ -16,6 +16,7 @@ mod partitioner;
 mod produce_request;
 mod record;
 mod sender;
+mod transactions;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -37,6 +38,7 @@ pub use self::record::{ProducerRecord, RecordMetadata};
 use accumulator::{Completion, Delivery, NewRecord, RecordAccumulator, RECORD_OVERHEAD};
 use interceptor::guarded;
 use sender::Sender;
+use transactions::TransactionManager;
 
 use crate::error::{KafkaError, Result};
 use crate::network::{NetworkClient, PartitionInfo};
@@ -84,6 +86,8 @@ struct Inner<K, V> {
     interceptors: Vec<Arc<dyn ProducerInterceptor<K, V>>>,
     closed: AtomicBool,
     sender_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// With `transactional.id`.
+    txn: Option<Arc<TransactionManager>>,
 }
 
 /// A Kafka producer with the Java client's pipeline and guarantees.
@@ -161,11 +165,20 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         let client = NetworkClient::connect(config.client.clone()).await?;
         let acc = Arc::new(RecordAccumulator::new(config.clone()));
         let metrics = Arc::new(metrics::Metrics::default());
+        let txn = config.transactional_id.as_deref().map(|id| {
+            Arc::new(TransactionManager::new(
+                id,
+                config.transaction_timeout,
+                client.clone(),
+                (config.client.retry_backoff, config.client.retry_backoff_max),
+            ))
+        });
         let sender = Arc::new(Sender::new(
             client.clone(),
             acc.clone(),
             config.clone(),
             metrics,
+            txn.clone(),
         ));
         let task = tokio::spawn(sender.clone().run());
         let partitioner: Box<dyn Partitioner> = match config.partitioner {
@@ -202,6 +215,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
                 interceptors,
                 closed: AtomicBool::new(false),
                 sender_task: Mutex::new(Some(task)),
+                txn,
             }),
         })
     }
@@ -327,6 +341,9 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         if inner.closed.load(Ordering::Acquire) {
             return Err(KafkaError::Closed);
         }
+        if let Some(txn) = &inner.txn {
+            txn.check_send()?;
+        }
         for i in &inner.interceptors {
             let replaced = guarded("on_send", || None, || i.on_send(&record));
             if let Some(r) = replaced {
@@ -423,6 +440,9 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
             Some(tp) if tp.partition == partition && *tp.topic == *topic => tp,
             _ => TopicPartition::new(&topic, partition),
         };
+        if let Some(txn) = &inner.txn {
+            txn.add_partition(&tp);
+        }
         let record = NewRecord {
             timestamp: timestamp.unwrap_or_else(|| *ctx.now_ms.get_or_insert_with(now_ms)),
             key: key.as_deref(),
@@ -581,6 +601,113 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
             .topic(topic)
             .map(|t| t.partitions.clone())
             .unwrap_or_default())
+    }
+
+    fn transactions(&self) -> Result<&Arc<TransactionManager>> {
+        self.inner.txn.as_ref().ok_or_else(|| {
+            KafkaError::IllegalState(
+                "transactions need transactional.id in the producer's configuration".into(),
+            )
+        })
+    }
+
+    /// Obtains the producer id and epoch of `transactional.id`: fences any earlier instance
+    /// with the same id (its open transaction is aborted). Call once, before the first
+    /// transaction.
+    pub async fn init_transactions(&self) -> Result<()> {
+        let txn = self.transactions()?;
+        let ids = self.bounded("init_transactions", txn.init()).await?;
+        self.inner.sender.set_producer_ids(ids);
+        self.inner.acc.wake.notify_one();
+        Ok(())
+    }
+
+    /// Starts a transaction: sends until `commit_transaction` or `abort_transaction` belong
+    /// to it.
+    pub fn begin_transaction(&self) -> Result<()> {
+        self.transactions()?.begin()
+    }
+
+    /// Commits the consumer group's `offsets` (the next records to read) with the
+    /// transaction: exactly-once consume-transform-produce. `group` is the consumer's
+    /// `group_metadata()`, which fences a consumer that lost its partitions (KIP-447).
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: &std::collections::BTreeMap<TopicPartition, crate::consumer::OffsetAndMetadata>,
+        group: &crate::consumer::ConsumerGroupMetadata,
+    ) -> Result<()> {
+        let txn = self.transactions()?;
+        self.bounded(
+            "send_offsets_to_transaction",
+            txn.send_offsets(offsets, group, self.inner.sender.producer_ids()),
+        )
+        .await
+    }
+
+    /// A transaction call bounded by `max.block.ms`, as Java's.
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let limit = self.inner.config.max_block;
+        tokio::time::timeout(limit, call).await.map_err(|_| {
+            KafkaError::Timeout(format!(
+                "{what} did not complete within max.block.ms ({limit:?})"
+            ))
+        })?
+    }
+
+    /// Sends what the transaction holds, waits for every acknowledgement, then commits it. If
+    /// any part failed the commit fails with that error and the transaction must be aborted.
+    pub async fn commit_transaction(&self) -> Result<()> {
+        let txn = self.transactions()?;
+        txn.start_end(true)?;
+        let flushed = self
+            .inner
+            .acc
+            .flush(Duration::from_secs(u32::MAX as u64))
+            .await;
+        if let Some(e) = txn.commit_blocked() {
+            return Err(e);
+        }
+        flushed?;
+        self.bounded(
+            "commit_transaction",
+            txn.end(true, self.inner.sender.producer_ids()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Aborts the transaction: records not yet sent fail, the rest are marked aborted (a
+    /// `read_committed` consumer never sees them). The producer can begin a new transaction
+    /// after it, unless it was fenced.
+    pub async fn abort_transaction(&self) -> Result<()> {
+        let txn = self.transactions()?;
+        txn.start_end(false)?;
+        let aborted = KafkaError::IllegalState("the transaction was aborted".into());
+        self.inner.acc.abort_where(|tp| txn.not_added(tp), aborted);
+        self.inner
+            .acc
+            .flush(Duration::from_secs(u32::MAX as u64))
+            .await?;
+        let bump = self
+            .bounded(
+                "abort_transaction",
+                txn.end(false, self.inner.sender.producer_ids()),
+            )
+            .await?;
+        if bump {
+            let ids = self
+                .bounded(
+                    "abort_transaction",
+                    txn.bump_epoch(self.inner.sender.producer_ids()),
+                )
+                .await?;
+            self.inner.sender.set_producer_ids(ids);
+        }
+        Ok(())
     }
 
     pub fn metrics(&self) -> ProducerMetrics {

@@ -23,6 +23,7 @@ use super::config::ProducerConfig;
 use super::idempotence::{NextStep, ProducerIdAndEpoch, ProducerIdState};
 use super::metrics::Metrics;
 use super::produce_request::{ProduceRequestBody, TopicBatches};
+use super::transactions::TransactionManager;
 use crate::error::{KafkaError, Result};
 use crate::network::{backoff, NetworkClient};
 use crate::topic_partition::TopicPartition;
@@ -39,6 +40,9 @@ pub struct Sender {
     /// Each broker's I/O task, fed in drain order.
     sinks: Mutex<HashMap<i32, mpsc::UnboundedSender<Vec<ProducerBatch>>>>,
     pub closing: AtomicBool,
+    /// With `transactional.id`: the transaction's state (`transactions.rs`). Its producer id
+    /// comes from `init_transactions`, not from the loop.
+    pub txn: Option<Arc<TransactionManager>>,
 }
 
 /// Errors after which the partition's leader may have moved.
@@ -63,8 +67,10 @@ impl Sender {
         acc: Arc<RecordAccumulator>,
         config: ProducerConfig,
         metrics: Arc<Metrics>,
+        txn: Option<Arc<TransactionManager>>,
     ) -> Sender {
         Sender {
+            txn,
             client,
             acc,
             config,
@@ -84,6 +90,16 @@ impl Sender {
     /// InitProducerId, on a task of its own that wakes the loop when done, for a first id or
     /// for a due epoch bump (KIP-360) once nothing is in flight.
     fn producer_id_ready(self: &Arc<Self>) -> bool {
+        if let Some(txn) = &self.txn {
+            // A batch that failed for good (say, expired) leaves the transaction abortable.
+            if self.acc.sequence_gap.swap(false, Ordering::AcqRel) {
+                txn.batch_failed(
+                    &KafkaError::Timeout("a batch of the transaction expired".into()),
+                    true,
+                );
+            }
+            return matches!(*self.producer_id.lock().unwrap(), ProducerIdState::Ready(_));
+        }
         let in_flight = self.total_in_flight();
         let step = {
             let mut state = self.producer_id.lock().unwrap();
@@ -121,6 +137,35 @@ impl Sender {
             sender.acc.wake.notify_one();
         });
         false
+    }
+
+    /// The id and epoch batches are written under.
+    pub fn producer_ids(&self) -> ProducerIdAndEpoch {
+        self.producer_id.lock().unwrap().current()
+    }
+
+    /// A transactional producer's id and epoch from `init_transactions` (or a bump): batches
+    /// go out under it, every partition's sequences from 0.
+    pub fn set_producer_ids(&self, ids: ProducerIdAndEpoch) {
+        *self.producer_id.lock().unwrap() = ProducerIdState::Ready(ids);
+        self.acc.reset_sequences();
+    }
+
+    /// Adds the partitions sends named to the transaction, one AddPartitionsToTxn at a time;
+    /// if that fails their queued batches fail with its error.
+    fn add_pending_partitions(self: &Arc<Self>, txn: &Arc<TransactionManager>) {
+        let Some(partitions) = txn.take_pending() else {
+            return;
+        };
+        let sender = self.clone();
+        let txn = txn.clone();
+        tokio::spawn(async move {
+            let ids = sender.producer_ids();
+            if let Err(e) = txn.add_partitions(partitions.clone(), ids).await {
+                sender.acc.abort_where(|tp| partitions.contains(tp), e);
+            }
+            sender.acc.wake.notify_one();
+        });
     }
 
     /// Hands a Produce request to `leader`'s I/O task (started on first use), which writes
@@ -212,6 +257,9 @@ impl Sender {
                 }
                 continue;
             }
+            if let Some(txn) = &self.txn {
+                self.add_pending_partitions(txn);
+            }
             let md = self.client.metadata();
             let missing_leader = std::cell::Cell::new(false);
             let leader_of = |tp: &TopicPartition| -> i32 {
@@ -260,6 +308,10 @@ impl Sender {
                     now,
                     closing,
                     &|tp| {
+                        // A partition not yet in the transaction waits for AddPartitionsToTxn.
+                        if self.txn.as_ref().is_some_and(|t| !t.may_send(tp)) {
+                            return -1;
+                        }
                         let l = leader_of(tp);
                         if l < 0 {
                             missing_leader.set(true);
@@ -337,7 +389,7 @@ impl Sender {
             }
         }
         let request = ProduceRequestBody {
-            transactional_id: None,
+            transactional_id: self.txn.as_ref().map(|t| t.transactional_id.clone()),
             acks: self.config.acks,
             timeout_ms: self.config.client.request_timeout.as_millis() as i32,
             topics,
@@ -441,7 +493,7 @@ impl Sender {
                     let out_of_sync = code == ResponseError::UnknownProducerId.code()
                         || (code == ResponseError::OutOfOrderSequenceNumber.code()
                             && self.acc.is_next_sequence(&b.tp, b.base_sequence));
-                    if out_of_sync && self.config.enable_idempotence {
+                    if out_of_sync && self.config.enable_idempotence && self.txn.is_none() {
                         self.producer_id.lock().unwrap().bump_due();
                     }
                     self.retry_or_fail(b, err);
@@ -462,8 +514,11 @@ impl Sender {
     /// failed batch, or a forgotten producer id) go back to the queue; the rest fail.
     fn retry_or_fail(&self, b: ProducerBatch, e: KafkaError) {
         let code = e.code();
+        // In a transaction a sequence error cannot be mended by an epoch bump under way: the
+        // transaction aborts (and the epoch is bumped then).
         let retriable = e.is_retriable()
             || (self.config.enable_idempotence
+                && self.txn.is_none()
                 && matches!(
                     code.and_then(ResponseError::try_from_code),
                     Some(
@@ -484,6 +539,9 @@ impl Sender {
             self.metrics
                 .errors
                 .fetch_add(b.record_count() as u64, Ordering::Relaxed);
+            if let Some(txn) = &self.txn {
+                txn.batch_failed(&e, true);
+            }
             self.acc.fail(b, e, true);
         }
     }

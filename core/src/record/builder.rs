@@ -30,6 +30,9 @@ pub struct BatchBuilder {
     built_size: Option<usize>,
     /// Bytes allocated for the built batch (the records buffer, or the compressed copy).
     built_allocation: usize,
+    /// Written by a transactional producer (attribute bit 4): a `read_committed` consumer
+    /// holds it back until its transaction's marker.
+    transactional: bool,
 }
 
 /// What `try_append` did.
@@ -88,7 +91,13 @@ impl BatchBuilder {
             max_timestamp: -1,
             built_size: None,
             built_allocation: 0,
+            transactional: false,
         }
+    }
+
+    /// Marks the batch as part of a transaction (before it is built).
+    pub fn set_transactional(&mut self, transactional: bool) {
+        self.transactional = transactional;
     }
 
     /// Bytes allocated for this batch now: its buffer's capacity while open, the built
@@ -261,7 +270,7 @@ impl BatchBuilder {
         h.put_i32(-1); // partition leader epoch: set by the broker
         h.put_i8(2); // magic
         h.put_u32(0); // CRC, below
-        h.put_i16(codec.attribute());
+        h.put_i16(codec.attribute() | if self.transactional { 0x10 } else { 0 });
         h.put_i32(self.count - 1);
         h.put_i64(self.base_timestamp);
         h.put_i64(self.max_timestamp);

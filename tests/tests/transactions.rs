@@ -1,0 +1,355 @@
+//! The transactional producer (protocol v1) against Apache Kafka (`KRAFTY_TEST_BOOTSTRAP`):
+//! commit and abort as a `read_committed` and a `read_uncommitted` consumer see them, zombie
+//! fencing by a second instance with the same `transactional.id`, consumer offsets committed
+//! with the transaction, and every call in the wrong state refused. The dev broker has no
+//! transaction coordinator yet: there `init_transactions` must fail clearly, not hang.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use krafty::consumer::{KafkaConsumer, OffsetAndMetadata};
+use krafty::producer::{KafkaProducer, ProducerConfig, ProducerRecord};
+use krafty::serialization::StringSerde;
+use krafty::{KafkaError, TopicPartition};
+use krafty_tests::{unique_topic, within, TestCluster};
+
+async fn transactional(bootstrap: &str, id: &str) -> KafkaProducer<String, String> {
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", bootstrap),
+        ("transactional.id", id),
+        ("transaction.timeout.ms", "30000"),
+    ])
+    .expect("valid settings");
+    KafkaProducer::new(config, StringSerde, StringSerde)
+        .await
+        .expect("connects")
+}
+
+async fn consumer(bootstrap: &str, group: &str, isolation: &str) -> KafkaConsumer<String, String> {
+    KafkaConsumer::from_properties(
+        [
+            ("bootstrap.servers", bootstrap),
+            ("group.id", group),
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "false"),
+            ("isolation.level", isolation),
+        ],
+        StringSerde,
+        StringSerde,
+    )
+    .await
+    .expect("consumer")
+}
+
+/// Values read from `topic` until `quiet` passes without a record (or 30 s).
+async fn read_values(
+    c: &KafkaConsumer<String, String>,
+    topic: &str,
+    quiet: Duration,
+) -> Vec<String> {
+    c.subscribe(&[topic], None).await.unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = Instant::now();
+    while Instant::now() < deadline && last.elapsed() < quiet {
+        let got = c.poll(Duration::from_millis(200)).await.unwrap();
+        if !got.is_empty() {
+            last = Instant::now();
+        }
+        out.extend(got.into_iter().map(|r| r.value));
+    }
+    out
+}
+
+/// The cluster under test when it is Apache Kafka; on the dev broker, checks that
+/// transactions are refused clearly and returns `None`.
+async fn kafka_or_refusal() -> Option<TestCluster> {
+    let cluster = TestCluster::start(2).await;
+    if !cluster.is_embedded() {
+        return Some(cluster);
+    }
+    let p = transactional(&cluster.bootstrap(), "dev-broker-txn").await;
+    let e = within(30, "init_transactions", p.init_transactions())
+        .await
+        .expect_err("the dev broker has no transaction coordinator yet");
+    assert!(e.code().is_some(), "a broker error code, not a hang: {e}");
+    cluster.stop().await;
+    None
+}
+
+/// A committed transaction over two partitions is seen by a read_committed consumer; an
+/// aborted one is not (a read_uncommitted consumer sees both), and the producer goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_records_are_visible_and_aborted_ones_are_not() {
+    let Some(cluster) = kafka_or_refusal().await else {
+        return;
+    };
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("txn-visibility");
+    cluster.create_topic(&topic, 2, &[]).await;
+    let p = transactional(&bs, &unique_topic("txn-id")).await;
+    within(60, "init", p.init_transactions()).await.unwrap();
+
+    p.begin_transaction().unwrap();
+    for i in 0..6 {
+        p.send(ProducerRecord::new(topic.clone(), format!("c{i}")).with_partition(i % 2))
+            .await
+            .unwrap();
+    }
+    within(60, "commit", p.commit_transaction()).await.unwrap();
+
+    // Written (acknowledged), then aborted.
+    p.begin_transaction().unwrap();
+    for f in futures_join(&p, &topic, "a", 4).await {
+        within(30, "aborted record written", f).await.unwrap();
+    }
+    within(60, "abort", p.abort_transaction()).await.unwrap();
+    // Never sent: an abort right after the sends fails them.
+    p.begin_transaction().unwrap();
+    let unsent = futures_join(&p, &topic, "u", 2).await;
+    within(60, "abort", p.abort_transaction()).await.unwrap();
+    for f in unsent {
+        let _ = within(30, "unsent record outcome", f).await;
+    }
+
+    p.begin_transaction().unwrap();
+    p.send(ProducerRecord::new(topic.clone(), "after".to_string()).with_partition(0))
+        .await
+        .unwrap();
+    within(60, "commit", p.commit_transaction()).await.unwrap();
+
+    let committed = consumer(&bs, &unique_topic("g-rc"), "read_committed").await;
+    let mut seen = read_values(&committed, &topic, Duration::from_secs(3)).await;
+    seen.sort();
+    let mut expected: Vec<String> = (0..6).map(|i| format!("c{i}")).collect();
+    expected.push("after".into());
+    expected.sort();
+    assert_eq!(
+        seen, expected,
+        "read_committed: the committed records, once each"
+    );
+
+    let uncommitted = consumer(&bs, &unique_topic("g-ru"), "read_uncommitted").await;
+    let seen = read_values(&uncommitted, &topic, Duration::from_secs(3)).await;
+    let aborted = seen
+        .iter()
+        .filter(|v| v.len() == 2 && v.starts_with('a'))
+        .count();
+    assert_eq!(
+        aborted, 4,
+        "read_uncommitted sees the aborted records: {seen:?}"
+    );
+    assert_eq!(
+        seen.len(),
+        11,
+        "and the committed ones, not the unsent: {seen:?}"
+    );
+    p.close(Duration::from_secs(10)).await.unwrap();
+    committed.close().await.unwrap();
+    uncommitted.close().await.unwrap();
+    cluster.stop().await;
+}
+
+async fn futures_join(
+    p: &KafkaProducer<String, String>,
+    topic: &str,
+    prefix: &str,
+    n: i32,
+) -> Vec<krafty::producer::DeliveryFuture> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(
+            p.send(
+                ProducerRecord::new(topic.to_string(), format!("{prefix}{i}"))
+                    .with_partition(i % 2),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    out
+}
+
+/// A second producer with the same transactional.id fences the first: the first's open
+/// transaction is aborted by the coordinator and its next commit fails with PRODUCER_FENCED,
+/// a fatal error; the second commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_instance_fences_the_old_one() {
+    let Some(cluster) = kafka_or_refusal().await else {
+        return;
+    };
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("txn-fence");
+    cluster.create_topic(&topic, 1, &[]).await;
+    let id = unique_topic("txn-zombie");
+    let old = transactional(&bs, &id).await;
+    within(60, "init old", old.init_transactions())
+        .await
+        .unwrap();
+    old.begin_transaction().unwrap();
+    let f = old
+        .send(ProducerRecord::new(topic.clone(), "zombie".to_string()))
+        .await
+        .unwrap();
+    within(30, "zombie record written", f).await.unwrap();
+
+    let new = transactional(&bs, &id).await;
+    within(60, "init new", new.init_transactions())
+        .await
+        .unwrap();
+    let e = within(60, "old commit", old.commit_transaction())
+        .await
+        .expect_err("the old instance is fenced");
+    assert_eq!(e.code(), Some(90), "PRODUCER_FENCED: {e}");
+    assert!(e.is_fatal(), "{e}");
+    let again = old.begin_transaction().expect_err("fenced for good");
+    assert_eq!(again.code(), Some(90), "{again}");
+
+    new.begin_transaction().unwrap();
+    new.send(ProducerRecord::new(topic.clone(), "new".to_string()))
+        .await
+        .unwrap();
+    within(60, "new commit", new.commit_transaction())
+        .await
+        .unwrap();
+    let c = consumer(&bs, &unique_topic("g-fence"), "read_committed").await;
+    assert_eq!(
+        read_values(&c, &topic, Duration::from_secs(3)).await,
+        vec!["new".to_string()],
+        "the zombie's record was aborted"
+    );
+    c.close().await.unwrap();
+    new.close(Duration::from_secs(10)).await.unwrap();
+    cluster.stop().await;
+}
+
+/// Consume-transform-produce: the consumer's offsets commit with the transaction (KIP-447
+/// group metadata). After an aborted attempt the group's committed offset is unchanged; after
+/// the committed one it is past the records read, and the output holds each record once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_offsets_commit_with_the_transaction() {
+    let Some(cluster) = kafka_or_refusal().await else {
+        return;
+    };
+    let bs = cluster.bootstrap();
+    let (input, output) = (unique_topic("txn-in"), unique_topic("txn-out"));
+    cluster.create_topic(&input, 1, &[]).await;
+    cluster.create_topic(&output, 1, &[]).await;
+    let seed = krafty_tests::clients::string_producer(&bs, &[]).await;
+    for i in 0..5 {
+        seed.send(ProducerRecord::new(input.clone(), format!("in{i}")))
+            .await
+            .unwrap();
+    }
+    seed.flush().await.unwrap();
+    let group = unique_topic("g-copy");
+    let c = consumer(&bs, &group, "read_committed").await;
+    c.subscribe(&[input.as_str()], None).await.unwrap();
+    let mut records = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while records.len() < 5 && Instant::now() < deadline {
+        records.extend(c.poll(Duration::from_millis(200)).await.unwrap());
+    }
+    assert_eq!(records.len(), 5);
+    let tp = TopicPartition::new(&input, 0);
+    let offsets = BTreeMap::from([(tp.clone(), OffsetAndMetadata::new(5))]);
+    let meta = c.group_metadata().expect("a group member");
+
+    let p = transactional(&bs, &unique_topic("txn-copier")).await;
+    within(60, "init", p.init_transactions()).await.unwrap();
+    // First attempt aborted: nothing of it counts.
+    p.begin_transaction().unwrap();
+    p.send(ProducerRecord::new(output.clone(), "lost".to_string()))
+        .await
+        .unwrap();
+    within(
+        60,
+        "offsets",
+        p.send_offsets_to_transaction(&offsets, &meta),
+    )
+    .await
+    .unwrap();
+    within(60, "abort", p.abort_transaction()).await.unwrap();
+    let committed = c.committed(std::slice::from_ref(&tp)).await.unwrap();
+    assert!(
+        !committed.contains_key(&tp),
+        "an aborted transaction commits no offset: {committed:?}"
+    );
+    // Second attempt committed.
+    p.begin_transaction().unwrap();
+    for r in &records {
+        let v = r.value.to_uppercase();
+        p.send(ProducerRecord::new(output.clone(), v))
+            .await
+            .unwrap();
+    }
+    within(
+        60,
+        "offsets",
+        p.send_offsets_to_transaction(&offsets, &meta),
+    )
+    .await
+    .unwrap();
+    within(60, "commit", p.commit_transaction()).await.unwrap();
+    let committed = c.committed(std::slice::from_ref(&tp)).await.unwrap();
+    assert_eq!(committed.get(&tp).map(|o| o.offset), Some(5));
+    let reader = consumer(&bs, &unique_topic("g-out"), "read_committed").await;
+    assert_eq!(
+        read_values(&reader, &output, Duration::from_secs(3)).await,
+        (0..5).map(|i| format!("IN{i}")).collect::<Vec<_>>()
+    );
+    reader.close().await.unwrap();
+    c.close().await.unwrap();
+    p.close(Duration::from_secs(10)).await.unwrap();
+    cluster.stop().await;
+}
+
+/// Calls in the wrong state fail at once with IllegalState, and a producer without
+/// transactional.id refuses transactions; settings that contradict transactions are refused at
+/// construction naming the property.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_in_the_wrong_state_are_refused() {
+    let cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    let p = transactional(&bs, &unique_topic("txn-states")).await;
+    let illegal = |r: krafty::Result<()>, what: &str| match r {
+        Err(KafkaError::IllegalState(_)) => {}
+        other => panic!("{what}: expected IllegalState, got {other:?}"),
+    };
+    illegal(p.begin_transaction(), "begin before init");
+    illegal(p.commit_transaction().await, "commit before init");
+    illegal(
+        p.send(ProducerRecord::new("t".to_string(), "x".to_string()))
+            .await
+            .map(|_| ()),
+        "send outside a transaction",
+    );
+    let plain = krafty_tests::clients::string_producer(&bs, &[]).await;
+    illegal(plain.init_transactions().await, "no transactional.id");
+    for (props, property) in [
+        (
+            vec![("transactional.id", "x"), ("enable.idempotence", "false")],
+            "enable.idempotence",
+        ),
+        (vec![("transactional.id", "x"), ("acks", "1")], "acks"),
+    ] {
+        let mut all = vec![("bootstrap.servers", bs.as_str())];
+        all.extend(props);
+        match ProducerConfig::from_properties(all) {
+            Err(KafkaError::Config { property: p, .. }) => assert_eq!(p, property),
+            other => panic!(
+                "{property}: expected a config error, got {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+    if !cluster.is_embedded() {
+        within(60, "init", p.init_transactions()).await.unwrap();
+        illegal(p.init_transactions().await, "init twice");
+        illegal(p.commit_transaction().await, "commit without begin");
+        p.begin_transaction().unwrap();
+        illegal(p.begin_transaction(), "begin twice");
+        within(60, "abort", p.abort_transaction()).await.unwrap();
+    }
+    cluster.stop().await;
+}
