@@ -1,8 +1,8 @@
 //! In-place view of a v2 record batch header.
 //!
-//! The broker never decodes records: it validates the 61-byte header and the CRC, rewrites
-//! the fields Kafka rewrites on append (base offset, leader epoch, LogAppendTime) and stores
-//! the bytes as received.
+//! The broker keeps batches as received: it validates the 61-byte header and the CRC (and
+//! `records.rs` walks the records against the header), rewrites the fields Kafka rewrites on
+//! append (base offset, leader epoch, LogAppendTime) and stores the bytes.
 
 /// Size of the v2 batch header, up to and including the records count.
 pub const HEADER_LEN: usize = 61;
@@ -133,6 +133,16 @@ pub(crate) mod tests {
 
     /// Builds a batch of `n` records with values `v0..` (test helper shared by the log tests).
     pub(crate) fn batch(n: usize, producer: Option<(i64, i16, i32)>, ts: i64) -> Bytes {
+        batch_with(n, producer, ts, Compression::None)
+    }
+
+    /// [`batch`] compressed with `compression`.
+    pub(crate) fn batch_with(
+        n: usize,
+        producer: Option<(i64, i16, i32)>,
+        ts: i64,
+        compression: Compression,
+    ) -> Bytes {
         let records: Vec<Record> = (0..n)
             .map(|i| Record {
                 transactional: false,
@@ -154,7 +164,7 @@ pub(crate) mod tests {
         let mut buf = BytesMut::new();
         let opts = RecordEncodeOptions {
             version: 2,
-            compression: Compression::None,
+            compression,
         };
         RecordBatchEncoder::encode(&mut buf, records.iter(), &opts).unwrap();
         buf.freeze()

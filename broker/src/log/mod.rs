@@ -12,6 +12,7 @@
 mod batch;
 mod index;
 mod producer_state;
+mod records;
 mod segment;
 
 use std::io;
@@ -228,6 +229,9 @@ impl PartitionLog {
         }
         if from_client && h.is_control() {
             return Err(error(87, "clients may not produce control batches"));
+        }
+        if from_client {
+            records::check(&batch, &h).map_err(|reason| error(87, reason))?;
         }
         if from_client && h.producer_id >= 0 {
             if let SequenceCheck::Duplicate {

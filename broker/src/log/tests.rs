@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
 
-use super::batch::tests::batch;
+use super::batch::tests::{batch, batch_with};
 use super::*;
 
 fn offsets_of(bytes: Bytes) -> Vec<i64> {
@@ -75,6 +75,42 @@ fn rejects_corrupt_oversize_and_inconsistent_batches_with_kafka_codes() {
     two.extend_from_slice(&batch(1, None, 0));
     assert_eq!(log.append(Bytes::from(two), 0).unwrap_err().code, 87);
     assert_eq!(log.log_end_offset(), 0, "nothing was appended");
+}
+
+/// `b` with its header claiming `count` records (last offset delta to match), CRC fixed.
+fn claiming(b: Bytes, count: i32) -> Bytes {
+    let mut b = b.to_vec();
+    b[23..27].copy_from_slice(&(count - 1).to_be_bytes());
+    b[57..61].copy_from_slice(&count.to_be_bytes());
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    Bytes::from(b)
+}
+
+/// A header claiming more (or fewer) records than the batch holds is INVALID_RECORD, for
+/// uncompressed and compressed batches alike, and moves nothing: the log end offset stays.
+#[test]
+fn a_batch_whose_header_lies_about_its_records_is_refused() {
+    use kafka_protocol::records::Compression;
+    let mut log = PartitionLog::open(None, LogConfig::default()).unwrap();
+    for compression in [Compression::None, Compression::Gzip, Compression::Lz4] {
+        for count in [1_000_001, 2] {
+            let lying = claiming(batch_with(1, None, 0, compression), count);
+            let e = log.append(lying, 0).unwrap_err();
+            assert_eq!(
+                e.code, 87,
+                "{compression:?} claiming {count}: {}",
+                e.message
+            );
+        }
+        let honest = log.append(batch_with(3, None, 0, compression), 0).unwrap();
+        assert_eq!(honest.last_offset - honest.base_offset, 2);
+    }
+    assert_eq!(
+        log.log_end_offset(),
+        9,
+        "only the honest batches moved the log end"
+    );
 }
 
 #[test]
