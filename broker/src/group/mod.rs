@@ -187,7 +187,10 @@ impl GroupCoordinator {
         }
     }
 
-    /// Appends records for `group` to its offsets partition.
+    /// Appends records for `group` to its offsets partition. `Err` holds the code a commit
+    /// answers when the write failed, as Kafka maps it: a batch too large for the offsets
+    /// topic is INVALID_COMMIT_OFFSET_SIZE (28); a storage failure NOT_COORDINATOR (16), which
+    /// the client retries after looking the coordinator up again.
     fn persist(&self, group: &str, records: &[OffsetsRecord]) -> Result<(), i16> {
         if records.is_empty() {
             return Ok(());
@@ -201,7 +204,10 @@ impl GroupCoordinator {
             .map(|_| ())
             .map_err(|e| {
                 tracing::error!(group, "writing to __consumer_offsets failed: {}", e.message);
-                -1
+                match e.code {
+                    10 => 28,
+                    _ => 16,
+                }
             })
     }
 

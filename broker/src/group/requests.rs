@@ -511,13 +511,28 @@ impl GroupCoordinator {
                     .with_partitions(partitions)
             })
             .collect::<Vec<_>>();
+        let mut topics = topics;
         if !accepted.is_empty() {
             let records = Self::commit_records(&group_id, &accepted);
-            if self.persist(&group_id, &records).is_ok() {
-                let g = groups
-                    .entry(group_id.clone())
-                    .or_insert_with(|| Group::new(&group_id));
-                g.offsets.extend(accepted);
+            match self.persist(&group_id, &records) {
+                Ok(()) => {
+                    let g = groups
+                        .entry(group_id.clone())
+                        .or_insert_with(|| Group::new(&group_id));
+                    g.offsets.extend(accepted);
+                }
+                // Not written, so not committed: every partition it held says why.
+                Err(code) => {
+                    for t in &mut topics {
+                        for p in &mut t.partitions {
+                            if accepted.iter().any(|((name, i), _)| {
+                                name.as_str() == t.name.as_str() && *i == p.partition_index
+                            }) {
+                                p.error_code = code;
+                            }
+                        }
+                    }
+                }
             }
         }
         OffsetCommitResponse::default().with_topics(topics)

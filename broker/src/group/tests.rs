@@ -383,3 +383,29 @@ async fn inconsistent_protocols_and_bad_session_timeouts_are_refused() {
         "INCONSISTENT_GROUP_PROTOCOL"
     );
 }
+
+/// A commit whose write to `__consumer_offsets` fails is not a commit: the partitions answer
+/// INVALID_COMMIT_OFFSET_SIZE (the batch is larger than the offsets topic takes) and a fetch
+/// still gives the last offset that was written.
+#[tokio::test(start_paused = true)]
+async fn a_commit_that_cannot_be_written_fails() {
+    let offsets = vec![Arc::new(Mutex::new(
+        PartitionLog::open(
+            None,
+            LogConfig {
+                max_message_bytes: 300,
+                ..LogConfig::default()
+            },
+        )
+        .unwrap(),
+    ))];
+    let c = coordinator(offsets);
+    let ok = c.offset_commit(commit("", -1, "t", 5), 8).await;
+    assert_eq!(ok.topics[0].partitions[0].error_code, 0);
+    assert_eq!(fetched(&c).await, 5);
+    let mut big = commit("", -1, "t", 9);
+    big.topics[0].partitions[0].committed_metadata = Some(sb(&"m".repeat(1000)));
+    let refused = c.offset_commit(big, 8).await;
+    assert_eq!(refused.topics[0].partitions[0].error_code, 28);
+    assert_eq!(fetched(&c).await, 5, "the failed commit changed nothing");
+}
