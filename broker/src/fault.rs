@@ -3,6 +3,7 @@
 //! Every control takes plain integers and strings (API keys and Kafka error codes as numbers)
 //! so the Python, Node and C packages can expose it unchanged.
 
+use crate::sync::LockExt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -71,7 +72,7 @@ impl Faults {
         topic: Option<&str>,
         partition: Option<i32>,
     ) {
-        self.state.lock().unwrap().errors.push(ErrorRule {
+        self.state.locked().errors.push(ErrorRule {
             api_key,
             error_code,
             remaining: count,
@@ -82,7 +83,7 @@ impl Faults {
 
     /// Every request of API `api_key` waits `millis` before being handled (0 removes it).
     pub fn add_latency(&self, api_key: i16, millis: u64) {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.locked();
         s.latency_ms.retain(|(k, _)| *k != api_key);
         if millis > 0 {
             s.latency_ms.push((api_key, millis));
@@ -93,7 +94,7 @@ impl Faults {
     /// is closed instead of answering (the client sees the connection die mid-flight and cannot
     /// know the request took effect: a produce was appended but never acknowledged).
     pub fn drop_connection_after(&self, requests: u32) {
-        self.state.lock().unwrap().drop_after = Some(requests);
+        self.state.locked().drop_after = Some(requests);
     }
 
     /// The next `count` responses of API `api_key` carry `throttle_time_ms` (KIP-219: the
@@ -102,7 +103,7 @@ impl Faults {
     /// and counted (`requests_while_throttled`). A response whose version has no throttle field
     /// is not counted and leaves the rule in place.
     pub fn throttle_next(&self, api_key: i16, throttle_ms: i32, count: u32) {
-        self.state.lock().unwrap().throttles.push(ThrottleRule {
+        self.state.locked().throttles.push(ThrottleRule {
             api_key,
             throttle_ms,
             remaining: count,
@@ -111,7 +112,7 @@ impl Faults {
 
     /// Removes every injected fault that has not fired yet (the fired counts are kept).
     pub fn clear(&self) {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.locked();
         s.errors.clear();
         s.throttles.clear();
         s.latency_ms.clear();
@@ -121,39 +122,39 @@ impl Faults {
     /// How many injected errors have been answered: one per request entry (partition, or
     /// whole request) that carried one. Lets a test prove that its fault really fired.
     pub fn errors_fired(&self) -> u64 {
-        self.state.lock().unwrap().errors_fired
+        self.state.locked().errors_fired
     }
 
     /// How many connections `drop_connection_after` has dropped.
     pub fn connections_dropped(&self) -> u64 {
-        self.state.lock().unwrap().drops_fired
+        self.state.locked().drops_fired
     }
 
     /// How many responses carried an injected throttle time.
     pub fn throttles_fired(&self) -> u64 {
-        self.state.lock().unwrap().throttles_fired
+        self.state.locked().throttles_fired
     }
 
     /// How many requests arrived on a connection before the throttle time of the last
     /// throttled response on it had passed: a client that honours throttling sends none.
     pub fn requests_while_throttled(&self) -> u64 {
-        self.state.lock().unwrap().requests_while_throttled
+        self.state.locked().requests_while_throttled
     }
 
     /// For each throttled response whose connection sent another request, the time between
     /// writing the response and that next request's arrival, in the order they arrived.
     pub fn waits_after_throttle(&self) -> Vec<Duration> {
-        self.state.lock().unwrap().waits_after_throttle.clone()
+        self.state.locked().waits_after_throttle.clone()
     }
 
     /// Injected errors not answered yet (the sum of every rule's remaining count).
     pub fn errors_pending(&self) -> u64 {
-        let s = self.state.lock().unwrap();
+        let s = self.state.locked();
         s.errors.iter().map(|r| u64::from(r.remaining)).sum()
     }
 
     pub(crate) fn latency(&self, api_key: i16) -> Option<Duration> {
-        let s = self.state.lock().unwrap();
+        let s = self.state.locked();
         s.latency_ms
             .iter()
             .find(|(k, _)| *k == api_key)
@@ -162,7 +163,7 @@ impl Faults {
 
     /// Counts a request; true when its connection must be dropped instead of answered.
     pub(crate) fn should_drop(&self) -> bool {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.locked();
         match s.drop_after {
             Some(0) => {
                 s.drop_after = None;
@@ -181,7 +182,7 @@ impl Faults {
     /// the matching rule. The caller sets it on the response and, once written, tells the
     /// connection's [`ConnectionThrottle`] with [`Faults::throttle_sent`].
     pub(crate) fn take_throttle(&self, api_key: i16) -> Option<i32> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.locked();
         let i = s
             .throttles
             .iter()
@@ -217,7 +218,7 @@ impl Faults {
         if !early && first_after.is_none() {
             return;
         }
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.locked();
         if let Some(sent) = first_after {
             s.waits_after_throttle
                 .push(now.saturating_duration_since(sent));
@@ -235,7 +236,7 @@ impl Faults {
         topic: Option<&str>,
         partition: Option<i32>,
     ) -> Option<i16> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.locked();
         let i = s.errors.iter().position(|r| {
             r.api_key == api_key
                 && r.remaining > 0

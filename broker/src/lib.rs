@@ -53,9 +53,11 @@ pub mod log;
 mod oauthbearer;
 mod sasl;
 mod server;
+mod sync;
 mod tls;
 pub mod topics;
 
+use crate::sync::{LockExt, RwLockExt};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -223,7 +225,7 @@ impl BrokerBuilder {
                 .create(OFFSETS_TOPIC, partitions, 1, Default::default(), false)
                 .map_err(|e| invalid(e.message))?,
         };
-        let offsets_logs = offsets.partitions.read().unwrap().clone();
+        let offsets_logs = offsets.partitions.read_locked().clone();
         let exists_topics = topics.clone();
         let groups = GroupCoordinator::new(
             config.group.clone(),
@@ -233,8 +235,8 @@ impl BrokerBuilder {
         let max_pid = topics
             .all()
             .iter()
-            .flat_map(|t| t.partitions.read().unwrap().clone())
-            .map(|l| l.lock().unwrap().max_producer_id())
+            .flat_map(|t| t.partitions.read_locked().clone())
+            .map(|l| l.locked().max_producer_id())
             .max()
             .unwrap_or(0);
         let cluster_id = config
@@ -461,7 +463,7 @@ impl BrokerHandle {
     /// Stops accepting, lets in-flight requests finish, flushes every log.
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
-        let tasks: Vec<_> = self.tasks.lock().unwrap().drain(..).collect();
+        let tasks: Vec<_> = self.tasks.locked().drain(..).collect();
         for t in tasks {
             let _ = t.await;
         }

@@ -4,6 +4,7 @@
 //! `<data dir>/krafty-topics.meta`, written whole on every change through a rename, so a
 //! restart restores topics exactly; the partitions' data lives in `<topic>-<partition>/`.
 
+use crate::sync::{LockExt, RwLockExt};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -33,11 +34,11 @@ impl Topic {
         if p < 0 {
             return None;
         }
-        self.partitions.read().unwrap().get(p as usize).cloned()
+        self.partitions.read_locked().get(p as usize).cloned()
     }
 
     pub fn partition_count(&self) -> i32 {
-        self.partitions.read().unwrap().len() as i32
+        self.partitions.read_locked().len() as i32
     }
 }
 
@@ -180,8 +181,7 @@ impl TopicManager {
                 partitions: RwLock::new(logs),
             };
             mgr.topics
-                .write()
-                .unwrap()
+                .write_locked()
                 .insert(name.to_string(), Arc::new(topic));
         }
         Ok(mgr)
@@ -199,20 +199,19 @@ impl TopicManager {
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
-        self.topics.read().unwrap().get(name).cloned()
+        self.topics.read_locked().get(name).cloned()
     }
 
     pub fn get_by_id(&self, id: uuid::Uuid) -> Option<Arc<Topic>> {
         self.topics
-            .read()
-            .unwrap()
+            .read_locked()
             .values()
             .find(|t| t.id == id)
             .cloned()
     }
 
     pub fn all(&self) -> Vec<Arc<Topic>> {
-        self.topics.read().unwrap().values().cloned().collect()
+        self.topics.read_locked().values().cloned().collect()
     }
 
     pub fn partition(&self, topic: &str, partition: i32) -> Option<SharedLog> {
@@ -228,7 +227,7 @@ impl TopicManager {
         overrides: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<Arc<Topic>, TopicError> {
-        let _guard = self.change.lock().unwrap();
+        let _guard = self.change.locked();
         validate_topic_name(name)?;
         if self.get(name).is_some() {
             return Err(err(36, format!("topic `{name}` already exists")));
@@ -274,8 +273,7 @@ impl TopicManager {
             partitions: RwLock::new(logs),
         });
         self.topics
-            .write()
-            .unwrap()
+            .write_locked()
             .insert(name.to_string(), topic.clone());
         self.persist()
             .map_err(|e| err(-1, format!("saving topic metadata failed: {e}")))?;
@@ -285,20 +283,19 @@ impl TopicManager {
 
     /// Deletes a topic and its data.
     pub fn delete(&self, name: &str) -> Result<(), TopicError> {
-        let _guard = self.change.lock().unwrap();
+        let _guard = self.change.locked();
         if name == OFFSETS_TOPIC {
             return Err(err(73, "internal topics cannot be deleted"));
         }
         let topic = self
             .topics
-            .write()
-            .unwrap()
+            .write_locked()
             .remove(name)
             .ok_or_else(|| err(3, format!("unknown topic `{name}`")))?;
         self.persist()
             .map_err(|e| err(-1, format!("saving topic metadata failed: {e}")))?;
         let count = topic.partition_count();
-        topic.partitions.write().unwrap().clear();
+        topic.partitions.write_locked().clear();
         if let Some(dir) = &self.dir {
             for p in 0..count {
                 if let Err(e) = std::fs::remove_dir_all(dir.join(format!("{name}-{p}"))) {
@@ -321,7 +318,7 @@ impl TopicManager {
         count: i32,
         validate_only: bool,
     ) -> Result<(), TopicError> {
-        let _guard = self.change.lock().unwrap();
+        let _guard = self.change.locked();
         let topic = self
             .get(name)
             .ok_or_else(|| err(3, format!("unknown topic `{name}`")))?;
@@ -333,7 +330,7 @@ impl TopicManager {
             return Ok(());
         }
         let cfg = log_config(&self.config.log, &topic.overrides)?;
-        let mut logs = topic.partitions.write().unwrap();
+        let mut logs = topic.partitions.write_locked();
         for p in current..count {
             logs.push(
                 self.open_log(name, p, &cfg)
@@ -347,7 +344,7 @@ impl TopicManager {
     fn persist(&self) -> std::io::Result<()> {
         let Some(dir) = &self.dir else { return Ok(()) };
         let mut text = String::new();
-        for t in self.topics.read().unwrap().values() {
+        for t in self.topics.read_locked().values() {
             let overrides: Vec<String> = t
                 .overrides
                 .iter()
@@ -369,8 +366,8 @@ impl TopicManager {
     /// Flushes every log (shutdown).
     pub fn flush_all(&self) {
         for t in self.all() {
-            for log in t.partitions.read().unwrap().iter() {
-                if let Err(e) = log.lock().unwrap().flush() {
+            for log in t.partitions.read_locked().iter() {
+                if let Err(e) = log.locked().flush() {
                     tracing::warn!(topic = %t.name, "flush failed: {e}");
                 }
             }
@@ -380,8 +377,8 @@ impl TopicManager {
     /// Runs retention over every partition.
     pub fn enforce_retention(&self, now_ms: i64) {
         for t in self.all() {
-            for log in t.partitions.read().unwrap().iter() {
-                log.lock().unwrap().enforce_retention(now_ms);
+            for log in t.partitions.read_locked().iter() {
+                log.locked().enforce_retention(now_ms);
             }
         }
     }
@@ -390,4 +387,33 @@ impl TopicManager {
 /// A `StrBytes` from a `&str` (response building).
 pub fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request that panicked while holding a partition's lock costs that request only: the
+    /// partition still takes appends and reads, and the retention pass and the shutdown flush
+    /// still run over it.
+    #[test]
+    fn a_panic_under_a_partition_lock_does_not_stop_the_partition() {
+        let mgr = TopicManager::open(None, Arc::new(BrokerConfig::default())).unwrap();
+        mgr.create("t", 1, 1, BTreeMap::new(), false).unwrap();
+        let log = mgr.partition("t", 0).unwrap();
+        let held = log.clone();
+        let panicked = std::thread::spawn(move || {
+            let _guard = held.lock().unwrap();
+            panic!("a request panicked while appending");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(log.is_poisoned());
+        let batch = crate::log::batch_for_tests(2);
+        let appended = mgr.partition("t", 0).unwrap().locked().append(batch, 0);
+        assert_eq!(appended.unwrap().last_offset, 1);
+        mgr.enforce_retention(0);
+        mgr.flush_all();
+        assert_eq!(log.locked().log_end_offset(), 2);
+    }
 }

@@ -5,6 +5,7 @@
 //! (KIP-227) are not kept: every answer has session id 0, which tells clients to keep sending
 //! full fetch requests.
 
+use crate::sync::LockExt;
 use std::time::Duration;
 
 use kafka_protocol::messages::fetch_response::*;
@@ -75,7 +76,7 @@ fn read_once(shared: &Shared, req: &FetchRequest) -> (FetchResponse, usize, bool
                             .with_last_stable_offset(-1)
                             .with_log_start_offset(-1);
                     };
-                    let log = log.lock().unwrap();
+                    let log = log.locked();
                     let (start, end) = (log.log_start_offset(), log.log_end_offset());
                     let r = r
                         .with_high_watermark(end)

@@ -1,5 +1,6 @@
 //! ListOffsets, OffsetForLeaderEpoch and DeleteRecords.
 
+use crate::sync::LockExt;
 use kafka_protocol::messages::delete_records_response::*;
 use kafka_protocol::messages::list_offsets_response::*;
 use kafka_protocol::messages::offset_for_leader_epoch_response::*;
@@ -34,7 +35,7 @@ pub fn list_offsets(shared: &Shared, req: ListOffsetsRequest, version: i16) -> L
                     let Some(log) = shared.topics.partition(&name, p.partition_index) else {
                         return r.with_error_code(3).with_timestamp(-1).with_offset(-1);
                     };
-                    let log = log.lock().unwrap();
+                    let log = log.locked();
                     let (offset, ts) = match p.timestamp {
                         -1 => (log.log_end_offset(), -1),
                         -2 => (log.log_start_offset(), -1),
@@ -77,7 +78,7 @@ pub fn offset_for_leader_epoch(
                             .with_end_offset(-1),
                         Some(log) if p.leader_epoch >= 0 => r
                             .with_leader_epoch(0)
-                            .with_end_offset(log.lock().unwrap().log_end_offset()),
+                            .with_end_offset(log.locked().log_end_offset()),
                         Some(_) => r.with_leader_epoch(-1).with_end_offset(-1),
                     }
                 })
@@ -105,7 +106,7 @@ pub fn delete_records(shared: &Shared, req: DeleteRecordsRequest) -> DeleteRecor
                     let Some(log) = shared.topics.partition(&t.name, p.partition_index) else {
                         return r.with_error_code(3).with_low_watermark(-1);
                     };
-                    let result = log.lock().unwrap().delete_records_before(p.offset);
+                    let result = log.locked().delete_records_before(p.offset);
                     match result {
                         Ok(low) => r.with_low_watermark(low),
                         Err(code) => r.with_error_code(code).with_low_watermark(-1),

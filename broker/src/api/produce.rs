@@ -1,5 +1,6 @@
 //! Produce and InitProducerId.
 
+use crate::sync::LockExt;
 use std::sync::atomic::Ordering;
 
 use kafka_protocol::messages::produce_response::*;
@@ -36,7 +37,7 @@ pub fn produce(shared: &Shared, req: ProduceRequest, _version: i16) -> Option<Pr
                     let Some(records) = p.records else {
                         return r.with_error_code(87).with_error_message(Some(sb("no records")));
                     };
-                    let result = log.lock().unwrap().append(records, now);
+                    let result = log.locked().append(records, now);
                     match result {
                         Ok(a) => {
                             appended |= !a.duplicate;

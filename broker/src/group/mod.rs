@@ -16,6 +16,7 @@ mod persist;
 mod requests;
 mod state;
 
+use crate::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -125,9 +126,9 @@ impl GroupCoordinator {
 
     /// Replays every offsets partition.
     fn load(&self) {
-        let mut groups = self.groups.lock().unwrap();
+        let mut groups = self.groups.locked();
         for log in &self.offsets_logs {
-            let log = log.lock().unwrap();
+            let log = log.locked();
             let Ok(bytes) = log.read(log.log_start_offset(), usize::MAX, true) else {
                 continue;
             };
@@ -198,8 +199,7 @@ impl GroupCoordinator {
         let log = &self.offsets_logs[self.partition_for(group) as usize];
         let now = now_ms();
         let batch = persist::encode_batch(records, now);
-        log.lock()
-            .unwrap()
+        log.locked()
             .append_internal(batch, now)
             .map(|_| ())
             .map_err(|e| {
@@ -340,7 +340,7 @@ impl GroupCoordinator {
 
     /// Expires members whose session ran out and rebalances that passed their deadline.
     fn sweep(&self, now: Instant) {
-        let mut groups = self.groups.lock().unwrap();
+        let mut groups = self.groups.locked();
         for g in groups.values_mut() {
             g.pending.retain(|_, deadline| *deadline > now);
             let expired: Vec<String> = g
@@ -378,7 +378,7 @@ impl GroupCoordinator {
 
     /// Drops committed offsets of a deleted topic.
     pub fn on_topic_deleted(&self, topic: &str) {
-        let mut groups = self.groups.lock().unwrap();
+        let mut groups = self.groups.locked();
         for g in groups.values_mut() {
             let gone: Vec<(String, i32)> = g
                 .offsets
@@ -404,7 +404,7 @@ impl GroupCoordinator {
 
     /// Answers every parked request so no client hangs; offsets are already in the log.
     pub fn shutdown(&self) {
-        let mut groups = self.groups.lock().unwrap();
+        let mut groups = self.groups.locked();
         for g in groups.values_mut() {
             for m in g.members.values_mut() {
                 if let Some((tx, _)) = m.join_waiter.take() {

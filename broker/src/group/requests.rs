@@ -1,5 +1,6 @@
 //! The group APIs: each takes the decoded request and its version, answers at that version.
 
+use crate::sync::LockExt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -106,7 +107,7 @@ impl GroupCoordinator {
         } else {
             req.rebalance_timeout_ms
         };
-        let mut groups = self.groups.lock().unwrap();
+        let mut groups = self.groups.locked();
         let g = groups
             .entry(group_id.clone())
             .or_insert_with(|| Group::new(&group_id));
@@ -262,7 +263,7 @@ impl GroupCoordinator {
 
     pub async fn sync_group(&self, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
         let rx = {
-            let mut groups = self.groups.lock().unwrap();
+            let mut groups = self.groups.locked();
             let member_id = req.member_id.to_string();
             let Some(g) = groups.get_mut(req.group_id.as_str()) else {
                 return sync_error(25);
@@ -348,7 +349,7 @@ impl GroupCoordinator {
 
     pub async fn heartbeat(&self, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
         let code = {
-            let mut groups = self.groups.lock().unwrap();
+            let mut groups = self.groups.locked();
             match groups.get_mut(req.group_id.as_str()) {
                 None => 25,
                 Some(g) => match g.members.get_mut(req.member_id.as_str()) {
@@ -376,7 +377,7 @@ impl GroupCoordinator {
 
     pub async fn leave_group(&self, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
         let now = Instant::now();
-        let mut groups = self.groups.lock().unwrap();
+        let mut groups = self.groups.locked();
         let identities: Vec<(String, Option<String>)> = if version <= 2 {
             vec![(req.member_id.to_string(), None)]
         } else {
@@ -443,7 +444,7 @@ impl GroupCoordinator {
         req: OffsetCommitRequest,
         _version: i16,
     ) -> OffsetCommitResponse {
-        let mut groups = self.groups.lock().unwrap();
+        let mut groups = self.groups.locked();
         let group_id = req.group_id.to_string();
         let generation = req.generation_id_or_member_epoch;
         let member_id = req.member_id.to_string();
@@ -539,7 +540,7 @@ impl GroupCoordinator {
     }
 
     pub async fn offset_fetch(&self, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
-        let groups = self.groups.lock().unwrap();
+        let groups = self.groups.locked();
         // Committed offsets of one group, for the requested partitions (None = all).
         let fetch = |group_id: &str,
                      wanted: Option<Vec<(String, Vec<i32>)>>|
@@ -655,7 +656,7 @@ impl GroupCoordinator {
         req: DescribeGroupsRequest,
         _version: i16,
     ) -> DescribeGroupsResponse {
-        let groups = self.groups.lock().unwrap();
+        let groups = self.groups.locked();
         let described = req
             .groups
             .iter()
@@ -696,7 +697,7 @@ impl GroupCoordinator {
     }
 
     pub async fn list_groups(&self, req: ListGroupsRequest, _version: i16) -> ListGroupsResponse {
-        let groups = self.groups.lock().unwrap();
+        let groups = self.groups.locked();
         let mut listed: Vec<ListedGroup> = groups
             .values()
             .filter(|g| {
@@ -730,7 +731,7 @@ impl GroupCoordinator {
         req: DeleteGroupsRequest,
         _version: i16,
     ) -> DeleteGroupsResponse {
-        let mut groups = self.groups.lock().unwrap();
+        let mut groups = self.groups.locked();
         let results = req
             .groups_names
             .iter()

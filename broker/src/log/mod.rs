@@ -22,6 +22,12 @@ use std::sync::{Arc, Mutex};
 use bytes::{Bytes, BytesMut};
 
 pub use batch::{BatchHeader, HEADER_LEN};
+
+/// A batch of `n` records, for other modules' tests.
+#[cfg(test)]
+pub(crate) fn batch_for_tests(n: usize) -> Bytes {
+    batch::tests::batch(n, None, 0)
+}
 use producer_state::{ProducerState, SequenceCheck};
 use segment::Segment;
 
