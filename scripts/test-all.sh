@@ -156,6 +156,16 @@ if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
           KRAFTY_TEST_SASL_BOOTSTRAP="127.0.0.1:$((port + 2))" \
           KRAFTY_TEST_SSL_BOOTSTRAP="127.0.0.1:$((port + 3))" \
           KRAFTY_TEST_SASL_SSL_BOOTSTRAP="127.0.0.1:$((port + 4))" \
+          KRAFTY_TEST_MTLS_BOOTSTRAP="127.0.0.1:$((port + 5))" \
+          KRAFTY_TEST_SSL_CA="$(KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh ca-path)"
+      elif [ "$python_ok" = 1 ]; then
+        # The other versions: the Python package's security suite (SASL, OAUTHBEARER, TLS, mTLS).
+        pytest_suite "Python security on Kafka $version" bindings/python \
+          PYTEST_ADDOPTS="tests/test_security.py" KRAFTY_TEST_BOOTSTRAP="$kafka" \
+          KRAFTY_TEST_SASL_BOOTSTRAP="127.0.0.1:$((port + 2))" \
+          KRAFTY_TEST_SSL_BOOTSTRAP="127.0.0.1:$((port + 3))" \
+          KRAFTY_TEST_SASL_SSL_BOOTSTRAP="127.0.0.1:$((port + 4))" \
+          KRAFTY_TEST_MTLS_BOOTSTRAP="127.0.0.1:$((port + 5))" \
           KRAFTY_TEST_SSL_CA="$(KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh ca-path)"
       fi
       pytest_suite "Python interop on Kafka $version" interop/python KRAFTY_TEST_BOOTSTRAP="$kafka"

@@ -7,6 +7,8 @@ own)."""
 import base64
 import json
 import os
+import shutil
+import subprocess
 import time
 import uuid
 
@@ -178,12 +180,13 @@ def tls_listeners(tmp_path_factory):
                b.listener_bootstrap("PLAINTEXT"))
 
 
-@pytest.mark.parametrize("protocol", ["SSL", "SASL_SSL"])
-def test_produce_and_consume_over_tls(tls_listeners, protocol):
+@pytest.mark.parametrize("protocol,mechanism",
+                         [("SSL", None), ("SASL_SSL", "PLAIN"), ("SASL_SSL", "SCRAM-SHA-512")])
+def test_produce_and_consume_over_tls(tls_listeners, protocol, mechanism):
     ssl, sasl_ssl, ca, plain = tls_listeners
     extra = dict(security_protocol=protocol, ssl_cafile=ca)
     if protocol == "SASL_SSL":
-        extra.update(sasl_mechanism="SCRAM-SHA-512", sasl_plain_username=USER,
+        extra.update(sasl_mechanism=mechanism, sasl_plain_username=USER,
                      sasl_plain_password=PASSWORD)
     bootstrap = ssl if protocol == "SSL" else sasl_ssl
     topic = f"tls-{protocol.lower()}-{uuid.uuid4().hex[:8]}"
@@ -216,3 +219,82 @@ def test_an_untrusted_certificate_fails_fast(tls_listeners, tmp_path):
     assert time.monotonic() - started < 10
     assert not caught.value.retriable
     assert "not trusted" in str(caught.value)
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def mtls_listener(tmp_path_factory):
+    """(address, CA file, client certificate, client key, key password, plaintext address): an
+    SSL listener requiring client certificates. Apache Kafka's MTLS listener
+    (KRAFTY_TEST_MTLS_BOOTSTRAP; scripts/kafka.sh keeps a client certificate and its encrypted
+    key beside the CA), or a DevBroker with ssl.client.auth=required and certificates made
+    with openssl."""
+    if REAL_KAFKA is not None:
+        mtls = os.environ.get("KRAFTY_TEST_MTLS_BOOTSTRAP") or None
+        if mtls is None:
+            pytest.skip("KRAFTY_TEST_MTLS_BOOTSTRAP is not set for this Kafka")
+        ca = os.environ["KRAFTY_TEST_SSL_CA"]
+        d = os.path.dirname(ca)
+        yield (mtls, ca, os.path.join(d, "client.pem"), os.path.join(d, "client-encrypted.key"),
+               "client-secret", REAL_KAFKA)
+        return
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl makes this test's certificates")
+    d = tmp_path_factory.mktemp("mtls")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
+    for name, ext in (("broker", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
+                      ("client", "extendedKeyUsage=clientAuth\n")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
+        (d / f"{name}.ext").write_text(ext)
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
+                 cwd=d)
+    _openssl("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", "client.key",
+             "-out", "client-encrypted.key", "-passout", "pass:client-secret", cwd=d)
+    with DevBroker(listeners="PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0", num_partitions=1,
+                   config={"ssl.certificate.location": str(d / "broker.pem"),
+                           "ssl.key.location": str(d / "broker.key"),
+                           "ssl.ca.location": str(d / "ca.pem"),
+                           "ssl.client.auth": "required"}) as b:
+        yield (b.listener_bootstrap("SSL"), str(d / "ca.pem"), str(d / "client.pem"),
+               str(d / "client-encrypted.key"), "client-secret", b.listener_bootstrap("PLAINTEXT"))
+
+
+def test_mutual_tls_with_an_encrypted_client_key(mtls_listener):
+    """kafka-python's ssl_certfile / ssl_keyfile / ssl_password: a client certificate (its key
+    encrypted) authenticates; without one the broker refuses, fast and saying so."""
+    bootstrap, ca, cert, key, password, plain = mtls_listener
+    topic = f"mtls-{uuid.uuid4().hex[:8]}"
+    if REAL_KAFKA is not None:
+        create_topic(plain, topic, 1)
+    extra = dict(security_protocol="SSL", ssl_cafile=ca, ssl_certfile=cert, ssl_keyfile=key,
+                 ssl_password=password)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **extra)
+    offsets = [producer.send(topic, f"m{i}".encode(), partition=0).get(timeout=30).offset
+               for i in range(3)]
+    producer.close()
+    assert offsets == [0, 1, 2]
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}",
+                             auto_offset_reset="earliest", **extra)
+    got, deadline = [], time.monotonic() + 30
+    while len(got) < 3 and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            got.extend(r.value for r in records)
+    consumer.close()
+    assert got == [b"m0", b"m1", b"m2"]
+    started = time.monotonic()
+    with pytest.raises(TlsError) as caught:
+        KafkaProducer(bootstrap_servers=bootstrap, security_protocol="SSL", ssl_cafile=ca)
+    assert time.monotonic() - started < 10
+    assert "client certificate" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        KafkaProducer(bootstrap_servers=bootstrap, security_protocol="SSL", ssl_cafile=ca,
+                      ssl_certfile=cert, ssl_keyfile=key, ssl_password="wrong")
+    assert caught.value.property == "ssl.key.password"
