@@ -53,6 +53,7 @@ pub mod log;
 mod oauthbearer;
 mod sasl;
 mod server;
+mod shared;
 mod sync;
 mod tls;
 pub mod topics;
@@ -207,7 +208,7 @@ impl BrokerBuilder {
             bound.push((
                 tcp,
                 local,
-                server::Listener {
+                shared::Listener {
                     name,
                     host,
                     port,
@@ -248,7 +249,7 @@ impl BrokerBuilder {
             config.sasl_enabled_mechanisms.clone(),
         ));
         let (stop_tx, stop_rx) = watch::channel(false);
-        let shared = Arc::new(server::Shared {
+        let shared = Arc::new(shared::Shared {
             stopping: stop_rx.clone(),
             host: bound[0].2.host.clone(),
             port: bound[0].2.port,
@@ -400,7 +401,7 @@ pub struct BrokerHandle {
     tls_ca_pem: Option<String>,
     /// Addresses beyond loopback that serve without authentication.
     unauthenticated: Vec<SocketAddr>,
-    shared: Arc<server::Shared>,
+    shared: Arc<shared::Shared>,
     stop: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }

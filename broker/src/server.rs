@@ -10,7 +10,6 @@
 //! (`sasl.rs`) before anything but ApiVersions, SaslHandshake and SaslAuthenticate is served,
 //! and a failed authentication is answered, then closed.
 
-use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,57 +21,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api;
-use crate::config::BrokerConfig;
-use crate::fault::{ConnectionThrottle, Faults};
+use crate::fault::ConnectionThrottle;
 use crate::group::ClientInfo;
-use crate::group::GroupCoordinator;
-use crate::sasl::{AuthStep, Authenticator, SaslUsers};
-use crate::topics::TopicManager;
-
-/// One listener: its name (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`) and the address
-/// Metadata and FindCoordinator advertise to the clients that connected through it.
-#[derive(Clone)]
-pub struct Listener {
-    pub name: String,
-    pub host: String,
-    pub port: i32,
-    /// Whether connections must authenticate (SASL_PLAINTEXT, SASL_SSL).
-    pub sasl: bool,
-    /// The TLS side of SSL and SASL_SSL listeners.
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
-}
+use crate::sasl::{AuthStep, Authenticator};
+use crate::shared::{Listener, Shared};
 
 /// How long a client has to finish its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Everything request handlers share.
-pub struct Shared {
-    pub config: Arc<BrokerConfig>,
-    pub topics: Arc<TopicManager>,
-    pub groups: Arc<GroupCoordinator>,
-    pub faults: Arc<Faults>,
-    /// The next producer id InitProducerId hands out (above every id found in the logs).
-    pub next_producer_id: AtomicI64,
-    /// Bumped after every append; long-polling fetches wait on it.
-    pub appended: watch::Sender<u64>,
-    /// Flips to true when the broker shuts down: a parked fetch answers at once, so shutdown
-    /// does not wait out its `max_wait_ms`.
-    pub stopping: watch::Receiver<bool>,
-    /// Host and port advertised in Metadata and FindCoordinator.
-    pub host: String,
-    pub port: i32,
-    pub cluster_id: String,
-    /// Users and mechanisms of the SASL listeners.
-    pub sasl: Arc<SaslUsers>,
-    /// Successful SASL exchanges, renewals included (`BrokerHandle::sasl_authentications`).
-    pub authentications: std::sync::atomic::AtomicU64,
-}
-
-impl Shared {
-    pub fn notify_appended(&self) {
-        self.appended.send_modify(|v| *v = v.wrapping_add(1));
-    }
-}
 
 /// Accepts connections until `shutdown` flips to true.
 pub async fn serve(

@@ -8,7 +8,7 @@ use kafka_protocol::messages::delete_topics_response::*;
 use kafka_protocol::messages::describe_configs_response::*;
 use kafka_protocol::messages::*;
 
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::topics::{sb, topic_config_defaults};
 
 pub fn create_topics(

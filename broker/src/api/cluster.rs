@@ -7,7 +7,7 @@ use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::metadata_response::*;
 use kafka_protocol::messages::*;
 
-use crate::server::{Listener, Shared};
+use crate::shared::{Listener, Shared};
 use crate::topics::sb;
 
 /// Metadata: every topic (or the requested ones, auto-creating them when allowed).

@@ -12,7 +12,7 @@ use kafka_protocol::messages::fetch_response::*;
 use kafka_protocol::messages::*;
 use tokio::time::Instant;
 
-use crate::server::Shared;
+use crate::shared::Shared;
 
 pub async fn fetch(shared: &Shared, req: FetchRequest, _version: i16) -> FetchResponse {
     let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);

@@ -17,7 +17,7 @@ use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::*;
 
 use crate::group::ClientInfo;
-use crate::server::{Listener, Shared};
+use crate::shared::{Listener, Shared};
 
 /// `(api key, min, max)` advertised in ApiVersions.
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[

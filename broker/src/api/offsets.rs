@@ -6,7 +6,7 @@ use kafka_protocol::messages::list_offsets_response::*;
 use kafka_protocol::messages::offset_for_leader_epoch_response::*;
 use kafka_protocol::messages::*;
 
-use crate::server::Shared;
+use crate::shared::Shared;
 
 /// ListOffsets: -1 latest, -2 earliest, -3 max timestamp, else the first offset at or after
 /// the timestamp (-1 when none).

@@ -7,7 +7,7 @@ use kafka_protocol::messages::produce_response::*;
 use kafka_protocol::messages::*;
 
 use crate::log::now_ms;
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::topics::sb;
 
 /// Appends each partition's batch; `None` for acks=0 (Kafka sends no response).
