@@ -243,6 +243,7 @@ impl TopicManager {
                 format!("number of partitions must be positive, got {partitions}"),
             ));
         }
+        check_partition_limit(partitions)?;
         if replication_factor != -1 && replication_factor != 1 {
             return Err(err(
                 38,
@@ -326,6 +327,7 @@ impl TopicManager {
         if count <= current {
             return Err(err(37, format!("topic `{name}` has {current} partitions; the new count must be larger, got {count}")));
         }
+        check_partition_limit(count)?;
         if validate_only {
             return Ok(());
         }
@@ -385,6 +387,22 @@ impl TopicManager {
 }
 
 /// A `StrBytes` from a `&str` (response building).
+/// The most partitions one topic may have on the dev broker: a request for millions (a typo,
+/// or a crafted count) would otherwise hold the broker while it builds them.
+pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
+
+fn check_partition_limit(partitions: i32) -> Result<(), TopicError> {
+    if partitions > MAX_PARTITIONS_PER_TOPIC {
+        return Err(err(
+            37,
+            format!(
+                "the dev broker serves at most {MAX_PARTITIONS_PER_TOPIC} partitions per topic, got {partitions}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
@@ -415,5 +433,21 @@ mod tests {
         mgr.enforce_retention(0);
         mgr.flush_all();
         assert_eq!(log.locked().log_end_offset(), 2);
+    }
+
+    /// A topic of millions of partitions is refused (INVALID_PARTITIONS) instead of holding the
+    /// broker while it builds them; growing one past the limit likewise.
+    #[test]
+    fn partition_counts_beyond_the_limit_are_refused() {
+        let mgr = TopicManager::open(None, Arc::new(BrokerConfig::default())).unwrap();
+        let Err(e) = mgr.create("huge", 1 << 24, 1, BTreeMap::new(), false) else {
+            panic!("16M partitions accepted");
+        };
+        assert_eq!(e.code, 37, "{}", e.message);
+        assert!(mgr.get("huge").is_none());
+        mgr.create("t", 1, 1, BTreeMap::new(), false).unwrap();
+        let e = mgr.create_partitions("t", 1 << 24, false).unwrap_err();
+        assert_eq!(e.code, 37);
+        assert_eq!(mgr.get("t").unwrap().partition_count(), 1);
     }
 }
