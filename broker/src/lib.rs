@@ -47,6 +47,7 @@
 mod api;
 pub mod cli;
 pub mod config;
+mod durable;
 pub mod fault;
 pub mod group;
 pub mod log;

@@ -360,9 +360,7 @@ impl TopicManager {
                 overrides.join("\u{1f}")
             ));
         }
-        let tmp = dir.join(format!("{META_FILE}.tmp"));
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(tmp, dir.join(META_FILE))
+        crate::durable::replace_file(&dir.join(META_FILE), text.as_bytes())
     }
 
     /// Flushes every log (shutdown).

@@ -423,7 +423,8 @@ impl PartitionLog {
         }
         self.delete_segments_below_start().map_err(|_| -1i16)?;
         if let Some(dir) = &self.dir {
-            std::fs::write(dir.join(LOG_START_FILE), offset.to_string()).map_err(|_| -1i16)?;
+            crate::durable::replace_file(&dir.join(LOG_START_FILE), offset.to_string().as_bytes())
+                .map_err(|_| -1i16)?;
         }
         Ok(offset)
     }
