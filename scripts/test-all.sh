@@ -168,6 +168,16 @@ if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
           KRAFTY_TEST_MTLS_BOOTSTRAP="127.0.0.1:$((port + 5))" \
           KRAFTY_TEST_SSL_CA="$(KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh ca-path)"
       fi
+      # The transactional example needs a transaction coordinator: Kafka's, not the dev broker's.
+      if [ "$first" = 1 ]; then
+        if KRAFTY_BOOTSTRAP="$kafka" timeout -k 5 300 \
+            cargo run -q -p krafty-examples --example exactly_once; then
+          passed=$((passed + 1))
+        else
+          failed=$((failed + 1))
+          suites_failed+=("example:exactly_once on Kafka $version")
+        fi
+      fi
       pytest_suite "Python interop on Kafka $version" interop/python KRAFTY_TEST_BOOTSTRAP="$kafka"
       KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh stop
       KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh wipe
