@@ -100,25 +100,9 @@ CASES = [("SASL_PLAINTEXT", "SCRAM-SHA-512"), ("SSL", None), ("SASL_SSL", "PLAIN
 @pytest.mark.parametrize("protocol,mechanism", CASES)
 def test_librdkafka_produces_and_consumes(secured, protocol, mechanism):
     listeners, ca = secured
-    settings = librdkafka_settings(protocol, ca, mechanism=mechanism or "PLAIN")
-    topic = f"rdk-{protocol.lower()}-{uuid.uuid4().hex[:8]}"
-    p = Producer({"bootstrap.servers": listeners[protocol], **settings})
-    offsets = []
-    for i in range(5):
-        p.produce(topic, f"v{i}".encode(), partition=0,
-                  on_delivery=lambda err, msg: offsets.append((err, msg.offset())))
-    assert p.flush(30) == 0
-    assert offsets == [(None, i) for i in range(5)]
-    c = Consumer({"bootstrap.servers": listeners[protocol], "group.id": f"g-{uuid.uuid4().hex[:8]}",
-                  "auto.offset.reset": "earliest", **settings})
-    c.subscribe([topic])
-    got, deadline = [], time.time() + 30
-    while len(got) < 5 and time.time() < deadline:
-        m = c.poll(0.5)
-        if m is not None and m.error() is None:
-            got.append((m.offset(), m.value()))
-    c.close()
-    assert got == [(i, f"v{i}".encode()) for i in range(5)]
+    _librdkafka_round_trip(listeners[protocol],
+                           librdkafka_settings(protocol, ca, mechanism=mechanism or "PLAIN"),
+                           f"rdk-{protocol.lower()}")
 
 
 @pytest.mark.parametrize("protocol,mechanism", CASES)

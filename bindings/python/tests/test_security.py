@@ -43,25 +43,31 @@ def settings(mechanism, password=PASSWORD, user=USER):
                 sasl_plain_username=user, sasl_plain_password=password)
 
 
-@pytest.mark.parametrize("mechanism", MECHANISMS)
-def test_produce_and_consume_over_sasl(sasl_bootstrap, mechanism):
-    sasl, plain = sasl_bootstrap
-    topic = f"sasl-{mechanism.lower()}-{uuid.uuid4().hex[:8]}"
+def round_trip(bootstrap, plain, settings, prefix, n=5):
+    """n records produced to a new topic and consumed back in a group over `settings`; offsets
+    and values exact (`plain`: the listener topics are created through on a real Kafka)."""
+    topic = f"{prefix}-{uuid.uuid4().hex[:8]}"
     if REAL_KAFKA is not None:
         create_topic(plain, topic, 1)
-    producer = KafkaProducer(bootstrap_servers=sasl, **settings(mechanism))
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **settings)
     offsets = [producer.send(topic, f"v{i}".encode(), partition=0).get(timeout=30).offset
-               for i in range(5)]
+               for i in range(n)]
     producer.close()
-    assert offsets == list(range(5))
-    consumer = KafkaConsumer(topic, bootstrap_servers=sasl, group_id=f"g-{uuid.uuid4().hex[:8]}",
-                             auto_offset_reset="earliest", **settings(mechanism))
+    assert offsets == list(range(n))
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}",
+                             auto_offset_reset="earliest", **settings)
     got, deadline = [], time.monotonic() + 30
-    while len(got) < 5 and time.monotonic() < deadline:
+    while len(got) < n and time.monotonic() < deadline:
         for records in consumer.poll(timeout_ms=500).values():
             got.extend((r.offset, r.value) for r in records)
     consumer.close()
-    assert got == [(i, f"v{i}".encode()) for i in range(5)]
+    assert got == [(i, f"v{i}".encode()) for i in range(n)]
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_produce_and_consume_over_sasl(sasl_bootstrap, mechanism):
+    sasl, plain = sasl_bootstrap
+    round_trip(sasl, plain, settings(mechanism), f"sasl-{mechanism.lower()}")
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
@@ -112,24 +118,9 @@ def oauth_settings(provider):
 @pytest.mark.parametrize("provider_class", [TokenProvider, AsyncTokenProvider])
 def test_produce_and_consume_over_oauthbearer_with_a_token_provider(sasl_bootstrap, provider_class):
     sasl, plain = sasl_bootstrap
-    topic = f"oauth-{uuid.uuid4().hex[:8]}"
-    if REAL_KAFKA is not None:
-        create_topic(plain, topic, 1)
     provider = provider_class()
-    producer = KafkaProducer(bootstrap_servers=sasl, **oauth_settings(provider))
-    offsets = [producer.send(topic, f"v{i}".encode(), partition=0).get(timeout=30).offset
-               for i in range(5)]
-    producer.close()
-    assert offsets == list(range(5))
-    assert provider.calls >= 1
-    consumer = KafkaConsumer(topic, bootstrap_servers=sasl, group_id=f"g-{uuid.uuid4().hex[:8]}",
-                             auto_offset_reset="earliest", **oauth_settings(provider))
-    got, deadline = [], time.monotonic() + 30
-    while len(got) < 5 and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=500).values():
-            got.extend((r.offset, r.value) for r in records)
-    consumer.close()
-    assert got == [(i, f"v{i}".encode()) for i in range(5)]
+    round_trip(sasl, plain, oauth_settings(provider), "oauth")
+    assert provider.calls >= 2, "asked at each connection's authentication"
 
 
 def test_an_expired_token_or_a_raising_provider_fails_fast(sasl_bootstrap):
@@ -188,23 +179,7 @@ def test_produce_and_consume_over_tls(tls_listeners, protocol, mechanism):
     if protocol == "SASL_SSL":
         extra.update(sasl_mechanism=mechanism, sasl_plain_username=USER,
                      sasl_plain_password=PASSWORD)
-    bootstrap = ssl if protocol == "SSL" else sasl_ssl
-    topic = f"tls-{protocol.lower()}-{uuid.uuid4().hex[:8]}"
-    if REAL_KAFKA is not None:
-        create_topic(plain, topic, 1)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, **extra)
-    offsets = [producer.send(topic, f"t{i}".encode(), partition=0).get(timeout=30).offset
-               for i in range(5)]
-    producer.close()
-    assert offsets == list(range(5))
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}",
-                             auto_offset_reset="earliest", **extra)
-    got, deadline = [], time.monotonic() + 30
-    while len(got) < 5 and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=500).values():
-            got.extend((r.offset, r.value) for r in records)
-    consumer.close()
-    assert got == [(i, f"t{i}".encode()) for i in range(5)]
+    round_trip(ssl if protocol == "SSL" else sasl_ssl, plain, extra, f"tls-{protocol.lower()}")
 
 
 def test_an_untrusted_certificate_fails_fast(tls_listeners, tmp_path):
@@ -271,24 +246,9 @@ def test_mutual_tls_with_an_encrypted_client_key(mtls_listener):
     """kafka-python's ssl_certfile / ssl_keyfile / ssl_password: a client certificate (its key
     encrypted) authenticates; without one the broker refuses, fast and saying so."""
     bootstrap, ca, cert, key, password, plain = mtls_listener
-    topic = f"mtls-{uuid.uuid4().hex[:8]}"
-    if REAL_KAFKA is not None:
-        create_topic(plain, topic, 1)
     extra = dict(security_protocol="SSL", ssl_cafile=ca, ssl_certfile=cert, ssl_keyfile=key,
                  ssl_password=password)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, **extra)
-    offsets = [producer.send(topic, f"m{i}".encode(), partition=0).get(timeout=30).offset
-               for i in range(3)]
-    producer.close()
-    assert offsets == [0, 1, 2]
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}",
-                             auto_offset_reset="earliest", **extra)
-    got, deadline = [], time.monotonic() + 30
-    while len(got) < 3 and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=500).values():
-            got.extend(r.value for r in records)
-    consumer.close()
-    assert got == [b"m0", b"m1", b"m2"]
+    round_trip(bootstrap, plain, extra, "mtls", n=3)
     started = time.monotonic()
     with pytest.raises(TlsError) as caught:
         KafkaProducer(bootstrap_servers=bootstrap, security_protocol="SSL", ssl_cafile=ca)
@@ -298,3 +258,4 @@ def test_mutual_tls_with_an_encrypted_client_key(mtls_listener):
         KafkaProducer(bootstrap_servers=bootstrap, security_protocol="SSL", ssl_cafile=ca,
                       ssl_certfile=cert, ssl_keyfile=key, ssl_password="wrong")
     assert caught.value.property == "ssl.key.password"
+
