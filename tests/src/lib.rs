@@ -200,6 +200,42 @@ pub fn external_sasl_bootstrap() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// A secured listener under test: Apache Kafka's (`external`, from the environment), or
+/// the listener named `listener` of an embedded dev broker that `builder` configures.
+pub struct ListenerUnderTest {
+    pub bootstrap: String,
+    pub embedded: Option<BrokerHandle>,
+}
+
+impl ListenerUnderTest {
+    pub async fn start(
+        external: Option<String>,
+        listener: &str,
+        builder: impl FnOnce() -> krafty_broker::BrokerBuilder,
+    ) -> ListenerUnderTest {
+        if let Some(bootstrap) = external {
+            return ListenerUnderTest {
+                bootstrap,
+                embedded: None,
+            };
+        }
+        let handle = builder()
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("the dev broker starts with a {listener} listener: {e}"));
+        ListenerUnderTest {
+            bootstrap: handle.listener_bootstrap(listener).unwrap(),
+            embedded: Some(handle),
+        }
+    }
+
+    pub async fn stop(self) {
+        if let Some(h) = self.embedded {
+            h.shutdown().await;
+        }
+    }
+}
+
 /// `KRAFTY_TEST_BOOTSTRAP` when set and not empty.
 pub fn external_bootstrap() -> Option<String> {
     std::env::var("KRAFTY_TEST_BOOTSTRAP")

@@ -15,42 +15,20 @@ use krafty::config::{OAuthBearerToken, UnsecuredJwt};
 use krafty::producer::{KafkaProducer, ProducerConfig, ProducerRecord};
 use krafty::serialization::StringSerde;
 use krafty::KafkaError;
-use krafty_broker::{Broker, BrokerHandle};
+use krafty_broker::Broker;
 use krafty_tests::clients::round_trip;
-use krafty_tests::{external_sasl_bootstrap, unique_topic, within};
+use krafty_tests::{external_sasl_bootstrap, unique_topic, within, ListenerUnderTest};
 
-/// The SASL listener to test against; holds the embedded broker when there is one.
-struct OAuthCluster {
-    bootstrap: String,
-    embedded: Option<BrokerHandle>,
-}
-
-impl OAuthCluster {
-    async fn start() -> OAuthCluster {
-        if let Some(bootstrap) = external_sasl_bootstrap() {
-            return OAuthCluster {
-                bootstrap,
-                embedded: None,
-            };
-        }
-        let handle = Broker::builder()
+/// The SASL listener to test against: Apache Kafka's, or an embedded broker's with
+/// OAUTHBEARER enabled and sessions bounded (by the tokens' `exp`).
+async fn oauth_cluster() -> ListenerUnderTest {
+    ListenerUnderTest::start(external_sasl_bootstrap(), "SASL_PLAINTEXT", || {
+        Broker::builder()
             .listeners("PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0")
             .config("sasl.enabled.mechanisms", "PLAIN,OAUTHBEARER")
             .config("connections.max.reauth.ms", "3600000")
-            .start()
-            .await
-            .expect("the dev broker starts with OAUTHBEARER");
-        OAuthCluster {
-            bootstrap: handle.listener_bootstrap("SASL_PLAINTEXT").unwrap(),
-            embedded: Some(handle),
-        }
-    }
-
-    async fn stop(self) {
-        if let Some(h) = self.embedded {
-            h.shutdown().await;
-        }
-    }
+    })
+    .await
 }
 
 fn oauth_props(bootstrap: &str) -> Vec<(&str, &str)> {
@@ -65,7 +43,7 @@ fn oauth_props(bootstrap: &str) -> Vec<(&str, &str)> {
 /// the librdkafka way and the Java way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsecured_tokens_from_librdkafka_and_java_settings_carry_a_round_trip() {
-    let cluster = OAuthCluster::start().await;
+    let cluster = oauth_cluster().await;
     let mut librdkafka = oauth_props(&cluster.bootstrap);
     librdkafka.extend([
         ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
@@ -102,7 +80,7 @@ async fn producer_with(
 /// connection (asking the provider again) before the broker would close it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_are_renewed_on_their_connection_before_the_token_expires() {
-    let cluster = OAuthCluster::start().await;
+    let cluster = oauth_cluster().await;
     let calls = Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
     let jwt = UnsecuredJwt::from_config("principal=alice lifeSeconds=3").unwrap();
@@ -173,7 +151,7 @@ fn assert_refused(e: &KafkaError, bootstrap: &str, detail: &str) {
 /// authentication with its message. Both well within the connection timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_and_a_failing_provider_fail_fast() {
-    let cluster = OAuthCluster::start().await;
+    let cluster = oauth_cluster().await;
     let bs = cluster.bootstrap.clone();
     let jwt = UnsecuredJwt::from_config("principal=alice lifeSeconds=60").unwrap();
     let started = Instant::now();

@@ -13,46 +13,23 @@ use krafty::consumer::KafkaConsumer;
 use krafty::producer::KafkaProducer;
 use krafty::serialization::StringSerde;
 use krafty::KafkaError;
-use krafty_broker::{Broker, BrokerHandle};
+use krafty_broker::Broker;
 use krafty_tests::clients::round_trip;
-use krafty_tests::{external_sasl_bootstrap, within};
+use krafty_tests::{external_sasl_bootstrap, within, ListenerUnderTest};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "alice-secret";
 const MECHANISMS: [&str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 
-/// The SASL listener to test against; holds the embedded broker when there is one.
-struct SaslCluster {
-    bootstrap: String,
-    embedded: Option<BrokerHandle>,
-}
-
-impl SaslCluster {
-    async fn start() -> SaslCluster {
-        if let Some(bootstrap) = external_sasl_bootstrap() {
-            return SaslCluster {
-                bootstrap,
-                embedded: None,
-            };
-        }
-        let handle = Broker::builder()
+/// The SASL listener to test against: Apache Kafka's, or an embedded broker's.
+async fn sasl_cluster() -> ListenerUnderTest {
+    ListenerUnderTest::start(external_sasl_bootstrap(), "SASL_PLAINTEXT", || {
+        Broker::builder()
             .listeners("PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0")
             .sasl_user(USER, PASSWORD)
             .sasl_user("bob", "bob-secret")
-            .start()
-            .await
-            .expect("the dev broker starts with a SASL listener");
-        SaslCluster {
-            bootstrap: handle.listener_bootstrap("SASL_PLAINTEXT").unwrap(),
-            embedded: Some(handle),
-        }
-    }
-
-    async fn stop(self) {
-        if let Some(h) = self.embedded {
-            h.shutdown().await;
-        }
-    }
+    })
+    .await
 }
 
 fn props<'a>(
@@ -74,7 +51,7 @@ fn props<'a>(
 /// over SASL, values and offsets exact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn produce_and_consume_in_a_group_over_each_mechanism() {
-    let cluster = SaslCluster::start().await;
+    let cluster = sasl_cluster().await;
     let bs = cluster.bootstrap.as_str();
     for mechanism in MECHANISMS {
         round_trip(
@@ -115,7 +92,7 @@ fn assert_auth_failed(e: &KafkaError, bootstrap: &str, mechanism: &str) {
 /// at construction, well within the connection timeout, for every mechanism.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_and_unknown_user_fail_fast_with_sasl_authentication_failed() {
-    let cluster = SaslCluster::start().await;
+    let cluster = sasl_cluster().await;
     let bs = cluster.bootstrap.as_str();
     for mechanism in MECHANISMS {
         for (user, password) in [(USER, "wrong-password"), ("nobody-such", PASSWORD)] {
@@ -166,7 +143,7 @@ async fn wrong_password_and_unknown_user_fail_fast_with_sasl_authentication_fail
 /// A JAAS line works in place of sasl.username / sasl.password.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_jaas_config_credentials_authenticate() {
-    let cluster = SaslCluster::start().await;
+    let cluster = sasl_cluster().await;
     let jaas = format!(
         "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{USER}\" password=\"{PASSWORD}\";"
     );
