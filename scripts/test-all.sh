@@ -83,6 +83,27 @@ pytest_suite() {
   [ "$f" -eq 0 ] || suites_failed+=("$label")
 }
 
+# node_suite LABEL [env assignments...]: the Node package's suite (bindings/node/test.sh: npm ci,
+# the debug addon, tsc --strict, node --test), bounded as a whole; it ends with `N passed, N failed`.
+node_suite() {
+  local label="$1" line p f status
+  shift
+  echo "== $label"
+  env "$@" timeout -k 15 900 bindings/node/test.sh 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)"
+  p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<< "${line:-0 passed, 1 failed}")
+  f=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<< "${line:-0 passed, 1 failed}")
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "$label: exited with status $status"
+    f=1
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  skipped=$((skipped + $(grep -Eo '^# skipped [0-9]+' "$log" | grep -Eo '[0-9]+' | tail -1 || echo 0)))
+  [ "$f" -eq 0 ] || suites_failed+=("$label")
+}
+
 # kcat (librdkafka's CLI) for the kcat tests (the SASL suite, the interop suite), from Debian's
 # packages, before any suite runs.
 if ! command -v kcat >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
@@ -124,6 +145,7 @@ if ! PATH="$(dirname "$py"):$PATH" MATURIN_PEP517_ARGS="--profile dev" timeout -
   suites_failed+=("python:install")
 fi
 [ "$python_ok" = 1 ] && pytest_suite "Python package against the dev broker" bindings/python
+node_suite "Node package against the dev broker"
 
 if cargo build -q -p krafty-broker --bin krafty-broker; then
   pytest_suite "Python interop against the dev broker" interop/python
@@ -168,6 +190,7 @@ if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
           KRAFTY_TEST_MTLS_BOOTSTRAP="127.0.0.1:$((port + 5))" \
           KRAFTY_TEST_SSL_CA="$(KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh ca-path)"
       fi
+      [ "$first" = 1 ] && node_suite "Node package on Kafka $version" KRAFTY_TEST_BOOTSTRAP="$kafka"
       # The transactional example needs a transaction coordinator: Kafka's, not the dev broker's.
       if [ "$first" = 1 ]; then
         if KRAFTY_BOOTSTRAP="$kafka" timeout -k 5 300 \

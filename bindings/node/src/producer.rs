@@ -1,0 +1,229 @@
+//! `KafkaProducer`: the core producer with Buffer/string keys, values and headers.
+//!
+//! The constructor validates the config (an invalid one throws, naming the property) and
+//! starts connecting on the core's runtime; every method waits for that connection, so a
+//! cluster that cannot be reached rejects the first `send` (or `connect()`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use krafty::producer::{
+    KafkaProducer as CoreProducer, ProducerConfig, ProducerRecord as CoreRecord,
+};
+use krafty::record::Header;
+use krafty::serialization::BytesSerde;
+use krafty::KafkaError;
+use napi::bindgen_prelude::{Buffer, Either, PromiseRaw};
+use napi::Env;
+use napi_derive::napi;
+use tokio::sync::OnceCell;
+
+use crate::config::{properties, Config};
+use crate::errors::to_napi;
+use crate::{core_runtime, on_core};
+
+type Producer = CoreProducer<Bytes, Bytes>;
+
+/// Bytes from a Buffer or a string (UTF-8).
+pub type Data = Either<Buffer, String>;
+
+pub(crate) fn bytes(d: &Data) -> Bytes {
+    match d {
+        Either::A(b) => Bytes::copy_from_slice(b),
+        Either::B(s) => Bytes::copy_from_slice(s.as_bytes()),
+    }
+}
+
+/// A record header; the value may be null.
+#[napi(object)]
+pub struct RecordHeader {
+    pub key: String,
+    #[napi(ts_type = "Buffer | string")]
+    pub value: Option<Data>,
+}
+
+/// A record to send. `key` null or absent: a null key. `partition` absent: the partitioner
+/// picks (murmur2 of the key, as the Java client). `timestamp` absent: now.
+#[napi(object)]
+pub struct ProducerRecord {
+    pub topic: String,
+    #[napi(ts_type = "Buffer | string")]
+    pub key: Option<Data>,
+    #[napi(ts_type = "Buffer | string")]
+    pub value: Option<Data>,
+    pub headers: Option<Vec<RecordHeader>>,
+    pub partition: Option<i32>,
+    pub timestamp: Option<i64>,
+}
+
+/// Where an acknowledged record landed (offset -1 with acks=0).
+#[napi(object)]
+pub struct RecordMetadata {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: i64,
+}
+
+impl From<krafty::producer::RecordMetadata> for RecordMetadata {
+    fn from(m: krafty::producer::RecordMetadata) -> Self {
+        RecordMetadata {
+            topic: m.topic,
+            partition: m.partition,
+            offset: m.offset,
+            timestamp: m.timestamp,
+        }
+    }
+}
+
+fn core_record(r: &ProducerRecord) -> CoreRecord<Bytes, Bytes> {
+    CoreRecord {
+        topic: r.topic.clone(),
+        partition: r.partition,
+        timestamp: r.timestamp,
+        key: r.key.as_ref().map(bytes),
+        value: r.value.as_ref().map(bytes),
+        headers: r
+            .headers
+            .iter()
+            .flatten()
+            .map(|h| Header {
+                key: h.key.clone(),
+                value: h.value.as_ref().map(bytes),
+            })
+            .collect(),
+    }
+}
+
+type Connection = Arc<OnceCell<Result<Producer, KafkaError>>>;
+
+/// A Kafka producer configured by Kafka property names.
+#[napi]
+pub struct KafkaProducer {
+    config: ProducerConfig,
+    conn: Connection,
+}
+
+/// The producer, once connected (the first caller connects).
+async fn connected(conn: Connection, config: ProducerConfig) -> krafty::Result<Producer> {
+    conn.get_or_init(|| Producer::new(config, BytesSerde, BytesSerde))
+        .await
+        .clone()
+}
+
+#[napi]
+impl KafkaProducer {
+    /// Validates `config` (throws a KraftyError naming a bad property) and starts connecting.
+    #[napi(
+        constructor,
+        ts_args_type = "config: Record<string, string | number | boolean>"
+    )]
+    pub fn new(config: Config) -> napi::Result<Self> {
+        let config =
+            ProducerConfig::from_properties(properties(&config)).map_err(|e| to_napi(&e))?;
+        config.validate().map_err(|e| to_napi(&e))?;
+        let conn: Connection = Arc::new(OnceCell::new());
+        core_runtime().spawn(connected(conn.clone(), config.clone()));
+        Ok(KafkaProducer { config, conn })
+    }
+
+    fn producer(
+        &self,
+    ) -> impl std::future::Future<Output = krafty::Result<Producer>> + Send + 'static {
+        connected(self.conn.clone(), self.config.clone())
+    }
+
+    /// Resolves once connected to the cluster.
+    #[napi]
+    pub fn connect<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let p = self.producer();
+        env.spawn_future(on_core(async move { p.await.map(|_| ()) }))
+    }
+
+    /// Sends one record; resolves when the broker acknowledged it.
+    #[napi(ts_return_type = "Promise<RecordMetadata>")]
+    pub fn send<'env>(
+        &self,
+        env: &'env Env,
+        record: ProducerRecord,
+    ) -> napi::Result<PromiseRaw<'env, RecordMetadata>> {
+        let record = core_record(&record);
+        let p = self.producer();
+        env.spawn_future(on_core(async move {
+            let delivery = p.await?.send(record).await?;
+            delivery.await.map(RecordMetadata::from)
+        }))
+    }
+
+    /// Sends records in order (one clock reading, one metadata lookup per topic); resolves
+    /// with each record's metadata, in the same order, once all are acknowledged. Rejects with
+    /// the first error.
+    #[napi(ts_return_type = "Promise<RecordMetadata[]>")]
+    pub fn send_batch<'env>(
+        &self,
+        env: &'env Env,
+        records: Vec<ProducerRecord>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<RecordMetadata>>> {
+        let records: Vec<_> = records.iter().map(core_record).collect();
+        let n = records.len();
+        let p = self.producer();
+        env.spawn_future(on_core(async move {
+            let producer = p.await?;
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            producer
+                .send_all(records, move |i, r| {
+                    let _ = tx.send((i, r));
+                })
+                .await
+                .map_err(|(_, e)| e)?;
+            let mut out: Vec<Option<RecordMetadata>> = (0..n).map(|_| None).collect();
+            for _ in 0..n {
+                let Some((i, r)) = rx.recv().await else {
+                    return Err(KafkaError::Closed);
+                };
+                out[i] = Some(r?.into());
+            }
+            Ok(out.into_iter().flatten().collect())
+        }))
+    }
+
+    /// Resolves when every record sent so far is acknowledged (or failed).
+    #[napi]
+    pub fn flush<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let p = self.producer();
+        env.spawn_future(on_core(async move { p.await?.flush().await }))
+    }
+
+    /// The partitions of `topic` (from metadata).
+    #[napi(ts_return_type = "Promise<number[]>")]
+    pub fn partitions_for<'env>(
+        &self,
+        env: &'env Env,
+        topic: String,
+    ) -> napi::Result<PromiseRaw<'env, Vec<i32>>> {
+        let p = self.producer();
+        env.spawn_future(on_core(async move {
+            let parts = p.await?.partitions_for(&topic).await?;
+            Ok(parts.into_iter().map(|p| p.partition).collect())
+        }))
+    }
+
+    /// Flushes (up to `timeoutMs`, default 30 s), then closes. A producer that could not
+    /// connect closes at once.
+    #[napi]
+    pub fn close<'env>(
+        &self,
+        env: &'env Env,
+        timeout_ms: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let p = self.producer();
+        let timeout = Duration::from_millis(u64::from(timeout_ms.unwrap_or(30_000)));
+        env.spawn_future(on_core(async move {
+            match p.await {
+                Ok(p) => p.close(timeout).await,
+                Err(_) => Ok(()),
+            }
+        }))
+    }
+}
