@@ -79,6 +79,13 @@ export declare class KafkaProducer {
   sendBatch (records: ProducerRecord[]): Promise<RecordMetadata[]>
   flush (): Promise<void>
   partitionsFor (topic: string): Promise<number[]>
+  /** Transactions (`transactional.id`): fences an older instance with the same id. */
+  initTransactions (): Promise<void>
+  beginTransaction (): Promise<void>
+  /** Commits the group's `offsets` (the next offsets to read) with the transaction. */
+  sendOffsetsToTransaction (offsets: TopicPartitionOffset[], groupMetadata: GroupMetadata): Promise<void>
+  commitTransaction (): Promise<void>
+  abortTransaction (): Promise<void>
   close (timeoutMs?: number): Promise<void>
 }
 

@@ -118,6 +118,20 @@ class KafkaProducer {
 
   partitionsFor (topic) { return call(() => this._native.partitionsFor(topic)) }
 
+  /** Transactions (`transactional.id`): fences an older instance with the same id. */
+  initTransactions () { return call(() => this._native.initTransactions()) }
+
+  beginTransaction () { return call(() => this._native.beginTransaction()) }
+
+  /** Commits `offsets` ([{ topic, partition, offset }], the next to read) with the transaction. */
+  sendOffsetsToTransaction (offsets, groupMetadata) {
+    return call(() => this._native.sendOffsetsToTransaction(offsets, groupMetadata))
+  }
+
+  commitTransaction () { return call(() => this._native.commitTransaction()) }
+
+  abortTransaction () { return call(() => this._native.abortTransaction()) }
+
   close (timeoutMs) { return call(() => this._native.close(timeoutMs)) }
 }
 

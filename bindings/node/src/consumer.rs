@@ -239,6 +239,8 @@ pub struct GroupMetadata {
     pub group_id: String,
     pub generation_id: i32,
     pub member_id: String,
+    /// `group.instance.id` (static membership), when set.
+    pub group_instance_id: Option<String>,
 }
 
 type Connection = Arc<OnceCell<Result<Consumer, KafkaError>>>;
@@ -538,6 +540,7 @@ impl KafkaConsumer {
                 group_id: m.group_id,
                 generation_id: m.generation_id,
                 member_id: m.member_id,
+                group_instance_id: m.group_instance_id,
             }
         })))
     }

@@ -209,6 +209,61 @@ impl KafkaProducer {
         }))
     }
 
+    /// Transactions (`transactional.id` in the config): obtains the id's producer epoch,
+    /// fencing an older instance with the same id.
+    #[napi]
+    pub fn init_transactions<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let p = self.producer();
+        env.spawn_future(on_core(async move { p.await?.init_transactions().await }))
+    }
+
+    #[napi]
+    pub fn begin_transaction<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let p = self.producer();
+        env.spawn_future(on_core(async move { p.await?.begin_transaction() }))
+    }
+
+    /// Commits the consumer group's `offsets` (the next offsets to read) with the
+    /// transaction; `group` is the consumer's `groupMetadata()`.
+    #[napi]
+    pub fn send_offsets_to_transaction<'env>(
+        &self,
+        env: &'env Env,
+        offsets: Vec<crate::consumer::TopicPartitionOffset>,
+        group: crate::consumer::GroupMetadata,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let offsets: std::collections::BTreeMap<_, _> = offsets
+            .into_iter()
+            .map(|o| {
+                let mut om = krafty::consumer::OffsetAndMetadata::new(o.offset);
+                om.metadata = o.metadata.unwrap_or_default();
+                (krafty::TopicPartition::new(&o.topic, o.partition), om)
+            })
+            .collect();
+        let group = krafty::consumer::ConsumerGroupMetadata {
+            group_id: group.group_id,
+            generation_id: group.generation_id,
+            member_id: group.member_id,
+            group_instance_id: group.group_instance_id,
+        };
+        let p = self.producer();
+        env.spawn_future(on_core(async move {
+            p.await?.send_offsets_to_transaction(&offsets, &group).await
+        }))
+    }
+
+    #[napi]
+    pub fn commit_transaction<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let p = self.producer();
+        env.spawn_future(on_core(async move { p.await?.commit_transaction().await }))
+    }
+
+    #[napi]
+    pub fn abort_transaction<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let p = self.producer();
+        env.spawn_future(on_core(async move { p.await?.abort_transaction().await }))
+    }
+
     /// Flushes (up to `timeoutMs`, default 30 s), then closes. A producer that could not
     /// connect closes at once.
     #[napi]
