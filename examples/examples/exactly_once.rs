@@ -86,10 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for r in &records {
             let invoice = r.value.replace("order", "invoice");
             producer
-                .send(
-                    ProducerRecord::new(output.clone(), invoice)
-                        .with_key(r.key.clone()),
-                )
+                .send(ProducerRecord::new(output.clone(), invoice).with_key(r.key.clone()))
                 .await?;
             next.insert(
                 TopicPartition::new(&r.topic, r.partition),
