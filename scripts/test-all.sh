@@ -104,6 +104,28 @@ node_suite() {
   [ "$f" -eq 0 ] || suites_failed+=("$label")
 }
 
+# c_suite LABEL: libkrafty's C suite (bindings/c/tests/run.sh: the crate built and installed
+# with its Makefile, the committed include/krafty.h checked for drift, C tests against the
+# shared and the static library, then under valgrind), bounded as a whole.
+c_suite() {
+  local label="$1" line p f status
+  echo "== $label"
+  timeout -k 15 900 bindings/c/tests/run.sh 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)"
+  if [ -z "$line" ]; then
+    echo "$label: no result line (exit status $status)"
+    p=0; f=1
+  else
+    p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<< "$line")
+    f=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<< "$line")
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  [ "$f" -eq 0 ] || suites_failed+=("$label")
+}
+
 # kcat (librdkafka's CLI) for the kcat tests (the SASL suite, the interop suite), from Debian's
 # packages, before any suite runs.
 if ! command -v kcat >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
@@ -153,6 +175,8 @@ else
   failed=$((failed + 1))
   suites_failed+=("interop:build")
 fi
+
+c_suite "C library (libkrafty) against the in-process dev broker"
 
 # Real Apache Kafka, one version at a time (each on a port of its own, stopped on exit).
 if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then

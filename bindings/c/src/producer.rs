@@ -1,0 +1,547 @@
+//! `krafty_producer_t`: the core producer with C buffers in, and delivery reports queued for
+//! `krafty_producer_poll` / `krafty_producer_flush` to serve on the caller's thread.
+//!
+//! The send path copies the key and the value once, into the core's record; the outcome is
+//! pushed to a queue by the client's own thread and served in batches (one lock per batch).
+
+use std::cell::Cell;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use krafty_core::producer::{KafkaProducer, ProducerConfig, ProducerRecord};
+use krafty_core::serialization::Serializer;
+use krafty_core::KafkaError;
+
+use crate::config::{krafty_conf_t, Opaque};
+use crate::errors::{
+    arg_bytes, arg_str, c_string, guard, guard_value, krafty_resp_err_t, Error, Result,
+    KRAFTY_RESP_ERR__TIMED_OUT,
+};
+use crate::message::krafty_headers_t;
+
+/// `partition` for `krafty_producer_send`: let the partitioner choose (murmur2 of the key,
+/// sticky batches for keyless records, as the Java client).
+pub const KRAFTY_PARTITION_UA: i32 = -1;
+
+/// The outcome of one record, as the delivery-report callback sees it. Valid only during the
+/// callback.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+pub struct krafty_delivery_report_t {
+    /// 0 when the broker acknowledged the record; else why it failed for good.
+    pub err: krafty_resp_err_t,
+    /// The failure's description, or NULL on success.
+    pub errstr: *const c_char,
+    /// The record's topic.
+    pub topic: *const c_char,
+    /// Its partition (-1 if it failed before one was chosen).
+    pub partition: i32,
+    /// Its offset (-1 on failure, or with acks=0).
+    pub offset: i64,
+    /// Its timestamp (ms since the epoch; -1 on failure).
+    pub timestamp: i64,
+    /// The `opaque` given to `krafty_producer_send` for this record.
+    pub msg_opaque: *mut c_void,
+}
+
+/// The delivery-report callback: called once per record sent, with the outcome and the
+/// user data given to `krafty_conf_set_dr_cb`. It runs on the thread that calls
+/// `krafty_producer_poll` or `krafty_producer_flush`, never on a libkrafty thread, one report
+/// after another. It may call `krafty_producer_send`; it must not destroy the producer.
+#[allow(non_camel_case_types)]
+pub type krafty_dr_cb_t = Option<
+    unsafe extern "C" fn(
+        producer: *mut krafty_producer_t,
+        report: *const krafty_delivery_report_t,
+        opaque: *mut c_void,
+    ),
+>;
+
+/// A record's outcome, made compact on the client's thread (the topic comes from the send).
+struct Report {
+    opaque: Opaque,
+    topic: Arc<CStr>,
+    /// (partition, offset, timestamp), or the error.
+    result: std::result::Result<(i32, i64, i64), Box<KafkaError>>,
+}
+
+/// A value on a cache line of its own (the sending threads write it, the client's read the
+/// neighbours).
+#[derive(Default)]
+#[repr(align(128))]
+struct CachePadded<T>(T);
+
+/// A key or value as the C caller passed it: a pointer into the caller's buffer, copied once
+/// by the serializer into the core's record (no second copy, no reference count).
+pub(crate) struct Payload {
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: a read-only view of the caller's buffer, read only by the serializer, which the core
+// runs inside `send` on the sending thread (see `CopySerde`).
+unsafe impl Send for Payload {}
+// SAFETY: as above; nothing writes through the pointer.
+unsafe impl Sync for Payload {}
+
+impl Payload {
+    fn new(bytes: &[u8]) -> Self {
+        Payload {
+            ptr: bytes.as_ptr(),
+            len: bytes.len(),
+        }
+    }
+}
+
+/// Copies a `Payload` into the record's bytes.
+struct CopySerde;
+
+impl Serializer<Payload> for CopySerde {
+    fn serialize(&self, _topic: &str, data: &Payload) -> krafty_core::Result<Option<Bytes>> {
+        // SAFETY: the core serializes a record inside `send_and_then`, which
+        // `krafty_producer_send` runs to completion before it returns, while the caller's
+        // buffer (ptr, len) is valid by the function's contract.
+        let bytes = unsafe { std::slice::from_raw_parts(data.ptr, data.len) };
+        Ok(Some(Bytes::copy_from_slice(bytes)))
+    }
+}
+
+thread_local! {
+    /// The last topic this thread sent to, as the C string its reports carry.
+    static LAST_TOPIC: std::cell::RefCell<Option<Arc<CStr>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `topic` as a shared C string, reusing the last one this thread sent to.
+fn shared_topic(topic: &CStr) -> Arc<CStr> {
+    LAST_TOPIC.with(|t| {
+        let mut t = t.borrow_mut();
+        match &*t {
+            Some(last) if **last == *topic => last.clone(),
+            _ => {
+                let new: Arc<CStr> = Arc::from(topic);
+                *t = Some(new.clone());
+                new
+            }
+        }
+    })
+}
+
+/// What the client's threads hand to the application's.
+#[derive(Default)]
+struct Reports {
+    queue: Mutex<Vec<Report>>,
+    ready: Condvar,
+    /// Threads waiting on `ready` (a push notifies only when there are some).
+    waiting: AtomicUsize,
+    /// Records accepted by `send`.
+    sent: CachePadded<AtomicU64>,
+    /// Records whose outcome is known (queued or, without a callback, counted).
+    completed: AtomicU64,
+    /// Reports served by poll/flush (or completed, without a callback).
+    served: AtomicU64,
+}
+
+impl Reports {
+    fn complete(&self, report: Option<Report>) {
+        {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(r) = report {
+                q.push(r);
+            }
+            self.completed.fetch_add(1, Ordering::SeqCst);
+        }
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.ready.notify_all();
+        }
+    }
+}
+
+/// The state of the thread serving reports: the spare buffer swapped with the queue, and the
+/// last topic as a C string (reports of one topic share it).
+#[derive(Default)]
+struct Serving {
+    batch: Vec<Report>,
+}
+
+thread_local! {
+    /// Set while this thread runs a delivery-report callback (poll/flush inside it serve
+    /// nothing instead of deadlocking).
+    static IN_DR_CB: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A producer. Every function may be called from any thread at the same time
+/// (`krafty_producer_send` from many threads is the expected use); delivery reports are
+/// served by whichever thread polls. Destroy it from one thread, once no other call runs.
+#[allow(non_camel_case_types)]
+pub struct krafty_producer_t {
+    inner: KafkaProducer<Payload, Payload>,
+    dr: Option<(krafty_dr_cb_t, Opaque)>,
+    reports: Arc<Reports>,
+    serving: Mutex<Serving>,
+    /// The core's runtime, entered while a send is polled (it may create timers).
+    rt: tokio::runtime::Handle,
+}
+
+/// Runs `fut` on this thread: polled once in place (a send that fits in the buffer completes
+/// without waiting), blocked on the core's runtime only when it must wait.
+fn run<F: Future + Send>(rt: &tokio::runtime::Handle, fut: F) -> F::Output
+where
+    F::Output: Send,
+{
+    let mut fut = std::pin::pin!(fut);
+    let polled = {
+        let _rt = rt.enter();
+        fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    };
+    match polled {
+        Poll::Ready(r) => r,
+        Poll::Pending => krafty_core::runtime::block_on(fut),
+    }
+}
+
+fn millis(timeout_ms: c_int) -> Duration {
+    if timeout_ms < 0 {
+        Duration::from_secs(u32::MAX as u64)
+    } else {
+        Duration::from_millis(timeout_ms as u64)
+    }
+}
+
+impl krafty_producer_t {
+    #[allow(clippy::too_many_arguments)] // the C call's arguments, checked
+    fn send(
+        &self,
+        c_topic: &CStr,
+        topic: &str,
+        partition: i32,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: Option<&krafty_headers_t>,
+        opaque: Opaque,
+    ) -> Result<()> {
+        if partition < KRAFTY_PARTITION_UA {
+            return Err(Error::arg(format!(
+                "partition {partition} is invalid (use KRAFTY_PARTITION_UA or a partition number)"
+            )));
+        }
+        let record = ProducerRecord {
+            topic: topic.to_owned(),
+            partition: (partition >= 0).then_some(partition),
+            timestamp: None,
+            key: key.map(Payload::new),
+            value: value.map(Payload::new),
+            headers: headers.map(|h| h.headers.clone()).unwrap_or_default(),
+        };
+        let reports = self.reports.clone();
+        let topic = self.dr.is_some().then(|| shared_topic(c_topic));
+        run(
+            &self.rt,
+            self.inner.send_and_then(record, move |result| {
+                reports.complete(topic.map(|topic| {
+                    Report {
+                        opaque,
+                        topic,
+                        result: result
+                            .map(|md| (md.partition, md.offset, md.timestamp))
+                            .map_err(Box::new),
+                    }
+                }));
+            }),
+        )?;
+        self.reports.sent.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Serves the reports queued now; returns how many.
+    fn serve(&self, me: *mut krafty_producer_t) -> usize {
+        if IN_DR_CB.with(Cell::get) {
+            return 0;
+        }
+        let mut s = self.serving.lock().unwrap_or_else(|p| p.into_inner());
+        {
+            let mut q = self.reports.queue.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::swap(&mut *q, &mut s.batch);
+        }
+        let n = s.batch.len();
+        let Some((cb, opaque)) = self.dr else {
+            // No callback: outcomes are only counted.
+            let done = self.reports.completed.load(Ordering::SeqCst);
+            self.reports.served.fetch_max(done, Ordering::SeqCst);
+            return 0;
+        };
+        let Some(cb) = cb else { return 0 };
+        IN_DR_CB.with(|f| f.set(true));
+        for r in s.batch.drain(..) {
+            let errstr;
+            let report = match &r.result {
+                Ok((partition, offset, timestamp)) => krafty_delivery_report_t {
+                    err: 0,
+                    errstr: std::ptr::null(),
+                    topic: r.topic.as_ptr(),
+                    partition: *partition,
+                    offset: *offset,
+                    timestamp: *timestamp,
+                    msg_opaque: r.opaque.0,
+                },
+                Err(e) => {
+                    let partition = match &**e {
+                        KafkaError::Broker { partition, .. } => partition.unwrap_or(-1),
+                        _ => -1,
+                    };
+                    errstr = c_string(&e.to_string());
+                    krafty_delivery_report_t {
+                        err: crate::errors::code(e),
+                        errstr: errstr.as_ptr(),
+                        topic: r.topic.as_ptr(),
+                        partition,
+                        offset: -1,
+                        timestamp: -1,
+                        msg_opaque: r.opaque.0,
+                    }
+                }
+            };
+            // SAFETY: a C function pointer the application registered; the report and the
+            // strings it points to live until it returns.
+            unsafe { cb(me, &report, opaque.0) };
+        }
+        self.reports.served.fetch_add(n as u64, Ordering::SeqCst);
+        IN_DR_CB.with(|f| f.set(false));
+        n
+    }
+
+    /// Waits until `done()` (checked under the queue's lock) or `deadline`, serving reports.
+    fn serve_until(
+        &self,
+        me: *mut krafty_producer_t,
+        deadline: Instant,
+        done: impl Fn(&Reports, usize) -> bool,
+    ) -> usize {
+        let mut total = 0;
+        loop {
+            total += self.serve(me);
+            let r = &*self.reports;
+            let q = r.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if done(r, q.len()) {
+                return total;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return total;
+            }
+            r.waiting.fetch_add(1, Ordering::SeqCst);
+            let (q, _) = r
+                .ready
+                .wait_timeout_while(q, deadline - now, |q| !done(r, q.len()) && q.is_empty())
+                .unwrap_or_else(|p| p.into_inner());
+            r.waiting.fetch_sub(1, Ordering::SeqCst);
+            drop(q);
+        }
+    }
+
+    /// Records sent whose report was not served (without a callback: not completed).
+    fn outstanding(&self) -> u64 {
+        let r = &self.reports;
+        let done = if self.dr.is_some() {
+            r.served.load(Ordering::SeqCst)
+        } else {
+            r.completed.load(Ordering::SeqCst)
+        };
+        r.sent.0.load(Ordering::SeqCst).saturating_sub(done)
+    }
+
+    fn all_served(r: &Reports, queued: usize) -> bool {
+        queued == 0 && r.completed.load(Ordering::SeqCst) >= r.sent.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Creates a producer from `conf` (which is copied: the caller still owns and destroys it).
+/// Connects to `bootstrap.servers` first. On failure returns NULL with the reason in
+/// `errstr` (and `krafty_last_error()`).
+///
+/// # Safety
+/// `conf` NULL or live; `errstr` NULL or `errstr_size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn krafty_producer_new(
+    conf: *const krafty_conf_t,
+    errstr: *mut c_char,
+    errstr_size: usize,
+) -> *mut krafty_producer_t {
+    guard_value(std::ptr::null_mut(), Some((errstr, errstr_size)), || {
+        // SAFETY: NULL or live per the contract.
+        let conf = unsafe { conf.as_ref() }.ok_or_else(|| Error::arg("conf is NULL"))?;
+        let config = ProducerConfig::from_properties(conf.props.iter().cloned())?;
+        let inner =
+            krafty_core::runtime::block_on(KafkaProducer::new(config, CopySerde, CopySerde))?;
+        Ok(Box::into_raw(Box::new(krafty_producer_t {
+            inner,
+            dr: conf.dr_cb,
+            reports: Arc::default(),
+            serving: Mutex::default(),
+            rt: krafty_core::runtime::handle(),
+        })))
+    })
+}
+
+/// Enqueues a record (`rd_kafka_producev`-like). `topic` is NUL-terminated; `partition` a
+/// partition number or `KRAFTY_PARTITION_UA`; `key` / `value` are copied (NULL with length 0
+/// is a null key / value); `headers` (may be NULL) are copied; `opaque` comes back in the
+/// record's delivery report. Returns at once unless the buffer (`buffer.memory`) is full or
+/// the topic's metadata is unknown, waiting then up to `max.block.ms`. Returns 0, or why the
+/// record was not enqueued (no delivery report follows then): `_INVALID_ARG`,
+/// `UNKNOWN_TOPIC_OR_PARTITION` (a partition out of range, a topic that does not exist
+/// after `max.block.ms`), `MESSAGE_TOO_LARGE`, `_TIMED_OUT`, `_CLOSED`.
+///
+/// # Safety
+/// `producer` NULL or live; `topic` NULL or NUL-terminated; `key`/`value` NULL or
+/// `key_len`/`value_len` readable bytes; `headers` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn krafty_producer_send(
+    producer: *mut krafty_producer_t,
+    topic: *const c_char,
+    partition: i32,
+    key: *const c_void,
+    key_len: usize,
+    value: *const c_void,
+    value_len: usize,
+    headers: *const krafty_headers_t,
+    opaque: *mut c_void,
+) -> krafty_resp_err_t {
+    guard(|| {
+        // SAFETY: NULL or live per the contract.
+        let p = unsafe { producer.as_ref() }.ok_or_else(|| Error::arg("producer is NULL"))?;
+        // SAFETY: NULL or NUL-terminated per the contract.
+        let topic_str = unsafe { arg_str(topic, "topic") }?;
+        if topic_str.is_empty() {
+            return Err(Error::arg("topic is empty"));
+        }
+        // SAFETY: non-NULL (checked by arg_str) and NUL-terminated per the contract.
+        let c_topic = unsafe { CStr::from_ptr(topic) };
+        // SAFETY: NULL or key_len readable bytes per the contract.
+        let key = unsafe { arg_bytes(key, key_len, "key") }?;
+        // SAFETY: NULL or value_len readable bytes per the contract.
+        let value = unsafe { arg_bytes(value, value_len, "value") }?;
+        // SAFETY: NULL or live per the contract.
+        let headers = unsafe { headers.as_ref() };
+        p.send(
+            c_topic,
+            topic_str,
+            partition,
+            key,
+            value,
+            headers,
+            Opaque(opaque),
+        )
+    })
+}
+
+/// Serves the delivery reports that are ready, calling the callback on this thread; waits up
+/// to `timeout_ms` (0: not at all, -1: until one arrives) when none is. Returns how many
+/// reports were served (0 for a NULL producer, or inside a delivery-report callback).
+///
+/// # Safety
+/// `producer` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn krafty_producer_poll(
+    producer: *mut krafty_producer_t,
+    timeout_ms: c_int,
+) -> c_int {
+    guard_value(0, None, || {
+        // SAFETY: NULL or live per the contract.
+        let p = unsafe { producer.as_ref() }.ok_or_else(|| Error::arg("producer is NULL"))?;
+        let n = p.serve(producer);
+        if n > 0 || timeout_ms == 0 {
+            return Ok(n as c_int);
+        }
+        let deadline = Instant::now() + millis(timeout_ms);
+        let served = p.serve_until(producer, deadline, |r, queued| {
+            queued > 0 || r.completed.load(Ordering::SeqCst) > r.served.load(Ordering::SeqCst)
+        });
+        Ok((served + p.serve(producer)) as c_int)
+    })
+}
+
+/// Sends every buffered record now (regardless of `linger.ms`) and waits up to `timeout_ms`
+/// (-1: no limit) until each one's outcome is known and its delivery report served on this
+/// thread. `_TIMED_OUT` if some are still outstanding then (they stay queued).
+///
+/// # Safety
+/// `producer` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn krafty_producer_flush(
+    producer: *mut krafty_producer_t,
+    timeout_ms: c_int,
+) -> krafty_resp_err_t {
+    guard(|| {
+        // SAFETY: NULL or live per the contract.
+        let p = unsafe { producer.as_ref() }.ok_or_else(|| Error::arg("producer is NULL"))?;
+        let timeout = millis(timeout_ms);
+        let deadline = Instant::now() + timeout.min(Duration::from_secs(86_400 * 365));
+        let flushed = krafty_core::runtime::block_on(p.inner.flush_within(timeout));
+        p.serve_until(producer, deadline, krafty_producer_t::all_served);
+        let outstanding = p.outstanding();
+        flushed?;
+        if outstanding > 0 {
+            return Err(Error::new(
+                KRAFTY_RESP_ERR__TIMED_OUT,
+                format!("flush timed out: {outstanding} records outstanding"),
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// Records sent whose delivery report has not been served yet (-1 for NULL).
+///
+/// # Safety
+/// `producer` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn krafty_producer_outq_len(producer: *const krafty_producer_t) -> i64 {
+    guard_value(-1, None, || {
+        // SAFETY: NULL or live per the contract.
+        let p = unsafe { producer.as_ref() }.ok_or_else(|| Error::arg("producer is NULL"))?;
+        Ok(p.outstanding() as i64)
+    })
+}
+
+/// Delivers what it can within `timeout_ms` (-1: no limit), fails the rest (`_CLOSED`
+/// reports, served by a later poll) and stops the client's background work. Later sends fail
+/// with `_CLOSED`. Idempotent; `krafty_producer_destroy` still frees the handle.
+///
+/// # Safety
+/// `producer` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn krafty_producer_close(
+    producer: *mut krafty_producer_t,
+    timeout_ms: c_int,
+) -> krafty_resp_err_t {
+    guard(|| {
+        // SAFETY: NULL or live per the contract.
+        let p = unsafe { producer.as_ref() }.ok_or_else(|| Error::arg("producer is NULL"))?;
+        krafty_core::runtime::block_on(p.inner.close(millis(timeout_ms)))?;
+        Ok(())
+    })
+}
+
+/// Closes the producer without waiting (records not yet acknowledged fail; their reports are
+/// dropped unserved: call `krafty_producer_flush` first) and frees it. NULL is ignored.
+///
+/// # Safety
+/// `producer` NULL or live, with no other call on it running or following.
+#[no_mangle]
+pub unsafe extern "C" fn krafty_producer_destroy(producer: *mut krafty_producer_t) {
+    guard_value((), None, || {
+        if producer.is_null() {
+            return Ok(());
+        }
+        // SAFETY: made by krafty_producer_new, freed once per the contract.
+        let p = unsafe { Box::from_raw(producer) };
+        let _ = krafty_core::runtime::block_on(p.inner.close(Duration::ZERO));
+        drop(p);
+        Ok(())
+    })
+}
