@@ -207,6 +207,24 @@ fn not_started() -> KafkaError {
     KafkaError::IllegalState("call `await start()` first".into())
 }
 
+impl Drop for AioProducer {
+    /// One inherited through a fork is leaked: its runtime and threads are gone.
+    fn drop(&mut self) {
+        if crate::process::inherited(self.generation) {
+            std::mem::forget(self.inner.clone());
+        }
+    }
+}
+
+impl Drop for AioConsumer {
+    /// One inherited through a fork is leaked: its runtime and threads are gone.
+    fn drop(&mut self) {
+        if crate::process::inherited(self.generation) {
+            std::mem::forget(self.inner.clone());
+        }
+    }
+}
+
 /// The bridging under `krafty.aio.AIOKafkaProducer`: every method returns an asyncio future.
 #[pyclass(module = "krafty._krafty", name = "_AioProducer", frozen)]
 pub struct AioProducer {
@@ -214,6 +232,8 @@ pub struct AioProducer {
     setup: Mutex<Option<(ProducerConfig, PySerializer, PySerializer)>>,
     inner: Arc<OnceLock<Producer>>,
     ops: Ops,
+    /// The fork generation it was created in (see `process.rs`).
+    generation: usize,
 }
 
 #[pymethods]
@@ -241,11 +261,13 @@ impl AioProducer {
             ))),
             inner: Arc::default(),
             ops: Ops::new(),
+            generation: krafty::runtime::fork_generation(),
         })
     }
 
     /// Connects (on the runtime).
     fn start(&self, py: Python<'_>) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let Some((config, key, value)) = self.setup.lock().unwrap().take() else {
             return ready(py, Ok(py.None()));
         };
@@ -274,6 +296,7 @@ impl AioProducer {
         timestamp_ms: Option<i64>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let p = self.producer(py)?;
         let headers = headers_from_py(headers)?;
         let hs = header_size(&headers);
@@ -308,6 +331,7 @@ impl AioProducer {
         records: &Bound<'_, PyAny>,
         partition: Option<i32>,
     ) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let p = self.producer(py)?;
         let records = records
             .try_iter()?
@@ -332,6 +356,7 @@ impl AioProducer {
     /// Sends everything buffered and waits for each outcome.
     #[pyo3(signature = (timeout=None))]
     fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let p = self.producer(py)?;
         let t = crate::producer::seconds(timeout);
         self.ops
@@ -341,6 +366,7 @@ impl AioProducer {
     /// Delivers what it can within `timeout` seconds (default: until done) and stops.
     #[pyo3(signature = (timeout=None))]
     fn stop(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         self.setup.lock().unwrap().take();
         let Some(p) = self.inner.get().cloned() else {
             return ready(py, Ok(py.None()));
@@ -351,6 +377,7 @@ impl AioProducer {
 
     /// The partition numbers of `topic`, as a set.
     fn partitions_for(&self, py: Python<'_>, topic: String) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let p = self.producer(py)?;
         spawn(
             py,
@@ -620,6 +647,8 @@ pub struct AioConsumer {
     deferred: Arc<Mutex<Option<KafkaError>>>,
     /// The loop `start` ran on: listener coroutines run there.
     event_loop: Mutex<Option<(Obj, ThreadId)>>,
+    /// The fork generation it was created in (see `process.rs`).
+    generation: usize,
 }
 
 #[pymethods]
@@ -651,11 +680,13 @@ impl AioConsumer {
             assignment: Arc::default(),
             deferred: Arc::default(),
             event_loop: Mutex::new(None),
+            generation: krafty::runtime::fork_generation(),
         })
     }
 
     /// Connects and subscribes (or assigns) as asked before (on the runtime).
     fn start(&self, py: Python<'_>) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
         *self.event_loop.lock().unwrap() = Some((event_loop.unbind(), std::thread::current().id()));
         let Some((config, plan)) = self.setup.lock().unwrap().take() else {
@@ -688,6 +719,7 @@ impl AioConsumer {
         pattern: Option<String>,
         listener: Option<Obj>,
     ) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let plan = match (topics, pattern) {
             (Some(t), None) => Plan::Topics(t, listener),
             (None, Some(p)) => Plan::Pattern(p, listener),
@@ -702,22 +734,26 @@ impl AioConsumer {
 
     /// Reads exactly these partitions, without a group (returns at once).
     fn assign(&self, py: Python<'_>, partitions: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let tps = tps_from_py(partitions)?;
         *self.assignment.lock().unwrap() = tps.iter().cloned().collect();
         self.plan(py, Plan::Assign(tps))
     }
 
     /// Leaves the subscription and the group (returns at once).
-    fn unsubscribe(&self) {
+    fn unsubscribe(&self) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         if let Some((_, plan)) = self.setup.lock().unwrap().as_mut() {
             *plan = None;
-            return;
+            return Ok(());
         }
         self.background(|c| async move { c.unsubscribe().await });
+        Ok(())
     }
 
     /// The partitions assigned now, as a set of `TopicPartition`.
     fn assignment<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
+        crate::process::check_fork(self.generation)?;
         let in_listener = self.with_scope(|s| {
             let mut all: BTreeSet<TopicPartition> = s.positions.keys().cloned().collect();
             all.extend(s.assigned.iter().cloned());
@@ -735,6 +771,7 @@ impl AioConsumer {
         timeout_ms: f64,
         max_records: Option<usize>,
     ) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let lf = LoopFuture::new(py)?;
         let handle = lf.handle(py);
         let (cancel_tx, cancel_rx) = oneshot::channel();
@@ -810,6 +847,7 @@ impl AioConsumer {
     /// Commits the positions of every assigned partition, or `offsets`.
     #[pyo3(signature = (offsets=None))]
     fn commit(&self, py: Python<'_>, offsets: Option<&Bound<'_, PyDict>>) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let explicit = offsets.map(offsets_from_py).transpose()?;
         let in_listener = self.with_scope(|scope| {
             let commits = explicit.clone().unwrap_or_else(|| {
@@ -847,6 +885,7 @@ impl AioConsumer {
         partition: &Bound<'_, PyAny>,
         metadata: bool,
     ) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let tp = tp_from_py(partition)?;
         let c = self.consumer(py)?;
         spawn(
@@ -865,6 +904,7 @@ impl AioConsumer {
 
     /// The offset of the next record for `partition`.
     fn position(&self, py: Python<'_>, partition: &Bound<'_, PyAny>) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let tp = tp_from_py(partition)?;
         let in_listener = self.with_scope(|s| {
             let known = s.seeks.get(&tp).or(s.positions.get(&tp)).copied();
@@ -915,6 +955,7 @@ impl AioConsumer {
 
     /// Moves the position of `partition` (returns at once; applied before the next getmany).
     fn seek(&self, partition: &Bound<'_, PyAny>, offset: i64) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let tp = tp_from_py(partition)?;
         if self
             .with_scope(|s| s.seeks.insert(tp.clone(), offset))
@@ -929,18 +970,21 @@ impl AioConsumer {
     /// Seeks `partitions` (all assigned ones when empty) to their first offset.
     #[pyo3(signature = (*partitions))]
     fn seek_to_beginning(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         self.seek_to(py, partitions, true)
     }
 
     /// Seeks `partitions` (all assigned ones when empty) to their end.
     #[pyo3(signature = (*partitions))]
     fn seek_to_end(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         self.seek_to(py, partitions, false)
     }
 
     /// Stops fetching from these partitions until `resume` (returns at once).
     #[pyo3(signature = (*partitions))]
     fn pause(&self, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let tps = tps_from_py(partitions)?;
         self.background(move |c| async move { c.pause(&tps).await });
         Ok(())
@@ -949,6 +993,7 @@ impl AioConsumer {
     /// Fetches from paused partitions again (returns at once).
     #[pyo3(signature = (*partitions))]
     fn resume(&self, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let tps = tps_from_py(partitions)?;
         self.background(move |c| async move { c.resume(&tps).await });
         Ok(())
@@ -956,6 +1001,7 @@ impl AioConsumer {
 
     /// `{TopicPartition: first offset}`.
     fn beginning_offsets(&self, py: Python<'_>, partitions: &Bound<'_, PyAny>) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let tps = tps_from_py(partitions)?;
         let c = self.consumer(py)?;
         spawn(
@@ -967,6 +1013,7 @@ impl AioConsumer {
 
     /// `{TopicPartition: log end offset}`.
     fn end_offsets(&self, py: Python<'_>, partitions: &Bound<'_, PyAny>) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let tps = tps_from_py(partitions)?;
         let c = self.consumer(py)?;
         spawn(py, async move { c.end_offsets(&tps).await }, |py, r| {
@@ -976,6 +1023,7 @@ impl AioConsumer {
 
     /// Every topic's name (internal ones excluded), as a set.
     fn topics(&self, py: Python<'_>) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         let c = self.consumer(py)?;
         spawn(py, async move { c.list_topics().await }, |py, r| {
             Ok(PySet::new(py, r.py_err(py)?.keys())?.into_any().unbind())
@@ -985,6 +1033,7 @@ impl AioConsumer {
     /// Commits (with auto commit on), revokes through the listener, leaves the group.
     #[pyo3(signature = (timeout_ms=None))]
     fn stop(&self, py: Python<'_>, timeout_ms: Option<f64>) -> PyResult<Obj> {
+        crate::process::check_fork(self.generation)?;
         self.setup.lock().unwrap().take();
         let Some(c) = self.inner.get().cloned() else {
             return ready(py, Ok(py.None()));

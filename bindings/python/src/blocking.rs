@@ -39,9 +39,9 @@ where
     F::Output: Send,
 {
     let mut fut = pin!(fut);
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
     let polled = {
-        let _rt = RUNTIME.get_or_init(krafty::runtime::handle).enter();
+        // Not cached: after a fork the child's runtime is a new one.
+        let _rt = krafty::runtime::handle().enter();
         fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
     };
     match polled {

@@ -17,6 +17,19 @@ use crate::config::properties;
 pub struct PyBroker {
     handle: std::sync::Mutex<Option<BrokerHandle>>,
     bootstrap: String,
+    /// The fork generation it was started in (see `process.rs`).
+    generation: usize,
+}
+
+impl Drop for PyBroker {
+    /// One inherited through a fork is leaked: its runtime and threads are gone.
+    fn drop(&mut self) {
+        if crate::process::inherited(self.generation) {
+            if let Ok(mut h) = self.handle.lock() {
+                std::mem::forget(h.take());
+            }
+        }
+    }
 }
 
 #[pymethods]
@@ -52,6 +65,7 @@ impl PyBroker {
         Ok(PyBroker {
             bootstrap: handle.bootstrap_servers(),
             handle: std::sync::Mutex::new(Some(handle)),
+            generation: krafty::runtime::fork_generation(),
         })
     }
 
@@ -122,6 +136,7 @@ impl PyBroker {
 
     /// Stops the broker (idempotent).
     fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let handle = self.handle.lock().unwrap().take();
         if let Some(h) = handle {
             wait(py, async move { h.shutdown().await })?;
@@ -145,6 +160,7 @@ impl PyBroker {
 
 impl PyBroker {
     fn with<T>(&self, f: impl FnOnce(&BrokerHandle) -> T) -> PyResult<T> {
+        crate::process::check_fork(self.generation)?;
         match self.handle.lock().unwrap().as_ref() {
             Some(h) => Ok(f(h)),
             None => Err(PyRuntimeError::new_err("the broker was shut down")),

@@ -414,6 +414,8 @@ pub(crate) async fn within<T>(
 #[pyclass(module = "krafty._krafty", name = "KafkaConsumer", frozen)]
 pub struct PyConsumer {
     inner: Consumer,
+    /// The fork generation it was created in (see `process.rs`).
+    generation: usize,
     deserializers: Arc<Deserializers>,
     /// Iteration ends after this long without a record (kafka-python's `consumer_timeout_ms`).
     iter_timeout: Option<Duration>,
@@ -422,6 +424,15 @@ pub struct PyConsumer {
     reset: OffsetReset,
     /// Set while this consumer's rebalance listener runs.
     scope: Scope,
+}
+
+impl Drop for PyConsumer {
+    /// One inherited through a fork is leaked: its runtime and threads are gone.
+    fn drop(&mut self) {
+        if crate::process::inherited(self.generation) {
+            std::mem::forget(self.inner.clone());
+        }
+    }
 }
 
 #[pymethods]
@@ -465,6 +476,7 @@ impl PyConsumer {
             .map_err(|e| crate::errors::connect_error(py, &e))?;
         let consumer = PyConsumer {
             inner,
+            generation: krafty::runtime::fork_generation(),
             deserializers: Arc::new(deserializers),
             iter_timeout,
             reset,
@@ -487,6 +499,7 @@ impl PyConsumer {
         pattern: Option<String>,
         listener: Option<Obj>,
     ) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let l = listener.map(|listener| {
             Box::new(PyListener {
                 listener,
@@ -509,17 +522,20 @@ impl PyConsumer {
 
     /// Leaves the subscription (revoking its partitions through the listener) and the group.
     fn unsubscribe(&self, py: Python<'_>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         self.run(py, self.inner.unsubscribe())?.py_err(py)
     }
 
     /// Reads exactly these `TopicPartition`s, without group membership.
     fn assign(&self, py: Python<'_>, partitions: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let tps = tps_from_py(partitions)?;
         self.run(py, self.inner.assign(&tps))?.py_err(py)
     }
 
     /// The partitions this consumer reads now, as a set of `TopicPartition`.
     fn assignment<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
+        crate::process::check_fork(self.generation)?;
         let in_listener = self.with_scope(|s| {
             let mut all: BTreeSet<TopicPartition> = s.positions.keys().cloned().collect();
             all.extend(s.assigned.iter().cloned());
@@ -534,6 +550,7 @@ impl PyConsumer {
 
     /// The topics subscribed to (for a pattern, those it matches now).
     fn subscription<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
+        crate::process::check_fork(self.generation)?;
         let s = self.run(py, self.inner.subscription())?;
         PySet::new(py, s)
     }
@@ -549,6 +566,7 @@ impl PyConsumer {
         max_records: Option<usize>,
         update_offsets: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
+        crate::process::check_fork(self.generation)?;
         let _ = update_offsets; // kafka-python's; positions always move past what is returned
                                 // None waits until records come: in hour-long polls, each one returning nothing.
         let timeout = millis(timeout_ms).unwrap_or(Duration::from_secs(3600));
@@ -597,6 +615,7 @@ impl PyConsumer {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<ConsumerRecord>> {
+        crate::process::check_fork(self.generation)?;
         self.outside_listener(py)?;
         let next = match self.iter_timeout {
             Some(t) => match wait_fast(py, async {
@@ -627,6 +646,7 @@ impl PyConsumer {
     /// task is still waiting for it (a cancelled step, as under `asyncio.wait_for`, takes
     /// nothing and loses nothing).
     fn __anext__(slf: Bound<'_, Self>) -> PyResult<Obj> {
+        crate::process::check_fork(slf.get().generation)?;
         let py = slf.py();
         let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
         let future = event_loop.call_method0("create_future")?;
@@ -645,6 +665,7 @@ impl PyConsumer {
         offsets: Option<&Bound<'_, PyDict>>,
         timeout_ms: Option<f64>,
     ) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let explicit = offsets.map(offsets_from_py).transpose()?;
         let in_listener = self.with_scope(|scope| {
             let commits = explicit.clone().unwrap_or_else(|| {
@@ -677,6 +698,7 @@ impl PyConsumer {
         offsets: Option<&Bound<'_, PyAny>>,
         callback: Option<Obj>,
     ) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let offsets = match offsets.filter(|o| !o.is_none()) {
             Some(o) => match o.cast::<PyDict>() {
                 Ok(d) => Some(offsets_from_py(d)?),
@@ -716,6 +738,7 @@ impl PyConsumer {
         metadata: bool,
         timeout_ms: Option<f64>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        crate::process::check_fork(self.generation)?;
         let tp = tp_from_py(partition)?;
         // No consumer state is involved: this works from a rebalance listener too.
         let c = wait(
@@ -740,6 +763,7 @@ impl PyConsumer {
 
     /// The offset of the next record `poll` returns for `partition`.
     fn position(&self, py: Python<'_>, partition: &Bound<'_, PyAny>) -> PyResult<i64> {
+        crate::process::check_fork(self.generation)?;
         let tp = tp_from_py(partition)?;
         let in_listener = self.with_scope(|s| {
             let known = s.seeks.get(&tp).or(s.positions.get(&tp)).copied();
@@ -763,6 +787,7 @@ impl PyConsumer {
     /// Moves the position of `partition`; inside a rebalance listener the seek is applied
     /// when the listener returns.
     fn seek(&self, py: Python<'_>, partition: &Bound<'_, PyAny>, offset: i64) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let tp = tp_from_py(partition)?;
         if self
             .with_scope(|s| s.seeks.insert(tp.clone(), offset))
@@ -776,18 +801,21 @@ impl PyConsumer {
     /// Seeks the given partitions (all assigned ones when none are given) to their start.
     #[pyo3(signature = (*partitions))]
     fn seek_to_beginning(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         self.seek_to(py, partitions, true)
     }
 
     /// Seeks the given partitions (all assigned ones when none are given) to their end.
     #[pyo3(signature = (*partitions))]
     fn seek_to_end(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         self.seek_to(py, partitions, false)
     }
 
     /// Stops fetching from these partitions (positions kept) until `resume`.
     #[pyo3(signature = (*partitions))]
     fn pause(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let tps = tps_from_py(partitions)?;
         self.run(py, self.inner.pause(&tps))?.py_err(py)
     }
@@ -795,12 +823,14 @@ impl PyConsumer {
     /// Fetches from paused partitions again.
     #[pyo3(signature = (*partitions))]
     fn resume(&self, py: Python<'_>, partitions: &Bound<'_, PyTuple>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let tps = tps_from_py(partitions)?;
         self.run(py, self.inner.resume(&tps))?.py_err(py)
     }
 
     /// The paused partitions, as a set of `TopicPartition`.
     fn paused<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
+        crate::process::check_fork(self.generation)?;
         let p = self.run(py, self.inner.paused())?;
         tp_set(py, &p)
     }
@@ -813,6 +843,7 @@ impl PyConsumer {
         partitions: &Bound<'_, PyAny>,
         timeout_ms: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        crate::process::check_fork(self.generation)?;
         let tps = tps_from_py(partitions)?;
         let t = millis(timeout_ms);
         let o = wait(
@@ -831,6 +862,7 @@ impl PyConsumer {
         partitions: &Bound<'_, PyAny>,
         timeout_ms: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        crate::process::check_fork(self.generation)?;
         let tps = tps_from_py(partitions)?;
         let t = millis(timeout_ms);
         let o = wait(py, within(t, "end_offsets", self.inner.end_offsets(&tps)))?.py_err(py)?;
@@ -846,6 +878,7 @@ impl PyConsumer {
         timestamps: &Bound<'_, PyDict>,
         timeout_ms: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        crate::process::check_fork(self.generation)?;
         let times = timestamps
             .iter()
             .map(|(tp, ts)| Ok((tp_from_py(&tp)?, ts.extract::<i64>()?)))
@@ -874,12 +907,14 @@ impl PyConsumer {
         py: Python<'py>,
         topic: &str,
     ) -> PyResult<Option<Bound<'py, PySet>>> {
+        crate::process::check_fork(self.generation)?;
         let parts = wait(py, self.inner.partitions_for(topic))?.py_err(py)?;
         parts.map(|p| PySet::new(py, p)).transpose()
     }
 
     /// The names of every topic in the cluster (internal ones excluded), as a set.
     fn topics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
+        crate::process::check_fork(self.generation)?;
         let topics = wait(py, self.inner.list_topics())?.py_err(py)?;
         PySet::new(py, topics.keys())
     }
@@ -887,19 +922,22 @@ impl PyConsumer {
     /// The high watermark of `partition` (the offset the next record written there gets) as
     /// the last fetch response reported it; None before one did, or when not assigned.
     fn highwater(&self, py: Python<'_>, partition: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+        crate::process::check_fork(self.generation)?;
         let tp = tp_from_py(partition)?;
         self.run(py, self.inner.highwater(&tp))
     }
 
     /// Whether a connection to a broker is open now.
-    fn bootstrap_connected(&self) -> bool {
-        self.inner.bootstrap_connected()
+    fn bootstrap_connected(&self) -> PyResult<bool> {
+        crate::process::check_fork(self.generation)?;
+        Ok(self.inner.bootstrap_connected())
     }
 
     /// The consumer's metrics, as kafka-python (and the Java client) name and group them:
     /// `{"consumer-fetch-manager-metrics": {"records-consumed-total": ..., ...}}`.
     #[pyo3(signature = (raw=false))]
     fn metrics<'py>(&self, py: Python<'py>, raw: bool) -> PyResult<Bound<'py, PyDict>> {
+        crate::process::check_fork(self.generation)?;
         let _ = raw; // kafka-python's raw form is its own metric objects
         let m = self.inner.metrics();
         let fetch = PyDict::new(py);
@@ -913,14 +951,17 @@ impl PyConsumer {
     }
 
     /// Makes a blocked `poll` (or iteration) on another thread raise `WakeupError`.
-    fn wakeup(&self) {
-        self.inner.wakeup()
+    fn wakeup(&self) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
+        self.inner.wakeup();
+        Ok(())
     }
 
     /// Commits (with auto commit on, unless `autocommit=False`), revokes through the
     /// listener, leaves the group; what is not done within `timeout_ms` is given up.
     #[pyo3(signature = (autocommit=true, timeout_ms=None))]
     fn close(&self, py: Python<'_>, autocommit: bool, timeout_ms: Option<f64>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         let timeout = millis(timeout_ms).unwrap_or(Duration::MAX);
         self.run(py, self.inner.close_within(timeout, autocommit))?
             .py_err(py)
@@ -932,6 +973,7 @@ impl PyConsumer {
 
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
         self.close(py, true, None)
     }
 }

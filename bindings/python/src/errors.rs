@@ -33,7 +33,7 @@ fn kind(e: &KafkaError) -> &'static str {
 }
 
 /// The exception of class `kind` (see `_BY_KIND` in `errors.py`) for a core error.
-fn build(py: Python<'_>, e: &KafkaError, kind: &str) -> PyErr {
+pub(crate) fn build(py: Python<'_>, e: &KafkaError, kind: &str) -> PyErr {
     let factory = match FACTORY.get_or_try_init(py, || {
         py.import("krafty.errors")?
             .getattr("_from_core")

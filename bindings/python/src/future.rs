@@ -1,8 +1,9 @@
 //! `RecordFuture`: the outcome of a send, for threads (`get`), callbacks and asyncio.
 //!
 //! The core completes each record on its background task; `Shared::complete` stores the
-//! outcome, runs the Python callbacks already added (taking the GIL only then), and then wakes
-//! `get` callers, so a callback added before `get()` has run when `get()` returns. An
+//! outcome and hands the Python callbacks already added to the callback thread (see
+//! `process.rs`), which runs them and then wakes `get` callers, so a callback added before
+//! `get()` has run when `get()` returns. The I/O threads never run Python callbacks. An
 //! asyncio waiter is resolved with `loop.call_soon_threadsafe`, on its own loop's thread.
 
 use std::sync::{Arc, Condvar, Mutex};
@@ -190,27 +191,30 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn complete(&self, done: Done) {
+    /// Stores the outcome. Callbacks already added run on the callback thread (never on the
+    /// client's I/O thread that completes the record); `get()` elsewhere returns after them.
+    pub fn complete(self: &Arc<Self>, done: Done) {
         let mut st = self.state.lock().unwrap();
         let waiters = std::mem::take(&mut st.waiters);
         if waiters.is_empty() {
             // Most records have no waiter yet: keep the outcome without copying it.
             st.done = Some(done);
-        } else {
-            // Callbacks added from now on see `done` and run at once on their own thread.
-            st.done = Some(done.clone());
-            st.firing = Some(std::thread::current().id());
             drop(st);
-            Python::attach(|py| {
-                for w in waiters {
-                    fire(py, w, &done);
-                }
-            });
-            st = self.state.lock().unwrap();
-            st.firing = None;
+            self.cv.notify_all();
+            return;
         }
+        // Callbacks added from now on see `done` and run at once on their own thread.
+        st.done = Some(done.clone());
+        st.firing = Some(crate::process::callback_thread_id());
         drop(st);
-        self.cv.notify_all();
+        let shared = self.clone();
+        crate::process::run_callbacks(move |py| {
+            for w in waiters {
+                fire(py, w, &done);
+            }
+            shared.state.lock().unwrap().firing = None;
+            shared.cv.notify_all();
+        });
     }
 }
 
@@ -285,6 +289,9 @@ impl RecordFuture {
     #[pyo3(signature = (timeout=None))]
     fn get(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
         let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+        if self.shared.state.lock().unwrap().settled().is_none() {
+            crate::process::refuse_in_callback(py, "RecordFuture.get() of a pending send")?;
+        }
         loop {
             let done = py.detach(|| {
                 let st = self.shared.state.lock().unwrap();

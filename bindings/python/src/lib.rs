@@ -12,6 +12,7 @@ mod config;
 mod consumer;
 mod errors;
 mod future;
+mod process;
 mod producer;
 
 use pyo3::prelude::*;
@@ -31,6 +32,16 @@ fn krafty_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<aio::AioProducer>()?;
     m.add_class::<aio::AioConsumer>()?;
     m.add_function(wrap_pyfunction!(murmur2_partition, m)?)?;
+    m.add_function(wrap_pyfunction!(process::_after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(process::_set_forwarded_level, m)?)?;
+    m.add_function(wrap_pyfunction!(process::_flush_at_exit, m)?)?;
+    let level = m
+        .py()
+        .import("logging")?
+        .call_method1("getLogger", ("krafty",))?
+        .call_method0("getEffectiveLevel")?
+        .extract::<i32>()?;
+    process::init_logging(level);
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

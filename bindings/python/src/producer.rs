@@ -287,7 +287,25 @@ pub(crate) fn headers_from_py(h: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Head
 /// (`{"linger.ms": 5}`); unknown or invalid settings raise `ConfigError` naming the property.
 #[pyclass(module = "krafty._krafty", name = "KafkaProducer", frozen)]
 pub struct PyProducer {
-    inner: Producer,
+    inner: Arc<Producer>,
+    /// The fork generation it was created in (see `process.rs`).
+    generation: usize,
+}
+
+impl Drop for PyProducer {
+    /// Collected without `close()`: the core's background task would run on, so it is closed
+    /// in the background (records already sent get a second to be acknowledged). One
+    /// inherited through a fork is leaked: its runtime is gone.
+    fn drop(&mut self) {
+        if crate::process::inherited(self.generation) {
+            std::mem::forget(self.inner.clone());
+            return;
+        }
+        let producer = (*self.inner).clone();
+        krafty::runtime::handle().spawn(async move {
+            let _ = producer.close(Duration::from_secs(1)).await;
+        });
+    }
 }
 
 #[pymethods]
@@ -332,7 +350,10 @@ impl PyProducer {
         if let Some(p) = partitioner {
             inner.set_partitioner(PyPartitioner(p)).py_err(py)?;
         }
-        Ok(PyProducer { inner })
+        let inner = Arc::new(inner);
+        let generation = krafty::runtime::fork_generation();
+        crate::process::register_producer(generation, Arc::downgrade(&inner));
+        Ok(PyProducer { inner, generation })
     }
 
     /// Enqueues a record and returns its `RecordFuture`. Blocks (GIL released) only while
@@ -349,6 +370,7 @@ impl PyProducer {
         timestamp_ms: Option<i64>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<RecordFuture> {
+        crate::process::check_fork(self.generation)?;
         let headers = headers_from_py(headers)?;
         let header_size = header_size(&headers);
         let record = CoreRecord {
@@ -381,6 +403,7 @@ impl PyProducer {
         records: &Bound<'_, PyAny>,
         partition: Option<i32>,
     ) -> PyResult<RecordFuture> {
+        crate::process::check_fork(self.generation)?;
         let records = records
             .try_iter()?
             .map(|item| Self::batch_record(py, topic, &item?, partition))
@@ -416,6 +439,8 @@ impl PyProducer {
     /// `timeout` seconds (the records stay queued).
     #[pyo3(signature = (timeout=None))]
     fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
+        crate::process::refuse_in_callback(py, "KafkaProducer.flush()")?;
         wait(py, self.inner.flush_within(seconds(timeout)))?.py_err(py)
     }
 
@@ -423,11 +448,14 @@ impl PyProducer {
     /// and stops. Later sends raise `ClosedError`.
     #[pyo3(signature = (timeout=None))]
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
+        crate::process::refuse_in_callback(py, "KafkaProducer.close()")?;
         wait(py, self.inner.close(seconds(timeout)))?.py_err(py)
     }
 
     /// The partition numbers of `topic`.
     fn partitions_for(&self, py: Python<'_>, topic: &str) -> PyResult<Vec<i32>> {
+        crate::process::check_fork(self.generation)?;
         let parts = wait(py, self.inner.partitions_for(topic))?.py_err(py)?;
         Ok(parts.into_iter().map(|p| p.partition).collect())
     }
@@ -436,6 +464,7 @@ impl PyProducer {
     /// `{"producer-metrics": {"record-send-total": ..., ...}}`.
     #[pyo3(signature = (raw=false))]
     fn metrics<'py>(&self, py: Python<'py>, raw: bool) -> PyResult<Bound<'py, PyDict>> {
+        crate::process::check_fork(self.generation)?;
         let _ = raw; // kafka-python's raw form is its own metric objects
         let m = self.inner.metrics();
         let group = PyDict::new(py);

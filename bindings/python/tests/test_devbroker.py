@@ -61,9 +61,16 @@ def test_dropped_connection_is_survived_by_an_idempotent_producer(broker, topic)
     c.close()
 
 
+def test_plugin_fixture_names_are_prefixed():
+    import krafty.testing
+
+    fixtures = {n for n in dir(krafty.testing) if "broker" in n}
+    assert fixtures == {"krafty_broker", "krafty_broker_per_test"}
+
+
 @devbroker_only
-def test_fixture_from_the_plugin(kafka_broker, topic):
-    with KafkaProducer(bootstrap_servers=kafka_broker.bootstrap_servers) as p:
+def test_fixture_from_the_plugin(krafty_broker, topic):
+    with KafkaProducer(bootstrap_servers=krafty_broker.bootstrap_servers) as p:
         assert p.partitions_for(topic) == [0], "the plugin's broker auto-creates 1 partition"
         mds = [p.send(topic, b"v%d" % i).get(10) for i in range(2)]
     assert [(md.topic, md.partition, md.offset) for md in mds] == [(topic, 0, 0), (topic, 0, 1)]

@@ -12,9 +12,16 @@
             print(record.offset, record.key, record.value)
 """
 
+import atexit as _atexit
+import logging as _logging
+import os as _os
+
 from . import errors
 from .structs import OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
 from ._krafty import (  # noqa: E402
+    _after_fork_in_child,
+    _flush_at_exit,
+    _set_forwarded_level,
     ConsumerRecord,
     DevBroker,
     KafkaConsumer,
@@ -34,6 +41,37 @@ from .errors import (  # noqa: E402
     SerializationError,
     WakeupError,
 )
+
+
+def set_log_level(level: int) -> None:
+    """Sets the level of the `krafty` logger and of what the Rust core forwards to it.
+
+    The core's log records (the client's and the DevBroker's) go to Python's `logging`, under
+    the `krafty` logger (`krafty.network.client`, `krafty.broker.server`, ...). Events below
+    the `krafty` logger's effective level at import time (WARNING by default) are not even
+    formatted; call this to change the level (`logging.NOTSET` makes it the parent logger's
+    effective level)."""
+    logger = _logging.getLogger("krafty")
+    logger.setLevel(level)
+    _set_forwarded_level(logger.getEffectiveLevel())
+
+
+# After fork() the core's runtime and threads do not exist in the child: start fresh ones
+# there (clients created before the fork raise ForkedClientError).
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
+
+_EXIT_FLUSH_TIMEOUT = 5.0
+"""Seconds the interpreter's exit waits, in all, for open producers to deliver their records."""
+
+
+def _flush_open_producers() -> None:
+    _flush_at_exit(_EXIT_FLUSH_TIMEOUT)
+
+
+# As kafka-python: records sent without flush() or close() are delivered at exit, if they
+# can be within _EXIT_FLUSH_TIMEOUT.
+_atexit.register(_flush_open_producers)
 
 __all__ = [
     "AIOKafkaConsumer",
@@ -56,5 +94,6 @@ __all__ = [
     "WakeupError",
     "errors",
     "murmur2_partition",
+    "set_log_level",
     "__version__",
 ]

@@ -5,6 +5,8 @@ from typing import (Any, AsyncIterator, Callable, Dict, Generator, Iterable, Ite
 
 import asyncio
 
+from typing import final
+
 from .structs import OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
 
 Value = Union[bytes, bytearray, str, None]
@@ -17,6 +19,16 @@ __version__: str
 def murmur2_partition(key: bytes, partition_count: int) -> int:
     """The partition Kafka's default partitioner picks for `key` (Java-compatible murmur2)."""
 
+def _after_fork_in_child() -> None:
+    """The `os.register_at_fork(after_in_child=...)` hook: a fresh runtime for the child."""
+
+def _set_forwarded_level(level: int) -> None:
+    """The lowest `logging` level the core forwards to the `krafty` logger."""
+
+def _flush_at_exit(timeout: float) -> None:
+    """The `atexit` hook: flushes the open producers, all within `timeout` seconds."""
+
+@final
 class RecordMetadata:
     """Where an acknowledged record landed (kafka-python's fields; constructible, comparable,
     hashable and picklable)."""
@@ -32,26 +44,27 @@ class RecordMetadata:
     """-1 without headers."""
     @property
     def topic_partition(self) -> TopicPartition: ...
-    def __init__(self, topic: str, partition: int, topic_partition: Optional[TopicPartition] = None,
-                 offset: int = -1, timestamp: int = -1, checksum: Optional[int] = None,
-                 serialized_key_size: int = -1, serialized_value_size: int = -1,
-                 serialized_header_size: int = -1) -> None: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __new__(cls, topic: str, partition: int, topic_partition: Optional[TopicPartition] = None,
+                 offset: int = ..., timestamp: int = ..., checksum: Optional[int] = None,
+                 serialized_key_size: int = ..., serialized_value_size: int = ...,
+                 serialized_header_size: int = ...) -> RecordMetadata: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class RecordFuture:
     """The outcome of `send` (a RecordMetadata) or `send_batch` (a list of them)."""
     def get(self, timeout: Optional[float] = None) -> Any:
         """Blocks (GIL released) until acknowledged; raises the record's KafkaError or
         KafkaTimeoutError after `timeout` seconds."""
-    def add_callback(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "RecordFuture":
-        """`fn(*args, metadata, **kwargs)` on success; runs on the client's thread (or at once
-        if done)."""
-    def add_errback(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "RecordFuture":
-        """`fn(*args, exception, **kwargs)` on failure; runs on the client's thread (or at once
-        if done)."""
-    def add_both(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "RecordFuture":
-        """`fn(*args, metadata_or_exception, **kwargs)` with either outcome."""
+    def add_callback(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> "RecordFuture":
+        """`f(*args, metadata, **kwargs)` on success; runs on Krafty's callback thread (never
+        an I/O thread), or at once if done. Blocking on the client there (`flush()`, `close()`,
+        `get()` of a pending future) raises IllegalStateError instead of deadlocking."""
+    def add_errback(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> "RecordFuture":
+        """`f(*args, exception, **kwargs)` on failure; runs as `add_callback`'s `f`."""
+    def add_both(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> "RecordFuture":
+        """`f(*args, metadata_or_exception, **kwargs)` with either outcome."""
     def retriable(self) -> bool:
         """True when the send failed with an error a retry may overcome."""
     @property
@@ -64,6 +77,7 @@ class RecordFuture:
     def value(self) -> Any: ...
     def __await__(self) -> Generator[Any, None, Any]: ...
 
+@final
 class ProducerRecord:
     """A record as a producer interceptor sees it (before serialization)."""
     topic: str
@@ -72,10 +86,11 @@ class ProducerRecord:
     partition: Optional[int]
     timestamp_ms: Optional[int]
     headers: List[Tuple[str, Optional[bytes]]]
-    def __init__(self, topic: str, value: Any = None, key: Any = None,
+    def __new__(cls, topic: str, value: Any = None, key: Any = None,
                  partition: Optional[int] = None, timestamp_ms: Optional[int] = None,
-                 headers: Optional[List[Tuple[str, Optional[bytes]]]] = None) -> None: ...
+                 headers: Optional[List[Tuple[str, Optional[bytes]]]] = None) -> ProducerRecord: ...
 
+@final
 class KafkaProducer:
     """A Kafka producer, configured by Kafka's property names: `linger_ms=5` or
     `{"linger.ms": 5}`. Python-only options: `key_serializer`, `value_serializer` (callables
@@ -83,7 +98,7 @@ class KafkaProducer:
     `on_acknowledgement(metadata, error)`, `close()`), `partitioner` (an object with
     `partition(topic, key, partition_count)` or such a callable). Raises ConfigError naming
     the property for an unknown name or a bad value."""
-    def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None: ...
+    def __new__(cls, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> KafkaProducer: ...
     def send(self, topic: str, value: Any = None, key: Any = None, partition: Optional[int] = None,
              timestamp_ms: Optional[int] = None, headers: Headers = None) -> RecordFuture:
         """Enqueues a record; blocks (GIL released) only while the buffer is full or the
@@ -99,6 +114,7 @@ class KafkaProducer:
     def __enter__(self) -> "KafkaProducer": ...
     def __exit__(self, *exc: Any) -> None: ...
 
+@final
 class ConsumerRecord:
     """One record read from a partition (kafka-python's fields; constructible, comparable and
     picklable)."""
@@ -117,16 +133,17 @@ class ConsumerRecord:
     serialized_value_size: int
     serialized_header_size: int
     """-1 without headers."""
-    def __init__(self, topic: str, partition: int, leader_epoch: Optional[int] = None,
-                 offset: int = -1, timestamp: int = -1, timestamp_type: int = 0,
+    def __new__(cls, topic: str, partition: int, leader_epoch: Optional[int] = None,
+                 offset: int = ..., timestamp: int = ..., timestamp_type: int = 0,
                  key: Any = None, value: Any = None, headers: Optional[List[Header]] = None,
-                 checksum: Optional[int] = None, serialized_key_size: int = -1,
-                 serialized_value_size: int = -1, serialized_header_size: int = -1) -> None: ...
-    def __eq__(self, other: object) -> bool: ...
+                 checksum: Optional[int] = None, serialized_key_size: int = ...,
+                 serialized_value_size: int = ..., serialized_header_size: int = ...) -> ConsumerRecord: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 Offset = Union[int, OffsetAndMetadata, Tuple[int, str]]
 
+@final
 class KafkaConsumer:
     """A Kafka consumer: `KafkaConsumer(*topics, group_id=..., **config)` with Kafka's
     property names, or `KafkaConsumer(*topics, {"group.id": ...})`. Without `group_id` it
@@ -137,15 +154,15 @@ class KafkaConsumer:
     `on_partitions_lost(partitions)`; it runs on the polling thread and may call its
     consumer's `commit`, `seek`, `seek_to_beginning`, `seek_to_end`, `position`, `committed`,
     `assignment` and offset lookups (commits and seeks apply before the rebalance goes on)."""
-    def __init__(self, *topics: Union[str, Mapping[str, Any]],
-                 config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None: ...
+    def __new__(cls, *topics: Union[str, Mapping[str, Any]],
+                 config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> KafkaConsumer: ...
     def subscribe(self, topics: Optional[Sequence[str]] = None, pattern: Optional[str] = None,
                   listener: Any = None) -> None: ...
     def unsubscribe(self) -> None: ...
     def assign(self, partitions: Iterable[Partition]) -> None: ...
     def assignment(self) -> Set[TopicPartition]: ...
     def subscription(self) -> Set[str]: ...
-    def poll(self, timeout_ms: Optional[float] = 0, max_records: Optional[int] = None,
+    def poll(self, timeout_ms: Optional[float] = ..., max_records: Optional[int] = None,
              update_offsets: bool = True) -> Dict[TopicPartition, List[ConsumerRecord]]:
         """`timeout_ms=None` waits until records come."""
     def __iter__(self) -> Iterator[ConsumerRecord]: ...
@@ -186,14 +203,15 @@ class KafkaConsumer:
     def __enter__(self) -> "KafkaConsumer": ...
     def __exit__(self, *exc: Any) -> None: ...
 
+@final
 class DevBroker:
     """The bundled Kafka-protocol dev broker, in this process, on 127.0.0.1 (`port=0`: any
     free port). In memory unless `data_dir` is given. Settings by Kafka's names. `listeners`
     (`"PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"`) replaces the one plaintext
     listener; SASL users come from `sasl_users="alice:secret,..."`."""
-    def __init__(self, port: int = 0, data_dir: Optional[str] = None,
+    def __new__(cls, port: int = 0, data_dir: Optional[str] = None,
                  config: Optional[Mapping[str, Any]] = None, listeners: Optional[str] = None,
-                 **kwargs: Any) -> None: ...
+                 **kwargs: Any) -> DevBroker: ...
     @property
     def bootstrap_servers(self) -> str: ...
     def listener_bootstrap(self, name: str) -> Optional[str]: ...
@@ -210,10 +228,11 @@ class DevBroker:
     def __enter__(self) -> "DevBroker": ...
     def __exit__(self, *exc: Any) -> None: ...
 
+@final
 class _AioProducer:
     """The bridging under `krafty.aio.AIOKafkaProducer`: each method returns an asyncio future
     of the running loop, resolved there when the core is done (never waiting on the loop)."""
-    def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None: ...
+    def __new__(cls, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> _AioProducer: ...
     def start(self) -> "asyncio.Future[None]": ...
     def send(self, topic: str, value: Any = None, key: Any = None,
              partition: Optional[int] = None, timestamp_ms: Optional[int] = None,
@@ -224,12 +243,13 @@ class _AioProducer:
     def stop(self, timeout: Optional[float] = None) -> "asyncio.Future[None]": ...
     def partitions_for(self, topic: str) -> "asyncio.Future[Set[int]]": ...
 
+@final
 class _AioConsumer:
     """The bridging under `krafty.aio.AIOKafkaConsumer` (asyncio futures, as `_AioProducer`;
     `subscribe`, `assign`, `seek`, `pause`, `resume`, `unsubscribe` return at once and take
     effect, in call order, before the next operation)."""
-    def __init__(self, topics: List[str], config: Optional[Mapping[str, Any]] = None,
-                 **kwargs: Any) -> None: ...
+    def __new__(cls, topics: List[str], config: Optional[Mapping[str, Any]] = None,
+                 **kwargs: Any) -> _AioConsumer: ...
     def start(self) -> "asyncio.Future[None]": ...
     def subscribe(self, topics: Optional[List[str]] = None, pattern: Optional[str] = None,
                   listener: Any = None) -> None: ...

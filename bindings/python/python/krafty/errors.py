@@ -20,7 +20,7 @@ __all__ = [
     "KafkaTimeoutError", "NetworkError", "KafkaConnectionError", "NoBrokersAvailable", "TlsError",
     "ProtocolError", "KafkaProtocolError", "SerializationError", "ClosedError", "WakeupError",
     "IllegalStateError", "IllegalArgumentError", "FatalError", "CommitFailedError",
-    "RecordTooLargeError", "error_for_code", "for_code",
+    "RecordTooLargeError", "ForkedClientError", "error_for_code", "for_code",
 ]
 
 
@@ -119,6 +119,11 @@ class WakeupError(KafkaError):
 class IllegalStateError(KafkaError):
     """The call is not allowed now (e.g. committing a partition that is not assigned, or any
     commit without a `group_id`)."""
+
+
+class ForkedClientError(IllegalStateError):
+    """The client (or DevBroker) was created before `os.fork()` and used in the child, where
+    its threads do not exist: create clients in the child process."""
 
 
 class IllegalArgumentError(KafkaError, ValueError):
@@ -238,6 +243,7 @@ _BY_KIND: Dict[str, Type[KafkaError]] = {
     "closed": ClosedError,
     "wakeup": WakeupError,
     "illegal_state": IllegalStateError,
+    "forked": ForkedClientError,
     "fatal": FatalError,
 }
 
