@@ -348,6 +348,28 @@ pub(crate) fn offsets_from_py(
 
 static OFFSET_AND_METADATA: PyOnceLock<Obj> = PyOnceLock::new();
 static OFFSET_AND_TIMESTAMP: PyOnceLock<Obj> = PyOnceLock::new();
+static GROUP_METADATA: PyOnceLock<Obj> = PyOnceLock::new();
+
+/// `send_offsets_to_transaction`'s group: a `ConsumerGroupMetadata` (or any object with its
+/// fields), or kafka-python's bare group id (no generation: the coordinator does not fence).
+pub(crate) fn group_metadata_from_py(
+    g: &Bound<'_, PyAny>,
+) -> PyResult<krafty::consumer::ConsumerGroupMetadata> {
+    if let Ok(group_id) = g.extract::<String>() {
+        return Ok(krafty::consumer::ConsumerGroupMetadata {
+            group_id,
+            generation_id: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+        });
+    }
+    Ok(krafty::consumer::ConsumerGroupMetadata {
+        group_id: g.getattr("group_id")?.extract()?,
+        generation_id: g.getattr("generation_id")?.extract()?,
+        member_id: g.getattr("member_id")?.extract()?,
+        group_instance_id: g.getattr("group_instance_id")?.extract()?,
+    })
+}
 
 /// A class of `krafty.structs`.
 fn struct_class<'py>(
@@ -726,6 +748,23 @@ impl PyConsumer {
         };
         self.run(py, self.inner.commit_offsets_async(offsets, done))?
             .py_err(py)
+    }
+
+    /// This member's place in its group (`ConsumerGroupMetadata`), for
+    /// `KafkaProducer.send_offsets_to_transaction`; None without a `group_id`.
+    fn group_metadata<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        crate::process::check_fork(self.generation)?;
+        self.inner
+            .group_metadata()
+            .map(|m| {
+                struct_class(py, &GROUP_METADATA, "ConsumerGroupMetadata")?.call1((
+                    m.group_id,
+                    m.generation_id,
+                    m.member_id,
+                    m.group_instance_id,
+                ))
+            })
+            .transpose()
     }
 
     /// The committed offset of `partition` (an int, or with `metadata=True` an

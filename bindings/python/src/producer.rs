@@ -453,6 +453,50 @@ impl PyProducer {
         wait(py, self.inner.close(seconds(timeout)))?.py_err(py)
     }
 
+    /// Transactions (`transactional_id`): obtains the id's producer epoch, fencing an older
+    /// producer with the same id. Once, before the first transaction.
+    fn init_transactions(&self, py: Python<'_>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
+        wait(py, self.inner.init_transactions())?.py_err(py)
+    }
+
+    /// Starts a transaction: sends until `commit_transaction` or `abort_transaction` belong
+    /// to it.
+    fn begin_transaction(&self) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
+        Python::attach(|py| self.inner.begin_transaction().py_err(py))
+    }
+
+    /// Commits the group's `offsets` ({TopicPartition: OffsetAndMetadata or int}: the next
+    /// offsets to read) with the transaction. `group` is the consumer's `group_metadata()`
+    /// (which fences a consumer that lost its partitions) or, as kafka-python, a group id.
+    fn send_offsets_to_transaction(
+        &self,
+        py: Python<'_>,
+        offsets: &Bound<'_, PyDict>,
+        group: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
+        let offsets = crate::consumer::offsets_from_py(offsets)?;
+        let group = crate::consumer::group_metadata_from_py(group)?;
+        wait(py, self.inner.send_offsets_to_transaction(&offsets, &group))?.py_err(py)
+    }
+
+    /// Sends what the transaction holds, waits for every acknowledgement, and commits it.
+    fn commit_transaction(&self, py: Python<'_>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
+        crate::process::refuse_in_callback(py, "KafkaProducer.commit_transaction()")?;
+        wait(py, self.inner.commit_transaction())?.py_err(py)
+    }
+
+    /// Aborts the transaction: records not yet sent fail, the rest are marked aborted
+    /// (a `read_committed` consumer never sees them); the next transaction can begin.
+    fn abort_transaction(&self, py: Python<'_>) -> PyResult<()> {
+        crate::process::check_fork(self.generation)?;
+        crate::process::refuse_in_callback(py, "KafkaProducer.abort_transaction()")?;
+        wait(py, self.inner.abort_transaction())?.py_err(py)
+    }
+
     /// The partition numbers of `topic`.
     fn partitions_for(&self, py: Python<'_>, topic: &str) -> PyResult<Vec<i32>> {
         crate::process::check_fork(self.generation)?;

@@ -17,7 +17,7 @@ import logging as _logging
 import os as _os
 
 from . import errors
-from .structs import OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
+from .structs import ConsumerGroupMetadata, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
 from ._krafty import (  # noqa: E402
     _after_fork_in_child,
     _flush_at_exit,
@@ -78,6 +78,7 @@ __all__ = [
     "AIOKafkaProducer",
     "ClosedError",
     "ConfigError",
+    "ConsumerGroupMetadata",
     "ConsumerRecord",
     "DevBroker",
     "KafkaConsumer",

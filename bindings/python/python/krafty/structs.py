@@ -3,7 +3,7 @@ picklable, and unpackable)."""
 
 from collections import namedtuple as _namedtuple
 
-__all__ = ["TopicPartition", "OffsetAndMetadata", "OffsetAndTimestamp"]
+__all__ = ["TopicPartition", "OffsetAndMetadata", "OffsetAndTimestamp", "ConsumerGroupMetadata"]
 
 TopicPartition = _namedtuple("TopicPartition", ["topic", "partition"])
 TopicPartition.__doc__ = "A topic and a partition number."
@@ -22,3 +22,11 @@ OffsetAndTimestamp.__doc__ = """What `offsets_for_times` found: the first offset
 at or after the one asked for, that record's timestamp, and its leader epoch (-1 when
 unknown)."""
 OffsetAndTimestamp.__module__ = "krafty"
+
+ConsumerGroupMetadata = _namedtuple("ConsumerGroupMetadata",
+                                    ["group_id", "generation_id", "member_id", "group_instance_id"],
+                                    defaults=[-1, "", None])
+ConsumerGroupMetadata.__doc__ = """A consumer's place in its group (`KafkaConsumer.group_metadata()`),
+for `KafkaProducer.send_offsets_to_transaction`: the generation and member id let the
+coordinator fence a consumer that lost its partitions (KIP-447)."""
+ConsumerGroupMetadata.__module__ = "krafty"
