@@ -127,8 +127,13 @@ transaction.state.log.num.partitions=5
 group.initial.rebalance.delay.ms=0
 PROPS
   if [ ! -f "$run/data/meta.properties" ]; then
-    # A cluster id is 16 random bytes in URL-safe base64 without padding.
-    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    # A cluster id is 16 random bytes in URL-safe base64 without padding; like Kafka's own
+    # Uuid.randomUuid, never one starting with '-', which the storage tool would read as an
+    # option (1 run in 64 failed to format).
+    cluster_id="-"
+    while [ "${cluster_id#-}" != "$cluster_id" ]; do
+      cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    done
     timeout 120 java -cp "$cache/lib/*" kafka.tools.StorageTool format -t "$cluster_id" \
       -c "$run/server.properties" \
       --add-scram 'SCRAM-SHA-256=[name=alice,password=alice-secret]' \
