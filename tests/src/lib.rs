@@ -236,6 +236,18 @@ impl ListenerUnderTest {
     }
 }
 
+/// Whether kcat (librdkafka's CLI) runs here; says so when a test is skipped for want of it.
+pub fn kcat_installed() -> bool {
+    let found = std::process::Command::new("kcat")
+        .arg("-V")
+        .output()
+        .is_ok();
+    if !found {
+        eprintln!("kcat is not installed: skipped");
+    }
+    found
+}
+
 /// `KRAFTY_TEST_BOOTSTRAP` when set and not empty.
 pub fn external_bootstrap() -> Option<String> {
     std::env::var("KRAFTY_TEST_BOOTSTRAP")

@@ -15,7 +15,7 @@ use krafty::serialization::StringSerde;
 use krafty::KafkaError;
 use krafty_broker::Broker;
 use krafty_tests::clients::round_trip;
-use krafty_tests::{external_sasl_bootstrap, within, ListenerUnderTest};
+use krafty_tests::{external_sasl_bootstrap, kcat_installed, within, ListenerUnderTest};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "alice-secret";
@@ -164,12 +164,7 @@ async fn sasl_jaas_config_credentials_authenticate() {
 /// listener is librdkafka's home ground); skipped when kcat is not installed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kcat_authenticates_to_the_dev_broker() {
-    if std::process::Command::new("kcat")
-        .arg("-V")
-        .output()
-        .is_err()
-    {
-        eprintln!("kcat is not installed: skipped");
+    if !kcat_installed() {
         return;
     }
     let handle = Broker::builder()

@@ -19,7 +19,7 @@ use krafty::serialization::StringSerde;
 use krafty::KafkaError;
 use krafty_broker::{Broker, BrokerHandle};
 use krafty_tests::clients::round_trip;
-use krafty_tests::{unique_topic, within};
+use krafty_tests::{kcat_installed, unique_topic, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const USER: &str = "alice";
@@ -96,6 +96,22 @@ impl Pki {
         .unwrap();
         path(&out)
     }
+}
+
+/// `base` plus a client certificate and its key (and the key's password when it is encrypted).
+fn with_client_cert<'a>(
+    base: &[(&'a str, &'a str)],
+    cert: &'a str,
+    key: &'a str,
+    password: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut props = base.to_vec();
+    props.extend([
+        ("ssl.certificate.location", cert),
+        ("ssl.key.location", key),
+    ]);
+    props.extend(password.map(|pw| ("ssl.key.password", pw)));
+    props
 }
 
 fn path(p: &Path) -> String {
@@ -326,20 +342,11 @@ async fn mutual_tls_against_apache_kafka() {
         ("security.protocol", "SSL"),
         ("ssl.ca.location", ca.as_str()),
     ];
-    let mut with_cert = base.to_vec();
-    with_cert.extend([
-        ("ssl.certificate.location", cert.as_str()),
-        ("ssl.key.location", key.as_str()),
-    ]);
+    let with_cert = with_client_cert(&base, &cert, &key, None);
     round_trip("kafka-mTLS", &with_cert).await;
     // The same key encrypted by openssl (PKCS#8, PBES2 with AES-256-CBC), with its password.
     let encrypted = path(&dir.join("client-encrypted.key"));
-    let mut with_encrypted = base.to_vec();
-    with_encrypted.extend([
-        ("ssl.certificate.location", cert.as_str()),
-        ("ssl.key.location", encrypted.as_str()),
-        ("ssl.key.password", "client-secret"),
-    ]);
+    let with_encrypted = with_client_cert(&base, &cert, &encrypted, Some("client-secret"));
     round_trip("kafka-mTLS-encrypted-key", &with_encrypted).await;
     assert_refused(&base, &bs, "client certificate").await;
 }
@@ -373,31 +380,18 @@ async fn mutual_tls_against_the_dev_broker() {
         ("security.protocol", "SSL"),
         ("ssl.ca.location", ca.as_str()),
     ];
-    let mut with_cert = base.to_vec();
-    with_cert.extend([
-        ("ssl.certificate.location", client_cert.as_str()),
-        ("ssl.key.location", client_key.as_str()),
-    ]);
+    let with_cert = with_client_cert(&base, &client_cert, &client_key, None);
     round_trip("mTLS", &with_cert).await;
 
     assert_refused(&base, &bs, "requires a client certificate").await;
-    let mut with_stranger = base.to_vec();
-    with_stranger.extend([
-        ("ssl.certificate.location", stranger_cert.as_str()),
-        ("ssl.key.location", stranger_key.as_str()),
-    ]);
+    let with_stranger = with_client_cert(&base, &stranger_cert, &stranger_key, None);
     assert_refused(&with_stranger, &bs, "requires a client certificate").await;
 
     // The client key encrypted (PKCS#8, PBES2): with its password it authenticates; without
     // it, or with a wrong one, construction fails naming ssl.key.password. A legacy
     // OpenSSL-encrypted key is refused naming ssl.key.location, with the command converting it.
     let encrypted = pki.encrypt_key(&client_key, "client-secret");
-    let mut with_encrypted = base.to_vec();
-    with_encrypted.extend([
-        ("ssl.certificate.location", client_cert.as_str()),
-        ("ssl.key.location", encrypted.as_str()),
-        ("ssl.key.password", "client-secret"),
-    ]);
+    let with_encrypted = with_client_cert(&base, &client_cert, &encrypted, Some("client-secret"));
     round_trip("mTLS-encrypted-key", &with_encrypted).await;
     // Java's PEM stores: a truststore file, and a keystore file holding the encrypted key and
     // its chain; then librdkafka's inline PEM strings.
@@ -451,14 +445,7 @@ async fn mutual_tls_against_the_dev_broker() {
             "openssl pkcs8 -topk8",
         ),
     ] {
-        let mut props = base.to_vec();
-        props.extend([
-            ("ssl.certificate.location", client_cert.as_str()),
-            ("ssl.key.location", key.as_str()),
-        ]);
-        if let Some(pw) = password {
-            props.push(("ssl.key.password", pw));
-        }
+        let props = with_client_cert(&base, &client_cert, key, password);
         match AdminClient::from_properties(props).await {
             Err(KafkaError::Config {
                 property: p,
@@ -557,12 +544,7 @@ async fn garbage_on_the_tls_port_closes_only_that_connection() {
 /// generated CA; skipped when kcat is not installed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kcat_over_ssl_to_the_dev_broker() {
-    if std::process::Command::new("kcat")
-        .arg("-V")
-        .output()
-        .is_err()
-    {
-        eprintln!("kcat is not installed: skipped");
+    if !kcat_installed() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
