@@ -2,7 +2,10 @@
 # Builds the cargo test targets named by the arguments (as `cargo test` takes them), then runs
 # every test binary under a time bound, so one hung test fails its binary instead of hanging CI.
 #   scripts/cargo-tests.sh [cargo test selection...] [-- test-binary args...]
-# TEST_BINARY_TIMEOUT (seconds, 900 by default) bounds each binary. Prints each binary's output
+# TEST_BINARY_TIMEOUT (seconds, 900 by default) bounds each binary. ONLY_PACKAGE_DIR (a package
+# dir relative to the root) runs only that package's binaries: with the same selection as an
+# earlier build, that reuses its binaries instead of building the package again with other
+# feature unification (each build of the tests costs gigabytes of disk). Prints each binary's output
 # and, last, one line `cargo-tests: P passed, F failed` that scripts/test-all.sh counts: a build
 # failure, a binary that timed out or crashed before its summary count as failures (a stale
 # binary from an earlier build is never run). Exits non-zero when anything failed.
@@ -27,11 +30,14 @@ fi
 # One line per test binary: its package dir, then its path.
 binaries="$(python3 -c '
 import json, os, sys
+only = sys.argv[2] and os.path.join(sys.argv[3], sys.argv[2])
 for line in open(sys.argv[1]):
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
-        print(os.path.dirname(m["manifest_path"]) + "\t" + m["executable"])
-' "$json")"
+        package_dir = os.path.dirname(m["manifest_path"])
+        if not only or os.path.normpath(package_dir) == os.path.normpath(only):
+            print(package_dir + "\t" + m["executable"])
+' "$json" "${ONLY_PACKAGE_DIR:-}" "$root")"
 
 passed=0
 failed=0

@@ -133,8 +133,9 @@ if ! command -v kcat >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   (timeout 300 apt-get install -y -q kcat || (timeout 300 apt-get update -q && timeout 300 apt-get install -y -q kcat)) >/dev/null 2>&1 \
     || echo "kcat could not be installed: its tests are skipped"
 fi
-cargo_suite "Rust: the workspace against the dev broker" -- \
-  --workspace --exclude krafty-python --all-targets --no-fail-fast
+# The Kafka passes below run the tests package's binaries of this same build.
+workspace_tests=(--workspace --exclude krafty-python --all-targets --no-fail-fast)
+cargo_suite "Rust: the workspace against the dev broker" -- "${workspace_tests[@]}"
 echo "== Rust: doc tests"
 if timeout -k 15 1200 cargo test --workspace --exclude krafty-python --doc 2>&1 | tee "$log"; then :; else
   suites_failed+=("rust-doc")
@@ -144,9 +145,13 @@ passed=$((passed + $(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) pass
 failed=$((failed + $(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')))
 
 echo "== Examples, each against an embedded broker"
-cargo build -q -p krafty-examples --examples || { failed=$((failed + 1)); suites_failed+=("examples:build"); }
+# Built with the workspace's selection, so the tests' build is reused (a `-p` build would unify
+# features differently and compile the crates again).
+binaries_ok=1
+cargo build -q --workspace --exclude krafty-python --examples --bins || binaries_ok=0
+[ "$binaries_ok" = 1 ] || { failed=$((failed + 1)); suites_failed+=("examples and binaries:build"); }
 for example in quickstart producer_callbacks consumer_group keyed_ordering delayed_queue; do
-  if timeout -k 5 300 cargo run -q -p krafty-examples --example "$example"; then
+  if timeout -k 5 300 "target/debug/examples/$example"; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
@@ -169,12 +174,7 @@ fi
 [ "$python_ok" = 1 ] && pytest_suite "Python package against the dev broker" bindings/python
 node_suite "Node package against the dev broker"
 
-if cargo build -q -p krafty-broker --bin krafty-broker; then
-  pytest_suite "Python interop against the dev broker" interop/python
-else
-  failed=$((failed + 1))
-  suites_failed+=("interop:build")
-fi
+[ "$binaries_ok" = 1 ] && pytest_suite "Python interop against the dev broker" interop/python
 
 c_suite "C library (libkrafty) against the in-process dev broker"
 
@@ -196,7 +196,7 @@ if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
         KRAFTY_TEST_MTLS_BOOTSTRAP="127.0.0.1:$((port + 5))" \
         KRAFTY_TEST_SSL_CA="$(KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh ca-path)" \
         KRAFTY_TEST_RESTART_CMD="KAFKA_VERSION=$version PORT=$port $root/scripts/kafka.sh restart" \
-        -- -p krafty-tests --no-fail-fast
+        ONLY_PACKAGE_DIR=tests -- "${workspace_tests[@]}"
       if [ "$first" = 1 ] && [ "$python_ok" = 1 ]; then
         pytest_suite "Python package on Kafka $version" bindings/python KRAFTY_TEST_BOOTSTRAP="$kafka" \
           KRAFTY_TEST_SASL_BOOTSTRAP="127.0.0.1:$((port + 2))" \
@@ -218,7 +218,7 @@ if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
       # The transactional example needs a transaction coordinator: Kafka's, not the dev broker's.
       if [ "$first" = 1 ]; then
         if KRAFTY_BOOTSTRAP="$kafka" timeout -k 5 300 \
-            cargo run -q -p krafty-examples --example exactly_once; then
+            target/debug/examples/exactly_once; then
           passed=$((passed + 1))
         else
           failed=$((failed + 1))
