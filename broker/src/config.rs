@@ -45,6 +45,8 @@ pub struct BrokerConfig {
     /// `cluster.id` (default: a fixed id per data dir, random for in-memory brokers).
     pub cluster_id: Option<String>,
     pub group: GroupConfig,
+    /// The transaction coordinator's `transaction.*` settings.
+    pub txn: crate::txn::TxnConfig,
     /// `sasl.enabled.mechanisms` on SASL listeners (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512;
     /// OAUTHBEARER, with unsecured tokens, only when named).
     pub sasl_enabled_mechanisms: Vec<String>,
@@ -77,6 +79,7 @@ impl Default for BrokerConfig {
             advertised_listeners: Vec::new(),
             cluster_id: None,
             group: GroupConfig::default(),
+            txn: Default::default(),
             sasl_enabled_mechanisms: crate::sasl::DEFAULT_MECHANISMS
                 .iter()
                 .map(|m| m.to_string())
@@ -158,6 +161,15 @@ impl BrokerConfig {
             }
             "socket.request.max.bytes" => {
                 self.socket_request_max_bytes = positive(key, parse(key, value)?)?
+            }
+            "transaction.state.log.num.partitions" => {
+                self.txn.state_log_num_partitions = positive(key, parse(key, value)?)?
+            }
+            "transaction.max.timeout.ms" => {
+                self.txn.max_timeout_ms = positive(key, parse(key, value)?)?
+            }
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                self.txn.abort_timed_out_interval_ms = positive(key, parse(key, value)?)?
             }
             "offsets.topic.num.partitions" => {
                 self.group.offsets_topic_num_partitions = positive(key, parse(key, value)?)?

@@ -58,6 +58,7 @@ mod shared;
 mod sync;
 mod tls;
 pub mod topics;
+pub mod txn;
 
 use crate::sync::{LockExt, RwLockExt};
 use std::io;
@@ -257,6 +258,7 @@ impl BrokerBuilder {
             config: config.clone(),
             topics: topics.clone(),
             groups: groups.clone(),
+            txns: txn::TransactionCoordinator::new(config.txn.clone()),
             faults: Arc::new(Faults::default()),
             next_producer_id: AtomicI64::new(max_pid + 1),
             appended: watch::channel(0).0,
@@ -264,6 +266,8 @@ impl BrokerBuilder {
             sasl,
             authentications: Default::default(),
         });
+        // Before any client connects: transactions a crash left half-ended are finished.
+        shared.txns.load(&shared);
         let mut tasks = Vec::new();
         let mut listeners = Vec::new();
         let mut unauthenticated = Vec::new();
@@ -303,6 +307,10 @@ impl BrokerBuilder {
             stop_rx,
         ));
         tasks.push(retention);
+        tasks.push(tokio::spawn(abort_timed_out_transactions(
+            shared.clone(),
+            shared.stopping.clone(),
+        )));
         tracing::info!(%local_addr, data_dir = ?self.data_dir, "dev broker started");
         Ok(BrokerHandle {
             local_addr,
@@ -388,6 +396,21 @@ async fn retention_task(topics: Arc<TopicManager>, every_ms: u64, mut stop: watc
     loop {
         tokio::select! {
             _ = tick.tick() => topics.enforce_retention(log::now_ms()),
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Aborts transactions open longer than their `transaction.timeout.ms`.
+async fn abort_timed_out_transactions(
+    shared: Arc<shared::Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(shared.txns.abort_interval());
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => shared.txns.abort_expired(&shared, log::now_ms()),
             _ = stop.changed() => return,
         }
     }

@@ -12,6 +12,7 @@ use crate::fault::Faults;
 use crate::group::GroupCoordinator;
 use crate::sasl::SaslUsers;
 use crate::topics::TopicManager;
+use crate::txn::TransactionCoordinator;
 
 /// One listener: its name (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`) and the address
 /// Metadata and FindCoordinator advertise to the clients that connected through it.
@@ -31,6 +32,7 @@ pub struct Shared {
     pub config: Arc<BrokerConfig>,
     pub topics: Arc<TopicManager>,
     pub groups: Arc<GroupCoordinator>,
+    pub txns: TransactionCoordinator,
     pub faults: Arc<Faults>,
     /// The next producer id InitProducerId hands out (above every id found in the logs).
     pub next_producer_id: AtomicI64,

@@ -16,6 +16,27 @@ use crate::log::{LogConfig, PartitionLog, SharedLog};
 
 /// Name of the internal offsets topic.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// Name of the internal topic of the transaction coordinator (created by the first
+/// transactional InitProducerId, as Kafka does).
+pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
+
+/// Whether `name` is one of the broker's own topics (listed as internal, never deleted).
+pub fn is_internal(name: &str) -> bool {
+    name == OFFSETS_TOPIC || name == TRANSACTION_STATE_TOPIC
+}
+
+/// The partition of an internal topic with `partitions` partitions that holds `key` (a group
+/// or transactional id): Java's `Utils.abs(key.hashCode()) % partitions`, so the layout
+/// matches Kafka's.
+pub fn coordinator_partition(key: &str, partitions: usize) -> i32 {
+    let n = partitions.max(1) as i32;
+    // String.hashCode over UTF-16 code units; Utils.abs maps i32::MIN to 0.
+    let h = key
+        .encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32));
+    let abs = if h == i32::MIN { 0 } else { h.abs() };
+    abs % n
+}
 const META_FILE: &str = "krafty-topics.meta";
 
 /// One topic.
@@ -176,7 +197,7 @@ impl TopicManager {
             let topic = Topic {
                 name: name.to_string(),
                 id,
-                internal: name == OFFSETS_TOPIC,
+                internal: is_internal(name),
                 overrides,
                 partitions: RwLock::new(logs),
             };
@@ -269,7 +290,7 @@ impl TopicManager {
         let topic = Arc::new(Topic {
             name: name.to_string(),
             id: uuid::Uuid::new_v4(),
-            internal: name == OFFSETS_TOPIC,
+            internal: is_internal(name),
             overrides,
             partitions: RwLock::new(logs),
         });
@@ -285,7 +306,7 @@ impl TopicManager {
     /// Deletes a topic and its data.
     pub fn delete(&self, name: &str) -> Result<(), TopicError> {
         let _guard = self.change.locked();
-        if name == OFFSETS_TOPIC {
+        if is_internal(name) {
             return Err(err(73, "internal topics cannot be deleted"));
         }
         let topic = self

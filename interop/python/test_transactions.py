@@ -1,18 +1,21 @@
-"""read_committed against a broker with transactions (Apache Kafka; the dev broker has none, see
-the README's known differences): librdkafka commits one transaction and aborts another, and the
+"""Transactions across clients, on the dev broker and on Apache Kafka: librdkafka (a
+transactional producer we did not write) commits one transaction and aborts another, and the
 Krafty consumer sees only the committed records with read_committed, and every data record
-(never the control markers) with read_uncommitted."""
+(never the control markers) with read_uncommitted; a read_committed librdkafka consumer agrees."""
 import json
+import os
+import shutil
+import subprocess
+import time
 import uuid
 
 import pytest
 
+from conftest import ROOT
 from test_krafty_interop import create, failed_into, krafty
 
 
 def test_read_committed_skips_aborted_transactions(cluster, topic):
-    if cluster.restart is not None:
-        pytest.skip("the dev broker has no transactions (README: known differences)")
     from confluent_kafka import Producer
 
     create(cluster, topic, 1)
@@ -38,3 +41,61 @@ def test_read_committed_skips_aborted_transactions(cluster, topic):
     # Offsets: c1 0, c2 1, commit marker 2, a1 3, a2 4, abort marker 5, c3 6, marker 7.
     assert read("read_committed") == [(0, "c1"), (1, "c2"), (6, "c3")]
     assert read("read_uncommitted") == [(0, "c1"), (1, "c2"), (3, "a1"), (4, "a2"), (6, "c3")]
+
+    from confluent_kafka import Consumer
+
+    c = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": f"g-{uuid.uuid4().hex[:8]}",
+                  "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+                  "enable.auto.commit": False})
+    c.subscribe([topic])
+    seen, deadline = [], time.monotonic() + 30
+    while len(seen) < 3 and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error() is None:
+            seen.append((m.offset(), m.value().decode()))
+    c.close()
+    assert seen == [(0, "c1"), (1, "c2"), (6, "c3")]
+
+
+def java_classpath():
+    """Apache Kafka 4.4.0's jars (the Java client and its tools), fetched by scripts/kafka.sh."""
+    if shutil.which("java") is None:
+        pytest.skip("no java on PATH (scripts/kafka.sh installs one with the Kafka suites)")
+    env = dict(os.environ, KAFKA_VERSION="4.4.0")
+    done = subprocess.run([os.path.join(ROOT, "scripts", "kafka.sh"), "install"], env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return os.path.join(ROOT, ".cache", "kafka", "4.4.0", "lib", "*")
+
+
+def test_java_transactional_copier_copies_exactly_once(cluster, topic):
+    """Kafka's own exactly-once system-test tool, TransactionalMessageCopier (the Java client's
+    consume-transform-produce with sendOffsetsToTransaction and the consumer's group metadata),
+    copies 2,000 records with random aborts; a read_committed reader sees each exactly once, in
+    order, and the group's committed offset is the input's end."""
+    from confluent_kafka import Producer
+
+    cp = java_classpath()
+    output = f"{topic}-out"
+    create(cluster, topic, 1)
+    create(cluster, output, 1)
+    p = Producer({"bootstrap.servers": cluster.bootstrap, "linger.ms": 5})
+    for i in range(2000):
+        p.produce(topic, value=f"v{i}", key=f"k{i}", partition=0)
+    assert p.flush(30) == 0
+    group = f"copier-{uuid.uuid4().hex[:8]}"
+    copier = subprocess.run(
+        ["java", "-Xmx256M", "-cp", cp, "org.apache.kafka.tools.TransactionalMessageCopier",
+         "--broker-list", cluster.bootstrap, "--transactional-id", f"tx-{group}",
+         "--consumer-group", group, "--input-topic", topic, "--input-partition", "0",
+         "--output-topic", output, "--max-messages", "2000", "--transaction-size", "100",
+         "--enable-random-aborts", "--use-group-metadata"],
+        capture_output=True, text=True, timeout=240)
+    assert copier.returncode == 0, (copier.stdout[-2000:], copier.stderr[-3000:])
+    out = krafty(cluster, "consume", "--topic", output, "--from-beginning", "--format", "json",
+                 "--timeout-ms", "5000", "-X", "isolation.level=read_committed", timeout=120)
+    values = [r["value"] for r in map(json.loads, out.splitlines())]
+    assert values == [f"v{i}" for i in range(2000)]
+    described = krafty(cluster, "groups", "describe", "--group", group)
+    row = next(line.split() for line in described.splitlines() if line.startswith(group))
+    assert row[1:5] == [topic, "0", "2000", "2000"], described

@@ -1,8 +1,9 @@
-//! The transactional producer (protocol v1) against Apache Kafka (`KRAFTY_TEST_BOOTSTRAP`):
-//! commit and abort as a `read_committed` and a `read_uncommitted` consumer see them, zombie
-//! fencing by a second instance with the same `transactional.id`, consumer offsets committed
-//! with the transaction, and every call in the wrong state refused. The dev broker has no
-//! transaction coordinator yet: there `init_transactions` must fail clearly, not hang.
+//! The transactional producer (protocol v1) against the dev broker's transaction coordinator
+//! and Apache Kafka (`KRAFTY_TEST_BOOTSTRAP`): commit and abort as a `read_committed` and a
+//! `read_uncommitted` consumer see them, zombie fencing by a second instance with the same
+//! `transactional.id`, consumer offsets committed with the transaction, a transaction past
+//! its `transaction.timeout.ms` aborted by the coordinator, an open transaction across a broker
+//! restart, and every call in the wrong state refused.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -61,29 +62,11 @@ async fn read_values(
     out
 }
 
-/// The cluster under test when it is Apache Kafka; on the dev broker, checks that
-/// transactions are refused clearly and returns `None`.
-async fn kafka_or_refusal() -> Option<TestCluster> {
-    let cluster = TestCluster::start(2).await;
-    if !cluster.is_embedded() {
-        return Some(cluster);
-    }
-    let p = transactional(&cluster.bootstrap(), "dev-broker-txn").await;
-    let e = within(30, "init_transactions", p.init_transactions())
-        .await
-        .expect_err("the dev broker has no transaction coordinator yet");
-    assert!(e.code().is_some(), "a broker error code, not a hang: {e}");
-    cluster.stop().await;
-    None
-}
-
 /// A committed transaction over two partitions is seen by a read_committed consumer; an
 /// aborted one is not (a read_uncommitted consumer sees both), and the producer goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_records_are_visible_and_aborted_ones_are_not() {
-    let Some(cluster) = kafka_or_refusal().await else {
-        return;
-    };
+    let cluster = TestCluster::start(2).await;
     let bs = cluster.bootstrap();
     let topic = unique_topic("txn-visibility");
     cluster.create_topic(&topic, 2, &[]).await;
@@ -175,9 +158,7 @@ async fn futures_join(
 /// a fatal error; the second commits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_instance_fences_the_old_one() {
-    let Some(cluster) = kafka_or_refusal().await else {
-        return;
-    };
+    let cluster = TestCluster::start(2).await;
     let bs = cluster.bootstrap();
     let topic = unique_topic("txn-fence");
     cluster.create_topic(&topic, 1, &[]).await;
@@ -228,9 +209,7 @@ async fn a_new_instance_fences_the_old_one() {
 /// the committed one it is past the records read, and the output holds each record once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_offsets_commit_with_the_transaction() {
-    let Some(cluster) = kafka_or_refusal().await else {
-        return;
-    };
+    let cluster = TestCluster::start(2).await;
     let bs = cluster.bootstrap();
     let (input, output) = (unique_topic("txn-in"), unique_topic("txn-out"));
     cluster.create_topic(&input, 1, &[]).await;
@@ -343,13 +322,11 @@ async fn calls_in_the_wrong_state_are_refused() {
             ),
         }
     }
-    if !cluster.is_embedded() {
-        within(60, "init", p.init_transactions()).await.unwrap();
-        illegal(p.init_transactions().await, "init twice");
-        illegal(p.commit_transaction().await, "commit without begin");
-        p.begin_transaction().unwrap();
-        illegal(p.begin_transaction(), "begin twice");
-        within(60, "abort", p.abort_transaction()).await.unwrap();
-    }
+    within(60, "init", p.init_transactions()).await.unwrap();
+    illegal(p.init_transactions().await, "init twice");
+    illegal(p.commit_transaction().await, "commit without begin");
+    p.begin_transaction().unwrap();
+    illegal(p.begin_transaction(), "begin twice");
+    within(60, "abort", p.abort_transaction()).await.unwrap();
     cluster.stop().await;
 }

@@ -1,8 +1,8 @@
-"""Transactions with kafka-python's calls: on Apache Kafka (KRAFTY_TEST_BOOTSTRAP) a committed
-transaction is seen by a read_committed consumer and an aborted one is not, the group's offsets
-commit with the transaction (with the consumer's group_metadata() or kafka-python's bare group
-id), and a second producer with the same transactional_id fences the first. On the DevBroker
-(no transaction coordinator yet) init_transactions fails at once with UNSUPPORTED_VERSION."""
+"""Transactions with kafka-python's calls, on the DevBroker and on Apache Kafka
+(KRAFTY_TEST_BOOTSTRAP): a committed transaction is seen by a read_committed consumer and an
+aborted one is not, the group's offsets commit with the transaction (with the consumer's
+group_metadata() or kafka-python's bare group id), and a second producer with the same
+transactional_id fences the first."""
 
 import time
 import uuid
@@ -10,9 +10,9 @@ import uuid
 import pytest
 
 from krafty import ConsumerGroupMetadata, KafkaConsumer, KafkaProducer, TopicPartition
-from krafty.errors import IllegalStateError, KafkaError
+from krafty.errors import KafkaError
 
-from conftest import REAL_KAFKA, create_topic
+from conftest import create_topic
 
 
 def read_committed(bootstrap, topic, n, timeout=30):
@@ -31,32 +31,18 @@ def read_committed(bootstrap, topic, n, timeout=30):
     return got
 
 
-def test_the_dev_broker_refuses_transactions_at_once(bootstrap):
-    if REAL_KAFKA is not None:
-        pytest.skip("the DevBroker's refusal")
-    producer = KafkaProducer(bootstrap_servers=bootstrap, transactional_id="t-dev")
-    started = time.monotonic()
-    with pytest.raises(KafkaError) as caught:
-        producer.init_transactions()
-    assert caught.value.errno == 35 and time.monotonic() - started < 10
-    with pytest.raises(IllegalStateError):
-        producer.begin_transaction()
-    producer.close()
-
-
-@pytest.mark.skipif(REAL_KAFKA is None, reason="needs a transaction coordinator (Apache Kafka)")
 @pytest.mark.parametrize("by_group_id", [False, True])
-def test_consume_transform_produce_commits_once(by_group_id):
+def test_consume_transform_produce_commits_once(bootstrap, by_group_id):
     input_topic, output_topic = (f"txn-{x}-{uuid.uuid4().hex[:8]}" for x in ("in", "out"))
-    create_topic(REAL_KAFKA, input_topic, 1)
-    create_topic(REAL_KAFKA, output_topic, 1)
-    seed = KafkaProducer(bootstrap_servers=REAL_KAFKA)
+    create_topic(bootstrap, input_topic, 1)
+    create_topic(bootstrap, output_topic, 1)
+    seed = KafkaProducer(bootstrap_servers=bootstrap)
     for i in range(3):
         seed.send(input_topic, f"in{i}".encode(), partition=0)
     seed.flush()
     seed.close()
     group = f"g-{uuid.uuid4().hex[:8]}"
-    consumer = KafkaConsumer(input_topic, bootstrap_servers=REAL_KAFKA, group_id=group,
+    consumer = KafkaConsumer(input_topic, bootstrap_servers=bootstrap, group_id=group,
                              auto_offset_reset="earliest", enable_auto_commit=False,
                              isolation_level="read_committed")
     records, deadline = [], time.monotonic() + 30
@@ -67,7 +53,7 @@ def test_consume_transform_produce_commits_once(by_group_id):
     assert isinstance(meta, ConsumerGroupMetadata) and meta.group_id == group
     tp = TopicPartition(input_topic, 0)
 
-    producer = KafkaProducer(bootstrap_servers=REAL_KAFKA,
+    producer = KafkaProducer(bootstrap_servers=bootstrap,
                              transactional_id=f"copier-{uuid.uuid4().hex[:8]}")
     producer.init_transactions()
     producer.begin_transaction()
@@ -83,19 +69,18 @@ def test_consume_transform_produce_commits_once(by_group_id):
     producer.close()
     assert consumer.committed(tp) == 3
     consumer.close()
-    assert read_committed(REAL_KAFKA, output_topic, 3) == [b"IN0", b"IN1", b"IN2"]
+    assert read_committed(bootstrap, output_topic, 3) == [b"IN0", b"IN1", b"IN2"]
 
 
-@pytest.mark.skipif(REAL_KAFKA is None, reason="needs a transaction coordinator (Apache Kafka)")
-def test_a_second_producer_fences_the_first():
+def test_a_second_producer_fences_the_first(bootstrap):
     topic = f"txn-fence-{uuid.uuid4().hex[:8]}"
-    create_topic(REAL_KAFKA, topic, 1)
+    create_topic(bootstrap, topic, 1)
     tid = f"zombie-{uuid.uuid4().hex[:8]}"
-    old = KafkaProducer(bootstrap_servers=REAL_KAFKA, transactional_id=tid)
+    old = KafkaProducer(bootstrap_servers=bootstrap, transactional_id=tid)
     old.init_transactions()
     old.begin_transaction()
     old.send(topic, b"zombie").get(timeout=30)
-    new = KafkaProducer(bootstrap_servers=REAL_KAFKA, transactional_id=tid)
+    new = KafkaProducer(bootstrap_servers=bootstrap, transactional_id=tid)
     new.init_transactions()
     with pytest.raises(KafkaError) as caught:
         old.commit_transaction()
@@ -105,4 +90,4 @@ def test_a_second_producer_fences_the_first():
     new.commit_transaction()
     new.close()
     old.close()
-    assert read_committed(REAL_KAFKA, topic, 1) == [b"new"]
+    assert read_committed(bootstrap, topic, 1) == [b"new"]

@@ -3,7 +3,8 @@
 //! A fetch that finds too little data waits on the broker's append signal (a `watch` bumped
 //! after every append) or until `max_wait_ms`, then reads again: no timer loop. Fetch sessions
 //! (KIP-227) are not kept: every answer has session id 0, which tells clients to keep sending
-//! full fetch requests.
+//! full fetch requests. A read_committed fetch (isolation level 1) reads up to the last stable
+//! offset and lists the aborted transactions in what it returns, so the consumer drops them.
 
 use crate::sync::LockExt;
 use std::time::Duration;
@@ -45,6 +46,7 @@ fn read_once(shared: &Shared, req: &FetchRequest) -> (FetchResponse, usize, bool
     };
     let mut total = 0usize;
     let mut errors = false;
+    let read_committed = req.isolation_level == 1;
     let responses = req
         .topics
         .iter()
@@ -78,14 +80,31 @@ fn read_once(shared: &Shared, req: &FetchRequest) -> (FetchResponse, usize, bool
                     };
                     let log = log.locked();
                     let (start, end) = (log.log_start_offset(), log.log_end_offset());
+                    let stable = log.last_stable_offset();
                     let r = r
                         .with_high_watermark(end)
-                        .with_last_stable_offset(end)
+                        .with_last_stable_offset(stable)
                         .with_log_start_offset(start);
                     let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
+                    let below = if read_committed { stable } else { i64::MAX };
                     // Kafka returns at least one batch from the first partition with data, so a
                     // batch larger than the limits never blocks a consumer.
-                    match log.read(p.fetch_offset, limit, total == 0) {
+                    match log.read_below(p.fetch_offset, limit, total == 0, below) {
+                        Ok(records) if read_committed => {
+                            total += records.len();
+                            budget = budget.saturating_sub(records.len());
+                            let aborted = log
+                                .aborted_between(p.fetch_offset, stable)
+                                .into_iter()
+                                .map(|a| {
+                                    AbortedTransaction::default()
+                                        .with_producer_id(ProducerId(a.producer_id))
+                                        .with_first_offset(a.first_offset)
+                                })
+                                .collect();
+                            r.with_records(Some(records))
+                                .with_aborted_transactions(Some(aborted))
+                        }
                         Ok(records) => {
                             total += records.len();
                             budget = budget.saturating_sub(records.len());

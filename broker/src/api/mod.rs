@@ -2,7 +2,10 @@
 //!
 //! The advertised ranges follow what real clients send (see shared PROTOCOL-FACTS): Fetch stops
 //! at v12 and Produce at v12 because later versions address topics by id only; OffsetCommit
-//! and OffsetFetch stop at v9; no KIP-848 ConsumerGroupHeartbeat (classic groups only).
+//! and OffsetFetch stop at v9; no KIP-848 ConsumerGroupHeartbeat (classic groups only). The
+//! transaction APIs stop before KIP-890's second phase (EndTxn v5, AddPartitionsToTxn v4 are
+//! for transaction version 2 and broker-to-broker verification), so clients use the v1
+//! transaction protocol.
 
 mod admin;
 mod cluster;
@@ -10,6 +13,7 @@ mod fetch;
 mod injected;
 mod offsets;
 mod produce;
+mod txn;
 
 pub use injected::throttle_field;
 
@@ -46,6 +50,12 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 1),
     // Handled by the connection (`server.rs`, `sasl.rs`). Min 0 is advertised because
     // librdkafka finds no SASL support without it; after a v0 handshake the pre-KIP-152 client
     // would send raw tokens, which are not spoken here (they close the connection).
@@ -116,7 +126,26 @@ pub async fn handle(
             ResponseKind::DeleteRecords(offsets::delete_records(shared, r))
         }
         RequestKind::InitProducerId(r) => {
-            ResponseKind::InitProducerId(produce::init_producer_id(shared, r))
+            ResponseKind::InitProducerId(match r.transactional_id.as_deref() {
+                Some(id) => txn::init_producer_id(shared, id, &r, version),
+                None => produce::init_producer_id(shared, r),
+            })
+        }
+        RequestKind::AddPartitionsToTxn(r) => {
+            ResponseKind::AddPartitionsToTxn(txn::add_partitions_to_txn(shared, r, version))
+        }
+        RequestKind::AddOffsetsToTxn(r) => {
+            ResponseKind::AddOffsetsToTxn(txn::add_offsets_to_txn(shared, r, version))
+        }
+        RequestKind::EndTxn(r) => ResponseKind::EndTxn(txn::end_txn(shared, r, version)),
+        RequestKind::TxnOffsetCommit(r) => {
+            ResponseKind::TxnOffsetCommit(groups.txn_offset_commit(r, version).await)
+        }
+        RequestKind::DescribeTransactions(r) => {
+            ResponseKind::DescribeTransactions(txn::describe_transactions(shared, r))
+        }
+        RequestKind::ListTransactions(r) => {
+            ResponseKind::ListTransactions(txn::list_transactions(shared, r))
         }
         RequestKind::CreateTopics(r) => {
             ResponseKind::CreateTopics(admin::create_topics(shared, r, version))

@@ -9,8 +9,10 @@ use kafka_protocol::messages::*;
 use crate::shared::Shared;
 
 /// ListOffsets: -1 latest, -2 earliest, -3 max timestamp, else the first offset at or after
-/// the timestamp (-1 when none).
+/// the timestamp (-1 when none). With read_committed (isolation level 1) latest is the last
+/// stable offset and a timestamp lookup finds nothing past it.
 pub fn list_offsets(shared: &Shared, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    let read_committed = req.isolation_level == 1;
     // Leader epochs exist from v4; the codec refuses them below.
     let epoch = if version >= 4 { 0 } else { -1 };
     let topics = req
@@ -36,11 +38,19 @@ pub fn list_offsets(shared: &Shared, req: ListOffsetsRequest, version: i16) -> L
                         return r.with_error_code(3).with_timestamp(-1).with_offset(-1);
                     };
                     let log = log.locked();
+                    let visible_end = if read_committed {
+                        log.last_stable_offset()
+                    } else {
+                        log.log_end_offset()
+                    };
                     let (offset, ts) = match p.timestamp {
-                        -1 => (log.log_end_offset(), -1),
+                        -1 => (visible_end, -1),
                         -2 => (log.log_start_offset(), -1),
                         -3 => log.max_timestamp().unwrap_or((-1, -1)),
-                        ts => log.offset_for_timestamp(ts).unwrap_or((-1, -1)),
+                        ts => log
+                            .offset_for_timestamp(ts)
+                            .filter(|(offset, _)| *offset < visible_end)
+                            .unwrap_or((-1, -1)),
                     };
                     r.with_offset(offset).with_timestamp(ts)
                 })

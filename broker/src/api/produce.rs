@@ -71,19 +71,11 @@ pub fn produce(shared: &Shared, req: ProduceRequest, _version: i16) -> Option<Pr
     Some(ProduceResponse::default().with_responses(responses))
 }
 
-/// InitProducerId for idempotent producers: a fresh id, or the same id with a bumped epoch
-/// when the producer sends its current id and epoch (KIP-360).
+/// InitProducerId for idempotent producers (no transactional id; `txn.rs` has the others): a
+/// fresh id, or the same id with a bumped epoch when the producer sends its current id and
+/// epoch (KIP-360).
 pub fn init_producer_id(shared: &Shared, req: InitProducerIdRequest) -> InitProducerIdResponse {
     let r = InitProducerIdResponse::default();
-    if let Some(tid) = &req.transactional_id {
-        // Kafka refuses an empty transactional id; transactions themselves are not
-        // implemented by the dev broker.
-        let code = if tid.is_empty() { 42 } else { 35 };
-        return r
-            .with_error_code(code)
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1);
-    }
     if req.producer_id.0 >= 0 && req.producer_epoch >= 0 && req.producer_epoch < i16::MAX - 1 {
         return r
             .with_producer_id(req.producer_id)

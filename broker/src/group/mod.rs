@@ -15,6 +15,7 @@
 mod persist;
 mod requests;
 mod state;
+mod txn_offsets;
 
 use crate::sync::LockExt;
 use std::collections::HashMap;
@@ -61,6 +62,9 @@ impl Default for GroupConfig {
     }
 }
 
+/// An offset a transaction committed (group, topic partition, offset), met while replaying.
+type PendingOffset = (String, (String, i32), Committed);
+
 /// Tells the coordinator whether a topic partition exists (for OffsetCommit validation).
 pub type PartitionExists = Arc<dyn Fn(&str, i32) -> bool + Send + Sync>;
 
@@ -80,12 +84,6 @@ pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Group>>,
     offsets_logs: Vec<SharedLog>,
     partition_exists: PartitionExists,
-}
-
-/// Java's `String.hashCode` over UTF-16 code units.
-fn java_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
 }
 
 impl GroupCoordinator {
@@ -117,17 +115,13 @@ impl GroupCoordinator {
 
     /// `__consumer_offsets` partition for a group: Java's `Utils.abs(groupId.hashCode()) % n`.
     pub fn partition_for(&self, group_id: &str) -> i32 {
-        let n = self.offsets_logs.len().max(1) as i32;
-        // Utils.abs maps i32::MIN to 0, unlike i32::abs.
-        let h = java_hash(group_id);
-        let abs = if h == i32::MIN { 0 } else { h.abs() };
-        abs % n
+        crate::topics::coordinator_partition(group_id, self.offsets_logs.len())
     }
 
     /// Replays every offsets partition.
     fn load(&self) {
         let mut groups = self.groups.locked();
-        for log in &self.offsets_logs {
+        for (partition, log) in self.offsets_logs.iter().enumerate() {
             let log = log.locked();
             let Ok(bytes) = log.read(log.log_start_offset(), usize::MAX, true) else {
                 continue;
@@ -136,8 +130,40 @@ impl GroupCoordinator {
                 tracing::warn!("skipping an undecodable __consumer_offsets partition");
                 continue;
             };
+            // Offsets committed inside a transaction wait for its marker (TxnOffsetCommit).
+            let mut pending: HashMap<i64, Vec<PendingOffset>> = HashMap::new();
             for record in sets.iter().flat_map(|s| s.records.iter()) {
                 let Some(key) = &record.key else { continue };
+                if record.control {
+                    let commit = key.get(2..4) == Some(&[0, 1][..]);
+                    for (group, tp, c) in pending.remove(&record.producer_id).unwrap_or_default() {
+                        if commit {
+                            let g = groups
+                                .entry(group.clone())
+                                .or_insert_with(|| Group::new(&group));
+                            g.offsets.insert(tp, c);
+                        }
+                    }
+                    continue;
+                }
+                if record.transactional {
+                    if let Some(OffsetsRecord::Offset {
+                        group,
+                        topic,
+                        partition,
+                        value: Some(v),
+                    }) = OffsetsRecord::decode(key, record.value.as_ref())
+                    {
+                        let c = Committed {
+                            offset: v.offset,
+                            leader_epoch: v.leader_epoch,
+                            metadata: v.metadata,
+                        };
+                        let entry = pending.entry(record.producer_id).or_default();
+                        entry.push((group, (topic, partition), c));
+                    }
+                    continue;
+                }
                 match OffsetsRecord::decode(key, record.value.as_ref()) {
                     Some(OffsetsRecord::Offset {
                         group,
@@ -179,6 +205,16 @@ impl GroupCoordinator {
                     None => {}
                 }
             }
+            // Transactions still open: their coordinator ends them (or times them out).
+            for (producer_id, offsets) in pending {
+                for (group, tp, c) in offsets {
+                    debug_assert_eq!(self.partition_for(&group) as usize, partition);
+                    let g = groups
+                        .entry(group.clone())
+                        .or_insert_with(|| Group::new(&group));
+                    g.pending_txn.entry(producer_id).or_default().insert(tp, c);
+                }
+            }
         }
         if !groups.is_empty() {
             tracing::info!(
@@ -193,12 +229,22 @@ impl GroupCoordinator {
     /// topic is INVALID_COMMIT_OFFSET_SIZE (28); a storage failure NOT_COORDINATOR (16), which
     /// the client retries after looking the coordinator up again.
     fn persist(&self, group: &str, records: &[OffsetsRecord]) -> Result<(), i16> {
+        self.persist_as(group, records, None)
+    }
+
+    /// [`persist`](Self::persist), inside `producer`'s (id, epoch) transaction when given.
+    fn persist_as(
+        &self,
+        group: &str,
+        records: &[OffsetsRecord],
+        producer: Option<(i64, i16)>,
+    ) -> Result<(), i16> {
         if records.is_empty() {
             return Ok(());
         }
         let log = &self.offsets_logs[self.partition_for(group) as usize];
         let now = now_ms();
-        let batch = persist::encode_batch(records, now);
+        let batch = persist::encode_batch(records, producer, now);
         log.locked()
             .append_internal(batch, now)
             .map(|_| ())

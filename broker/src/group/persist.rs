@@ -6,9 +6,6 @@
 //! A null value is a tombstone (offset or group deleted).
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 
 /// One decoded `__consumer_offsets` record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,38 +197,12 @@ impl OffsetsRecord {
 }
 
 /// One uncompressed v2 batch holding `records`, ready for `PartitionLog::append_internal`.
-pub fn encode_batch(records: &[OffsetsRecord], now_ms: i64) -> Bytes {
-    let records: Vec<Record> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder keeps records in one batch while offset - sequence is constant.
-            sequence: -1 + i as i32,
-            timestamp: now_ms,
-            key: Some(r.key()),
-            value: r.value(),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
+pub fn encode_batch(records: &[OffsetsRecord], producer: Option<(i64, i16)>, now_ms: i64) -> Bytes {
+    crate::log::internal_batch(
+        records.iter().map(|r| (r.key(), r.value())),
+        producer,
+        now_ms,
     )
-    .expect("encoding an uncompressed batch cannot fail");
-    buf.freeze()
 }
 
 #[cfg(test)]

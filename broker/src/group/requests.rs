@@ -446,31 +446,13 @@ impl GroupCoordinator {
     ) -> OffsetCommitResponse {
         let mut groups = self.groups.locked();
         let group_id = req.group_id.to_string();
-        let generation = req.generation_id_or_member_epoch;
-        let member_id = req.member_id.to_string();
-        let group_code = if group_id.is_empty() {
-            24
-        } else {
-            match groups.get(&group_id) {
-                None if generation < 0 => 0,
-                None => 25,
-                Some(g) if generation < 0 && member_id.is_empty() && g.members.is_empty() => 0,
-                Some(g) => match g.members.get(&member_id) {
-                    None => 25,
-                    Some(m)
-                        if m.instance_id.as_deref()
-                            != req.group_instance_id.as_ref().map(|s| s.as_str()) =>
-                    {
-                        82
-                    }
-                    Some(_) if generation != g.generation => 22,
-                    // Members commit while rejoining (eager revocation); not while the
-                    // leader's assignment is pending.
-                    Some(_) if g.state == GroupState::CompletingRebalance => 27,
-                    Some(_) => 0,
-                },
-            }
-        };
+        let group_code = commit_membership_error(
+            groups.get(&group_id),
+            &group_id,
+            req.generation_id_or_member_epoch,
+            req.member_id.as_str(),
+            req.group_instance_id.as_ref().map(|s| s.as_str()),
+        );
         let mut accepted = Vec::new();
         let topics = req
             .topics
@@ -541,6 +523,20 @@ impl GroupCoordinator {
 
     pub async fn offset_fetch(&self, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
         let groups = self.groups.locked();
+        // KIP-447: with require_stable, a partition with offsets pending in an open
+        // transaction answers UNSTABLE_OFFSET_COMMIT (88) until the transaction ends.
+        let stability = |group_id: &str, topic: &str, p: i32| -> i16 {
+            let pending = groups.get(group_id).is_some_and(|g| {
+                g.pending_txn
+                    .values()
+                    .any(|offsets| offsets.contains_key(&(topic.to_string(), p)))
+            });
+            if req.require_stable && pending {
+                88
+            } else {
+                0
+            }
+        };
         // Committed offsets of one group, for the requested partitions (None = all).
         let fetch = |group_id: &str,
                      wanted: Option<Vec<(String, Vec<i32>)>>|
@@ -604,6 +600,11 @@ impl GroupCoordinator {
                                                 metadata: String::new(),
                                             });
                                             OffsetFetchResponsePartitions::default()
+                                                .with_error_code(stability(
+                                                    rg.group_id.as_str(),
+                                                    &t,
+                                                    p,
+                                                ))
                                                 .with_partition_index(p)
                                                 .with_committed_offset(c.offset)
                                                 .with_committed_leader_epoch(c.leader_epoch)
@@ -639,6 +640,7 @@ impl GroupCoordinator {
                                     metadata: String::new(),
                                 });
                                 OffsetFetchResponsePartition::default()
+                                    .with_error_code(stability(req.group_id.as_str(), &t, p))
                                     .with_partition_index(p)
                                     .with_committed_offset(c.offset)
                                     .with_committed_leader_epoch(c.leader_epoch)
@@ -786,4 +788,33 @@ fn self_members(g: &Group, protocol: &str) -> Vec<JoinGroupResponseMember> {
                 .with_metadata(m.metadata_for(protocol))
         })
         .collect()
+}
+
+/// Why a commit from this member is refused (0: it is not). A commit with no generation and no
+/// member id (a consumer outside any group, or a transactional commit by an old client) is
+/// accepted while the group has no members.
+pub(super) fn commit_membership_error(
+    group: Option<&Group>,
+    group_id: &str,
+    generation: i32,
+    member_id: &str,
+    instance_id: Option<&str>,
+) -> i16 {
+    if group_id.is_empty() {
+        return 24; // INVALID_GROUP_ID
+    }
+    match group {
+        None if generation < 0 => 0,
+        None => 25,
+        Some(g) if generation < 0 && member_id.is_empty() && g.members.is_empty() => 0,
+        Some(g) => match g.members.get(member_id) {
+            None => 25,
+            Some(m) if m.instance_id.as_deref() != instance_id => 82,
+            Some(_) if generation != g.generation => 22,
+            // Members commit while rejoining (eager revocation); not while the leader's
+            // assignment is pending.
+            Some(_) if g.state == GroupState::CompletingRebalance => 27,
+            Some(_) => 0,
+        },
+    }
 }

@@ -90,6 +90,9 @@ pub struct Group {
     /// rebalance completes.
     pub initial_delay_until: Option<Instant>,
     pub offsets: HashMap<(String, i32), Committed>,
+    /// Offsets committed inside a producer's open transaction (TxnOffsetCommit), by producer
+    /// id: committed when its COMMIT marker is written, dropped on ABORT.
+    pub pending_txn: HashMap<i64, HashMap<(String, i32), Committed>>,
 }
 
 impl Group {
@@ -107,6 +110,7 @@ impl Group {
             rebalance_deadline: None,
             initial_delay_until: None,
             offsets: HashMap::new(),
+            pending_txn: HashMap::new(),
         }
     }
 

@@ -10,10 +10,13 @@
 //! every method is synchronous and short.
 
 mod batch;
+mod build;
+mod control;
 mod index;
 mod producer_state;
 mod records;
 mod segment;
+mod txn_index;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -22,6 +25,9 @@ use std::sync::{Arc, Mutex};
 use bytes::{Bytes, BytesMut};
 
 pub use batch::{BatchHeader, HEADER_LEN};
+pub use build::internal_batch;
+pub use control::ControlType;
+pub use txn_index::AbortedTxn;
 
 /// A batch of `n` records, for other modules' tests.
 #[cfg(test)]
@@ -30,6 +36,7 @@ pub(crate) fn batch_for_tests(n: usize) -> Bytes {
 }
 use producer_state::{ProducerState, SequenceCheck};
 use segment::Segment;
+use txn_index::TxnIndex;
 
 /// A partition log shared between request handlers.
 pub type SharedLog = Arc<Mutex<PartitionLog>>;
@@ -103,6 +110,8 @@ pub struct PartitionLog {
     segments: Vec<Segment>,
     log_start_offset: i64,
     producers: ProducerState,
+    /// Open and aborted transactions (the LSO and read_committed fetches).
+    txns: TxnIndex,
 }
 
 /// File in the partition directory keeping the log start offset moved by DeleteRecords.
@@ -118,10 +127,12 @@ fn error(code: i16, message: impl Into<String>) -> AppendError {
 impl PartitionLog {
     /// Opens the log in `dir` (created if missing), recovering the active segment: CRCs are
     /// checked, a torn tail is truncated, missing indexes are rebuilt, and idempotent producer
-    /// state is rebuilt from the batches. `None` gives an in-memory log.
+    /// state and transactions (open ones, aborted ones and their `.txnindex` files) are rebuilt
+    /// from the batches. `None` gives an in-memory log.
     pub fn open(dir: Option<&Path>, config: LogConfig) -> io::Result<PartitionLog> {
         let now = now_ms();
         let mut producers = ProducerState::default();
+        let mut txns = TxnIndex::default();
         let mut segments = Vec::new();
         let mut log_start_offset = 0;
         if let Some(dir) = dir {
@@ -142,7 +153,10 @@ impl PartitionLog {
                     config.index_interval_bytes,
                     i == last,
                     now,
-                    &mut |h| producers.record(h),
+                    &mut |h, marker| {
+                        producers.record(h);
+                        txns.on_batch(h, marker, h.last_offset() + 1);
+                    },
                 )?;
                 segments.push(seg);
             }
@@ -161,12 +175,17 @@ impl PartitionLog {
         log_start_offset = log_start_offset.max(segments[0].base_offset);
         let end = segments.last().map_or(0, |s| s.next_offset);
         log_start_offset = log_start_offset.min(end);
+        txns.drop_below(log_start_offset);
+        for seg in &segments {
+            seg.rewrite_txn_index(txns.aborted_in_segment(seg.base_offset, seg.next_offset))?;
+        }
         Ok(PartitionLog {
             dir: dir.map(Path::to_path_buf),
             config,
             segments,
             log_start_offset,
             producers,
+            txns,
         })
     }
 
@@ -267,6 +286,16 @@ impl PartitionLog {
         self.maybe_roll(bytes.len(), now_ms).map_err(io_error)?;
         self.active().append(&bytes, &h).map_err(io_error)?;
         self.producers.record(&h);
+        if h.is_transactional() {
+            let marker = h
+                .is_control()
+                .then(|| control::control_type(&bytes))
+                .flatten();
+            let end = self.log_end_offset();
+            if let Some(aborted) = self.txns.on_batch(&h, marker, end) {
+                self.active().append_aborted(&aborted).map_err(io_error)?;
+            }
+        }
         Ok(AppendResult {
             base_offset,
             last_offset: h.last_offset(),
@@ -274,6 +303,57 @@ impl PartitionLog {
             log_start_offset: self.log_start_offset,
             duplicate: false,
         })
+    }
+
+    /// Writes a transaction marker (COMMIT or ABORT) for `producer_id`, as the transaction
+    /// coordinator does for every partition of an ending transaction. A marker older than the
+    /// producer's epoch here is refused with INVALID_PRODUCER_EPOCH (47).
+    pub fn append_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendResult, AppendError> {
+        if let Some(current) = self.producers.epoch_of(producer_id) {
+            if producer_epoch < current {
+                return Err(error(
+                    47,
+                    format!(
+                        "marker epoch {producer_epoch} is older than producer {producer_id}'s epoch {current}"
+                    ),
+                ));
+            }
+        }
+        let batch = control::marker_batch(
+            producer_id,
+            producer_epoch,
+            commit,
+            coordinator_epoch,
+            now_ms,
+        );
+        self.append_checked(batch, now_ms, false)
+    }
+
+    /// The last stable offset: below it every transaction is decided.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.txns.last_stable_offset(self.log_end_offset())
+    }
+
+    /// Aborted transactions a read_committed fetch of `[from, to)` lists.
+    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+        self.txns.aborted_between(from, to)
+    }
+
+    /// The epoch this partition last saw from `producer_id` (fencing internal writes).
+    pub fn producer_epoch(&self, producer_id: i64) -> Option<i16> {
+        self.producers.epoch_of(producer_id)
+    }
+
+    /// Producers with a transaction open in this partition.
+    pub fn open_transactions(&self) -> Vec<i64> {
+        self.txns.open_producers().collect()
     }
 
     fn active(&mut self) -> &mut Segment {
@@ -312,6 +392,18 @@ impl PartitionLog {
     /// Reads whole batches starting with the one that holds `offset`, up to `max_bytes`; when
     /// `min_one` the first batch is returned even if larger. `Err(code)` is OFFSET_OUT_OF_RANGE.
     pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<Bytes, i16> {
+        self.read_below(offset, max_bytes, min_one, i64::MAX)
+    }
+
+    /// [`read`](Self::read) stopping before the first batch that starts at or past `limit`
+    /// (the LSO for read_committed).
+    pub fn read_below(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        limit: i64,
+    ) -> Result<Bytes, i16> {
         if offset < self.log_start_offset || offset > self.log_end_offset() {
             return Err(1);
         }
@@ -329,8 +421,14 @@ impl PartitionLog {
                 0
             };
             let mut len = 0usize;
+            let mut at_limit = false;
             for b in seg.scan_from(start) {
-                let size = b.map_err(|_| -1i16)?.header.total_size();
+                let header = b.map_err(|_| -1i16)?.header;
+                if header.base_offset >= limit {
+                    at_limit = true;
+                    break;
+                }
+                let size = header.total_size();
                 if size > budget - len && !(need_one && out.is_empty() && len == 0) {
                     break;
                 }
@@ -345,7 +443,7 @@ impl PartitionLog {
             }
             out.extend_from_slice(&seg.read_at(start, len).map_err(|_| -1i16)?);
             budget = budget.saturating_sub(len);
-            if budget == 0 {
+            if budget == 0 || at_limit {
                 break;
             }
         }
@@ -434,6 +532,7 @@ impl PartitionLog {
         while self.segments.len() > 1 && self.segments[0].next_offset <= self.log_start_offset {
             self.segments.remove(0).delete()?;
         }
+        self.txns.drop_below(self.log_start_offset);
         Ok(())
     }
 
@@ -462,6 +561,7 @@ impl PartitionLog {
             deleted += 1;
         }
         self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset);
+        self.txns.drop_below(self.log_start_offset);
         deleted
     }
 

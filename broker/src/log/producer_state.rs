@@ -136,6 +136,11 @@ impl ProducerState {
         });
     }
 
+    /// The epoch this partition last saw from `producer_id`.
+    pub fn epoch_of(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|e| e.epoch)
+    }
+
     pub fn max_producer_id(&self) -> i64 {
         self.max_producer_id
     }

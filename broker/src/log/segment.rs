@@ -9,7 +9,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::batch::{self, BatchHeader, HEADER_LEN};
+use super::control::{self, ControlType, CONTROL_PREFIX_LEN};
 use super::index::{self, OffsetEntry, TimeEntry};
+use super::txn_index::AbortedTxn;
 
 /// Kafka's file name for a segment: the base offset as 20 zero-padded digits.
 pub fn file_stem(base_offset: i64) -> String {
@@ -96,14 +98,15 @@ impl Segment {
 
     /// Opens an existing on-disk segment. Scans every batch header to rebuild the indexes and
     /// the segment's end; with `check_crc` (the active segment) a torn or corrupt tail is
-    /// truncated. Calls `on_batch` for each valid batch (producer-state rebuild).
+    /// truncated. Calls `on_batch` for each valid batch, with a control batch's marker type
+    /// (producer-state and transaction rebuild).
     pub fn open(
         dir: &Path,
         base_offset: i64,
         index_interval: usize,
         check_crc: bool,
         now_ms: i64,
-        on_batch: &mut dyn FnMut(&BatchHeader),
+        on_batch: &mut dyn FnMut(&BatchHeader, Option<ControlType>),
     ) -> io::Result<Segment> {
         let stem = file_stem(base_offset);
         let log = OpenOptions::new()
@@ -162,7 +165,12 @@ impl Segment {
                 break;
             }
             seg.track(pos, &header);
-            on_batch(&header);
+            let marker = if header.is_control() {
+                control::control_type(&seg.read_at(pos, CONTROL_PREFIX_LEN.min(size as usize))?)
+            } else {
+                None
+            };
+            on_batch(&header, marker);
             pos += size;
             good_end = pos;
         }
@@ -376,11 +384,38 @@ impl Segment {
         Ok(())
     }
 
+    /// Adds an aborted transaction whose ABORT marker this segment holds to its `.txnindex`.
+    pub fn append_aborted(&mut self, aborted: &AbortedTxn) -> io::Result<()> {
+        if let Storage::Disk { dir, .. } = &self.storage {
+            let path = dir.join(format!("{}.txnindex", file_stem(self.base_offset)));
+            let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+            f.write_all(&aborted.encode())?;
+        }
+        Ok(())
+    }
+
+    /// Writes the `.txnindex` from the aborted transactions found by recovery (none: no file).
+    pub fn rewrite_txn_index<'a>(
+        &self,
+        aborted: impl Iterator<Item = &'a AbortedTxn>,
+    ) -> io::Result<()> {
+        if let Storage::Disk { dir, .. } = &self.storage {
+            let path = dir.join(format!("{}.txnindex", file_stem(self.base_offset)));
+            let bytes: Vec<u8> = aborted.flat_map(|a| a.encode()).collect();
+            if !bytes.is_empty() && std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+                std::fs::write(&path, &bytes)?;
+            } else if bytes.is_empty() && path.exists() {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Removes the segment's files.
     pub fn delete(self) -> io::Result<()> {
         if let Storage::Disk { dir, .. } = &self.storage {
             let stem = file_stem(self.base_offset);
-            for ext in ["log", "index", "timeindex"] {
+            for ext in ["log", "index", "timeindex", "txnindex"] {
                 match std::fs::remove_file(dir.join(format!("{stem}.{ext}"))) {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                     _ => {}

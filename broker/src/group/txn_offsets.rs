@@ -1,0 +1,124 @@
+//! Transactional offset commits (TxnOffsetCommit, KIP-98 and KIP-447): the offsets a
+//! transactional producer commits for a group are written to the group's `__consumer_offsets`
+//! partition inside the producer's transaction, and become the group's committed offsets only
+//! when the transaction coordinator writes the COMMIT marker there (an ABORT drops them).
+//! Until then OffsetFetch with `require_stable` answers UNSTABLE_OFFSET_COMMIT for them.
+
+use crate::sync::LockExt;
+
+use kafka_protocol::messages::txn_offset_commit_response::*;
+use kafka_protocol::messages::*;
+
+use super::requests::commit_membership_error;
+use super::state::{Committed, Group};
+use super::GroupCoordinator;
+
+impl GroupCoordinator {
+    pub async fn txn_offset_commit(
+        &self,
+        req: TxnOffsetCommitRequest,
+        version: i16,
+    ) -> TxnOffsetCommitResponse {
+        let mut groups = self.groups.locked();
+        let group_id = req.group_id.to_string();
+        let producer = (req.producer_id.0, req.producer_epoch);
+        // KIP-447: a zombie of an earlier generation commits nothing.
+        let mut group_code = commit_membership_error(
+            groups.get(&group_id),
+            &group_id,
+            req.generation_id,
+            req.member_id.as_str(),
+            req.group_instance_id.as_ref().map(|s| s.as_str()),
+        );
+        let partition = self.partition_for(&group_id) as usize;
+        if group_code == 0 {
+            let current = self.offsets_logs[partition]
+                .locked()
+                .producer_epoch(producer.0);
+            if current.is_some_and(|e| producer.1 < e) {
+                // A newer instance (or a timeout) bumped the epoch: this producer is fenced.
+                group_code = if version >= 3 { 90 } else { 47 };
+            }
+        }
+        let mut accepted = Vec::new();
+        let mut topics: Vec<TxnOffsetCommitResponseTopic> = req
+            .topics
+            .iter()
+            .map(|t| {
+                let partitions = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let metadata = p
+                            .committed_metadata
+                            .as_ref()
+                            .map(|m| m.to_string())
+                            .unwrap_or_default();
+                        let code = if group_code != 0 {
+                            group_code
+                        } else if !(self.partition_exists)(&t.name, p.partition_index) {
+                            3
+                        } else if metadata.len() > 4096 {
+                            12 // OFFSET_METADATA_TOO_LARGE
+                        } else {
+                            accepted.push((
+                                (t.name.to_string(), p.partition_index),
+                                Committed {
+                                    offset: p.committed_offset,
+                                    leader_epoch: p.committed_leader_epoch,
+                                    metadata,
+                                },
+                            ));
+                            0
+                        };
+                        TxnOffsetCommitResponsePartition::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(code)
+                    })
+                    .collect();
+                TxnOffsetCommitResponseTopic::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(partitions)
+            })
+            .collect();
+        if !accepted.is_empty() {
+            let records = Self::commit_records(&group_id, &accepted);
+            match self.persist_as(&group_id, &records, Some(producer)) {
+                Ok(()) => {
+                    let g = groups
+                        .entry(group_id.clone())
+                        .or_insert_with(|| Group::new(&group_id));
+                    g.pending_txn
+                        .entry(producer.0)
+                        .or_default()
+                        .extend(accepted);
+                }
+                Err(code) => {
+                    for p in topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+                        if p.error_code == 0 {
+                            p.error_code = code;
+                        }
+                    }
+                }
+            }
+        }
+        TxnOffsetCommitResponse::default().with_topics(topics)
+    }
+
+    /// After a transaction marker for `producer_id` is written to offsets partition
+    /// `partition`: its pending offsets for the groups of that partition become committed
+    /// (COMMIT) or are dropped (ABORT).
+    pub fn complete_txn_offsets(&self, partition: i32, producer_id: i64, commit: bool) {
+        let mut groups = self.groups.locked();
+        for g in groups.values_mut() {
+            if self.partition_for(&g.id) != partition {
+                continue;
+            }
+            if let Some(pending) = g.pending_txn.remove(&producer_id) {
+                if commit {
+                    g.offsets.extend(pending);
+                }
+            }
+        }
+    }
+}

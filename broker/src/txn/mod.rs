@@ -1,0 +1,449 @@
+//! The transaction coordinator (KIP-98): transactional ids, their producer ids and epochs, and
+//! the two-phase end of each transaction.
+//!
+//! State lives in `__transaction_state` (Kafka's record layout, `persist.rs`; the partition of
+//! a transactional id is Java's `abs(hashCode) % transaction.state.log.num.partitions`) and is
+//! replayed on start. Ending a transaction writes PrepareCommit/PrepareAbort first, then a
+//! COMMIT/ABORT marker into every partition of the transaction (data partitions, and the
+//! `__consumer_offsets` partitions of its TxnOffsetCommits), then CompleteCommit/CompleteAbort:
+//! a broker killed in between finds the Prepare state on start and writes the markers again.
+//! Fencing is by epoch: InitProducerId bumps it (aborting the previous instance's open
+//! transaction with the bumped epoch, so that instance's next write is refused), and so does
+//! aborting a transaction that outlived `transaction.timeout.ms`.
+//!
+//! One node coordinates and leads every partition, so markers are appended in the request
+//! that ends the transaction; all state sits behind one mutex, taken before any log lock.
+
+mod persist;
+mod state;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+use kafka_protocol::records::RecordBatchDecoder;
+
+use crate::log::{internal_batch, now_ms, SharedLog};
+use crate::shared::Shared;
+use crate::sync::{LockExt, RwLockExt};
+use crate::topics::{coordinator_partition, OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
+pub use state::{TxnMetadata, TxnStatus};
+
+/// Transaction coordinator settings, by Kafka's broker property names.
+#[derive(Debug, Clone)]
+pub struct TxnConfig {
+    /// `transaction.state.log.num.partitions` (default 50).
+    pub state_log_num_partitions: i32,
+    /// `transaction.max.timeout.ms` (default 900000): the longest `transaction.timeout.ms` a
+    /// producer may ask for.
+    pub max_timeout_ms: i32,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often expired
+    /// transactions are looked for (Kafka's default is 10000; the dev broker's 1000, so a
+    /// test of the timeout is quick).
+    pub abort_timed_out_interval_ms: u64,
+}
+
+impl Default for TxnConfig {
+    fn default() -> Self {
+        TxnConfig {
+            state_log_num_partitions: 50,
+            max_timeout_ms: 900_000,
+            abort_timed_out_interval_ms: 1_000,
+        }
+    }
+}
+
+/// Kafka's error codes the coordinator answers.
+pub mod code {
+    pub const NOT_COORDINATOR: i16 = 16;
+    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const INVALID_TXN_STATE: i16 = 48;
+    pub const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+    pub const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
+    pub const CONCURRENT_TRANSACTIONS: i16 = 51;
+    pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
+    pub const PRODUCER_FENCED: i16 = 90;
+    pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
+}
+
+/// Per topic, each partition with its error code (0: added).
+pub type PartitionResults = Vec<(String, Vec<(i32, i16)>)>;
+
+/// The coordinator of every transactional id.
+pub struct TransactionCoordinator {
+    config: TxnConfig,
+    txns: Mutex<HashMap<String, TxnMetadata>>,
+}
+
+/// Who asks, and which code fences them at this request's version (PRODUCER_FENCED for
+/// clients that know it, INVALID_PRODUCER_EPOCH for older ones).
+pub struct Caller<'a> {
+    pub transactional_id: &'a str,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub fenced: i16,
+}
+
+impl TransactionCoordinator {
+    pub fn new(config: TxnConfig) -> TransactionCoordinator {
+        TransactionCoordinator {
+            config,
+            txns: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Replays `__transaction_state` (when it exists) and finishes the transactions a crash
+    /// left between their Prepare and Complete records. Producer ids handed out later stay
+    /// above every id found.
+    pub fn load(&self, shared: &Shared) {
+        let Some(topic) = shared.topics.get(TRANSACTION_STATE_TOPIC) else {
+            return;
+        };
+        let logs = topic.partitions.read_locked().clone();
+        let mut txns = self.txns.locked();
+        for log in &logs {
+            let log = log.locked();
+            let Ok(mut bytes) = log.read(log.log_start_offset(), usize::MAX, true) else {
+                continue;
+            };
+            let Ok(sets) = RecordBatchDecoder::decode_all(&mut bytes) else {
+                tracing::warn!("skipping an undecodable __transaction_state partition");
+                continue;
+            };
+            for record in sets.iter().flat_map(|s| s.records.iter()) {
+                let Some(id) = record.key.as_deref().and_then(persist::decode_key) else {
+                    continue;
+                };
+                match record.value.as_deref() {
+                    None => {
+                        txns.remove(&id);
+                    }
+                    Some(v) => match persist::decode_value(&id, v) {
+                        Some(m) => {
+                            txns.insert(id, m);
+                        }
+                        None => tracing::warn!(id, "skipping an undecodable transaction state"),
+                    },
+                }
+            }
+        }
+        if let Some(max) = txns.values().map(|m| m.producer_id).max() {
+            shared.next_producer_id.fetch_max(max + 1, Ordering::SeqCst);
+        }
+        let unfinished: Vec<String> = txns
+            .values()
+            .filter(|m| matches!(m.status, TxnStatus::PrepareCommit | TxnStatus::PrepareAbort))
+            .map(|m| m.transactional_id.clone())
+            .collect();
+        for id in unfinished {
+            let m = txns.get_mut(&id).expect("listed above");
+            let commit = m.status == TxnStatus::PrepareCommit;
+            tracing::info!(
+                id,
+                commit,
+                "finishing a transaction ended before the restart"
+            );
+            if let Err(code) = self.write_markers_and_complete(shared, m, commit) {
+                tracing::error!(id, code, "finishing a transaction failed");
+            }
+        }
+        if !txns.is_empty() {
+            tracing::info!(
+                transactional_ids = txns.len(),
+                "loaded transactions from __transaction_state"
+            );
+        }
+    }
+
+    /// The `__transaction_state` partitions, created on first use.
+    fn state_logs(&self, shared: &Shared) -> Result<Vec<SharedLog>, i16> {
+        let topic = match shared.topics.get(TRANSACTION_STATE_TOPIC) {
+            Some(t) => t,
+            None => shared
+                .topics
+                .create(
+                    TRANSACTION_STATE_TOPIC,
+                    self.config.state_log_num_partitions,
+                    1,
+                    Default::default(),
+                    false,
+                )
+                .or_else(|_| {
+                    shared
+                        .topics
+                        .get(TRANSACTION_STATE_TOPIC)
+                        .ok_or(code::NOT_COORDINATOR)
+                })?,
+        };
+        let logs = topic.partitions.read_locked().clone();
+        Ok(logs)
+    }
+
+    /// Writes `m` to its `__transaction_state` partition; NOT_COORDINATOR when that fails (the
+    /// client looks the coordinator up again and retries), as Kafka answers a failed write.
+    fn persist(&self, shared: &Shared, m: &mut TxnMetadata) -> Result<(), i16> {
+        let logs = self.state_logs(shared)?;
+        let log = &logs[coordinator_partition(&m.transactional_id, logs.len()) as usize];
+        let now = now_ms();
+        m.last_update_ms = now;
+        let batch = internal_batch(
+            [(persist::key(&m.transactional_id), Some(persist::value(m)))],
+            None,
+            now,
+        );
+        let written = log.locked().append_internal(batch, now);
+        written.map(|_| ()).map_err(|e| {
+            tracing::error!(id = %m.transactional_id, "writing __transaction_state failed: {}", e.message);
+            code::NOT_COORDINATOR
+        })
+    }
+
+    /// InitProducerId with a transactional id: the id's producer id with a bumped epoch (a new
+    /// producer id when the epoch is exhausted), aborting an open transaction of the previous
+    /// instance first. With `producer` (KIP-360, a producer recovering its own id) the id and
+    /// epoch must be the current ones.
+    pub fn init_producer_id(
+        &self,
+        shared: &Shared,
+        transactional_id: &str,
+        timeout_ms: i32,
+        producer: Option<(i64, i16)>,
+        fenced: i16,
+    ) -> Result<(i64, i16), i16> {
+        if timeout_ms <= 0 || timeout_ms > self.config.max_timeout_ms {
+            return Err(code::INVALID_TRANSACTION_TIMEOUT);
+        }
+        let new_id = || shared.next_producer_id.fetch_add(1, Ordering::SeqCst);
+        let mut txns = self.txns.locked();
+        let Some(m) = txns.get_mut(transactional_id) else {
+            let mut m = TxnMetadata::new(transactional_id, new_id(), 0, timeout_ms, now_ms());
+            self.persist(shared, &mut m)?;
+            let answer = (m.producer_id, m.producer_epoch);
+            txns.insert(transactional_id.to_string(), m);
+            return Ok(answer);
+        };
+        if let Some((id, epoch)) = producer {
+            if id != m.producer_id || epoch != m.producer_epoch {
+                return Err(fenced);
+            }
+        }
+        match m.status {
+            TxnStatus::Ongoing => {
+                // The previous instance's transaction is aborted under a bumped epoch, which
+                // fences that instance in every partition it wrote to.
+                m.producer_epoch = m.producer_epoch.saturating_add(1);
+                self.write_markers_and_complete(shared, m, false)?;
+            }
+            TxnStatus::PrepareCommit | TxnStatus::PrepareAbort => {
+                let commit = m.status == TxnStatus::PrepareCommit;
+                self.write_markers_and_complete(shared, m, commit)?;
+            }
+            _ => {}
+        }
+        let mut next = m.clone();
+        if next.producer_epoch >= i16::MAX - 1 {
+            next.producer_id = new_id();
+            next.producer_epoch = 0;
+        } else {
+            next.producer_epoch += 1;
+        }
+        next.timeout_ms = timeout_ms;
+        next.status = TxnStatus::Empty;
+        next.partitions.clear();
+        next.start_ms = -1;
+        self.persist(shared, &mut next)?;
+        *m = next;
+        Ok((m.producer_id, m.producer_epoch))
+    }
+
+    /// The caller's metadata if it is the current producer of its id and no transaction of
+    /// that id is ending.
+    fn current<'m>(
+        txns: &'m mut HashMap<String, TxnMetadata>,
+        caller: &Caller,
+    ) -> Result<&'m mut TxnMetadata, i16> {
+        let m = txns
+            .get_mut(caller.transactional_id)
+            .filter(|m| m.producer_id == caller.producer_id)
+            .ok_or(code::INVALID_PRODUCER_ID_MAPPING)?;
+        if caller.producer_epoch != m.producer_epoch {
+            return Err(caller.fenced);
+        }
+        if matches!(
+            m.status,
+            TxnStatus::PrepareCommit | TxnStatus::PrepareAbort | TxnStatus::PrepareEpochFence
+        ) {
+            return Err(code::CONCURRENT_TRANSACTIONS);
+        }
+        Ok(m)
+    }
+
+    /// AddPartitionsToTxn (and AddOffsetsToTxn, whose partition is the group's offsets
+    /// partition): per partition, 0 or its error. A partition that does not exist fails with
+    /// UNKNOWN_TOPIC_OR_PARTITION and the others with OPERATION_NOT_ATTEMPTED; nothing is added.
+    pub fn add_partitions(
+        &self,
+        shared: &Shared,
+        caller: &Caller,
+        partitions: &[(String, Vec<i32>)],
+    ) -> Result<PartitionResults, i16> {
+        let mut txns = self.txns.locked();
+        let m = Self::current(&mut txns, caller)?;
+        let exists = |t: &str, p: i32| shared.topics.partition(t, p).is_some();
+        let all_exist = partitions
+            .iter()
+            .all(|(t, ps)| ps.iter().all(|p| exists(t, *p)));
+        let answer = |f: &dyn Fn(&str, i32) -> i16| {
+            partitions
+                .iter()
+                .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (*p, f(t, *p))).collect()))
+                .collect()
+        };
+        if !all_exist {
+            return Ok(answer(&|t, p| {
+                if exists(t, p) {
+                    code::OPERATION_NOT_ATTEMPTED
+                } else {
+                    3
+                }
+            }));
+        }
+        let mut next = m.clone();
+        if next.status != TxnStatus::Ongoing {
+            next.status = TxnStatus::Ongoing;
+            next.start_ms = now_ms();
+            next.partitions.clear();
+        }
+        for (t, ps) in partitions {
+            next.partitions
+                .entry(t.clone())
+                .or_default()
+                .extend(ps.iter().copied());
+        }
+        if next != *m {
+            self.persist(shared, &mut next)?;
+            *m = next;
+        }
+        Ok(answer(&|_, _| 0))
+    }
+
+    /// AddOffsetsToTxn: the group's `__consumer_offsets` partition joins the transaction, so
+    /// its TxnOffsetCommit is decided by the transaction's marker.
+    pub fn add_offsets(&self, shared: &Shared, caller: &Caller, group_id: &str) -> i16 {
+        let partition = shared.groups.partition_for(group_id);
+        match self.add_partitions(
+            shared,
+            caller,
+            &[(OFFSETS_TOPIC.to_string(), vec![partition])],
+        ) {
+            Ok(results) => results
+                .iter()
+                .flat_map(|(_, ps)| ps.iter().map(|(_, c)| *c))
+                .find(|c| *c != 0)
+                .unwrap_or(0),
+            Err(code) => code,
+        }
+    }
+
+    /// EndTxn: commits or aborts the open transaction. A retry of an end that already
+    /// completed the same way succeeds; ending a transaction the other way, or one never
+    /// begun, is INVALID_TXN_STATE.
+    pub fn end_txn(&self, shared: &Shared, caller: &Caller, commit: bool) -> i16 {
+        let mut txns = self.txns.locked();
+        let m = match Self::current(&mut txns, caller) {
+            Ok(m) => m,
+            Err(code) => return code,
+        };
+        match (m.status, commit) {
+            (TxnStatus::Ongoing, _) => {}
+            (TxnStatus::CompleteCommit, true) | (TxnStatus::CompleteAbort, false) => return 0,
+            _ => return code::INVALID_TXN_STATE,
+        }
+        let mut prepared = m.clone();
+        prepared.status = if commit {
+            TxnStatus::PrepareCommit
+        } else {
+            TxnStatus::PrepareAbort
+        };
+        if let Err(code) = self.persist(shared, &mut prepared) {
+            return code;
+        }
+        *m = prepared;
+        match self.write_markers_and_complete(shared, m, commit) {
+            Ok(()) => 0,
+            Err(code) => code,
+        }
+    }
+
+    /// Writes the transaction's markers with `m`'s epoch and records it Complete. The
+    /// Prepare record (or, for an abort that fences, nothing) is already written.
+    fn write_markers_and_complete(
+        &self,
+        shared: &Shared,
+        m: &mut TxnMetadata,
+        commit: bool,
+    ) -> Result<(), i16> {
+        let now = now_ms();
+        for (topic, partitions) in &m.partitions {
+            for p in partitions {
+                let Some(log) = shared.topics.partition(topic, *p) else {
+                    continue; // deleted since it joined the transaction
+                };
+                let written =
+                    log.locked()
+                        .append_marker(m.producer_id, m.producer_epoch, commit, 0, now);
+                match written {
+                    Ok(_) if topic == OFFSETS_TOPIC => {
+                        shared
+                            .groups
+                            .complete_txn_offsets(*p, m.producer_id, commit)
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(
+                        id = %m.transactional_id, topic, partition = p,
+                        "transaction marker not written: {}", e.message
+                    ),
+                }
+            }
+        }
+        shared.notify_appended();
+        let mut done = m.clone();
+        done.status = if commit {
+            TxnStatus::CompleteCommit
+        } else {
+            TxnStatus::CompleteAbort
+        };
+        done.partitions.clear();
+        self.persist(shared, &mut done)?;
+        *m = done;
+        Ok(())
+    }
+
+    /// Aborts every transaction open longer than its timeout, bumping its epoch so the
+    /// producer that let it expire is fenced.
+    pub fn abort_expired(&self, shared: &Shared, now_ms: i64) {
+        let mut txns = self.txns.locked();
+        for m in txns.values_mut().filter(|m| m.expired(now_ms)) {
+            tracing::info!(id = %m.transactional_id, "aborting a transaction past its transaction.timeout.ms");
+            m.producer_epoch = m.producer_epoch.saturating_add(1);
+            if let Err(code) = self.write_markers_and_complete(shared, m, false) {
+                tracing::error!(id = %m.transactional_id, code, "aborting an expired transaction failed");
+            }
+        }
+    }
+
+    /// How often [`abort_expired`](Self::abort_expired) should run.
+    pub fn abort_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.config.abort_timed_out_interval_ms.max(1))
+    }
+
+    /// A copy of one transactional id's state (DescribeTransactions).
+    pub fn describe(&self, transactional_id: &str) -> Option<TxnMetadata> {
+        self.txns.locked().get(transactional_id).cloned()
+    }
+
+    /// Every transactional id's state (ListTransactions).
+    pub fn all(&self) -> Vec<TxnMetadata> {
+        self.txns.locked().values().cloned().collect()
+    }
+}
