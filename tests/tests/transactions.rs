@@ -303,7 +303,8 @@ async fn calls_in_the_wrong_state_are_refused() {
             .map(|_| ()),
         "send outside a transaction",
     );
-    let plain = krafty_tests::clients::string_producer(&bs, &[]).await;
+    let plain: KafkaProducer<String, String> =
+        krafty_tests::clients::string_producer(&bs, &[]).await;
     illegal(plain.init_transactions().await, "no transactional.id");
     for (props, property) in [
         (
@@ -328,5 +329,149 @@ async fn calls_in_the_wrong_state_are_refused() {
     p.begin_transaction().unwrap();
     illegal(p.begin_transaction(), "begin twice");
     within(60, "abort", p.abort_transaction()).await.unwrap();
+    cluster.stop().await;
+}
+
+/// A transaction left open past `transaction.timeout.ms` is aborted by the coordinator: its
+/// record never reaches a read_committed consumer (which reads on past it once the abort moves
+/// the last stable offset), and the producer that let it expire cannot commit it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_transaction_is_aborted_by_the_coordinator() {
+    let cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("txn-timeout");
+    cluster.create_topic(&topic, 1, &[]).await;
+    let slow: KafkaProducer<String, String> = KafkaProducer::new(
+        ProducerConfig::from_properties([
+            ("bootstrap.servers", bs.as_str()),
+            ("transactional.id", unique_topic("txn-slow").as_str()),
+            ("transaction.timeout.ms", "2000"),
+        ])
+        .unwrap(),
+        StringSerde,
+        StringSerde,
+    )
+    .await
+    .unwrap();
+    within(60, "init", slow.init_transactions()).await.unwrap();
+    slow.begin_transaction().unwrap();
+    let f = slow
+        .send(ProducerRecord::new(topic.clone(), "expired".to_string()))
+        .await
+        .unwrap();
+    within(30, "the transactional record is written", f)
+        .await
+        .unwrap();
+    // A record after it: read_committed reaches it only when the transaction is decided.
+    let plain: KafkaProducer<String, String> =
+        krafty_tests::clients::string_producer(&bs, &[]).await;
+    let f = plain
+        .send(ProducerRecord::new(topic.clone(), "after".to_string()))
+        .await
+        .unwrap();
+    within(30, "the plain record is written", f).await.unwrap();
+
+    // Kafka looks for expired transactions every 10 s by default; the dev broker every 1 s.
+    let c = consumer(&bs, &unique_topic("g-timeout"), "read_committed").await;
+    c.subscribe(&[topic.as_str()], None).await.unwrap();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen.contains(&"after".to_string()) && Instant::now() < deadline {
+        let got = c.poll(Duration::from_millis(300)).await.unwrap();
+        seen.extend(got.into_iter().map(|r| r.value));
+    }
+    assert_eq!(
+        seen,
+        vec!["after".to_string()],
+        "the expired transaction was aborted, and only then was `after` readable"
+    );
+    let e = within(60, "commit after expiry", slow.commit_transaction())
+        .await
+        .expect_err("the coordinator aborted this transaction");
+    assert!(e.code().is_some(), "a broker error: {e}");
+    c.close().await.unwrap();
+    plain.close(Duration::from_secs(10)).await.unwrap();
+    let _ = slow.close(Duration::from_secs(5)).await;
+    cluster.stop().await;
+}
+
+/// A broker restart with a transaction open: after it, the open transaction still holds
+/// read_committed consumers back (its state and the partition's open transaction are restored
+/// from the logs), a new instance of the producer aborts it, and committed data from before
+/// and after the restart is all there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_transaction_survives_a_broker_restart() {
+    let mut cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("txn-restart");
+    cluster.create_topic(&topic, 1, &[]).await;
+    let id = unique_topic("txn-restart-id");
+    let before = transactional(&bs, &id).await;
+    within(60, "init", before.init_transactions())
+        .await
+        .unwrap();
+    before.begin_transaction().unwrap();
+    before
+        .send(ProducerRecord::new(topic.clone(), "committed".to_string()))
+        .await
+        .unwrap();
+    within(60, "commit", before.commit_transaction())
+        .await
+        .unwrap();
+    before.begin_transaction().unwrap();
+    let f = before
+        .send(ProducerRecord::new(topic.clone(), "open".to_string()))
+        .await
+        .unwrap();
+    within(30, "the open transaction's record", f)
+        .await
+        .unwrap();
+    if !cluster.restart().await {
+        eprintln!("skipped: this cluster cannot be restarted from here");
+        return;
+    }
+    let plain: KafkaProducer<String, String> =
+        krafty_tests::clients::string_producer(&bs, &[]).await;
+    let f = plain
+        .send(ProducerRecord::new(topic.clone(), "plain".to_string()))
+        .await
+        .unwrap();
+    within(60, "a record after the restart", f).await.unwrap();
+    let c = consumer(&bs, &unique_topic("g-restart"), "read_committed").await;
+    assert_eq!(
+        read_values(&c, &topic, Duration::from_secs(3)).await,
+        vec!["committed".to_string()],
+        "the open transaction still holds the last stable offset"
+    );
+    c.close().await.unwrap();
+
+    let after = transactional(&bs, &id).await;
+    within(60, "init after the restart", after.init_transactions())
+        .await
+        .unwrap();
+    after.begin_transaction().unwrap();
+    after
+        .send(ProducerRecord::new(topic.clone(), "new".to_string()))
+        .await
+        .unwrap();
+    within(60, "commit after the restart", after.commit_transaction())
+        .await
+        .unwrap();
+    let c = consumer(&bs, &unique_topic("g-restart-2"), "read_committed").await;
+    assert_eq!(
+        read_values(&c, &topic, Duration::from_secs(3)).await,
+        vec!["committed", "plain", "new"],
+        "the open transaction was aborted by the new instance"
+    );
+    let r = consumer(&bs, &unique_topic("g-restart-3"), "read_uncommitted").await;
+    assert_eq!(
+        read_values(&r, &topic, Duration::from_secs(3)).await,
+        vec!["committed", "open", "plain", "new"]
+    );
+    c.close().await.unwrap();
+    r.close().await.unwrap();
+    plain.close(Duration::from_secs(10)).await.unwrap();
+    after.close(Duration::from_secs(10)).await.unwrap();
+    let _ = before.close(Duration::from_secs(5)).await;
     cluster.stop().await;
 }

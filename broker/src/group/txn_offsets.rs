@@ -22,14 +22,21 @@ impl GroupCoordinator {
         let mut groups = self.groups.locked();
         let group_id = req.group_id.to_string();
         let producer = (req.producer_id.0, req.producer_epoch);
-        // KIP-447: a zombie of an earlier generation commits nothing.
-        let mut group_code = commit_membership_error(
-            groups.get(&group_id),
-            &group_id,
-            req.generation_id,
-            req.member_id.as_str(),
-            req.group_instance_id.as_ref().map(|s| s.as_str()),
-        );
+        // KIP-447: a zombie of an earlier generation commits nothing. A commit that names no
+        // member and no generation (a bare group id, before KIP-447) is not checked, as in
+        // Kafka: the producer's epoch fences it instead.
+        let unchecked = req.generation_id < 0 && req.member_id.is_empty();
+        let mut group_code = if unchecked && !group_id.is_empty() {
+            0
+        } else {
+            commit_membership_error(
+                groups.get(&group_id),
+                &group_id,
+                req.generation_id,
+                req.member_id.as_str(),
+                req.group_instance_id.as_ref().map(|s| s.as_str()),
+            )
+        };
         let partition = self.partition_for(&group_id) as usize;
         if group_code == 0 {
             let current = self.offsets_logs[partition]
