@@ -2,10 +2,10 @@
 //! transformed, and written to `invoices` in transactions that also commit the group's
 //! offsets, so each input record's output appears once, even across a crash and restart.
 //!
-//! Needs a Kafka cluster with transactions (the dev broker has no transaction coordinator yet):
-//! `KRAFTY_BOOTSTRAP=127.0.0.1:19092 cargo run -p krafty-examples --example exactly_once`
-//! (`scripts/kafka.sh start` gives one). It checks its own result with a `read_committed`
-//! consumer and exits non-zero if any record is missing or duplicated.
+//! `cargo run -p krafty-examples --example exactly_once` runs it on an embedded dev broker (its
+//! transaction coordinator); `KRAFTY_BOOTSTRAP=127.0.0.1:19092` points it at a cluster instead
+//! (`scripts/kafka.sh start` gives an Apache Kafka). It checks its own result with a
+//! `read_committed` consumer and exits non-zero if any record is missing or duplicated.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -18,13 +18,20 @@ use krafty::TopicPartition;
 
 const RECORDS: usize = 1000;
 
-#[tokio::main]
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Ok(bs) = std::env::var("KRAFTY_BOOTSTRAP") else {
-        eprintln!(
-            "set KRAFTY_BOOTSTRAP to a Kafka cluster with transactions (scripts/kafka.sh start)"
-        );
-        std::process::exit(2);
+    let broker = match std::env::var("KRAFTY_BOOTSTRAP") {
+        Ok(_) => None,
+        Err(_) => Some(
+            krafty_broker::Broker::builder()
+                .listen("127.0.0.1:0")
+                .start()
+                .await?,
+        ),
+    };
+    let bs = match &broker {
+        Some(b) => b.bootstrap_servers(),
+        None => std::env::var("KRAFTY_BOOTSTRAP")?,
     };
     let run = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let (input, output) = (format!("orders-{run}"), format!("invoices-{run}"));
@@ -144,6 +151,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     if seen.len() != RECORDS || duplicated > 0 {
         std::process::exit(1);
+    }
+    if let Some(b) = broker {
+        b.shutdown().await;
     }
     Ok(())
 }

@@ -72,7 +72,8 @@ def test_java_transactional_copier_copies_exactly_once(cluster, topic):
     """Kafka's own exactly-once system-test tool, TransactionalMessageCopier (the Java client's
     consume-transform-produce with sendOffsetsToTransaction and the consumer's group metadata),
     copies 2,000 records with random aborts; a read_committed reader sees each exactly once, in
-    order, and the group's committed offset is the input's end."""
+    order, the group's committed offset is the input's end, and Kafka's TransactionsCommand
+    describes the copier's last transaction as committed."""
     from confluent_kafka import Producer
 
     cp = java_classpath()
@@ -99,3 +100,11 @@ def test_java_transactional_copier_copies_exactly_once(cluster, topic):
     described = krafty(cluster, "groups", "describe", "--group", group)
     row = next(line.split() for line in described.splitlines() if line.startswith(group))
     assert row[1:5] == [topic, "0", "2000", "2000"], described
+    # Kafka's admin tool (DescribeTransactions): the copier's last transaction committed.
+    tool = subprocess.run(
+        ["java", "-Xmx256M", "-cp", cp, "org.apache.kafka.tools.TransactionsCommand",
+         "--bootstrap-server", cluster.bootstrap, "describe", "--transactional-id", f"tx-{group}"],
+        capture_output=True, text=True, timeout=120)
+    assert tool.returncode == 0, tool.stderr[-2000:]
+    row = next(line.split() for line in tool.stdout.splitlines() if f"tx-{group}" in line)
+    assert row[1] == f"tx-{group}" and row[4] == "CompleteCommit", tool.stdout
