@@ -84,6 +84,14 @@ class DevBrokerProcess:
         self.stop()
         self.start()
 
+    def crash_restart(self):
+        """SIGKILL, as a power cut would stop it (nothing flushed on the way out), then start
+        again on the same port and data."""
+        self.proc.kill()
+        self.proc.wait(timeout=15)
+        self.proc = None
+        self.start()
+
 
 @pytest.fixture(scope="session")
 def cluster():
