@@ -86,3 +86,58 @@ pub async fn round_trip(what: &str, props: &[(&str, &str)]) {
     let expected: Vec<(i64, String)> = (0..10).map(|i| (i, format!("{what}-{i}"))).collect();
     assert_eq!(got, expected, "{what}: every record once, in order");
 }
+
+/// A transactional producer of strings (`transaction.timeout.ms` 30 s), not yet initialized.
+pub async fn transactional(bootstrap: &str, id: &str) -> KafkaProducer<String, String> {
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", bootstrap),
+        ("transactional.id", id),
+        ("transaction.timeout.ms", "30000"),
+    ])
+    .expect("valid settings");
+    KafkaProducer::new(config, StringSerde, StringSerde)
+        .await
+        .expect("connects")
+}
+
+/// A consumer of strings in `group` from the earliest offset, without auto-commit, at
+/// `isolation` (`read_committed` or `read_uncommitted`).
+pub async fn isolated_consumer(
+    bootstrap: &str,
+    group: &str,
+    isolation: &str,
+) -> KafkaConsumer<String, String> {
+    KafkaConsumer::from_properties(
+        [
+            ("bootstrap.servers", bootstrap),
+            ("group.id", group),
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "false"),
+            ("isolation.level", isolation),
+        ],
+        StringSerde,
+        StringSerde,
+    )
+    .await
+    .expect("consumer")
+}
+
+/// Values `c` reads from `topic` until `quiet` passes without a record (or 30 s).
+pub async fn values_until_quiet(
+    c: &KafkaConsumer<String, String>,
+    topic: &str,
+    quiet: Duration,
+) -> Vec<String> {
+    c.subscribe(&[topic], None).await.unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = Instant::now();
+    while Instant::now() < deadline && last.elapsed() < quiet {
+        let got = c.poll(Duration::from_millis(200)).await.unwrap();
+        if !got.is_empty() {
+            last = Instant::now();
+        }
+        out.extend(got.into_iter().map(|r| r.value));
+    }
+    out
+}

@@ -149,9 +149,17 @@ impl TestCluster {
     /// restart` for the Kafka it started). False when the cluster cannot be restarted from
     /// here (an external cluster without that command): the caller skips.
     pub async fn restart(&mut self) -> bool {
+        self.restart_with(|_| {}).await
+    }
+
+    /// [`restart`](Self::restart), running `while_down` on the dev broker's data dir between
+    /// its stop and its start (a test's stand-in for a crash at a chosen point). On a real
+    /// Kafka `while_down` is not run.
+    pub async fn restart_with(&mut self, while_down: impl FnOnce(&std::path::Path)) -> bool {
         match self {
             TestCluster::Embedded(b) => {
                 b.handle.shutdown().await;
+                while_down(b.data_dir.path());
                 let listen = b.handle.local_addr().to_string();
                 let dir = std::mem::replace(
                     &mut b.data_dir,

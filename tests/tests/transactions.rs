@@ -2,65 +2,20 @@
 //! and Apache Kafka (`KRAFTY_TEST_BOOTSTRAP`): commit and abort as a `read_committed` and a
 //! `read_uncommitted` consumer see them, zombie fencing by a second instance with the same
 //! `transactional.id`, consumer offsets committed with the transaction, a transaction past
-//! its `transaction.timeout.ms` aborted by the coordinator, an open transaction across a broker
-//! restart, and every call in the wrong state refused.
+//! its `transaction.timeout.ms` aborted by the coordinator, and every call in the wrong state
+//! refused. Broker restarts are in `transactions_restart.rs`, a binary of their own.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use krafty::consumer::{KafkaConsumer, OffsetAndMetadata};
+use krafty::consumer::OffsetAndMetadata;
 use krafty::producer::{KafkaProducer, ProducerConfig, ProducerRecord};
 use krafty::serialization::StringSerde;
 use krafty::{KafkaError, TopicPartition};
+use krafty_tests::clients::{
+    isolated_consumer as consumer, transactional, values_until_quiet as read_values,
+};
 use krafty_tests::{unique_topic, within, TestCluster};
-
-async fn transactional(bootstrap: &str, id: &str) -> KafkaProducer<String, String> {
-    let config = ProducerConfig::from_properties([
-        ("bootstrap.servers", bootstrap),
-        ("transactional.id", id),
-        ("transaction.timeout.ms", "30000"),
-    ])
-    .expect("valid settings");
-    KafkaProducer::new(config, StringSerde, StringSerde)
-        .await
-        .expect("connects")
-}
-
-async fn consumer(bootstrap: &str, group: &str, isolation: &str) -> KafkaConsumer<String, String> {
-    KafkaConsumer::from_properties(
-        [
-            ("bootstrap.servers", bootstrap),
-            ("group.id", group),
-            ("auto.offset.reset", "earliest"),
-            ("enable.auto.commit", "false"),
-            ("isolation.level", isolation),
-        ],
-        StringSerde,
-        StringSerde,
-    )
-    .await
-    .expect("consumer")
-}
-
-/// Values read from `topic` until `quiet` passes without a record (or 30 s).
-async fn read_values(
-    c: &KafkaConsumer<String, String>,
-    topic: &str,
-    quiet: Duration,
-) -> Vec<String> {
-    c.subscribe(&[topic], None).await.unwrap();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = Instant::now();
-    while Instant::now() < deadline && last.elapsed() < quiet {
-        let got = c.poll(Duration::from_millis(200)).await.unwrap();
-        if !got.is_empty() {
-            last = Instant::now();
-        }
-        out.extend(got.into_iter().map(|r| r.value));
-    }
-    out
-}
 
 /// A committed transaction over two partitions is seen by a read_committed consumer; an
 /// aborted one is not (a read_uncommitted consumer sees both), and the producer goes on.
@@ -392,86 +347,5 @@ async fn an_expired_transaction_is_aborted_by_the_coordinator() {
     c.close().await.unwrap();
     plain.close(Duration::from_secs(10)).await.unwrap();
     let _ = slow.close(Duration::from_secs(5)).await;
-    cluster.stop().await;
-}
-
-/// A broker restart with a transaction open: after it, the open transaction still holds
-/// read_committed consumers back (its state and the partition's open transaction are restored
-/// from the logs), a new instance of the producer aborts it, and committed data from before
-/// and after the restart is all there.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_open_transaction_survives_a_broker_restart() {
-    let mut cluster = TestCluster::start(1).await;
-    let bs = cluster.bootstrap();
-    let topic = unique_topic("txn-restart");
-    cluster.create_topic(&topic, 1, &[]).await;
-    let id = unique_topic("txn-restart-id");
-    let before = transactional(&bs, &id).await;
-    within(60, "init", before.init_transactions())
-        .await
-        .unwrap();
-    before.begin_transaction().unwrap();
-    before
-        .send(ProducerRecord::new(topic.clone(), "committed".to_string()))
-        .await
-        .unwrap();
-    within(60, "commit", before.commit_transaction())
-        .await
-        .unwrap();
-    before.begin_transaction().unwrap();
-    let f = before
-        .send(ProducerRecord::new(topic.clone(), "open".to_string()))
-        .await
-        .unwrap();
-    within(30, "the open transaction's record", f)
-        .await
-        .unwrap();
-    if !cluster.restart().await {
-        eprintln!("skipped: this cluster cannot be restarted from here");
-        return;
-    }
-    let plain: KafkaProducer<String, String> =
-        krafty_tests::clients::string_producer(&bs, &[]).await;
-    let f = plain
-        .send(ProducerRecord::new(topic.clone(), "plain".to_string()))
-        .await
-        .unwrap();
-    within(60, "a record after the restart", f).await.unwrap();
-    let c = consumer(&bs, &unique_topic("g-restart"), "read_committed").await;
-    assert_eq!(
-        read_values(&c, &topic, Duration::from_secs(3)).await,
-        vec!["committed".to_string()],
-        "the open transaction still holds the last stable offset"
-    );
-    c.close().await.unwrap();
-
-    let after = transactional(&bs, &id).await;
-    within(60, "init after the restart", after.init_transactions())
-        .await
-        .unwrap();
-    after.begin_transaction().unwrap();
-    after
-        .send(ProducerRecord::new(topic.clone(), "new".to_string()))
-        .await
-        .unwrap();
-    within(60, "commit after the restart", after.commit_transaction())
-        .await
-        .unwrap();
-    let c = consumer(&bs, &unique_topic("g-restart-2"), "read_committed").await;
-    assert_eq!(
-        read_values(&c, &topic, Duration::from_secs(3)).await,
-        vec!["committed", "plain", "new"],
-        "the open transaction was aborted by the new instance"
-    );
-    let r = consumer(&bs, &unique_topic("g-restart-3"), "read_uncommitted").await;
-    assert_eq!(
-        read_values(&r, &topic, Duration::from_secs(3)).await,
-        vec!["committed", "open", "plain", "new"]
-    );
-    c.close().await.unwrap();
-    r.close().await.unwrap();
-    plain.close(Duration::from_secs(10)).await.unwrap();
-    after.close(Duration::from_secs(10)).await.unwrap();
-    let _ = before.close(Duration::from_secs(5)).await;
     cluster.stop().await;
 }
