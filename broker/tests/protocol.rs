@@ -322,20 +322,35 @@ fn errors_carry_kafka_codes() {
         )
         .unwrap();
     assert_eq!(md.topics[0].error_code, 3, "no auto-creation when disabled");
-    let pid = |c: &mut Conn, tid: Option<&str>| {
+    let pid_with_timeout = |c: &mut Conn, tid: Option<&str>, timeout_ms: i32| {
         c.send(
             InitProducerIdRequest::default()
                 .with_transactional_id(tid.map(|t| TransactionalId(sb(t))))
-                .with_transaction_timeout_ms(-1),
+                .with_transaction_timeout_ms(timeout_ms),
             4,
         )
         .unwrap()
     };
+    let pid = |c: &mut Conn, tid: Option<&str>| pid_with_timeout(c, tid, -1);
     assert_eq!(pid(&mut c, Some("")).error_code, 42, "INVALID_REQUEST");
     assert_eq!(
         pid(&mut c, Some("tx")).error_code,
-        35,
-        "UNSUPPORTED_VERSION"
+        50,
+        "INVALID_TRANSACTION_TIMEOUT"
+    );
+    assert_eq!(
+        pid_with_timeout(&mut c, Some("tx"), 900_001).error_code,
+        50,
+        "past transaction.max.timeout.ms"
+    );
+    let transactional = pid_with_timeout(&mut c, Some("tx"), 60_000);
+    assert_eq!(transactional.error_code, 0);
+    assert!(transactional.producer_id.0 >= 0 && transactional.producer_epoch == 0);
+    let again = pid_with_timeout(&mut c, Some("tx"), 60_000);
+    assert_eq!(
+        (again.producer_id, again.producer_epoch),
+        (transactional.producer_id, 1),
+        "a new instance of the same transactional id: same producer id, epoch bumped"
     );
     let idempotent = pid(&mut c, None);
     assert_eq!(idempotent.error_code, 0);

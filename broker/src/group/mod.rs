@@ -12,6 +12,7 @@
 //! completes the rebalance (the last joiner, the leader's sync, or the expiry sweep) answers
 //! every parked request. All state sits behind one mutex that is never held across an await.
 
+mod commit;
 mod persist;
 mod requests;
 mod state;

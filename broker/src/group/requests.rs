@@ -18,6 +18,7 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::commit::{commit_response_topics, requested_offsets};
 use super::persist::OffsetsRecord;
 use super::state::{Committed, Group, GroupState, Member};
 use super::{ClientInfo, GroupCoordinator};
@@ -453,71 +454,13 @@ impl GroupCoordinator {
             req.member_id.as_str(),
             req.group_instance_id.as_ref().map(|s| s.as_str()),
         );
-        let mut accepted = Vec::new();
-        let topics = req
-            .topics
-            .iter()
-            .map(|t| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let metadata = p
-                            .committed_metadata
-                            .as_ref()
-                            .map(|m| m.to_string())
-                            .unwrap_or_default();
-                        let code = if group_code != 0 {
-                            group_code
-                        } else if !(self.partition_exists)(&t.name, p.partition_index) {
-                            3
-                        } else if metadata.len() > 4096 {
-                            12 // OFFSET_METADATA_TOO_LARGE
-                        } else {
-                            accepted.push((
-                                (t.name.to_string(), p.partition_index),
-                                Committed {
-                                    offset: p.committed_offset,
-                                    leader_epoch: p.committed_leader_epoch,
-                                    metadata,
-                                },
-                            ));
-                            0
-                        };
-                        OffsetCommitResponsePartition::default()
-                            .with_partition_index(p.partition_index)
-                            .with_error_code(code)
-                    })
-                    .collect();
-                OffsetCommitResponseTopic::default()
-                    .with_name(t.name.clone())
-                    .with_partitions(partitions)
-            })
-            .collect::<Vec<_>>();
-        let mut topics = topics;
-        if !accepted.is_empty() {
-            let records = Self::commit_records(&group_id, &accepted);
-            match self.persist(&group_id, &records) {
-                Ok(()) => {
-                    let g = groups
-                        .entry(group_id.clone())
-                        .or_insert_with(|| Group::new(&group_id));
-                    g.offsets.extend(accepted);
-                }
-                // Not written, so not committed: every partition it held says why.
-                Err(code) => {
-                    for t in &mut topics {
-                        for p in &mut t.partitions {
-                            if accepted.iter().any(|((name, i), _)| {
-                                name.as_str() == t.name.as_str() && *i == p.partition_index
-                            }) {
-                                p.error_code = code;
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let topics = requested_offsets!(req.topics);
+        let results = self.commit_offsets(&mut groups, &group_id, group_code, topics, None);
+        let topics = commit_response_topics!(
+            results,
+            OffsetCommitResponseTopic,
+            OffsetCommitResponsePartition
+        );
         OffsetCommitResponse::default().with_topics(topics)
     }
 

@@ -9,8 +9,8 @@ use crate::sync::LockExt;
 use kafka_protocol::messages::txn_offset_commit_response::*;
 use kafka_protocol::messages::*;
 
+use super::commit::{commit_response_topics, requested_offsets};
 use super::requests::commit_membership_error;
-use super::state::{Committed, Group};
 use super::GroupCoordinator;
 
 impl GroupCoordinator {
@@ -47,68 +47,14 @@ impl GroupCoordinator {
                 group_code = if version >= 3 { 90 } else { 47 };
             }
         }
-        let mut accepted = Vec::new();
-        let mut topics: Vec<TxnOffsetCommitResponseTopic> = req
-            .topics
-            .iter()
-            .map(|t| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let metadata = p
-                            .committed_metadata
-                            .as_ref()
-                            .map(|m| m.to_string())
-                            .unwrap_or_default();
-                        let code = if group_code != 0 {
-                            group_code
-                        } else if !(self.partition_exists)(&t.name, p.partition_index) {
-                            3
-                        } else if metadata.len() > 4096 {
-                            12 // OFFSET_METADATA_TOO_LARGE
-                        } else {
-                            accepted.push((
-                                (t.name.to_string(), p.partition_index),
-                                Committed {
-                                    offset: p.committed_offset,
-                                    leader_epoch: p.committed_leader_epoch,
-                                    metadata,
-                                },
-                            ));
-                            0
-                        };
-                        TxnOffsetCommitResponsePartition::default()
-                            .with_partition_index(p.partition_index)
-                            .with_error_code(code)
-                    })
-                    .collect();
-                TxnOffsetCommitResponseTopic::default()
-                    .with_name(t.name.clone())
-                    .with_partitions(partitions)
-            })
-            .collect();
-        if !accepted.is_empty() {
-            let records = Self::commit_records(&group_id, &accepted);
-            match self.persist_as(&group_id, &records, Some(producer)) {
-                Ok(()) => {
-                    let g = groups
-                        .entry(group_id.clone())
-                        .or_insert_with(|| Group::new(&group_id));
-                    g.pending_txn
-                        .entry(producer.0)
-                        .or_default()
-                        .extend(accepted);
-                }
-                Err(code) => {
-                    for p in topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
-                        if p.error_code == 0 {
-                            p.error_code = code;
-                        }
-                    }
-                }
-            }
-        }
+        let topics = requested_offsets!(req.topics);
+        let results =
+            self.commit_offsets(&mut groups, &group_id, group_code, topics, Some(producer));
+        let topics = commit_response_topics!(
+            results,
+            TxnOffsetCommitResponseTopic,
+            TxnOffsetCommitResponsePartition
+        );
         TxnOffsetCommitResponse::default().with_topics(topics)
     }
 
