@@ -125,6 +125,8 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=5
 group.initial.rebalance.delay.ms=0
+# The cleaner looks for compactable logs every second (15 s by default): tests/compaction.rs.
+log.cleaner.backoff.ms=1000
 PROPS
   if [ ! -f "$run/data/meta.properties" ]; then
     # A cluster id is 16 random bytes in URL-safe base64 without padding; like Kafka's own

@@ -34,6 +34,9 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// `log.retention.check.interval.ms` (default 300000).
     pub retention_check_interval_ms: u64,
+    /// `log.cleaner.backoff.ms`: how often compacted logs are looked at (Kafka's default is
+    /// 15000; the dev broker's 1000, so compaction is seen soon).
+    pub cleaner_backoff_ms: u64,
     /// `socket.request.max.bytes` (default 104857600): larger frames close the connection.
     pub socket_request_max_bytes: usize,
     /// `advertised.listeners` host override (`PLAINTEXT://host:port` or `host:port`).
@@ -73,6 +76,7 @@ impl Default for BrokerConfig {
             auto_create_topics: true,
             log: LogConfig::default(),
             retention_check_interval_ms: 300_000,
+            cleaner_backoff_ms: 1_000,
             socket_request_max_bytes: 104_857_600,
             advertised_host: None,
             advertised_port: None,
@@ -152,6 +156,23 @@ impl BrokerConfig {
             "log.retention.bytes" => self.log.retention_bytes = parse(key, value)?,
             "log.retention.check.interval.ms" => {
                 self.retention_check_interval_ms = positive(key, parse(key, value)?)?
+            }
+            "log.cleanup.policy" => {
+                (self.log.delete, self.log.compact) =
+                    crate::log::parse_cleanup_policy(value).map_err(|e| bad(key, e))?
+            }
+            "log.cleaner.min.cleanable.ratio" => {
+                self.log.min_cleanable_dirty_ratio =
+                    crate::log::parse_dirty_ratio(value).map_err(|e| bad(key, e))?
+            }
+            "log.cleaner.min.compaction.lag.ms" => {
+                self.log.min_compaction_lag_ms = parse::<i64>(key, value)?.max(0)
+            }
+            "log.cleaner.delete.retention.ms" => {
+                self.log.delete_retention_ms = parse::<i64>(key, value)?.max(0)
+            }
+            "log.cleaner.backoff.ms" => {
+                self.cleaner_backoff_ms = positive(key, parse(key, value)?)?
             }
             "log.index.interval.bytes" => {
                 self.log.index_interval_bytes = positive(key, parse(key, value)?)?

@@ -224,8 +224,15 @@ impl BrokerBuilder {
         let partitions = config.group.offsets_topic_num_partitions;
         let offsets = match topics.get(OFFSETS_TOPIC) {
             Some(t) => t,
+            // Compacted, as Kafka's: a group's latest commit per partition is kept forever.
             None => topics
-                .create(OFFSETS_TOPIC, partitions, 1, Default::default(), false)
+                .create(
+                    OFFSETS_TOPIC,
+                    partitions,
+                    1,
+                    [("cleanup.policy".to_string(), "compact".to_string())].into(),
+                    false,
+                )
                 .map_err(|e| invalid(e.message))?,
         };
         let offsets_logs = offsets.partitions.read_locked().clone();
@@ -307,6 +314,11 @@ impl BrokerBuilder {
             stop_rx,
         ));
         tasks.push(retention);
+        tasks.push(tokio::spawn(cleaner_task(
+            topics.clone(),
+            config.cleaner_backoff_ms,
+            shared.stopping.clone(),
+        )));
         tasks.push(tokio::spawn(abort_timed_out_transactions(
             shared.clone(),
             shared.stopping.clone(),
@@ -396,6 +408,22 @@ async fn retention_task(topics: Arc<TopicManager>, every_ms: u64, mut stop: watc
     loop {
         tokio::select! {
             _ = tick.tick() => topics.enforce_retention(log::now_ms()),
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// The log cleaner: a compaction pass every `log.cleaner.backoff.ms`.
+async fn cleaner_task(topics: Arc<TopicManager>, every_ms: u64, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(every_ms));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let topics = topics.clone();
+                // Rewriting segments is file I/O: off the async workers.
+                let _ = tokio::task::spawn_blocking(move || topics.clean_all(log::now_ms())).await;
+            }
             _ = stop.changed() => return,
         }
     }

@@ -107,7 +107,19 @@ pub fn topic_config_defaults(c: &BrokerConfig) -> Vec<(&'static str, String)> {
         crate::log::TimestampType::LogAppendTime => "LogAppendTime",
     };
     vec![
-        ("cleanup.policy", "delete".into()),
+        (
+            "cleanup.policy",
+            crate::log::cleanup_policy_name(&c.log).into(),
+        ),
+        ("delete.retention.ms", c.log.delete_retention_ms.to_string()),
+        (
+            "min.cleanable.dirty.ratio",
+            c.log.min_cleanable_dirty_ratio.to_string(),
+        ),
+        (
+            "min.compaction.lag.ms",
+            c.log.min_compaction_lag_ms.to_string(),
+        ),
         (
             "index.interval.bytes",
             c.log.index_interval_bytes.to_string(),
@@ -143,13 +155,16 @@ pub fn log_config(
             "message.timestamp.type" => {
                 c.timestamp_type = parse_timestamp_type(k, v).map_err(|e| err(40, e.reason))?
             }
-            "cleanup.policy" if v == "delete" => {}
             "cleanup.policy" => {
-                return Err(err(
-                    40,
-                    "the dev broker supports cleanup.policy=delete only (no compaction)",
-                ))
+                (c.delete, c.compact) =
+                    crate::log::parse_cleanup_policy(v).map_err(|e| err(40, e))?
             }
+            "min.cleanable.dirty.ratio" => {
+                c.min_cleanable_dirty_ratio =
+                    crate::log::parse_dirty_ratio(v).map_err(|e| err(40, e))?
+            }
+            "min.compaction.lag.ms" => c.min_compaction_lag_ms = num(v)?.max(0),
+            "delete.retention.ms" => c.delete_retention_ms = num(v)?.max(0),
             _ => {
                 return Err(err(
                     40,
@@ -402,6 +417,22 @@ impl TopicManager {
                 log.locked().enforce_retention(now_ms);
             }
         }
+    }
+
+    /// One log-cleaner pass over every compacted partition; the records it removed.
+    pub fn clean_all(&self, now_ms: i64) -> usize {
+        let mut removed = 0;
+        for t in self.all() {
+            for (p, log) in t.partitions.read_locked().iter().enumerate() {
+                match log.locked().clean(now_ms) {
+                    Ok(stats) => removed += stats.removed,
+                    Err(e) => {
+                        tracing::warn!(topic = %t.name, partition = p, "compaction failed: {e}")
+                    }
+                }
+            }
+        }
+        removed
     }
 }
 

@@ -124,6 +124,18 @@ pub fn set_log_append_time(batch: &mut [u8], now_ms: i64) {
     batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// Sets the last offset delta and base sequence and recomputes the CRC: the cleaner keeps a
+/// batch's original last offset and sequence range when it drops records from it, so offsets
+/// stay where they were and an idempotent producer's state reads the same from the log.
+pub fn set_bounds(batch: &mut [u8], last_offset_delta: i32, base_sequence: i32) {
+    batch[LAST_OFFSET_DELTA..LAST_OFFSET_DELTA + 4]
+        .copy_from_slice(&last_offset_delta.to_be_bytes());
+    batch[BASE_SEQUENCE..BASE_SEQUENCE + 4].copy_from_slice(&base_sequence.to_be_bytes());
+    let end = LOG_OVERHEAD + i32_at(batch, LENGTH) as usize;
+    let crc = crc32c::crc32c(&batch[ATTRIBUTES..end]);
+    batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use bytes::{Bytes, BytesMut};

@@ -11,6 +11,7 @@
 
 mod batch;
 mod build;
+mod cleaner;
 mod control;
 mod index;
 mod producer_state;
@@ -26,6 +27,7 @@ use bytes::{Bytes, BytesMut};
 
 pub use batch::{BatchHeader, HEADER_LEN};
 pub use build::internal_batch;
+pub use cleaner::CleanStats;
 pub use control::ControlType;
 pub use txn_index::AbortedTxn;
 
@@ -58,6 +60,17 @@ pub struct LogConfig {
     pub timestamp_type: TimestampType,
     /// `message.max.bytes` (default 1048588): the largest batch accepted.
     pub max_message_bytes: usize,
+    /// `cleanup.policy` contains `delete`: retention deletes old segments (default).
+    pub delete: bool,
+    /// `cleanup.policy` contains `compact`: the cleaner keeps the latest record per key, and
+    /// records without a key are refused.
+    pub compact: bool,
+    /// `min.cleanable.dirty.ratio` (default 0.5).
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms` (default 0).
+    pub min_compaction_lag_ms: i64,
+    /// `delete.retention.ms` (default 1 day): how long a compacted tombstone stays.
+    pub delete_retention_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -70,8 +83,48 @@ impl Default for LogConfig {
             index_interval_bytes: 4096,
             timestamp_type: TimestampType::CreateTime,
             max_message_bytes: 1_048_588,
+            delete: true,
+            compact: false,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            delete_retention_ms: 86_400_000,
         }
     }
+}
+
+/// `cleanup.policy`: `delete`, `compact`, or both (comma-separated) → (delete, compact).
+pub fn parse_cleanup_policy(v: &str) -> Result<(bool, bool), String> {
+    let (mut delete, mut compact) = (false, false);
+    for p in v.split(',').map(str::trim) {
+        match p {
+            "delete" => delete = true,
+            "compact" => compact = true,
+            _ => {
+                return Err(format!(
+                    "`{v}` is not a cleanup.policy (delete, compact or both)"
+                ))
+            }
+        }
+    }
+    Ok((delete, compact))
+}
+
+/// The `cleanup.policy` value of a config.
+pub fn cleanup_policy_name(c: &LogConfig) -> &'static str {
+    match (c.delete, c.compact) {
+        (true, true) => "compact,delete",
+        (false, true) => "compact",
+        _ => "delete",
+    }
+}
+
+/// `min.cleanable.dirty.ratio`: a number from 0 to 1.
+pub fn parse_dirty_ratio(v: &str) -> Result<f64, String> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|r| (0.0..=1.0).contains(r))
+        .ok_or_else(|| format!("`{v}` is not a ratio from 0 to 1"))
 }
 
 /// Which timestamp a topic keeps: the producer's, or the broker's at append time.
@@ -112,6 +165,9 @@ pub struct PartitionLog {
     producers: ProducerState,
     /// Open and aborted transactions (the LSO and read_committed fetches).
     txns: TxnIndex,
+    /// Below this offset the log was compacted by an earlier pass (in memory: after a restart
+    /// the first pass cleans again, which changes nothing).
+    cleaned_up_to: i64,
 }
 
 /// File in the partition directory keeping the log start offset moved by DeleteRecords.
@@ -186,6 +242,7 @@ impl PartitionLog {
             log_start_offset,
             producers,
             txns,
+            cleaned_up_to: 0,
         })
     }
 
@@ -256,7 +313,7 @@ impl PartitionLog {
             return Err(error(87, "clients may not produce control batches"));
         }
         if from_client {
-            records::check(&batch, &h).map_err(|reason| error(87, reason))?;
+            records::check(&batch, &h, self.config.compact).map_err(|reason| error(87, reason))?;
         }
         if from_client && h.producer_id >= 0 {
             if let SequenceCheck::Duplicate {
@@ -412,7 +469,8 @@ impl PartitionLog {
         let mut budget = max_bytes;
         let mut need_one = min_one;
         for seg in &self.segments[first..] {
-            let start = if out.is_empty() {
+            // Compaction leaves gaps: an offset below this segment's first batch starts at it.
+            let start = if out.is_empty() && offset > seg.base_offset {
                 match seg.find_position(offset).map_err(|_| -1i16)? {
                     Some(p) => p,
                     None => continue,
@@ -422,8 +480,10 @@ impl PartitionLog {
             };
             let mut len = 0usize;
             let mut at_limit = false;
+            let mut seen = false;
             for b in seg.scan_from(start) {
                 let header = b.map_err(|_| -1i16)?.header;
+                seen = true;
                 if header.base_offset >= limit {
                     at_limit = true;
                     break;
@@ -437,6 +497,11 @@ impl PartitionLog {
                 if len >= budget {
                     break;
                 }
+            }
+            // A segment the cleaner emptied (or whose end it removed) holds nothing from
+            // `start`: the records go on in the next one.
+            if !seen && !at_limit {
+                continue;
             }
             if len == 0 {
                 break;
@@ -542,6 +607,9 @@ impl PartitionLog {
         let mut deleted = 0;
         if let Err(e) = self.maybe_roll(0, now_ms) {
             tracing::warn!("segment roll failed: {e}");
+        }
+        if !self.config.delete {
+            return 0;
         }
         let retention_ms = self.config.retention_ms;
         let retention_bytes = self.config.retention_bytes;

@@ -39,7 +39,7 @@ fn skip_bytes(buf: &[u8], pos: &mut usize, nullable: bool, what: &str) -> Result
 }
 
 /// Checks one record occupying all of `record` and having offset delta `expected_delta`.
-fn check_record(record: &[u8], expected_delta: i32) -> Result<(), String> {
+fn check_record(record: &[u8], expected_delta: i32, require_key: bool) -> Result<(), String> {
     if record.is_empty() {
         return Err("an empty record".into());
     }
@@ -50,6 +50,9 @@ fn check_record(record: &[u8], expected_delta: i32) -> Result<(), String> {
         return Err(format!(
             "record {expected_delta} has offset delta {delta}: offset deltas must be 0, 1, 2, ..."
         ));
+    }
+    if require_key && varint(record, &mut pos.clone(), 5)? == -1 {
+        return Err("a compacted topic cannot accept a record without a key".into());
     }
     skip_bytes(record, &mut pos, true, "key")?;
     skip_bytes(record, &mut pos, true, "value")?;
@@ -71,7 +74,7 @@ fn check_record(record: &[u8], expected_delta: i32) -> Result<(), String> {
 }
 
 /// Walks `section` (the records, uncompressed): exactly `count` well-formed records.
-fn walk(section: &[u8], count: i32) -> Result<(), String> {
+fn walk(section: &[u8], count: i32, require_key: bool) -> Result<(), String> {
     let mut pos = 0;
     let mut n: i32 = 0;
     while pos < section.len() {
@@ -84,7 +87,7 @@ fn walk(section: &[u8], count: i32) -> Result<(), String> {
             .checked_add(len)
             .filter(|e| *e <= section.len())
             .ok_or_else(|| format!("record {n} runs past the end of the batch"))?;
-        check_record(&section[pos..end], n)?;
+        check_record(&section[pos..end], n, require_key)?;
         pos = end;
         n += 1;
     }
@@ -97,13 +100,14 @@ fn walk(section: &[u8], count: i32) -> Result<(), String> {
 }
 
 /// Checks `batch` (one whole v2 batch whose header is `h`, CRC already verified). `Err` holds
-/// the reason for INVALID_RECORD.
-pub fn check(batch: &Bytes, h: &BatchHeader) -> Result<(), String> {
+/// the reason for INVALID_RECORD. With `require_key` (a compacted topic) every record needs a
+/// key.
+pub fn check(batch: &Bytes, h: &BatchHeader, require_key: bool) -> Result<(), String> {
     let mut section = batch.slice(HEADER_LEN..h.total_size());
     let count = h.records_count;
-    let checked = |buf: &mut Bytes| Ok(walk(buf, count));
+    let checked = |buf: &mut Bytes| Ok(walk(buf, count, require_key));
     let result: Result<Result<(), String>, _> = match h.attributes & 0x07 {
-        0 => return walk(&section, count),
+        0 => return walk(&section, count, require_key),
         1 => Gzip::decompress(&mut section, checked),
         2 => Snappy::decompress(&mut section, checked),
         3 => Lz4::decompress(&mut section, checked),
@@ -128,22 +132,26 @@ mod tests {
     #[test]
     fn counts_offset_deltas_and_lengths_must_agree() {
         let two: Vec<u8> = record(0).into_iter().chain(record(1)).collect();
-        assert_eq!(walk(&two, 2), Ok(()));
-        assert!(walk(&two, 1_000_001)
+        assert_eq!(walk(&two, 2, false), Ok(()));
+        assert!(walk(&two, 1_000_001, false)
             .unwrap_err()
             .contains("claims 1000001"));
-        assert!(walk(&two, 1).unwrap_err().contains("more than"));
+        assert!(walk(&two, 1, false).unwrap_err().contains("more than"));
         let swapped: Vec<u8> = record(1).into_iter().chain(record(0)).collect();
-        assert!(walk(&swapped, 2).unwrap_err().contains("offset delta"));
+        assert!(walk(&swapped, 2, false)
+            .unwrap_err()
+            .contains("offset delta"));
         let mut short = record(0);
         short[0] = 40; // claims 20 bytes
-        assert!(walk(&short, 1).unwrap_err().contains("runs past"));
+        assert!(walk(&short, 1, false).unwrap_err().contains("runs past"));
         let mut long = record(0);
         long.push(0);
         long[0] = 18; // 9 bytes: one more than the fields take
-        assert!(walk(&long, 1).unwrap_err().contains("declares 9 bytes"));
+        assert!(walk(&long, 1, false)
+            .unwrap_err()
+            .contains("declares 9 bytes"));
         assert!(
-            walk(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01], 1).is_err(),
+            walk(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01], 1, false).is_err(),
             "overlong varint"
         );
     }

@@ -384,6 +384,49 @@ impl Segment {
         Ok(())
     }
 
+    /// Replaces the segment's batches with `batches` (the log cleaner's output: a subset of
+    /// the records, same offsets). On disk the new file is written beside the old one, synced
+    /// and renamed over it, so a crash leaves one or the other whole. The segment still covers
+    /// the offsets it covered, whatever was removed at its end.
+    pub fn replace_batches(&mut self, batches: &[bytes::Bytes]) -> io::Result<()> {
+        let next_offset = self.next_offset;
+        match &mut self.storage {
+            Storage::Memory(v) => {
+                v.clear();
+                for b in batches {
+                    v.extend_from_slice(b);
+                }
+            }
+            Storage::Disk { log, dir, .. } => {
+                let path = dir.join(format!("{}.log", file_stem(self.base_offset)));
+                let tmp = path.with_extension("log.cleaned");
+                {
+                    let mut f = File::create(&tmp)?;
+                    for b in batches {
+                        f.write_all(b)?;
+                    }
+                    f.sync_all()?;
+                }
+                std::fs::rename(&tmp, &path)?;
+                *log = OpenOptions::new().read(true).write(true).open(&path)?;
+            }
+        }
+        self.index.clear();
+        self.time_index.clear();
+        self.bytes_since_index = 0;
+        self.max_timestamp = -1;
+        self.max_timestamp_offset = self.base_offset;
+        let mut position = 0u64;
+        for b in batches {
+            let h = BatchHeader::parse(b).expect("the cleaner writes whole batches");
+            self.track(position, &h);
+            position += b.len() as u64;
+        }
+        self.len = position;
+        self.next_offset = next_offset;
+        self.rewrite_index_files()
+    }
+
     /// Adds an aborted transaction whose ABORT marker this segment holds to its `.txnindex`.
     pub fn append_aborted(&mut self, aborted: &AbortedTxn) -> io::Result<()> {
         if let Storage::Disk { dir, .. } = &self.storage {

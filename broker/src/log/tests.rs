@@ -1,6 +1,6 @@
 //! Behaviour of a partition log as the broker relies on it, on disk and in memory.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::RecordBatchDecoder;
 
 use super::batch::tests::{batch, batch_with};
@@ -336,4 +336,178 @@ fn producer_state_is_rebuilt_on_open() {
         4
     );
     assert_eq!(log.max_producer_id(), 7);
+}
+
+/// A batch of keyed records (`None` value: a tombstone) with timestamp `ts`.
+fn keyed(records: &[(&str, Option<&str>)], ts: i64) -> Bytes {
+    let records = records.iter().map(|(k, v)| {
+        (
+            Bytes::copy_from_slice(k.as_bytes()),
+            v.map(|v| Bytes::copy_from_slice(v.as_bytes())),
+        )
+    });
+    internal_batch(records, None, ts)
+}
+
+/// (offset, key, value) of every record from `offset` on.
+fn entries(log: &PartitionLog, offset: i64) -> Vec<(i64, String, Option<String>)> {
+    let bytes = log.read(offset, 1 << 20, true).unwrap();
+    RecordBatchDecoder::decode_all(&mut bytes.clone())
+        .unwrap()
+        .iter()
+        .flat_map(|s| s.records.iter())
+        .map(|r| {
+            let text = |b: &Bytes| String::from_utf8(b.to_vec()).unwrap();
+            (
+                r.offset,
+                text(r.key.as_ref().unwrap()),
+                r.value.as_ref().map(text),
+            )
+        })
+        .collect()
+}
+
+fn compacted() -> LogConfig {
+    LogConfig {
+        segment_bytes: 1, // one batch per segment
+        delete: false,
+        compact: true,
+        min_cleanable_dirty_ratio: 0.0,
+        delete_retention_ms: 1_000,
+        ..LogConfig::default()
+    }
+}
+
+fn fill_compacted(log: &mut PartitionLog, now: i64) {
+    let old = now - 10_000;
+    for batch in [
+        keyed(&[("a", Some("1"))], old),
+        keyed(&[("b", Some("1"))], old),
+        keyed(&[("a", Some("2"))], old),
+        keyed(&[("c", Some("1"))], old),
+        keyed(&[("b", None)], old),
+        keyed(&[("e", Some("1")), ("a", Some("4")), ("e", Some("2"))], old),
+        keyed(&[("d", Some("1"))], now),
+    ] {
+        log.append(batch, now).unwrap();
+    }
+}
+
+fn s(v: &str) -> Option<String> {
+    Some(v.to_string())
+}
+
+#[test]
+fn compaction_keeps_each_keys_latest_record_at_its_offset() {
+    let now = now_ms();
+    let mut log = PartitionLog::open(None, compacted()).unwrap();
+    fill_compacted(&mut log, now);
+    let stats = log.clean(now).unwrap();
+    assert_eq!(stats.removed, 5, "a=1, b=1, a=2, b's old tombstone, e=1");
+    let expected = vec![
+        (3, "c".to_string(), s("1")),
+        (6, "a".to_string(), s("4")),
+        (7, "e".to_string(), s("2")),
+        (8, "d".to_string(), s("1")),
+    ];
+    assert_eq!(
+        entries(&log, 0),
+        expected,
+        "offsets kept, gaps where records were"
+    );
+    assert_eq!(
+        entries(&log, 1),
+        expected,
+        "a fetch in a gap starts at the next record"
+    );
+    assert_eq!(log.log_end_offset(), 9);
+    assert_eq!(log.clean(now).unwrap().removed, 0, "nothing left to clean");
+    // A record without a key is refused by a compacted topic.
+    let e = log
+        .append(
+            internal_batch(
+                [(Bytes::new(), None)]
+                    .into_iter()
+                    .map(|(_, v)| (Bytes::new(), v)),
+                None,
+                now,
+            ),
+            now,
+        )
+        .map(|_| ());
+    assert!(e.is_ok(), "an empty key is a key");
+    let mut no_key = BytesMut::new();
+    let record = kafka_protocol::records::Record {
+        key: None,
+        ..kafka_protocol::records::RecordBatchDecoder::decode(&mut keyed(
+            &[("x", s("1").as_deref())],
+            now,
+        ))
+        .unwrap()
+        .records
+        .remove(0)
+    };
+    kafka_protocol::records::RecordBatchEncoder::encode(
+        &mut no_key,
+        std::iter::once(&record),
+        &kafka_protocol::records::RecordEncodeOptions {
+            version: 2,
+            compression: kafka_protocol::records::Compression::None,
+        },
+    )
+    .unwrap();
+    let refused = log.append(no_key.freeze(), now).unwrap_err();
+    assert_eq!(refused.code, 87, "INVALID_RECORD: {}", refused.message);
+}
+
+#[test]
+fn a_fresh_tombstone_stays_and_a_delete_policy_log_is_not_compacted() {
+    let now = now_ms();
+    let mut log = PartitionLog::open(
+        None,
+        LogConfig {
+            delete_retention_ms: 60_000,
+            ..compacted()
+        },
+    )
+    .unwrap();
+    fill_compacted(&mut log, now);
+    log.clean(now).unwrap();
+    assert!(
+        entries(&log, 0).contains(&(4, "b".to_string(), None)),
+        "tombstone kept"
+    );
+    let mut plain = PartitionLog::open(
+        None,
+        LogConfig {
+            compact: false,
+            delete: true,
+            ..compacted()
+        },
+    )
+    .unwrap();
+    fill_compacted(&mut plain, now);
+    assert_eq!(plain.clean(now).unwrap().removed, 0);
+    assert_eq!(entries(&plain, 0).len(), 9);
+}
+
+#[test]
+fn a_compacted_log_reopens_as_it_was_cleaned() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = now_ms();
+    let mut log = PartitionLog::open(Some(dir.path()), compacted()).unwrap();
+    fill_compacted(&mut log, now);
+    assert_eq!(log.clean(now).unwrap().removed, 5);
+    let expected = vec![
+        (3, "c".to_string(), s("1")),
+        (6, "a".to_string(), s("4")),
+        (7, "e".to_string(), s("2")),
+        (8, "d".to_string(), s("1")),
+    ];
+    assert_eq!(entries(&log, 0), expected);
+    drop(log);
+    let log = PartitionLog::open(Some(dir.path()), compacted()).unwrap();
+    assert_eq!(entries(&log, 0), expected);
+    assert_eq!(entries(&log, 1), expected);
+    assert_eq!(log.log_end_offset(), 9);
 }
