@@ -123,5 +123,6 @@ pub(super) fn committed(offset: i64, leader_epoch: i32, metadata: Option<&str>) 
         offset,
         leader_epoch,
         metadata: metadata.unwrap_or_default().to_string(),
+        committed_at: tokio::time::Instant::now(),
     }
 }

@@ -46,8 +46,12 @@ pub struct GroupConfig {
     pub initial_rebalance_delay_ms: i32,
     /// `group.max.size` (default unlimited).
     pub max_size: i32,
-    /// `offsets.retention.minutes` (default 7 days).
+    /// `offsets.retention.minutes` (default 7 days): a group's offsets are removed once it
+    /// has been empty this long (for a group with no members' protocol, each offset this
+    /// long after its commit).
     pub offsets_retention_minutes: i64,
+    /// `offsets.retention.check.interval.ms` (default 600000).
+    pub offsets_retention_check_interval_ms: u64,
 }
 
 impl Default for GroupConfig {
@@ -59,7 +63,24 @@ impl Default for GroupConfig {
             initial_rebalance_delay_ms: 0,
             max_size: i32::MAX,
             offsets_retention_minutes: 7 * 24 * 60,
+            offsets_retention_check_interval_ms: 600_000,
         }
+    }
+}
+
+/// The tokio instant of a wall-clock time in the past (ms since the epoch).
+fn instant_of(ms: i64) -> Instant {
+    let ago = Duration::from_millis(now_ms().saturating_sub(ms).max(0) as u64);
+    Instant::now().checked_sub(ago).unwrap_or_else(Instant::now)
+}
+
+/// A committed offset as `__consumer_offsets` holds it.
+fn stored(v: OffsetValue) -> Committed {
+    Committed {
+        offset: v.offset,
+        leader_epoch: v.leader_epoch,
+        metadata: v.metadata,
+        committed_at: instant_of(v.commit_timestamp),
     }
 }
 
@@ -82,6 +103,8 @@ const SWEEP_EVERY: Duration = Duration::from_millis(100);
 /// The coordinator for every group on this broker.
 pub struct GroupCoordinator {
     config: GroupConfig,
+    /// When offsets are next checked for `offsets.retention.minutes`.
+    next_retention_check: Mutex<Instant>,
     groups: Mutex<HashMap<String, Group>>,
     offsets_logs: Vec<SharedLog>,
     partition_exists: PartitionExists,
@@ -96,7 +119,9 @@ impl GroupCoordinator {
         offsets_logs: Vec<SharedLog>,
         partition_exists: PartitionExists,
     ) -> Arc<Self> {
+        let check_every = Duration::from_millis(config.offsets_retention_check_interval_ms);
         let coordinator = Arc::new(GroupCoordinator {
+            next_retention_check: Mutex::new(Instant::now() + check_every),
             config,
             groups: Mutex::new(HashMap::new()),
             offsets_logs,
@@ -155,11 +180,7 @@ impl GroupCoordinator {
                         value: Some(v),
                     }) = OffsetsRecord::decode(key, record.value.as_ref())
                     {
-                        let c = Committed {
-                            offset: v.offset,
-                            leader_epoch: v.leader_epoch,
-                            metadata: v.metadata,
-                        };
+                        let c = stored(v);
                         let entry = pending.entry(record.producer_id).or_default();
                         entry.push((group, (topic, partition), c));
                     }
@@ -177,11 +198,7 @@ impl GroupCoordinator {
                             .or_insert_with(|| Group::new(&group));
                         match value {
                             Some(v) => {
-                                let c = Committed {
-                                    offset: v.offset,
-                                    leader_epoch: v.leader_epoch,
-                                    metadata: v.metadata,
-                                };
+                                let c = stored(v);
                                 g.offsets.insert((topic, partition), c);
                             }
                             None => {
@@ -197,6 +214,7 @@ impl GroupCoordinator {
                             .entry(group.clone())
                             .or_insert_with(|| Group::new(&group));
                         g.generation = v.generation;
+                        g.empty_since = Some(instant_of(v.state_timestamp));
                         g.protocol_type = Some(v.protocol_type).filter(|p| !p.is_empty());
                         g.protocol = v.protocol;
                     }
@@ -419,6 +437,75 @@ impl GroupCoordinator {
                     g.initial_delay_until = None;
                     self.maybe_complete_join(g, now, false);
                 }
+            }
+            if g.state == GroupState::Empty && g.members.is_empty() {
+                g.empty_since.get_or_insert(now);
+            } else {
+                g.empty_since = None;
+            }
+        }
+        let mut next = self.next_retention_check.locked();
+        if now >= *next {
+            *next = now + Duration::from_millis(self.config.offsets_retention_check_interval_ms);
+            self.expire_offsets(&mut groups, now);
+        }
+    }
+
+    /// `offsets.retention.minutes`: a group empty that long loses its offsets, and then
+    /// itself (Kafka's group metadata tombstone); a group that never had members' protocol
+    /// (standalone commits) loses each offset that long after its commit. Tombstones are
+    /// written first: what was not written stays.
+    fn expire_offsets(&self, groups: &mut HashMap<String, Group>, now: Instant) {
+        let retention =
+            Duration::from_secs(self.config.offsets_retention_minutes.max(0) as u64 * 60);
+        let mut emptied = Vec::new();
+        for g in groups.values_mut() {
+            let expired: Vec<(String, i32)> = if g.protocol_type.is_some() {
+                let idle = g
+                    .empty_since
+                    .is_some_and(|t| now.duration_since(t) >= retention);
+                if idle {
+                    g.offsets.keys().cloned().collect()
+                } else {
+                    Vec::new()
+                }
+            } else {
+                g.offsets
+                    .iter()
+                    .filter(|(_, c)| now.duration_since(c.committed_at) >= retention)
+                    .map(|(tp, _)| tp.clone())
+                    .collect()
+            };
+            if expired.is_empty() {
+                continue;
+            }
+            let tombstones: Vec<OffsetsRecord> = expired
+                .iter()
+                .map(|(topic, partition)| OffsetsRecord::Offset {
+                    group: g.id.clone(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                    value: None,
+                })
+                .collect();
+            if self.persist(&g.id, &tombstones).is_err() {
+                continue;
+            }
+            tracing::info!(group = %g.id, offsets = expired.len(), "offsets expired (offsets.retention.minutes)");
+            for tp in &expired {
+                g.offsets.remove(tp);
+            }
+            if g.offsets.is_empty() && g.members.is_empty() && g.pending_txn.is_empty() {
+                emptied.push(g.id.clone());
+            }
+        }
+        for id in emptied {
+            let tombstone = OffsetsRecord::Group {
+                group: id.clone(),
+                value: None,
+            };
+            if self.persist(&id, &[tombstone]).is_ok() {
+                groups.remove(&id);
             }
         }
     }

@@ -537,10 +537,8 @@ impl GroupCoordinator {
                                 .with_partitions(
                                     ps.into_iter()
                                         .map(|(p, c)| {
-                                            let c = c.unwrap_or(Committed {
-                                                offset: -1,
-                                                leader_epoch: -1,
-                                                metadata: String::new(),
+                                            let c = c.unwrap_or_else(|| {
+                                                super::commit::committed(-1, -1, None)
                                             });
                                             OffsetFetchResponsePartitions::default()
                                                 .with_error_code(stability(
@@ -577,11 +575,7 @@ impl GroupCoordinator {
                     .with_partitions(
                         ps.into_iter()
                             .map(|(p, c)| {
-                                let c = c.unwrap_or(Committed {
-                                    offset: -1,
-                                    leader_epoch: -1,
-                                    metadata: String::new(),
-                                });
+                                let c = c.unwrap_or_else(|| super::commit::committed(-1, -1, None));
                                 OffsetFetchResponsePartition::default()
                                     .with_error_code(stability(req.group_id.as_str(), &t, p))
                                     .with_partition_index(p)

@@ -69,6 +69,8 @@ pub struct Committed {
     pub offset: i64,
     pub leader_epoch: i32,
     pub metadata: String,
+    /// When it was committed (`offsets.retention.minutes` of a group without members' protocol).
+    pub committed_at: Instant,
 }
 
 pub struct Group {
@@ -93,6 +95,8 @@ pub struct Group {
     /// Offsets committed inside a producer's open transaction (TxnOffsetCommit), by producer
     /// id: committed when its COMMIT marker is written, dropped on ABORT.
     pub pending_txn: HashMap<i64, HashMap<(String, i32), Committed>>,
+    /// Since when the group has had no members (`offsets.retention.minutes` counts from it).
+    pub empty_since: Option<Instant>,
 }
 
 impl Group {
@@ -111,6 +115,7 @@ impl Group {
             initial_delay_until: None,
             offsets: HashMap::new(),
             pending_txn: HashMap::new(),
+            empty_since: None,
         }
     }
 

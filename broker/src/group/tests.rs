@@ -409,3 +409,74 @@ async fn a_commit_that_cannot_be_written_fails() {
     assert_eq!(refused.topics[0].partitions[0].error_code, 28);
     assert_eq!(fetched(&c).await, 5, "the failed commit changed nothing");
 }
+
+fn with_retention(offsets: Vec<SharedLog>) -> Arc<GroupCoordinator> {
+    let config = GroupConfig {
+        offsets_topic_num_partitions: offsets.len() as i32,
+        offsets_retention_minutes: 1,
+        offsets_retention_check_interval_ms: 1_000,
+        ..GroupConfig::default()
+    };
+    GroupCoordinator::new(config, offsets, Arc::new(|t: &str, _| t != "missing"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn offsets_expire_after_offsets_retention_minutes() {
+    let offsets = logs(3);
+    let c = with_retention(offsets.clone());
+    // A standalone commit expires a minute after it was made.
+    assert_eq!(
+        c.offset_commit(commit("", -1, "t", 5), 8).await.topics[0].partitions[0].error_code,
+        0
+    );
+    tokio::time::sleep(Duration::from_secs(50)).await;
+    assert_eq!(fetched(&c).await, 5, "kept within the retention");
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(fetched(&c).await, -1, "expired after a minute");
+    assert_eq!(
+        fetched(&with_retention(offsets.clone())).await,
+        -1,
+        "its tombstone was written: a reload does not bring it back"
+    );
+
+    // A consumer group keeps its offsets while it has members, and loses them a minute after
+    // it became empty.
+    let a = member_id(&c).await;
+    let r = c.join_group(join(&a, None), 7, client()).await;
+    c.sync_group(sync(&a, r.generation_id, &[]), 5).await;
+    c.offset_commit(commit(&a, r.generation_id, "t", 42), 8)
+        .await;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        assert_eq!(
+            c.heartbeat(heartbeat(&a, r.generation_id), 4)
+                .await
+                .error_code,
+            0
+        );
+    }
+    assert_eq!(
+        fetched(&c).await,
+        42,
+        "a group with a member keeps its offsets"
+    );
+    let leave = LeaveGroupRequest::default()
+        .with_group_id(GroupId(sb("g")))
+        .with_member_id(sb(&a));
+    c.leave_group(leave, 0).await;
+    tokio::time::sleep(Duration::from_secs(50)).await;
+    assert_eq!(fetched(&c).await, 42, "empty for less than a minute");
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(fetched(&c).await, -1, "empty for a minute: expired");
+    let described = c
+        .describe_groups(
+            DescribeGroupsRequest::default().with_groups(vec![GroupId(sb("g"))]),
+            5,
+        )
+        .await;
+    assert_eq!(
+        described.groups[0].group_state.as_str(),
+        "Dead",
+        "and the group is gone"
+    );
+}
