@@ -214,9 +214,21 @@ export interface KafkaJSProducer {
   connect (): Promise<void>
   send (record: { topic: string; messages: Message[]; acks?: number; compression?: number; timeout?: number }): Promise<KafkaJSRecordMetadata[]>
   sendBatch (batch: { topicMessages: TopicMessages[]; acks?: number; compression?: number; timeout?: number }): Promise<KafkaJSRecordMetadata[]>
+  /** Begins a transaction (a producer created with `transactionalId`). */
+  transaction (): Promise<KafkaJSTransaction>
   disconnect (): Promise<void>
   on (event: string, listener: (e: any) => void): () => void
   readonly events: Record<string, string>
+}
+
+export interface KafkaJSTransaction {
+  send (record: { topic: string; messages: Message[]; acks?: number; compression?: number; timeout?: number }): Promise<KafkaJSRecordMetadata[]>
+  sendBatch (batch: { topicMessages: TopicMessages[]; acks?: number; compression?: number; timeout?: number }): Promise<KafkaJSRecordMetadata[]>
+  /** Commits the group's offsets (the next to read) with the transaction. */
+  sendOffsets (offsets: { consumerGroupId: string; topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> }): Promise<void>
+  commit (): Promise<void>
+  abort (): Promise<void>
+  isActive (): boolean
 }
 
 export interface KafkaMessage {
@@ -307,7 +319,7 @@ export interface KafkaJSAdmin {
 
 export declare class Kafka {
   constructor (options: KafkaOptions)
-  producer (options?: { idempotent?: boolean; allowAutoTopicCreation?: boolean }): KafkaJSProducer
+  producer (options?: { idempotent?: boolean; allowAutoTopicCreation?: boolean; transactionalId?: string; transactionTimeout?: number }): KafkaJSProducer
   consumer (options: { groupId: string; sessionTimeout?: number; rebalanceTimeout?: number; heartbeatInterval?: number; maxWaitTimeInMs?: number; maxBytesPerPartition?: number; allowAutoTopicCreation?: boolean }): KafkaJSConsumer
   admin (): KafkaJSAdmin
 }

@@ -47,9 +47,14 @@ class Kafka {
 class Producer {
   constructor (kafka, options) {
     this._base = baseConfig(kafka)
-    this._idempotent = Boolean(options.idempotent)
-    if (options.transactionalId) throw new KraftyError('transactions are not supported by the kafkajs layer', { code: -4, type: 'ILLEGAL_STATE' })
+    this._transactionalId = options.transactionalId
+    // kafkajs: a transactional producer is idempotent.
+    this._idempotent = Boolean(options.idempotent || options.transactionalId)
     this._extra = {}
+    if (options.transactionalId) {
+      this._extra['transactional.id'] = options.transactionalId
+      if (options.transactionTimeout) this._extra['transaction.timeout.ms'] = options.transactionTimeout
+    }
     if (options.allowAutoTopicCreation === false) this._extra['allow.auto.create.topics'] = false
     this._producers = new Map()
     this._events = new EventEmitter()
@@ -62,7 +67,14 @@ class Producer {
   }
 
   // One Krafty producer per (acks, compression): kafkajs picks them per send, Kafka per client.
+  // A transactional producer is one Krafty producer (a second with the same transactional.id
+  // would fence the first): acks=all and the first send's compression.
   _producer (acks = -1, compression = 0) {
+    if (this._transactionalId) {
+      if (acks !== -1) throw new KraftyError('a transactional producer sends with acks=-1', { code: -2, type: 'INVALID_CONFIG', property: 'acks' })
+      const only = this._producers.values().next().value
+      if (only) return only
+    }
     const key = `${acks}|${compression}`
     let p = this._producers.get(key)
     if (!p) {
@@ -77,6 +89,12 @@ class Producer {
 
   async connect () {
     await this._producer().connect()
+    // As kafkajs: a transactional producer gets its producer id (and fences an older
+    // instance with the same transactionalId) when it connects.
+    if (this._transactionalId && !this._initialized) {
+      await this._producer().initTransactions()
+      this._initialized = true
+    }
     this._events.emit(this.events.CONNECT, { type: this.events.CONNECT, timestamp: Date.now() })
   }
 
@@ -116,6 +134,37 @@ class Producer {
       logAppendTime: '-1',
       logStartOffset: '-1'
     }))
+  }
+
+  /**
+   * kafkajs's transaction: `send`, `sendBatch`, `sendOffsets({ consumerGroupId, topics:
+   * [{ topic, partitions: [{ partition, offset }] }] })` (the next offsets to read), then
+   * `commit()` or `abort()`; `isActive()`.
+   */
+  async transaction () {
+    if (!this._transactionalId) {
+      throw new KraftyError('transaction() needs a producer created with a transactionalId', { code: -4, type: 'ILLEGAL_STATE' })
+    }
+    if (!this._initialized) await this.connect()
+    const p = this._producer()
+    await p.beginTransaction()
+    let active = true
+    const ending = (end) => async () => {
+      await end()
+      active = false
+    }
+    return {
+      send: (record) => this.send(record),
+      sendBatch: (batch) => this.sendBatch(batch),
+      // kafkajs names the group only: no member or generation to check (before KIP-447).
+      sendOffsets: ({ consumerGroupId, topics }) => p.sendOffsetsToTransaction(
+        topics.flatMap(({ topic, partitions }) => partitions.map(({ partition, offset }) =>
+          ({ topic, partition, offset: Number(offset) }))),
+        { groupId: consumerGroupId, generationId: -1, memberId: '' }),
+      commit: ending(() => p.commitTransaction()),
+      abort: ending(() => p.abortTransaction()),
+      isActive: () => active
+    }
   }
 
   async disconnect () {
