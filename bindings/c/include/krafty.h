@@ -3,17 +3,21 @@
  *
  * Shape: as librdkafka's. Opaque handles with _new / _destroy; a configuration set by Kafka
  * property names (krafty_conf_set); a producer (krafty_producer_send, delivery reports served
- * by krafty_producer_poll / krafty_producer_flush); a consumer (subscribe / assign / poll,
- * commit, seek, pause / resume, rebalance callback); an in-process dev broker for tests.
+ * by krafty_producer_poll / krafty_producer_flush; transactions with transactional.id:
+ * init / begin / send_offsets_to / commit / abort _transaction); a consumer (subscribe /
+ * assign / poll, commit, seek, pause / resume, rebalance callback, group metadata for
+ * transactions); an in-process dev broker for tests.
  *
  * Errors: every function that can fail returns a krafty_resp_err_t (0 = success), or NULL for
  * constructors. Codes >= -1 are Kafka's (the protocol's error table); codes <= -100 are local
  * (KRAFTY_RESP_ERR__*). krafty_err2str / krafty_err2name describe a code,
  * krafty_err_retriable says whether retrying may help. The message of the last failure on the
  * calling thread is krafty_last_error(); constructors and krafty_conf_set also copy it into
- * the caller's errstr buffer. NULL pointers, unknown properties and bad values are errors
- * (KRAFTY_RESP_ERR__INVALID_ARG, __UNKNOWN_PROPERTY, __INVALID_VALUE), never a crash, and no
- * Rust panic ever unwinds into C (it becomes KRAFTY_RESP_ERR__INTERNAL).
+ * the caller's errstr buffer. krafty_last_error_is_fatal() says the client must be destroyed
+ * (e.g. PRODUCER_FENCED), krafty_last_error_txn_requires_abort() that the transaction must be
+ * aborted before the producer goes on. NULL pointers, unknown properties and bad values are
+ * errors (KRAFTY_RESP_ERR__INVALID_ARG, __UNKNOWN_PROPERTY, __INVALID_VALUE), never a crash,
+ * and no Rust panic ever unwinds into C (it becomes KRAFTY_RESP_ERR__INTERNAL).
  *
  * Threads: libkrafty runs its network I/O on two background threads of its own. No callback
  * ever runs on them: delivery reports run on the thread calling krafty_producer_poll or
@@ -24,6 +28,7 @@
  *   krafty_consumer_t  thread-safe, but poll it from one thread at a time (that thread runs
  *                      the callbacks); krafty_consumer_wakeup from anywhere.
  *   krafty_message_t   read-only; destroy it from any thread.
+ *   krafty_consumer_group_metadata_t  read-only; destroy it from any thread.
  *   krafty_headers_t, krafty_topic_partition_list_t  not thread-safe.
  *   krafty_dev_broker_t thread-safe; krafty_dev_broker_stop last.
  * Destroy a handle once no other call on it runs, and never from inside its own callback.
@@ -55,6 +60,12 @@
 // A configuration: Kafka property names and values, and the callbacks. Not thread-safe: set
 // it from one thread; it may be reused (and destroyed) once clients are created from it.
 typedef struct krafty_conf_t krafty_conf_t;
+
+// A consumer's place in its group (group id, generation, member id, `group.instance.id`),
+// as `krafty_consumer_group_metadata` took it, for
+// `krafty_producer_send_offsets_to_transaction`. Read-only: use it from any thread; free it
+// with `krafty_consumer_group_metadata_destroy`.
+typedef struct krafty_consumer_group_metadata_t krafty_consumer_group_metadata_t;
 
 // A consumer. Its functions may be called from any thread, but poll from one thread at a
 // time (the one that runs the callbacks); `krafty_consumer_wakeup` may be called from any
@@ -228,11 +239,18 @@ typedef struct {
 // Kafka: not authorized for the group.
 #define KRAFTY_RESP_ERR_GROUP_AUTHORIZATION_FAILED 30
 
+// Kafka: the transaction coordinator refused the call in the transaction's state.
+#define KRAFTY_RESP_ERR_INVALID_TXN_STATE 48
+
 // Kafka: SASL authentication failed.
 #define KRAFTY_RESP_ERR_SASL_AUTHENTICATION_FAILED 58
 
 // Kafka: the broker refused the record as invalid (not retriable).
 #define KRAFTY_RESP_ERR_INVALID_RECORD 87
+
+// Kafka: another producer with the same `transactional.id` has started: this one is fenced
+// (fatal: destroy it).
+#define KRAFTY_RESP_ERR_PRODUCER_FENCED 90
 
 // Local: an argument is invalid (a NULL pointer where one is required, a length without
 // data, a string that is not UTF-8).
@@ -547,6 +565,23 @@ krafty_resp_err_t krafty_consumer_resume(krafty_consumer_t *consumer,
 // `consumer` NULL or live.
 krafty_resp_err_t krafty_consumer_wakeup(krafty_consumer_t *consumer);
 
+// The consumer's group metadata now, for `krafty_producer_send_offsets_to_transaction`
+// (which fences a member that lost its partitions: take it after the last poll that returned
+// the records the transaction covers). A new handle the caller frees with
+// `krafty_consumer_group_metadata_destroy`. NULL, with the reason in `krafty_last_error()`,
+// without `group.id` (`_STATE`), inside the rebalance callback (`_STATE`), or for a NULL
+// consumer (`_INVALID_ARG`).
+//
+// # Safety
+// `consumer` NULL or live.
+krafty_consumer_group_metadata_t *krafty_consumer_group_metadata(krafty_consumer_t *consumer);
+
+// Frees group metadata from `krafty_consumer_group_metadata` (NULL is ignored).
+//
+// # Safety
+// `metadata` NULL or from `krafty_consumer_group_metadata`, not used afterwards.
+void krafty_consumer_group_metadata_destroy(krafty_consumer_group_metadata_t *metadata);
+
 // Commits (with `enable.auto.commit`), revokes through the rebalance callback (on this
 // thread), leaves the group and closes the connections; serves the outstanding
 // offset-commit callbacks. Later calls fail with `_CLOSED`. Idempotent.
@@ -578,6 +613,20 @@ int krafty_err_retriable(krafty_resp_err_t err);
 // The message of the last failed libkrafty call on the calling thread ("" after a call
 // that succeeded). Valid until the next libkrafty call on this thread; never NULL.
 const char *krafty_last_error(void);
+
+// 1 if the last failed libkrafty call on the calling thread failed for good: the client
+// cannot be used any more and must be destroyed (`KRAFTY_RESP_ERR_PRODUCER_FENCED`: another
+// producer with the same `transactional.id` started; `_FATAL`; `_CLOSED`). Else 0 (also
+// after a call that succeeded).
+int krafty_last_error_is_fatal(void);
+
+// 1 if, after the last failed libkrafty call on the calling thread, the producer's
+// transaction cannot commit any more (a record, the offsets or the commit failed): call
+// `krafty_producer_abort_transaction`, then begin a new transaction (and, consuming, rewind
+// to the last committed offsets). Else 0: a fatal error (`krafty_last_error_is_fatal`), a
+// call in the wrong state or with bad arguments, a timeout (call the same function again),
+// or a call that succeeded.
+int krafty_last_error_txn_requires_abort(void);
 
 // A new, empty header list; free it with `krafty_headers_destroy`.
 krafty_headers_t *krafty_headers_new(void);
@@ -723,6 +772,70 @@ krafty_resp_err_t krafty_producer_close(krafty_producer_t *producer, int timeout
 // # Safety
 // `producer` NULL or live, with no other call on it running or following.
 void krafty_producer_destroy(krafty_producer_t *producer);
+
+// Makes the producer transactional (`rd_kafka_init_transactions`): obtains the producer id
+// and epoch of its `transactional.id`, which fences any older producer with the same id (its
+// open transaction is aborted). Call it once, before the first transaction. Waits up to
+// `timeout_ms` (-1: no limit; the core also gives up after `max.block.ms`). Returns 0,
+// `_STATE` (no `transactional.id`, or called twice), `_TIMED_OUT` (it goes on: call it again
+// to wait for its outcome), or the broker's error.
+//
+// # Safety
+// `producer` NULL or live.
+krafty_resp_err_t krafty_producer_init_transactions(krafty_producer_t *producer, int timeout_ms);
+
+// Starts a transaction (`rd_kafka_begin_transaction`): the records sent until
+// `krafty_producer_commit_transaction` or `krafty_producer_abort_transaction` belong to it
+// (outside a transaction `krafty_producer_send` fails with `_STATE`). Does not block. `_STATE`
+// before `krafty_producer_init_transactions`, inside a transaction, or while a call that
+// timed out goes on; `KRAFTY_RESP_ERR_PRODUCER_FENCED` (fatal) once fenced.
+//
+// # Safety
+// `producer` NULL or live.
+krafty_resp_err_t krafty_producer_begin_transaction(krafty_producer_t *producer);
+
+// Commits a consumer group's offsets with the transaction
+// (`rd_kafka_send_offsets_to_transaction`), for exactly-once consume-transform-produce:
+// they take effect if, and when, the transaction commits. `offsets` holds each input
+// partition with the next offset to read (the last processed record's offset + 1; >= 0);
+// `metadata` is the input consumer's `krafty_consumer_group_metadata` (the group coordinator
+// refuses a member fenced by a rebalance). Both stay the caller's. Waits up to `timeout_ms`
+// (-1: no limit). `_STATE` outside a transaction, `_INVALID_ARG` for NULLs or an offset < 0,
+// `_TIMED_OUT` (call it again to wait for the outcome; the arguments of that call are not
+// used), or the broker's error; when `krafty_last_error_txn_requires_abort()` then says 1,
+// abort the transaction.
+//
+// # Safety
+// `producer`, `offsets`, `metadata` NULL or live.
+krafty_resp_err_t krafty_producer_send_offsets_to_transaction(krafty_producer_t *producer,
+                                                              const krafty_topic_partition_list_t *offsets,
+                                                              const krafty_consumer_group_metadata_t *metadata,
+                                                              int timeout_ms);
+
+// Commits the transaction (`rd_kafka_commit_transaction`): sends the records it holds, waits
+// for every acknowledgement, then commits (their delivery reports are served by
+// `krafty_producer_poll` / `krafty_producer_flush` as usual). Waits up to `timeout_ms` (-1:
+// no limit; the core also bounds the commit request by `max.block.ms`). Returns 0, or:
+// `KRAFTY_RESP_ERR_PRODUCER_FENCED` and others with `krafty_last_error_is_fatal()` 1 (destroy
+// the producer); an error with `krafty_last_error_txn_requires_abort()` 1 (a record or the
+// commit failed: call `krafty_producer_abort_transaction`, then begin again); `_TIMED_OUT`
+// (the commit goes on: call this again to wait for its outcome); `_STATE` outside a
+// transaction.
+//
+// # Safety
+// `producer` NULL or live.
+krafty_resp_err_t krafty_producer_commit_transaction(krafty_producer_t *producer, int timeout_ms);
+
+// Aborts the transaction (`rd_kafka_abort_transaction`): records not sent yet fail (their
+// delivery reports say so), those written are marked aborted (a `read_committed` consumer
+// never sees them), and the producer can begin a new transaction. Waits up to `timeout_ms`
+// (-1: no limit). Returns 0, `_STATE` outside a transaction, a fatal error
+// (`krafty_last_error_is_fatal()`), `_TIMED_OUT` (call it again to wait for its outcome), or
+// the broker's error (call it again).
+//
+// # Safety
+// `producer` NULL or live.
+krafty_resp_err_t krafty_producer_abort_transaction(krafty_producer_t *producer, int timeout_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

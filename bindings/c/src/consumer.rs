@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use krafty_core::consumer::{
-    ConsumerConfig, ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, RebalanceContext,
+    ConsumerConfig, ConsumerGroupMetadata, ConsumerRebalanceListener, KafkaConsumer,
+    OffsetAndMetadata, RebalanceContext,
 };
 use krafty_core::serialization::BytesSerde;
 use krafty_core::TopicPartition;
@@ -65,7 +66,7 @@ pub type krafty_offset_commit_cb_t = Option<
     ),
 >;
 
-type Offsets = BTreeMap<TopicPartition, OffsetAndMetadata>;
+pub(crate) type Offsets = BTreeMap<TopicPartition, OffsetAndMetadata>;
 type CommitOutcome = (Offsets, Result<()>);
 
 /// A consumer. Its functions may be called from any thread, but poll from one thread at a
@@ -188,7 +189,7 @@ where
     krafty_core::runtime::block_on(f)
 }
 
-fn offsets_of(list: &krafty_topic_partition_list_t) -> Result<Offsets> {
+pub(crate) fn offsets_of(list: &krafty_topic_partition_list_t) -> Result<Offsets> {
     let mut out = Offsets::new();
     for (tp, offset) in list.entries()? {
         if offset < 0 {
@@ -646,6 +647,61 @@ pub unsafe extern "C" fn krafty_consumer_wakeup(
     guard(|| {
         // SAFETY: NULL or live per the contract.
         unsafe { handle(consumer) }?.inner.wakeup();
+        Ok(())
+    })
+}
+
+/// A consumer's place in its group (group id, generation, member id, `group.instance.id`),
+/// as `krafty_consumer_group_metadata` took it, for
+/// `krafty_producer_send_offsets_to_transaction`. Read-only: use it from any thread; free it
+/// with `krafty_consumer_group_metadata_destroy`.
+#[allow(non_camel_case_types)]
+pub struct krafty_consumer_group_metadata_t {
+    pub(crate) inner: ConsumerGroupMetadata,
+}
+
+/// The consumer's group metadata now, for `krafty_producer_send_offsets_to_transaction`
+/// (which fences a member that lost its partitions: take it after the last poll that returned
+/// the records the transaction covers). A new handle the caller frees with
+/// `krafty_consumer_group_metadata_destroy`. NULL, with the reason in `krafty_last_error()`,
+/// without `group.id` (`_STATE`), inside the rebalance callback (`_STATE`), or for a NULL
+/// consumer (`_INVALID_ARG`).
+///
+/// # Safety
+/// `consumer` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn krafty_consumer_group_metadata(
+    consumer: *mut krafty_consumer_t,
+) -> *mut krafty_consumer_group_metadata_t {
+    guard_value(std::ptr::null_mut(), None, || {
+        // SAFETY: NULL or live per the contract.
+        let c = unsafe { handle(consumer) }?;
+        not_in_rebalance(consumer)?;
+        let inner = c.inner.group_metadata().ok_or_else(|| {
+            Error::new(
+                KRAFTY_RESP_ERR__STATE,
+                "no group metadata: the consumer has no group.id",
+            )
+        })?;
+        Ok(Box::into_raw(Box::new(krafty_consumer_group_metadata_t {
+            inner,
+        })))
+    })
+}
+
+/// Frees group metadata from `krafty_consumer_group_metadata` (NULL is ignored).
+///
+/// # Safety
+/// `metadata` NULL or from `krafty_consumer_group_metadata`, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn krafty_consumer_group_metadata_destroy(
+    metadata: *mut krafty_consumer_group_metadata_t,
+) {
+    guard_value((), None, || {
+        if !metadata.is_null() {
+            // SAFETY: made by krafty_consumer_group_metadata, freed once per the contract.
+            drop(unsafe { Box::from_raw(metadata) });
+        }
         Ok(())
     })
 }

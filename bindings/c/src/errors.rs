@@ -51,10 +51,15 @@ pub const KRAFTY_RESP_ERR_REBALANCE_IN_PROGRESS: krafty_resp_err_t = 27;
 pub const KRAFTY_RESP_ERR_TOPIC_AUTHORIZATION_FAILED: krafty_resp_err_t = 29;
 /// Kafka: not authorized for the group.
 pub const KRAFTY_RESP_ERR_GROUP_AUTHORIZATION_FAILED: krafty_resp_err_t = 30;
+/// Kafka: the transaction coordinator refused the call in the transaction's state.
+pub const KRAFTY_RESP_ERR_INVALID_TXN_STATE: krafty_resp_err_t = 48;
 /// Kafka: SASL authentication failed.
 pub const KRAFTY_RESP_ERR_SASL_AUTHENTICATION_FAILED: krafty_resp_err_t = 58;
 /// Kafka: the broker refused the record as invalid (not retriable).
 pub const KRAFTY_RESP_ERR_INVALID_RECORD: krafty_resp_err_t = 87;
+/// Kafka: another producer with the same `transactional.id` has started: this one is fenced
+/// (fatal: destroy it).
+pub const KRAFTY_RESP_ERR_PRODUCER_FENCED: krafty_resp_err_t = 90;
 
 /// Local: an argument is invalid (a NULL pointer where one is required, a length without
 /// data, a string that is not UTF-8).
@@ -184,11 +189,17 @@ pub fn code(e: &KafkaError) -> krafty_resp_err_t {
     }
 }
 
-/// A failure as the binding reports it: a code and a message.
+/// A failure as the binding reports it: a code, a message, and what the caller must do about
+/// it (`krafty_last_error_is_fatal`, `krafty_last_error_txn_requires_abort`).
 #[derive(Debug, Clone)]
 pub struct Error {
     pub code: krafty_resp_err_t,
     pub message: String,
+    /// The client cannot be used any more (the core's `KafkaError::is_fatal`).
+    pub fatal: bool,
+    /// The producer's transaction failed and must be aborted (the core's
+    /// `transaction_requires_abort`, read by the producer's calls when they fail).
+    pub txn_requires_abort: bool,
 }
 
 impl Error {
@@ -196,6 +207,8 @@ impl Error {
         Error {
             code,
             message: message.into(),
+            fatal: false,
+            txn_requires_abort: false,
         }
     }
 
@@ -206,10 +219,7 @@ impl Error {
 
 impl From<KafkaError> for Error {
     fn from(e: KafkaError) -> Self {
-        Error {
-            code: code(&e),
-            message: e.to_string(),
-        }
+        Error::from(&e)
     }
 }
 
@@ -218,27 +228,43 @@ impl From<&KafkaError> for Error {
         Error {
             code: code(e),
             message: e.to_string(),
+            fatal: e.is_fatal(),
+            txn_requires_abort: false,
         }
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// This thread's last failure, as `krafty_last_error*` report it.
+#[derive(Default)]
+struct LastError {
+    message: CString,
+    fatal: bool,
+    txn_requires_abort: bool,
+}
+
 thread_local! {
-    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_ERROR: RefCell<LastError> = RefCell::default();
 }
 
 /// Records `e` as this thread's last error and returns its code.
 pub fn set_last(e: &Error) -> krafty_resp_err_t {
-    LAST_ERROR.with(|l| *l.borrow_mut() = c_string(&e.message));
+    LAST_ERROR.with(|l| {
+        *l.borrow_mut() = LastError {
+            message: c_string(&e.message),
+            fatal: e.fatal,
+            txn_requires_abort: e.txn_requires_abort,
+        }
+    });
     e.code
 }
 
 fn clear_last() {
     LAST_ERROR.with(|l| {
         let mut l = l.borrow_mut();
-        if !l.as_bytes().is_empty() {
-            *l = CString::default();
+        if !l.message.as_bytes().is_empty() || l.fatal || l.txn_requires_abort {
+            *l = LastError::default();
         }
     });
 }
@@ -437,5 +463,25 @@ pub extern "C" fn krafty_err_retriable(err: krafty_resp_err_t) -> c_int {
 /// that succeeded). Valid until the next libkrafty call on this thread; never NULL.
 #[no_mangle]
 pub extern "C" fn krafty_last_error() -> *const c_char {
-    LAST_ERROR.with(|l| l.borrow().as_ptr())
+    LAST_ERROR.with(|l| l.borrow().message.as_ptr())
+}
+
+/// 1 if the last failed libkrafty call on the calling thread failed for good: the client
+/// cannot be used any more and must be destroyed (`KRAFTY_RESP_ERR_PRODUCER_FENCED`: another
+/// producer with the same `transactional.id` started; `_FATAL`; `_CLOSED`). Else 0 (also
+/// after a call that succeeded).
+#[no_mangle]
+pub extern "C" fn krafty_last_error_is_fatal() -> c_int {
+    LAST_ERROR.with(|l| l.borrow().fatal as c_int)
+}
+
+/// 1 if, after the last failed libkrafty call on the calling thread, the producer's
+/// transaction cannot commit any more (a record, the offsets or the commit failed): call
+/// `krafty_producer_abort_transaction`, then begin a new transaction (and, consuming, rewind
+/// to the last committed offsets). Else 0: a fatal error (`krafty_last_error_is_fatal`), a
+/// call in the wrong state or with bad arguments, a timeout (call the same function again),
+/// or a call that succeeded.
+#[no_mangle]
+pub extern "C" fn krafty_last_error_txn_requires_abort() -> c_int {
+    LAST_ERROR.with(|l| l.borrow().txn_requires_abort as c_int)
 }

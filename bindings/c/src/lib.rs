@@ -12,6 +12,7 @@ mod consumer;
 mod errors;
 mod message;
 mod producer;
+mod transactions;
 
 pub use broker::*;
 pub use config::*;
@@ -19,6 +20,7 @@ pub use consumer::*;
 pub use errors::*;
 pub use message::*;
 pub use producer::*;
+pub use transactions::*;
 
 use std::ffi::c_char;
 

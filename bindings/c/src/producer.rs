@@ -23,6 +23,7 @@ use crate::errors::{
     KRAFTY_RESP_ERR__TIMED_OUT,
 };
 use crate::message::krafty_headers_t;
+use crate::transactions::TxnCall;
 
 /// `partition` for `krafty_producer_send`: let the partitioner choose (murmur2 of the key,
 /// sticky batches for keyless records, as the Java client).
@@ -179,12 +180,14 @@ thread_local! {
 /// served by whichever thread polls. Destroy it from one thread, once no other call runs.
 #[allow(non_camel_case_types)]
 pub struct krafty_producer_t {
-    inner: KafkaProducer<Payload, Payload>,
+    pub(crate) inner: KafkaProducer<Payload, Payload>,
     dr: Option<(krafty_dr_cb_t, Opaque)>,
     reports: Arc<Reports>,
     serving: Mutex<Serving>,
     /// The core's runtime, entered while a send is polled (it may create timers).
     rt: tokio::runtime::Handle,
+    /// A transactional call that timed out and goes on (`transactions.rs`).
+    pub(crate) txn_call: TxnCall,
 }
 
 /// Runs `fut` on this thread: polled once in place (a send that fits in the buffer completes
@@ -204,7 +207,7 @@ where
     }
 }
 
-fn millis(timeout_ms: c_int) -> Duration {
+pub(crate) fn millis(timeout_ms: c_int) -> Duration {
     if timeout_ms < 0 {
         Duration::from_secs(u32::MAX as u64)
     } else {
@@ -383,6 +386,7 @@ pub unsafe extern "C" fn krafty_producer_new(
             reports: Arc::default(),
             serving: Mutex::default(),
             rt: krafty_core::runtime::handle(),
+            txn_call: TxnCall::default(),
         })))
     })
 }
@@ -436,6 +440,7 @@ pub unsafe extern "C" fn krafty_producer_send(
             headers,
             Opaque(opaque),
         )
+        .map_err(|e| p.txn_error(e))
     })
 }
 

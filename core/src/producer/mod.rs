@@ -710,6 +710,13 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         Ok(())
     }
 
+    /// Whether the current transaction failed (a batch, an AddPartitionsToTxn, the offsets or
+    /// the EndTxn) and must be aborted with `abort_transaction` before the producer can go on.
+    /// False without `transactional.id`, and when fenced ([`KafkaError::is_fatal`]).
+    pub fn transaction_requires_abort(&self) -> bool {
+        self.inner.txn.as_ref().is_some_and(|t| t.requires_abort())
+    }
+
     pub fn metrics(&self) -> ProducerMetrics {
         self.inner.sender.metrics.snapshot(
             self.inner.acc.available_memory(),

@@ -460,6 +460,11 @@ impl TransactionManager {
         !self.state.lock().unwrap().added.contains(tp)
     }
 
+    /// Whether the transaction failed and only `abort_transaction` leads back to `Ready`.
+    pub fn requires_abort(&self) -> bool {
+        matches!(self.state.lock().unwrap().phase, Phase::Abortable(_))
+    }
+
     /// The error that keeps the transaction from committing, once its batches are flushed.
     pub fn commit_blocked(&self) -> Option<KafkaError> {
         match &self.state.lock().unwrap().phase {
