@@ -349,3 +349,70 @@ async fn an_expired_transaction_is_aborted_by_the_coordinator() {
     let _ = slow.close(Duration::from_secs(5)).await;
     cluster.stop().await;
 }
+
+/// A commit that outlives `max.block.ms` (its EndTxn held up by the broker) fails with a
+/// timeout and is resumed by calling `commit_transaction` again, as in Java; an abort in
+/// between is refused. The records end up committed. Needs the dev broker's latency
+/// injection: on a real Kafka the test returns early.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_past_max_block_ms_is_resumed_by_calling_it_again() {
+    let cluster = TestCluster::start(1).await;
+    let Some(faults) = cluster.faults() else {
+        eprintln!("skipped: needs the dev broker's latency injection");
+        return;
+    };
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("txn-slow-commit");
+    cluster.create_topic(&topic, 1, &[]).await;
+    let p: KafkaProducer<String, String> = KafkaProducer::new(
+        ProducerConfig::from_properties([
+            ("bootstrap.servers", bs.as_str()),
+            ("transactional.id", unique_topic("txn-slow-commit").as_str()),
+            ("max.block.ms", "1000"),
+        ])
+        .unwrap(),
+        StringSerde,
+        StringSerde,
+    )
+    .await
+    .unwrap();
+    within(60, "init", p.init_transactions()).await.unwrap();
+    p.begin_transaction().unwrap();
+    p.send(ProducerRecord::new(topic.clone(), "slow".to_string()))
+        .await
+        .unwrap();
+    faults.add_latency(26, 3_000); // EndTxn
+    let e = within(30, "commit", p.commit_transaction())
+        .await
+        .expect_err("EndTxn takes longer than max.block.ms");
+    assert!(matches!(e, KafkaError::Timeout(_)), "{e}");
+    match within(30, "abort", p.abort_transaction()).await {
+        Err(KafkaError::IllegalState(_)) => {}
+        other => panic!("abort during a pending commit: {other:?}"),
+    }
+    faults.add_latency(26, 0);
+    // Each call waits up to max.block.ms for the same EndTxn, held 3 s by the broker.
+    let mut attempts = 1;
+    loop {
+        attempts += 1;
+        match within(30, "commit again", p.commit_transaction()).await {
+            Ok(()) => break,
+            Err(KafkaError::Timeout(_)) if attempts < 6 => {}
+            Err(e) => panic!("the commit resumes: {e}"),
+        }
+    }
+    assert!(
+        attempts >= 3,
+        "the first retry still waited for the held EndTxn"
+    );
+    let c = consumer(&bs, &unique_topic("g-slow"), "read_committed").await;
+    assert_eq!(
+        read_values(&c, &topic, Duration::from_secs(3)).await,
+        vec!["slow".to_string()]
+    );
+    p.begin_transaction().expect("the producer goes on");
+    p.abort_transaction().await.unwrap();
+    c.close().await.unwrap();
+    p.close(Duration::from_secs(10)).await.unwrap();
+    cluster.stop().await;
+}

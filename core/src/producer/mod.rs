@@ -660,6 +660,8 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
 
     /// Sends what the transaction holds, waits for every acknowledgement, then commits it. If
     /// any part failed the commit fails with that error and the transaction must be aborted.
+    /// A commit that outlives `max.block.ms` fails with a timeout and is resumed by calling
+    /// `commit_transaction` again (an abort is refused until it completes), as in Java.
     pub async fn commit_transaction(&self) -> Result<()> {
         let txn = self.transactions()?;
         txn.start_end(true)?;
@@ -672,12 +674,29 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
             return Err(e);
         }
         flushed?;
-        self.bounded(
-            "commit_transaction",
-            txn.end(true, self.inner.sender.producer_ids()),
-        )
-        .await?;
-        Ok(())
+        // The EndTxn runs as a task of its own: when the wait below gives up, the commit goes
+        // on, and the next commit_transaction waits for that same EndTxn.
+        let mut end = match txn.take_pending_commit() {
+            Some(task) => task,
+            None => {
+                let (txn, ids) = (txn.clone(), self.inner.sender.producer_ids());
+                crate::runtime::handle().spawn(async move { txn.end(true, ids).await })
+            }
+        };
+        let limit = self.inner.config.max_block;
+        match tokio::time::timeout(limit, &mut end).await {
+            Ok(Ok(ended)) => ended.map(|_| ()),
+            Ok(Err(e)) => Err(KafkaError::IllegalState(format!(
+                "commit_transaction: the EndTxn task failed: {e}"
+            ))),
+            Err(_) => {
+                txn.keep_pending_commit(end);
+                Err(KafkaError::Timeout(format!(
+                    "commit_transaction did not complete within max.block.ms ({limit:?}); \
+                     it goes on: call commit_transaction again to wait for it"
+                )))
+            }
+        }
     }
 
     /// Aborts the transaction: records not yet sent fail, the rest are marked aborted (a

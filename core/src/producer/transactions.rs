@@ -81,6 +81,9 @@ pub(crate) struct TransactionManager {
     state: Mutex<State>,
     /// One user call (init, commit, abort, offsets) at a time.
     call: tokio::sync::Mutex<()>,
+    /// A commit's EndTxn that outlived `max.block.ms`: still running, and what the next
+    /// `commit_transaction` waits for instead of sending another.
+    pending_commit: Mutex<Option<tokio::task::JoinHandle<Result<bool>>>>,
 }
 
 fn illegal(what: &str, phase: &Phase) -> KafkaError {
@@ -145,6 +148,7 @@ impl TransactionManager {
                 bump_after_abort: false,
             }),
             call: tokio::sync::Mutex::new(()),
+            pending_commit: Mutex::new(None),
         }
     }
 
@@ -445,7 +449,9 @@ impl TransactionManager {
     pub fn start_end(&self, commit: bool) -> Result<()> {
         let mut st = self.state.lock().unwrap();
         match (&st.phase, commit) {
-            (Phase::InTransaction, true) => st.phase = Phase::Committing,
+            // Committing again: an earlier commit timed out (max.block.ms) and is resumed,
+            // as Java's commitTransaction after a TimeoutException.
+            (Phase::InTransaction | Phase::Committing, true) => st.phase = Phase::Committing,
             (Phase::InTransaction | Phase::Abortable(_) | Phase::Aborting, false) => {
                 st.phase = Phase::Aborting
             }
@@ -453,6 +459,16 @@ impl TransactionManager {
             (phase, false) => return Err(illegal("abort_transaction", phase)),
         }
         Ok(())
+    }
+
+    /// The EndTxn a timed-out commit left running, if any (taken: the caller waits for it).
+    pub fn take_pending_commit(&self) -> Option<tokio::task::JoinHandle<Result<bool>>> {
+        self.pending_commit.lock().unwrap().take()
+    }
+
+    /// Keeps a commit's EndTxn that outlived the caller's wait, for the next commit call.
+    pub fn keep_pending_commit(&self, task: tokio::task::JoinHandle<Result<bool>>) {
+        *self.pending_commit.lock().unwrap() = Some(task);
     }
 
     /// The partitions not added to the transaction (their queued batches are dropped on abort).
