@@ -233,7 +233,9 @@ impl AdminClient {
             .with_timeout_ms(30_000)
             .with_topics(vec![CreatePartitionsTopic::default()
                 .with_name(TopicName(sb(topic)))
-                .with_count(total)]);
+                .with_count(total)
+                // Null: the broker places the new partitions (an empty list assigns none).
+                .with_assignments(None)]);
         let (resp, _) = self.client.send(self.any_node().await?, req).await?;
         for r in &resp.results {
             check(r.error_code, &r.name, r.error_message.as_ref())?;

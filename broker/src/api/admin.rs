@@ -132,6 +132,23 @@ pub fn create_partitions(
         .into_iter()
         .map(|t| {
             let r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+            // Assignments, when given (not null), name the new partitions' replicas: one per
+            // new partition, on brokers that exist.
+            let current = shared.topics.get(&t.name).map_or(0, |t| t.partition_count());
+            if let Some(assignments) = &t.assignments {
+                let added = t.count - current;
+                let node = BrokerId(shared.config.node_id);
+                let message = if added > 0 && assignments.len() != added as usize {
+                    Some(format!("Attempted to add {added} additional partition(s), but only {} assignment(s) were specified.", assignments.len()))
+                } else if assignments.iter().any(|a| a.broker_ids.iter().any(|b| *b != node)) {
+                    Some(format!("Unknown broker in the assignments: the only broker is {}", node.0))
+                } else {
+                    None
+                };
+                if let Some(message) = message {
+                    return r.with_error_code(39).with_error_message(Some(sb(&message)));
+                }
+            }
             match shared
                 .topics
                 .create_partitions(&t.name, t.count, req.validate_only)
