@@ -55,7 +55,8 @@ fn kafka_name(python: &str) -> String {
     }
 }
 
-fn value_string(v: &Bound<'_, PyAny>) -> PyResult<String> {
+/// A Python value as the string Kafka's config parser reads.
+pub(crate) fn value_string(v: &Bound<'_, PyAny>) -> PyResult<String> {
     if v.is_instance_of::<PyBool>() {
         return Ok(if v.extract::<bool>()? {
             "true"

@@ -372,7 +372,7 @@ pub(crate) fn group_metadata_from_py(
 }
 
 /// A class of `krafty.structs`.
-fn struct_class<'py>(
+pub(crate) fn struct_class<'py>(
     py: Python<'py>,
     cell: &'static PyOnceLock<Obj>,
     name: &str,

@@ -5,6 +5,7 @@
 //! errors to `krafty.errors`. The pure-Python half of the package (`python/krafty`) holds the
 //! exception classes, `TopicPartition` and the pytest fixture.
 
+mod admin;
 mod aio;
 mod blocking;
 mod broker;
@@ -29,6 +30,7 @@ fn krafty_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<consumer::PyConsumer>()?;
     m.add_class::<consumer::ConsumerRecord>()?;
     m.add_class::<broker::PyBroker>()?;
+    m.add_class::<admin::PyAdminClient>()?;
     m.add_class::<aio::AioProducer>()?;
     m.add_class::<aio::AioConsumer>()?;
     m.add_function(wrap_pyfunction!(murmur2_partition, m)?)?;

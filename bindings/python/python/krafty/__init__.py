@@ -24,6 +24,7 @@ from ._krafty import (  # noqa: E402
     _set_forwarded_level,
     ConsumerRecord,
     DevBroker,
+    KafkaAdminClient,
     KafkaConsumer,
     KafkaProducer,
     ProducerRecord,
@@ -33,6 +34,7 @@ from ._krafty import (  # noqa: E402
     murmur2_partition,
 )
 from .aio import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+from . import admin  # noqa: E402,F401  (krafty.admin: NewTopic, ConfigResource, ...)
 from .errors import (  # noqa: E402
     ClosedError,
     ConfigError,
@@ -81,6 +83,7 @@ __all__ = [
     "ConsumerGroupMetadata",
     "ConsumerRecord",
     "DevBroker",
+    "KafkaAdminClient",
     "KafkaConsumer",
     "KafkaError",
     "KafkaProducer",

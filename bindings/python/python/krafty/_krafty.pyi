@@ -7,7 +7,9 @@ import asyncio
 
 from typing import final
 
-from .structs import ConsumerGroupMetadata, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
+from .admin import ConfigResource, DescribeConfigsResponse, NewPartitions, NewTopic
+from .structs import (ConsumerGroupMetadata, GroupInformation, OffsetAndMetadata,
+                      OffsetAndTimestamp, TopicPartition)
 
 Value = Union[bytes, bytearray, str, None]
 Header = Tuple[str, Optional[bytes]]
@@ -208,6 +210,58 @@ class KafkaConsumer:
     def wakeup(self) -> None: ...
     def close(self, autocommit: bool = True, timeout_ms: Optional[float] = None) -> None: ...
     def __enter__(self) -> "KafkaConsumer": ...
+    def __exit__(self, *exc: Any) -> None: ...
+
+@final
+class KafkaAdminClient:
+    """Cluster administration with kafka-python's API, configured as the producer is
+    (`bootstrap_servers`, `client_id`, `request_timeout_ms`, the security settings, or a dict
+    of Kafka's names). Broker errors raise their `krafty.errors` class with Kafka's `errno`;
+    what is not supported yet (`validate_only`, replica assignments, broker configs) raises
+    NotImplementedError. `group_coordinator_id` and `partition_leader_id` are accepted and not
+    needed. Every call blocks with the GIL released."""
+    def __new__(cls, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> KafkaAdminClient: ...
+    def create_topics(self, new_topics: Sequence[NewTopic], timeout_ms: Optional[float] = None,
+                      validate_only: bool = False) -> None:
+        """Creates the topics; `TopicAlreadyExistsError` (36) for one that exists.
+        `timeout_ms` bounds the call on the client's side."""
+    def delete_topics(self, topics: Sequence[str], timeout_ms: Optional[float] = None) -> None: ...
+    def list_topics(self) -> List[str]:
+        """Every topic's name, internal ones included, sorted."""
+    def describe_topics(self, topics: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
+        """`[{"topic", "error_code", "is_internal", "partitions": [{"partition", "leader",
+        "replicas", "isr", "error_code"}]}]`, for `topics` or every topic."""
+    def create_partitions(self, topic_partitions: Mapping[str, Union[NewPartitions, int]],
+                          timeout_ms: Optional[float] = None,
+                          validate_only: bool = False) -> None: ...
+    def describe_configs(self, config_resources: Sequence[ConfigResource],
+                         include_synonyms: bool = False) -> List[DescribeConfigsResponse]:
+        """Topic configs: one response whose `resources` hold `(error_code, error_message,
+        resource_type, resource_name, [ConfigEntry])` per resource, in order."""
+    def list_consumer_groups(self) -> List[Tuple[str, str]]:
+        """`[(group_id, protocol_type)]`."""
+    def describe_consumer_groups(self, group_ids: Sequence[str],
+                                 group_coordinator_id: Optional[int] = None,
+                                 include_authorized_operations: bool = False
+                                 ) -> List[GroupInformation]: ...
+    def list_consumer_group_offsets(self, group_id: str, group_coordinator_id: Optional[int] = None,
+                                    partitions: Optional[Sequence[Partition]] = None
+                                    ) -> Dict[TopicPartition, OffsetAndMetadata]:
+        """The committed offsets (metadata "", leader epoch -1); with `partitions`, just
+        those, -1 for one without a commit."""
+    def alter_consumer_group_offsets(self, group_id: str, offsets: Mapping[Partition, Offset],
+                                     group_coordinator_id: Optional[int] = None) -> None:
+        """Commits offsets for a group with no active member."""
+    def delete_consumer_groups(self, group_ids: Sequence[str],
+                               group_coordinator_id: Optional[int] = None
+                               ) -> List[Tuple[str, type]]:
+        """`[(group_id, NoError or the broker's error class)]`."""
+    def delete_records(self, records_to_delete: Mapping[Partition, int],
+                       timeout_ms: Optional[float] = None,
+                       partition_leader_id: Optional[int] = None) -> None:
+        """Moves each partition's log start offset to the offset given (-1: the high watermark)."""
+    def close(self) -> None: ...
+    def __enter__(self) -> "KafkaAdminClient": ...
     def __exit__(self, *exc: Any) -> None: ...
 
 @final

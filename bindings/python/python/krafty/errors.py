@@ -143,6 +143,7 @@ class CommitFailedError(KafkaError):
 
 # code, Kafka's name, class name, retriable, extra base, doc
 _BROKER_ERRORS = [
+    (0, "NONE", "NoError", False, None, "No error: what kafka-python's admin results hold for a success."),
     (-1, "UNKNOWN_SERVER_ERROR", "UnknownError", False, None, "An unexpected server error."),
     (1, "OFFSET_OUT_OF_RANGE", "OffsetOutOfRangeError", False, None, "The offset is outside the log."),
     (2, "CORRUPT_MESSAGE", "CorruptRecordError", True, None, "A record failed its CRC check."),

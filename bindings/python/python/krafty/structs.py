@@ -3,7 +3,8 @@ picklable, and unpackable)."""
 
 from collections import namedtuple as _namedtuple
 
-__all__ = ["TopicPartition", "OffsetAndMetadata", "OffsetAndTimestamp", "ConsumerGroupMetadata"]
+__all__ = ["TopicPartition", "OffsetAndMetadata", "OffsetAndTimestamp", "ConsumerGroupMetadata",
+           "GroupInformation", "MemberInformation"]
 
 TopicPartition = _namedtuple("TopicPartition", ["topic", "partition"])
 TopicPartition.__doc__ = "A topic and a partition number."
@@ -30,3 +31,20 @@ ConsumerGroupMetadata.__doc__ = """A consumer's place in its group (`KafkaConsum
 for `KafkaProducer.send_offsets_to_transaction`: the generation and member id let the
 coordinator fence a consumer that lost its partitions (KIP-447)."""
 ConsumerGroupMetadata.__module__ = "krafty"
+
+MemberInformation = _namedtuple("MemberInformation",
+                                ["member_id", "client_id", "client_host", "member_metadata",
+                                 "member_assignment"])
+MemberInformation.__doc__ = """A member of a described group (`KafkaAdminClient.describe_consumer_groups`):
+its ids, the host it connected from (Kafka's `/address`), `member_metadata` (None: not
+decoded) and `member_assignment`, the list of `TopicPartition`s assigned to it."""
+MemberInformation.__module__ = "krafty"
+
+GroupInformation = _namedtuple("GroupInformation",
+                               ["error_code", "group", "state", "protocol_type", "protocol",
+                                "members", "authorized_operations"])
+GroupInformation.__doc__ = """A described group (`KafkaAdminClient.describe_consumer_groups`), as
+kafka-python returns it: `error_code` (0; an error raises), `group`, `state` (`Stable`,
+`Empty`, `Dead`, ...), `protocol_type` (`consumer`), `protocol` (the assignor, e.g. `range`),
+`members` (`MemberInformation`) and `authorized_operations` (None)."""
+GroupInformation.__module__ = "krafty"
