@@ -110,19 +110,24 @@ fn sb(s: &str) -> StrBytes {
 }
 
 fn batch(values: &[&str], compression: Compression) -> Bytes {
+    batch_of(values, compression, None)
+}
+
+/// [`batch`] from a transactional producer (id, epoch), sequences from 0.
+fn batch_of(values: &[&str], compression: Compression, txn: Option<(i64, i16)>) -> Bytes {
     let records: Vec<Record> = values
         .iter()
         .enumerate()
         .map(|(i, v)| Record {
-            transactional: false,
+            transactional: txn.is_some(),
             control: false,
             delete_horizon: false,
             partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id: txn.map_or(-1, |t| t.0),
+            producer_epoch: txn.map_or(-1, |t| t.1),
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1 + i as i32,
+            sequence: txn.map_or(-1, |_| 0) + i as i32,
             timestamp: 1_700_000_000_000 + i as i64,
             key: Some(Bytes::from(format!("k{i}"))),
             value: Some(Bytes::copy_from_slice(v.as_bytes())),
@@ -826,4 +831,52 @@ fn sasl_listener_authenticates_and_garbage_before_authentication_closes_only_its
     )
     .unwrap();
     assert_eq!(fetch(&mut good, "sasl-safe", 0, 0).1, vec!["kept"]);
+}
+
+#[test]
+fn a_transactional_batch_needs_its_partition_added_to_the_transaction() {
+    let b = broker();
+    let mut c = Conn::new(&b);
+    assert_eq!(create_topic(&mut c, "tx", 2), 0);
+    let init = c
+        .send(
+            InitProducerIdRequest::default()
+                .with_transactional_id(Some(TransactionalId(sb("tx-1"))))
+                .with_transaction_timeout_ms(60_000),
+            4,
+        )
+        .unwrap();
+    assert_eq!(init.error_code, 0);
+    let ids = (init.producer_id.0, init.producer_epoch);
+    let records = batch_of(&["x"], Compression::None, Some(ids));
+    assert_eq!(
+        produce(&mut c, "tx", 0, records.clone(), -1).unwrap().0,
+        48,
+        "INVALID_TXN_STATE: partition 0 was never added"
+    );
+    let added = c
+        .send(
+            AddPartitionsToTxnRequest::default()
+                .with_v3_and_below_transactional_id(TransactionalId(sb("tx-1")))
+                .with_v3_and_below_producer_id(init.producer_id)
+                .with_v3_and_below_producer_epoch(init.producer_epoch)
+                .with_v3_and_below_topics(vec![
+                    add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                        .with_name(TopicName(sb("tx")))
+                        .with_partitions(vec![0]),
+                ]),
+            3,
+        )
+        .unwrap();
+    let code = added.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code;
+    assert_eq!(code, 0);
+    assert_eq!(
+        produce(&mut c, "tx", 0, records.clone(), -1).unwrap(),
+        (0, 0)
+    );
+    assert_eq!(
+        produce(&mut c, "tx", 1, records, -1).unwrap().0,
+        48,
+        "partition 1 is not in the transaction"
+    );
 }

@@ -37,6 +37,15 @@ pub fn produce(shared: &Shared, req: ProduceRequest, _version: i16) -> Option<Pr
                     let Some(records) = p.records else {
                         return r.with_error_code(87).with_error_message(Some(sb("no records")));
                     };
+                    // A transactional batch belongs to a partition its producer added to its
+                    // open transaction (else the batch could never be decided: a hanging
+                    // transaction), as Kafka verifies since KIP-890.
+                    if let Some(h) = crate::log::BatchHeader::parse(&records) {
+                        if h.is_transactional() && !h.is_control() && h.producer_id >= 0 && !shared.txns.in_transaction(h.producer_id, &name, p.index) {
+                            let message = format!("producer {} has no open transaction holding {name}-{}: AddPartitionsToTxn first", h.producer_id, p.index);
+                            return r.with_error_code(48).with_error_message(Some(sb(&message)));
+                        }
+                    }
                     let result = log.locked().append(records, now);
                     match result {
                         Ok(a) => {

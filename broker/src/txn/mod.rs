@@ -437,6 +437,18 @@ impl TransactionCoordinator {
         std::time::Duration::from_millis(self.config.abort_timed_out_interval_ms.max(1))
     }
 
+    /// Whether `producer_id` has an open transaction holding `topic`-`partition` (Produce
+    /// refuses a transactional batch for a partition never added: KIP-890's verification).
+    pub fn in_transaction(&self, producer_id: i64, topic: &str, partition: i32) -> bool {
+        self.txns.locked().values().any(|m| {
+            m.producer_id == producer_id
+                && m.status == TxnStatus::Ongoing
+                && m.partitions
+                    .get(topic)
+                    .is_some_and(|ps| ps.contains(&partition))
+        })
+    }
+
     /// A copy of one transactional id's state (DescribeTransactions).
     pub fn describe(&self, transactional_id: &str) -> Option<TxnMetadata> {
         self.txns.locked().get(transactional_id).cloned()
