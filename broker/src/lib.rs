@@ -266,6 +266,7 @@ impl BrokerBuilder {
             topics: topics.clone(),
             groups: groups.clone(),
             txns: txn::TransactionCoordinator::new(config.txn.clone()),
+            fetch_sessions: Default::default(),
             faults: Arc::new(Faults::default()),
             next_producer_id: AtomicI64::new(max_pid + 1),
             appended: watch::channel(0).0,

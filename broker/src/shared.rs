@@ -33,6 +33,8 @@ pub struct Shared {
     pub topics: Arc<TopicManager>,
     pub groups: Arc<GroupCoordinator>,
     pub txns: TransactionCoordinator,
+    /// Fetch sessions (KIP-227).
+    pub fetch_sessions: crate::api::fetch_session::FetchSessions,
     pub faults: Arc<Faults>,
     /// The next producer id InitProducerId hands out (above every id found in the logs).
     pub next_producer_id: AtomicI64,

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::{self, FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
@@ -879,4 +879,120 @@ fn a_transactional_batch_needs_its_partition_added_to_the_transaction() {
         48,
         "partition 1 is not in the transaction"
     );
+}
+
+/// A Fetch v12 in session `(id, epoch)` naming `partitions` (partition, offset) of topic `fs`
+/// and forgetting `forget`: (top-level error, session id, [(partition, values)]).
+fn session_fetch(
+    c: &mut Conn,
+    id: i32,
+    epoch: i32,
+    partitions: &[(i32, i64)],
+    forget: &[i32],
+) -> (i16, i32, Vec<(i32, Vec<String>)>) {
+    let topics = if partitions.is_empty() {
+        vec![]
+    } else {
+        vec![FetchTopic::default()
+            .with_topic(TopicName(sb("fs")))
+            .with_partitions(
+                partitions
+                    .iter()
+                    .map(|(p, offset)| {
+                        FetchPartition::default()
+                            .with_partition(*p)
+                            .with_fetch_offset(*offset)
+                            .with_partition_max_bytes(1 << 20)
+                    })
+                    .collect(),
+            )]
+    };
+    let forgotten = if forget.is_empty() {
+        vec![]
+    } else {
+        vec![fetch_request::ForgottenTopic::default()
+            .with_topic(TopicName(sb("fs")))
+            .with_partitions(forget.to_vec())]
+    };
+    let req = FetchRequest::default()
+        .with_max_wait_ms(100)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_session_id(id)
+        .with_session_epoch(epoch)
+        .with_topics(topics)
+        .with_forgotten_topics_data(forgotten);
+    let resp = c.send(req, 12).unwrap();
+    let parts = resp
+        .responses
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .map(|p| {
+            let mut data = p.records.clone().unwrap_or_default();
+            let values = RecordBatchDecoder::decode_all(&mut data)
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|s| s.records.iter())
+                .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap())
+                .collect();
+            (p.partition_index, values)
+        })
+        .collect();
+    (resp.error_code, resp.session_id, parts)
+}
+
+#[test]
+fn fetch_sessions_answer_incrementally() {
+    let b = broker();
+    let mut c = Conn::new(&b);
+    assert_eq!(create_topic(&mut c, "fs", 2), 0);
+    produce(&mut c, "fs", 0, batch(&["a"], Compression::None), -1).unwrap();
+    produce(&mut c, "fs", 1, batch(&["b"], Compression::None), -1).unwrap();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    // Epoch -1: no session.
+    let (e, id, parts) = session_fetch(&mut c, 0, -1, &[(0, 0)], &[]);
+    assert_eq!((e, id), (0, 0));
+    assert_eq!(parts, vec![(0, s(&["a"]))]);
+    // Epoch 0: a full fetch opens a session and answers every partition.
+    let (e, id, parts) = session_fetch(&mut c, 0, 0, &[(0, 0), (1, 0)], &[]);
+    assert_eq!(e, 0);
+    assert!(id > 0, "a session id");
+    assert_eq!(parts, vec![(0, s(&["a"])), (1, s(&["b"]))]);
+    // Epoch 1: the new positions; nothing changed, so nothing in the answer.
+    assert_eq!(
+        session_fetch(&mut c, id, 1, &[(0, 1), (1, 1)], &[]),
+        (0, id, vec![])
+    );
+    // A record on partition 1: the next incremental fetch names no partition and gets it.
+    produce(&mut c, "fs", 1, batch(&["c"], Compression::None), -1).unwrap();
+    assert_eq!(
+        session_fetch(&mut c, id, 2, &[], &[]),
+        (0, id, vec![(1, s(&["c"]))])
+    );
+    // A stale epoch, and an unknown session.
+    assert_eq!(
+        session_fetch(&mut c, id, 2, &[], &[]).0,
+        71,
+        "INVALID_FETCH_SESSION_EPOCH"
+    );
+    assert_eq!(
+        session_fetch(&mut c, id + 1, 1, &[], &[]).0,
+        70,
+        "FETCH_SESSION_ID_NOT_FOUND"
+    );
+    // Partition 1 forgotten: its new records are no longer answered.
+    assert_eq!(
+        session_fetch(&mut c, id, 3, &[(1, 2)], &[1]),
+        (0, id, vec![])
+    );
+    produce(&mut c, "fs", 1, batch(&["d"], Compression::None), -1).unwrap();
+    produce(&mut c, "fs", 0, batch(&["e"], Compression::None), -1).unwrap();
+    assert_eq!(
+        session_fetch(&mut c, id, 4, &[], &[]),
+        (0, id, vec![(0, s(&["e"]))])
+    );
+    // Epoch -1 with the id closes the session.
+    assert_eq!(session_fetch(&mut c, id, -1, &[(0, 2)], &[]).1, 0);
+    assert_eq!(session_fetch(&mut c, id, 5, &[], &[]).0, 70);
 }

@@ -2,8 +2,8 @@
 //!
 //! A fetch that finds too little data waits on the broker's append signal (a `watch` bumped
 //! after every append) or until `max_wait_ms`, then reads again: no timer loop. Fetch sessions
-//! (KIP-227) are not kept: every answer has session id 0, which tells clients to keep sending
-//! full fetch requests. A read_committed fetch (isolation level 1) reads up to the last stable
+//! (KIP-227, `fetch_session.rs`) decide which partitions a fetch reads and which its answer
+//! carries. A read_committed fetch (isolation level 1) reads up to the last stable
 //! offset and lists the aborted transactions in what it returns, so the consumer drops them.
 
 use crate::sync::LockExt;
@@ -13,32 +13,46 @@ use kafka_protocol::messages::fetch_response::*;
 use kafka_protocol::messages::*;
 use tokio::time::Instant;
 
+use super::fetch_session::Wanted;
 use crate::shared::Shared;
 
-pub async fn fetch(shared: &Shared, req: FetchRequest, _version: i16) -> FetchResponse {
+pub async fn fetch(shared: &Shared, req: FetchRequest, version: i16) -> FetchResponse {
+    let plan = shared.fetch_sessions.plan(&req, version);
+    if plan.error != 0 {
+        return FetchResponse::default().with_error_code(plan.error);
+    }
     let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
     let mut appended = shared.appended.subscribe();
     let mut stopping = shared.stopping.clone();
-    loop {
+    let mut response = loop {
         appended.borrow_and_update();
-        let (response, bytes, errors) = read_once(shared, &req);
+        let (response, bytes, errors) = read_once(shared, &req, &plan.partitions);
         if bytes >= req.min_bytes.max(0) as usize
             || errors
             || Instant::now() >= deadline
             || *stopping.borrow_and_update()
         {
-            return response;
+            break response;
         }
         tokio::select! {
-            changed = appended.changed() => if changed.is_err() { return response },
-            changed = stopping.changed() => if changed.is_err() { return response },
+            changed = appended.changed() => if changed.is_err() { break response },
+            changed = stopping.changed() => if changed.is_err() { break response },
             _ = tokio::time::sleep_until(deadline) => {}
         }
-    }
+    };
+    shared
+        .fetch_sessions
+        .answered(plan.session_id, plan.incremental, &mut response.responses);
+    response.with_session_id(plan.session_id)
 }
 
-/// One pass over the requested partitions: (response, bytes returned, any partition error).
-fn read_once(shared: &Shared, req: &FetchRequest) -> (FetchResponse, usize, bool) {
+/// One pass over `wanted` (in order, grouped by topic): (response, bytes returned, any
+/// partition error).
+fn read_once(
+    shared: &Shared,
+    req: &FetchRequest,
+    wanted: &[Wanted],
+) -> (FetchResponse, usize, bool) {
     let mut budget = if req.max_bytes <= 0 {
         usize::MAX
     } else {
@@ -47,24 +61,31 @@ fn read_once(shared: &Shared, req: &FetchRequest) -> (FetchResponse, usize, bool
     let mut total = 0usize;
     let mut errors = false;
     let read_committed = req.isolation_level == 1;
-    let responses = req
-        .topics
-        .iter()
-        .map(|t| {
-            let name = t.topic.to_string();
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
+    // Per topic: (partition, fetch offset, partition max bytes).
+    type Partitions = Vec<(i32, i64, i32)>;
+    let mut by_topic: Vec<(&TopicName, Partitions)> = Vec::new();
+    for (topic, partition, offset, max_bytes) in wanted {
+        match by_topic.last_mut() {
+            Some((t, ps)) if *t == topic => ps.push((*partition, *offset, *max_bytes)),
+            _ => by_topic.push((topic, vec![(*partition, *offset, *max_bytes)])),
+        }
+    }
+    let responses = by_topic
+        .into_iter()
+        .map(|(topic, partitions)| {
+            let name = topic.to_string();
+            let partitions = partitions
+                .into_iter()
+                .map(|(partition, fetch_offset, partition_max_bytes)| {
                     let r = PartitionData::default()
-                        .with_partition_index(p.partition)
+                        .with_partition_index(partition)
                         .with_aborted_transactions(Some(vec![]));
                     let injected = shared.faults.take_error(
                         ApiKey::Fetch as i16,
                         Some(&name),
-                        Some(p.partition),
+                        Some(partition),
                     );
-                    let log = shared.topics.partition(&name, p.partition);
+                    let log = shared.topics.partition(&name, partition);
                     let (code, log) = match (injected, log) {
                         (Some(code), _) => (code, None),
                         (None, None) => (3, None),
@@ -85,16 +106,16 @@ fn read_once(shared: &Shared, req: &FetchRequest) -> (FetchResponse, usize, bool
                         .with_high_watermark(end)
                         .with_last_stable_offset(stable)
                         .with_log_start_offset(start);
-                    let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
+                    let limit = (partition_max_bytes.max(0) as usize).min(budget);
                     let below = if read_committed { stable } else { i64::MAX };
                     // Kafka returns at least one batch from the first partition with data, so a
                     // batch larger than the limits never blocks a consumer.
-                    match log.read_below(p.fetch_offset, limit, total == 0, below) {
+                    match log.read_below(fetch_offset, limit, total == 0, below) {
                         Ok(records) if read_committed => {
                             total += records.len();
                             budget = budget.saturating_sub(records.len());
                             let aborted = log
-                                .aborted_between(p.fetch_offset, stable)
+                                .aborted_between(fetch_offset, stable)
                                 .into_iter()
                                 .map(|a| {
                                     AbortedTransaction::default()
@@ -118,8 +139,7 @@ fn read_once(shared: &Shared, req: &FetchRequest) -> (FetchResponse, usize, bool
                 })
                 .collect();
             FetchableTopicResponse::default()
-                .with_topic(t.topic.clone())
-                .with_topic_id(t.topic_id)
+                .with_topic(topic.clone())
                 .with_partitions(partitions)
         })
         .collect();

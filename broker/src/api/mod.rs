@@ -10,6 +10,7 @@
 mod admin;
 mod cluster;
 mod fetch;
+pub mod fetch_session;
 mod injected;
 mod offsets;
 mod produce;
