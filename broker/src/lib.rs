@@ -472,6 +472,11 @@ impl BrokerHandle {
         &self.unauthenticated
     }
 
+    /// Fetch sessions (KIP-227) open now.
+    pub fn fetch_sessions(&self) -> usize {
+        self.shared.fetch_sessions.len()
+    }
+
     /// Successful SASL authentications so far, re-authentications included (KIP-368).
     pub fn sasl_authentications(&self) -> u64 {
         self.shared

@@ -73,3 +73,35 @@ async fn a_caught_up_partition_never_parks_the_fetches_of_a_busy_one() {
     close(&c).await;
     cluster.stop().await;
 }
+
+/// The consumer fetches in a fetch session (KIP-227) and reads every record through its
+/// incremental fetches, across partitions that start and stop having data; on the dev broker
+/// the session is seen open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetches_run_in_a_session_and_lose_nothing() {
+    let cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("fetch-session");
+    cluster.create_topic(&topic, 3, &[]).await;
+    produce(&bs, &topic, 0..3, 0..50).await;
+    let c = consumer(&bs, None, &[("max.poll.records", "7")]).await;
+    c.assign(&tps(&topic, 0..3)).await.unwrap();
+    let mut got = take_exactly(&c, 150, Duration::from_secs(30)).await;
+    // More records after the session's partitions went quiet: incremental fetches bring them.
+    produce(&bs, &topic, 1..2, 50..80).await;
+    got.extend(take_exactly(&c, 30, Duration::from_secs(30)).await);
+    got.sort();
+    let mut want: Vec<Rec> = (0..3).flat_map(|p| expected(p, 0..50)).collect();
+    want.extend(expected(1, 50..80));
+    want.sort();
+    assert_eq!(got, want);
+    if let Some(broker) = cluster.embedded() {
+        assert_eq!(
+            broker.fetch_sessions(),
+            1,
+            "one session with the one broker"
+        );
+    }
+    c.close().await.unwrap();
+    cluster.stop().await;
+}

@@ -196,6 +196,15 @@ impl FetchSessions {
         }
     }
 
+    /// Sessions open now.
+    pub fn len(&self) -> usize {
+        self.sessions.locked().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Notes what the answer to session `id` says of each partition and, for an incremental
     /// fetch, keeps in it only the partitions with records, an error or changed offsets.
     pub fn answered(&self, id: i32, incremental: bool, topics: &mut Vec<FetchableTopicResponse>) {

@@ -5,9 +5,10 @@
 //! request; ahead of the position while records are buffered). One Fetch per leader is kept in
 //! flight in the background, so the next batch of records is on its way while the application
 //! processes the current one. A seek bumps the partition's epoch: a fetch answer for an older
-//! epoch is dropped.
+//! epoch is dropped. Each leader's fetches run in a fetch session (`fetch_session.rs`, KIP-227)
+//! when the broker offers one.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::config::ConsumerConfig;
 use super::fetch_position::{FetchState, TopicPartitionState};
+use super::fetch_session::{forgotten_topics, FetchSession};
 use super::list_offsets::list_offsets_once;
 use crate::error::{KafkaError, Result};
 use crate::network::NetworkClient;
@@ -25,6 +27,8 @@ use crate::topic_partition::TopicPartition;
 
 struct FetchResult {
     node: i32,
+    /// The session epoch the request carried.
+    session_epoch: i32,
     requested: Vec<(TopicPartition, i64, u64)>,
     response: Result<FetchResponse>,
 }
@@ -36,6 +40,8 @@ pub struct Fetcher {
     partitions: BTreeMap<TopicPartition, TopicPartitionState>,
     /// Leaders with a Fetch in flight (at most one each).
     in_flight: HashSet<i32>,
+    /// The fetch session with each leader.
+    sessions: HashMap<i32, FetchSession>,
     tx: mpsc::UnboundedSender<FetchResult>,
     rx: mpsc::UnboundedReceiver<FetchResult>,
     /// A fetch problem `poll` must report (corrupt data).
@@ -54,6 +60,7 @@ impl Fetcher {
             config,
             partitions: BTreeMap::new(),
             in_flight: HashSet::new(),
+            sessions: HashMap::new(),
             tx,
             rx,
             pending_error: None,
@@ -219,8 +226,13 @@ impl Fetcher {
             may_have_records || !draining
         });
         for (node, requested) in by_leader {
+            let wanted: Vec<(TopicPartition, i64)> = requested
+                .iter()
+                .map(|(tp, offset, _)| (tp.clone(), *offset))
+                .collect();
+            let session = self.sessions.entry(node).or_default().request(&wanted);
             let mut topics: BTreeMap<String, Vec<FetchPartition>> = BTreeMap::new();
-            for (tp, offset, _) in &requested {
+            for (tp, offset) in &session.partitions {
                 topics.entry(tp.topic.to_string()).or_default().push(
                     FetchPartition::default()
                         .with_partition(tp.partition)
@@ -235,7 +247,9 @@ impl Fetcher {
                 .with_min_bytes(self.config.fetch_min_bytes)
                 .with_max_bytes(self.config.fetch_max_bytes)
                 .with_isolation_level(if self.config.read_committed { 1 } else { 0 })
-                .with_session_epoch(-1)
+                .with_session_id(session.session_id)
+                .with_session_epoch(session.epoch)
+                .with_forgotten_topics_data(forgotten_topics(&session.forgotten))
                 .with_topics(
                     topics
                         .into_iter()
@@ -257,6 +271,7 @@ impl Fetcher {
                     .map(|(r, _)| r);
                 let _ = tx.send(FetchResult {
                     node,
+                    session_epoch: session.epoch,
                     requested,
                     response,
                 });
@@ -289,18 +304,24 @@ impl Fetcher {
 
     fn handle(&mut self, result: FetchResult) {
         self.in_flight.remove(&result.node);
+        let session = self.sessions.entry(result.node).or_default();
         let response = match result.response {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(node = result.node, "fetch failed: {e}");
+                session.reset();
                 self.client.request_metadata_refresh();
                 return;
             }
         };
         if let Some(e) = ResponseError::try_from_code(response.error_code) {
+            // FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH, or any other: the next
+            // fetch starts a new session.
             tracing::debug!(code = e.code(), "fetch error: {e}");
+            session.reset();
             return;
         }
+        session.answered(result.session_epoch, response.session_id);
         let requested: BTreeMap<TopicPartition, (i64, u64)> = result
             .requested
             .into_iter()

@@ -21,6 +21,7 @@ mod auto_commit;
 mod config;
 mod coordinator;
 mod fetch_position;
+mod fetch_session;
 mod fetcher;
 mod groupless;
 mod heartbeat;
