@@ -823,3 +823,54 @@ async fn a_long_poll_on_an_idle_topic_keeps_the_membership() {
     })
     .await
 }
+
+/// A heartbeat answered UNKNOWN_MEMBER_ID (the coordinator forgot the member, as after a
+/// session timeout it did not see): the member's partitions are lost, not revoked (another
+/// member may own them already), and it rejoins and gets them back. Needs the dev broker's
+/// fault injection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_the_coordinator_forgot_is_told_its_partitions_were_lost() {
+    bounded(async {
+        let cluster = TestCluster::start(2).await;
+        let Some(faults) = cluster.faults() else {
+            eprintln!("skipped: needs the dev broker's fault injection");
+            return;
+        };
+        let bs = cluster.bootstrap();
+        let topic = unique_topic("forgotten");
+        cluster.create_topic(&topic, 2, &[]).await;
+        let recorder = Recorder::default();
+        let c = consumer(
+            &bs,
+            Some(&unique_topic("g-forgotten")),
+            &[("heartbeat.interval.ms", "200")],
+        )
+        .await;
+        c.subscribe(&[&topic], recorder.boxed()).await.unwrap();
+        let r = &recorder;
+        let cr = &c;
+        wait_until(GROUP_WAIT, "assigned", || async move {
+            poll_once(cr, Duration::from_millis(100)).await.unwrap();
+            !r.events().is_empty()
+        })
+        .await;
+        faults.fail_next(12, 25, 1, None, None); // Heartbeat: UNKNOWN_MEMBER_ID
+        wait_until(GROUP_WAIT, "lost, then assigned again", || async move {
+            poll_once(cr, Duration::from_millis(100)).await.unwrap();
+            r.events().len() >= 3
+        })
+        .await;
+        let all = tps(&topic, 0..2);
+        assert_eq!(
+            recorder.events(),
+            vec![
+                Event::Assigned(all.clone()),
+                Event::Lost(all.clone()),
+                Event::Assigned(all)
+            ]
+        );
+        close(&c).await;
+        cluster.stop().await;
+    })
+    .await
+}

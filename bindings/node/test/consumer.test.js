@@ -185,3 +185,33 @@ test('a listener may seek on assignment and read positions on revocation', async
   assert.deepEqual(await admin.listGroupOffsets(group), [{ topic, partition: 0, offset: 6 }])
   await admin.close()
 })
+
+test('a member the group forgot gets onPartitionsLost, not revoked, then its partitions back', async (t) => {
+  if (!c.broker) return t.skip('needs the DevBroker to fail a heartbeat')
+  const topic = await createTopic(c.bootstrap, 2)
+  await produce(topic, 3, 0)
+  const events = []
+  const consumer = new krafty.KafkaConsumer({
+    'bootstrap.servers': c.bootstrap,
+    'group.id': topicName('g-lost'),
+    'auto.offset.reset': 'earliest',
+    'heartbeat.interval.ms': 200,
+    // The failed heartbeat leaves the member in the broker's group: its session must expire
+    // before the group can rebalance.
+    'session.timeout.ms': 6000
+  })
+  try {
+    await consumer.subscribe([topic], {
+      onPartitionsRevoked (partitions) { events.push(['revoked', partitions.map(p => p.partition).sort()]) },
+      onPartitionsAssigned (partitions) { events.push(['assigned', partitions.map(p => p.partition).sort()]) },
+      onPartitionsLost (partitions) { events.push(['lost', partitions.map(p => p.partition).sort()]) }
+    })
+    await until(async () => { await consumer.poll(100); return events.length === 1 }, 20000, 'the first assignment')
+    // The coordinator no longer knows this member: its partitions may already be another's.
+    c.broker.failNext(krafty.ApiKeys.Heartbeat, 25) // UNKNOWN_MEMBER_ID
+    await until(async () => { await consumer.poll(100); return events.length >= 3 }, 30000, 'lost, then assigned again')
+    assert.deepEqual(events, [['assigned', [0, 1]], ['lost', [0, 1]], ['assigned', [0, 1]]])
+  } finally {
+    await consumer.close()
+  }
+})
