@@ -209,7 +209,7 @@ test('a member the group forgot gets onPartitionsLost, not revoked, then its par
     await until(async () => { await consumer.poll(100); return events.length === 1 }, 20000, 'the first assignment')
     // The coordinator no longer knows this member: its partitions may already be another's.
     c.broker.failNext(krafty.ApiKeys.Heartbeat, 25) // UNKNOWN_MEMBER_ID
-    await until(async () => { await consumer.poll(100); return events.length >= 3 }, 30000, 'lost, then assigned again')
+    await until(async () => { await consumer.poll(100); return events.length >= 3 }, 60000, 'lost, then assigned again')
     assert.deepEqual(events, [['assigned', [0, 1]], ['lost', [0, 1]], ['assigned', [0, 1]]])
   } finally {
     await consumer.close()

@@ -733,12 +733,15 @@ impl PyConsumer {
             },
             None => None,
         };
+        // The callback runs on the callback thread (as send callbacks do), never on the
+        // client's I/O thread: a slow one holds up only other callbacks.
         let done = move |committed: &BTreeMap<TopicPartition, OffsetAndMetadata>,
                          r: krafty::Result<()>| {
             if let Some(cb) = callback {
-                Python::attach(|py| {
+                let committed = committed.clone();
+                crate::process::run_callbacks(move |py| {
                     let err = r.err().map(|e| to_py(py, &e).into_value(py));
-                    let called = offsets_to_py(py, committed)
+                    let called = offsets_to_py(py, &committed)
                         .and_then(|offsets| cb.call1(py, (offsets, err)));
                     if let Err(e) = called {
                         e.write_unraisable(py, None);

@@ -298,3 +298,30 @@ def test_atexit_flush_is_bounded():
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert time.monotonic() - start < 15
+
+
+def test_slow_commit_async_callbacks_do_not_stall_other_clients(bootstrap, topic):
+    """commit_async's callback runs on the callback thread, as send callbacks do: slow ones
+    hold no I/O thread of the clients."""
+    other = KafkaProducer(bootstrap_servers=bootstrap)
+    other.send(topic, b"warm-up").get(timeout=10)
+    consumers = [KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"slow-{i}-{topic}",
+                               auto_offset_reset="earliest", enable_auto_commit=False)
+                 for i in range(3)]
+    release = threading.Event()
+    threads = []
+    try:
+        for c in consumers:
+            deadline = time.monotonic() + 20
+            while not c.assignment() and time.monotonic() < deadline:
+                c.poll(timeout_ms=200)
+            c.commit_async(callback=lambda _offsets, _err: (threads.append(
+                threading.current_thread().name), release.wait(10)))
+        time.sleep(0.5)
+        other.send(topic, b"fast").get(timeout=3)
+    finally:
+        release.set()
+        for c in consumers:
+            c.close()
+        other.close()
+    assert len(threads) == 3 and len(set(threads)) == 1, threads
