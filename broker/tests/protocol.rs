@@ -388,8 +388,8 @@ fn api_versions_for_an_unknown_version_answers_v0_with_error_35() {
     let full = c.send(ApiVersionsRequest::default(), 3).unwrap();
     let fetch = full.api_keys.iter().find(|k| k.api_key == 1).unwrap();
     assert_eq!(
-        fetch.max_version, 12,
-        "Fetch capped below topic-id versions"
+        fetch.max_version, 17,
+        "Fetch up to v17: topics by id from v13 (fetch_from_v13_names_topics_by_id)"
     );
     assert!(
         full.api_keys.iter().all(|k| k.api_key != 68),
@@ -995,4 +995,61 @@ fn fetch_sessions_answer_incrementally() {
     // Epoch -1 with the id closes the session.
     assert_eq!(session_fetch(&mut c, id, -1, &[(0, 2)], &[]).1, 0);
     assert_eq!(session_fetch(&mut c, id, 5, &[], &[]).0, 70);
+}
+
+#[test]
+fn fetch_from_v13_names_topics_by_id() {
+    let b = broker();
+    let mut c = Conn::new(&b);
+    assert_eq!(create_topic(&mut c, "by-id", 1), 0);
+    produce(
+        &mut c,
+        "by-id",
+        0,
+        batch(&["x", "y"], Compression::None),
+        -1,
+    )
+    .unwrap();
+    let md = c
+        .send(
+            MetadataRequest::default()
+                .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default(
+                )
+                .with_name(Some(TopicName(sb("by-id"))))])),
+            12,
+        )
+        .unwrap();
+    let id = md.topics[0].topic_id;
+    assert!(!id.is_nil());
+    let fetch_by_id = |c: &mut Conn, id: uuid::Uuid| {
+        let req = FetchRequest::default()
+            .with_max_wait_ms(0)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic_id(id)
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(0)
+                    .with_partition_max_bytes(1 << 20)])]);
+        c.send(req, 17).unwrap()
+    };
+    let resp = fetch_by_id(&mut c, id);
+    assert_eq!(resp.responses[0].topic_id, id);
+    let p = &resp.responses[0].partitions[0];
+    assert_eq!((p.error_code, p.high_watermark), (0, 2));
+    let mut data = p.records.clone().unwrap();
+    let values: Vec<_> = RecordBatchDecoder::decode_all(&mut data)
+        .unwrap()
+        .iter()
+        .flat_map(|s| s.records.iter())
+        .map(|r| r.value.clone().unwrap())
+        .collect();
+    assert_eq!(values, vec![Bytes::from("x"), Bytes::from("y")]);
+    let other = uuid::Uuid::from_u128(7);
+    let resp = fetch_by_id(&mut c, other);
+    assert_eq!(resp.responses[0].topic_id, other);
+    assert_eq!(
+        resp.responses[0].partitions[0].error_code, 100,
+        "UNKNOWN_TOPIC_ID"
+    );
 }

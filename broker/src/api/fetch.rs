@@ -15,8 +15,15 @@ use tokio::time::Instant;
 
 use super::fetch_session::Wanted;
 use crate::shared::Shared;
+use uuid::Uuid;
 
-pub async fn fetch(shared: &Shared, req: FetchRequest, version: i16) -> FetchResponse {
+pub async fn fetch(shared: &Shared, mut req: FetchRequest, version: i16) -> FetchResponse {
+    // From v13 topics are named by id: resolved to names here, answered by id at the end.
+    let unknown_ids = if version >= 13 {
+        resolve_topic_ids(shared, &mut req)
+    } else {
+        Vec::new()
+    };
     let plan = shared.fetch_sessions.plan(&req, version);
     if plan.error != 0 {
         return FetchResponse::default().with_error_code(plan.error);
@@ -43,7 +50,52 @@ pub async fn fetch(shared: &Shared, req: FetchRequest, version: i16) -> FetchRes
     shared
         .fetch_sessions
         .answered(plan.session_id, plan.incremental, &mut response.responses);
+    if version >= 13 {
+        for t in &mut response.responses {
+            t.topic_id = shared.topics.get(&t.topic).map_or(Uuid::nil(), |t| t.id);
+        }
+        response.responses.extend(unknown_ids);
+    }
     response.with_session_id(plan.session_id)
+}
+
+/// Names the request's topics (and forgotten topics) by their ids; the topics whose id this
+/// broker does not know, as answered: each partition UNKNOWN_TOPIC_ID (100).
+fn resolve_topic_ids(shared: &Shared, req: &mut FetchRequest) -> Vec<FetchableTopicResponse> {
+    let mut unknown = Vec::new();
+    req.topics
+        .retain_mut(|t| match shared.topics.get_by_id(t.topic_id) {
+            Some(topic) => {
+                t.topic = TopicName(crate::topics::sb(&topic.name));
+                true
+            }
+            None => {
+                let partitions = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        PartitionData::default()
+                            .with_partition_index(p.partition)
+                            .with_error_code(100)
+                            .with_high_watermark(-1)
+                            .with_last_stable_offset(-1)
+                            .with_log_start_offset(-1)
+                    })
+                    .collect();
+                unknown.push(
+                    FetchableTopicResponse::default()
+                        .with_topic_id(t.topic_id)
+                        .with_partitions(partitions),
+                );
+                false
+            }
+        });
+    for f in &mut req.forgotten_topics_data {
+        if let Some(topic) = shared.topics.get_by_id(f.topic_id) {
+            f.topic = TopicName(crate::topics::sb(&topic.name));
+        }
+    }
+    unknown
 }
 
 /// One pass over `wanted` (in order, grouped by topic): (response, bytes returned, any

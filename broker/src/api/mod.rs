@@ -1,7 +1,8 @@
 //! Request handlers, one file per family of APIs, and the versions this broker advertises.
 //!
-//! The advertised ranges follow what real clients send (see shared PROTOCOL-FACTS): Fetch stops
-//! at v12 and Produce at v12 because later versions address topics by id only; OffsetCommit
+//! The advertised ranges follow what real clients send (see shared PROTOCOL-FACTS): Fetch goes
+//! to v17 (topics by id from v13, resolved in `fetch.rs`); Produce stops at v12 because v13
+//! addresses topics by id only; OffsetCommit
 //! and OffsetFetch stop at v9; no KIP-848 ConsumerGroupHeartbeat (classic groups only). The
 //! transaction APIs stop before KIP-890's second phase (EndTxn v5, AddPartitionsToTxn v4 are
 //! for transaction version 2 and broker-to-broker verification), so clients use the v1
@@ -29,7 +30,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     // Produce v0-2 carry old message formats and are refused; min 0 is advertised as Kafka 4
     // does, because librdkafka before 2.11.1 disables compression otherwise (KAFKA-18659).
     (ApiKey::Produce, 0, 12),
-    (ApiKey::Fetch, 4, 12),
+    (ApiKey::Fetch, 4, 17),
     (ApiKey::ListOffsets, 1, 10),
     (ApiKey::Metadata, 0, 12),
     (ApiKey::OffsetCommit, 2, 9),
