@@ -1,7 +1,8 @@
 //! Log compaction (`cleanup.policy=compact`) on the dev broker and Apache Kafka: once the
 //! cleaner has run, a consumer from the beginning sees each key's latest value at its
 //! original offset, a deleted key (tombstone) is gone after `delete.retention.ms`, a record
-//! without a key is refused with INVALID_RECORD, and `__consumer_offsets` is compacted.
+//! without a key is refused with INVALID_RECORD, and `__consumer_offsets` and
+//! `__transaction_state` are compacted.
 
 use std::time::{Duration, Instant};
 
@@ -137,18 +138,31 @@ async fn a_compacted_topic_keeps_the_latest_value_of_each_key() {
     c.close().await.unwrap();
     p.close(Duration::from_secs(10)).await.unwrap();
 
-    // Committed offsets live in a compacted topic too, as in Kafka.
+    // Committed offsets and transactions' states live in compacted topics too, as in Kafka
+    // (a transactional producer creates __transaction_state on a fresh cluster).
+    let txn: KafkaProducer<Bytes, Option<Bytes>> = KafkaProducer::new(
+        ProducerConfig::from_properties([
+            ("bootstrap.servers", bs.as_str()),
+            ("transactional.id", unique_topic("compacted-txn").as_str()),
+        ])
+        .unwrap(),
+        BytesSerde,
+        BytesSerde,
+    )
+    .await
+    .unwrap();
+    within(60, "init", txn.init_transactions()).await.unwrap();
+    txn.close(Duration::from_secs(10)).await.unwrap();
     let admin = cluster.admin().await;
-    let configs = admin
-        .describe_topic_configs("__consumer_offsets")
-        .await
-        .unwrap();
-    assert!(
-        configs
-            .iter()
-            .any(|(k, v, _)| k == "cleanup.policy" && v == "compact"),
-        "{configs:?}"
-    );
+    for internal in ["__consumer_offsets", "__transaction_state"] {
+        let configs = admin.describe_topic_configs(internal).await.unwrap();
+        assert!(
+            configs
+                .iter()
+                .any(|(k, v, _)| k == "cleanup.policy" && v == "compact"),
+            "{internal}: {configs:?}"
+        );
+    }
     admin.close().await;
     cluster.stop().await;
 }

@@ -165,7 +165,8 @@ impl TransactionCoordinator {
                     TRANSACTION_STATE_TOPIC,
                     self.config.state_log_num_partitions,
                     1,
-                    Default::default(),
+                    // Compacted, as Kafka's: each transactional id's latest state is kept.
+                    [("cleanup.policy".to_string(), "compact".to_string())].into(),
                     false,
                 )
                 .or_else(|_| {
