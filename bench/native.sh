@@ -67,15 +67,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- tools -------------------------------------------------------------------------------
-apt_updated=""
-apt_install() { # apt_install PACKAGE...: Debian packages, bounded in time; root only
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then return 1; fi
-  if [ -z "$apt_updated" ]; then
-    timeout 300 apt-get update -qq >&2 || return 1
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "$@" >&2
-}
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh" # apt_install
 if [ ! -x /usr/bin/time ]; then
   log "installing Debian's time package (for /usr/bin/time)"
   apt_install time || { log "/usr/bin/time is missing and could not be installed"; exit 1; }

@@ -13,15 +13,8 @@ cd "$root"
 n="${1:-1000000}"
 log() { echo "node.sh: $*" >&2; }
 
-apt_updated=""
-apt_install() { # apt_install PACKAGE...: Debian packages, bounded in time; root only
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then return 1; fi
-  if [ -z "$apt_updated" ]; then
-    timeout 300 apt-get update -qq >&2 || return 1
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "$@" >&2
-}
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh" # apt_install
 
 # Peers. @confluentinc/kafka-javascript builds its addon and its bundled librdkafka from source
 # (no prebuilt download), linked dynamically against the system's ssl/zlib/zstd/sasl, which
