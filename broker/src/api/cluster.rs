@@ -112,10 +112,8 @@ pub fn describe_cluster(
             .with_port(listener.port)])
 }
 
-/// FindCoordinator: groups (key type 0) are coordinated here. Transactional ids (1) are
-/// answered with this broker too, so a client's next request, InitProducerId, gets the dev
-/// broker's UNSUPPORTED_VERSION at once instead of retrying COORDINATOR_NOT_AVAILABLE until
-/// its `max.block.ms`; other key types are unknown.
+/// FindCoordinator: groups (key type 0) and transactional ids (1) are coordinated here (the
+/// group coordinator and `txn/`); other key types are unknown.
 pub fn find_coordinator(
     shared: &Shared,
     listener: &Listener,
