@@ -6,12 +6,13 @@
 //! read_committed consumer uses the ABORT markers (via the aborted-transactions list of a
 //! fetch) to drop the aborted data.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
 use super::batch::HEADER_LEN;
+use super::records;
 
 /// What a control batch says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,20 +63,17 @@ pub fn marker_batch(
 /// The type of a control batch, from its first record (`batch` is the whole batch, or at least
 /// its header and first record's key). `None` when the key is not a known marker.
 pub fn control_type(batch: &[u8]) -> Option<ControlType> {
-    let mut b = batch.get(HEADER_LEN..)?;
-    read_varint(&mut b)?; // record length
-    if b.remaining() < 1 {
-        return None;
-    }
-    b.advance(1); // attributes
-    read_varint(&mut b)?; // timestamp delta
-    read_varint(&mut b)?; // offset delta
-    let key_len = read_varint(&mut b)?;
-    if key_len < 4 || b.remaining() < 4 {
-        return None;
-    }
-    let _version = b.get_i16();
-    match b.get_i16() {
+    let b = batch.get(HEADER_LEN..)?;
+    let mut pos = 0;
+    let varint = |pos: &mut usize, max| records::varint(b, pos, max).ok();
+    varint(&mut pos, 5)?; // record length
+    pos += 1; // attributes
+    varint(&mut pos, 10)?; // timestamp delta
+    varint(&mut pos, 5)?; // offset delta
+    let key_len = varint(&mut pos, 5)?;
+    let key = b.get(pos..pos + 4).filter(|_| key_len >= 4)?;
+    // The key: version (i16), then the type (i16).
+    match i16::from_be_bytes([key[2], key[3]]) {
         0 => Some(ControlType::Abort),
         1 => Some(ControlType::Commit),
         _ => None,
@@ -84,20 +82,6 @@ pub fn control_type(batch: &[u8]) -> Option<ControlType> {
 
 /// Bytes of a control batch enough for [`control_type`]: the header and the start of the record.
 pub const CONTROL_PREFIX_LEN: usize = HEADER_LEN + 16;
-
-/// A zig-zag varint as the record format uses.
-fn read_varint(b: &mut &[u8]) -> Option<i64> {
-    let mut value: u64 = 0;
-    for shift in (0..64).step_by(7) {
-        let byte = *b.first()?;
-        b.advance(1);
-        value |= ((byte & 0x7f) as u64) << shift;
-        if byte & 0x80 == 0 {
-            return Some(((value >> 1) as i64) ^ -((value & 1) as i64));
-        }
-    }
-    None
-}
 
 #[cfg(test)]
 mod tests {

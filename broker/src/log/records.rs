@@ -10,7 +10,7 @@ use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
 use super::batch::{BatchHeader, HEADER_LEN};
 
 /// Reads a zigzag varint (Kafka's varint / varlong) at `*pos`, at most `max_bytes` long.
-fn varint(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Result<i64, String> {
+pub(super) fn varint(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Result<i64, String> {
     let mut value: u64 = 0;
     for i in 0..max_bytes {
         let b = *buf.get(*pos).ok_or("a record ends inside a varint")?;
