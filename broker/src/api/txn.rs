@@ -22,6 +22,17 @@ fn fenced(version: i16, since: i16) -> i16 {
     }
 }
 
+/// The producer a transaction request of `version` (AddPartitionsToTxn, AddOffsetsToTxn,
+/// EndTxn: PRODUCER_FENCED from v2) comes from.
+fn caller(id: &TransactionalId, producer_id: ProducerId, epoch: i16, version: i16) -> Caller<'_> {
+    Caller {
+        transactional_id: id.as_str(),
+        producer_id: producer_id.0,
+        producer_epoch: epoch,
+        fenced: fenced(version, 2),
+    }
+}
+
 pub fn init_producer_id(
     shared: &Shared,
     transactional_id: &str,
@@ -58,12 +69,12 @@ pub fn add_partitions_to_txn(
     req: AddPartitionsToTxnRequest,
     version: i16,
 ) -> AddPartitionsToTxnResponse {
-    let caller = Caller {
-        transactional_id: req.v3_and_below_transactional_id.as_str(),
-        producer_id: req.v3_and_below_producer_id.0,
-        producer_epoch: req.v3_and_below_producer_epoch,
-        fenced: fenced(version, 2),
-    };
+    let caller = caller(
+        &req.v3_and_below_transactional_id,
+        req.v3_and_below_producer_id,
+        req.v3_and_below_producer_epoch,
+        version,
+    );
     let partitions: Vec<(String, Vec<i32>)> = req
         .v3_and_below_topics
         .iter()
@@ -101,12 +112,12 @@ pub fn add_offsets_to_txn(
     req: AddOffsetsToTxnRequest,
     version: i16,
 ) -> AddOffsetsToTxnResponse {
-    let caller = Caller {
-        transactional_id: req.transactional_id.as_str(),
-        producer_id: req.producer_id.0,
-        producer_epoch: req.producer_epoch,
-        fenced: fenced(version, 2),
-    };
+    let caller = caller(
+        &req.transactional_id,
+        req.producer_id,
+        req.producer_epoch,
+        version,
+    );
     AddOffsetsToTxnResponse::default().with_error_code(shared.txns.add_offsets(
         shared,
         &caller,
@@ -115,12 +126,12 @@ pub fn add_offsets_to_txn(
 }
 
 pub fn end_txn(shared: &Shared, req: EndTxnRequest, version: i16) -> EndTxnResponse {
-    let caller = Caller {
-        transactional_id: req.transactional_id.as_str(),
-        producer_id: req.producer_id.0,
-        producer_epoch: req.producer_epoch,
-        fenced: fenced(version, 2),
-    };
+    let caller = caller(
+        &req.transactional_id,
+        req.producer_id,
+        req.producer_epoch,
+        version,
+    );
     EndTxnResponse::default()
         .with_error_code(shared.txns.end_txn(shared, &caller, req.committed))
         .with_producer_id(ProducerId(-1))
