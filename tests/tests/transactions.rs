@@ -1,5 +1,6 @@
-//! The transactional producer (protocol v1) against the dev broker's transaction coordinator
-//! and Apache Kafka (`KRAFTY_TEST_BOOTSTRAP`): commit and abort as a `read_committed` and a
+//! The transactional producer against the dev broker's transaction coordinator (protocol v1)
+//! and Apache Kafka (`KRAFTY_TEST_BOOTSTRAP`; protocol v2 of KIP-890 where the cluster
+//! finalized `transaction.version` 2, as Kafka 4.x does): commit and abort as a `read_committed` and a
 //! `read_uncommitted` consumer see them, zombie fencing by a second instance with the same
 //! `transactional.id`, consumer offsets committed with the transaction, a transaction past
 //! its `transaction.timeout.ms` aborted by the coordinator, and every call in the wrong state
@@ -15,7 +16,7 @@ use krafty::{KafkaError, TopicPartition};
 use krafty_tests::clients::{
     isolated_consumer as consumer, transactional, values_until_quiet as read_values,
 };
-use krafty_tests::{unique_topic, within, TestCluster};
+use krafty_tests::{read_batches, unique_topic, within, TestCluster};
 
 /// A committed transaction over two partitions is seen by a read_committed consumer; an
 /// aborted one is not (a read_uncommitted consumer sees both), and the producer goes on.
@@ -289,7 +290,9 @@ async fn calls_in_the_wrong_state_are_refused() {
 
 /// A transaction left open past `transaction.timeout.ms` is aborted by the coordinator: its
 /// record never reaches a read_committed consumer (which reads on past it once the abort moves
-/// the last stable offset), and the producer that let it expire cannot commit it.
+/// the last stable offset), and the producer that let it expire cannot commit it. Under
+/// protocol v1 it is fenced (PRODUCER_FENCED, fatal), as Kafka 3.9 answers; under v2 (Kafka
+/// 4.x) its abort recovers it with the epoch the coordinator bumped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_transaction_is_aborted_by_the_coordinator() {
     let cluster = TestCluster::start(1).await;
@@ -343,7 +346,36 @@ async fn an_expired_transaction_is_aborted_by_the_coordinator() {
     let e = within(60, "commit after expiry", slow.commit_transaction())
         .await
         .expect_err("the coordinator aborted this transaction");
-    assert!(e.code().is_some(), "a broker error: {e}");
+    if transaction_version(&bs).await >= 2 {
+        // Protocol v2: the coordinator's abort bumped the epoch; the commit is refused, the
+        // producer's abort is taken as that abort and hands it the new epoch: it goes on.
+        assert_eq!(e.code(), Some(48), "INVALID_TXN_STATE: {e}");
+        assert!(!e.is_fatal() && slow.transaction_requires_abort());
+        within(60, "abort", slow.abort_transaction()).await.unwrap();
+        slow.begin_transaction().unwrap();
+        let f = slow
+            .send(ProducerRecord::new(topic.clone(), "recovered".to_string()))
+            .await
+            .unwrap();
+        within(30, "written under the new epoch", f).await.unwrap();
+        within(60, "commit", slow.commit_transaction())
+            .await
+            .unwrap();
+        let mut rest = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while rest.is_empty() && Instant::now() < deadline {
+            let got = c.poll(Duration::from_millis(300)).await.unwrap();
+            rest.extend(got.into_iter().map(|r| r.value));
+        }
+        assert_eq!(rest, ["recovered"]);
+    } else {
+        // Protocol v1 (Kafka 3.9 as the dev broker): the coordinator fenced the epoch when it
+        // aborted; the producer is done.
+        assert_eq!(e.code(), Some(90), "PRODUCER_FENCED: {e}");
+        assert!(e.is_fatal());
+        let a = within(60, "abort", slow.abort_transaction()).await;
+        assert_eq!(a.unwrap_err().code(), Some(90));
+    }
     c.close().await.unwrap();
     plain.close(Duration::from_secs(10)).await.unwrap();
     let _ = slow.close(Duration::from_secs(5)).await;
@@ -413,6 +445,103 @@ async fn a_commit_past_max_block_ms_is_resumed_by_calling_it_again() {
     p.begin_transaction().expect("the producer goes on");
     p.abort_transaction().await.unwrap();
     c.close().await.unwrap();
+    p.close(Duration::from_secs(10)).await.unwrap();
+    cluster.stop().await;
+}
+
+/// The `transaction.version` the cluster finalized (KIP-584), 0 when it reports none.
+async fn transaction_version(bootstrap: &str) -> i16 {
+    let client = krafty::network::NetworkClient::connect(krafty::config::ClientConfig {
+        bootstrap_servers: vec![bootstrap.to_string()],
+        ..Default::default()
+    })
+    .await
+    .expect("connects");
+    let node = client.metadata().brokers[0].node_id;
+    let level = client
+        .finalized_feature(node, "transaction.version")
+        .await
+        .expect("ApiVersions");
+    client.close().await;
+    level.unwrap_or(0)
+}
+
+/// KIP-890: where the cluster finalized `transaction.version` 2 the producer follows protocol
+/// v2, and every end of a transaction (commit or abort) bumps the epoch: each transaction's
+/// batches carry the next epoch, their sequences from 0, so a late write of an ended
+/// transaction cannot land. Under protocol v1 (Kafka 3.9, the dev broker) one epoch carries
+/// them all, the sequences running on. Either way read_committed sees the committed ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_transaction_version_2_each_end_bumps_the_epoch() {
+    let cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    let v2 = transaction_version(&bs).await >= 2;
+    let topic = unique_topic("txn-epochs");
+    cluster.create_topic(&topic, 1, &[]).await;
+    let p = transactional(&bs, &unique_topic("txn-epochs-id")).await;
+    within(60, "init", p.init_transactions()).await.unwrap();
+    for (name, commit) in [("a", true), ("b", false), ("c", true)] {
+        p.begin_transaction().unwrap();
+        for i in 0..3 {
+            let f = p
+                .send(ProducerRecord::new(topic.clone(), format!("{name}{i}")))
+                .await
+                .unwrap();
+            within(30, "record written", f).await.unwrap();
+        }
+        if commit {
+            within(60, "commit", p.commit_transaction()).await.unwrap();
+        } else {
+            within(60, "abort", p.abort_transaction()).await.unwrap();
+        }
+    }
+
+    let batches = read_batches(&bs, &topic, 0).await;
+    let data: Vec<_> = batches
+        .iter()
+        .filter(|b| b.attributes & 0x20 == 0)
+        .collect();
+    let values: Vec<String> = data
+        .iter()
+        .flat_map(|b| &b.records)
+        .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        ["a0", "a1", "a2", "b0", "b1", "b2", "c0", "c1", "c2"]
+    );
+    // (epoch, sequences of its records) in log order
+    let mut runs: Vec<(i16, Vec<i32>)> = Vec::new();
+    for b in &data {
+        assert!(b.attributes & 0x10 != 0, "a transactional batch");
+        if runs.last().is_none_or(|r| r.0 != b.producer_epoch) {
+            runs.push((b.producer_epoch, Vec::new()));
+        }
+        let seqs = &mut runs.last_mut().unwrap().1;
+        seqs.extend((0..b.records.len() as i32).map(|i| b.base_sequence + i));
+    }
+    let first = runs[0].0;
+    if v2 {
+        assert_eq!(
+            runs,
+            [
+                (first, vec![0, 1, 2]),
+                (first + 1, vec![0, 1, 2]),
+                (first + 2, vec![0, 1, 2])
+            ],
+            "protocol v2: a new epoch per transaction, sequences from 0"
+        );
+    } else {
+        assert_eq!(
+            runs,
+            [(first, (0..9).collect::<Vec<i32>>())],
+            "protocol v1: one epoch, sequences running on"
+        );
+    }
+    let committed = consumer(&bs, &unique_topic("g-epochs"), "read_committed").await;
+    let seen = read_values(&committed, &topic, Duration::from_secs(3)).await;
+    assert_eq!(seen, ["a0", "a1", "a2", "c0", "c1", "c2"]);
+    committed.close().await.unwrap();
     p.close(Duration::from_secs(10)).await.unwrap();
     cluster.stop().await;
 }

@@ -56,6 +56,8 @@ pub struct Connection {
     client_id: StrBytes,
     /// The broker's supported range per API key.
     broker_versions: HashMap<i16, (i16, i16)>,
+    /// The cluster-wide feature levels the broker reported (KIP-584), e.g. `transaction.version`.
+    finalized_features: HashMap<String, i16>,
     closed: Arc<AtomicBool>,
     in_flight: AtomicUsize,
     reader: tokio::task::JoinHandle<()>,
@@ -167,6 +169,7 @@ impl Connection {
             next_correlation: AtomicI32::new(1),
             client_id: StrBytes::from_string(client_id.to_string()),
             broker_versions: HashMap::new(),
+            finalized_features: HashMap::new(),
             closed,
             in_flight: AtomicUsize::new(0),
             reader,
@@ -177,11 +180,12 @@ impl Connection {
             reauth: Reauthentication::default(),
             metrics: metrics.clone(),
         };
-        conn.broker_versions = match conn.negotiate(request_timeout).await {
-            Ok(v) => v,
-            Err(e) if tls.is_some() => return Err(conn.tls_failure_or(e).await),
-            Err(e) => return Err(e),
-        };
+        (conn.broker_versions, conn.finalized_features) =
+            match conn.negotiate(request_timeout).await {
+                Ok(v) => v,
+                Err(e) if tls.is_some() => return Err(conn.tls_failure_or(e).await),
+                Err(e) => return Err(e),
+            };
         if let Some(sasl) = sasl {
             let lifetime = super::sasl::authenticate(&conn, sasl, request_timeout).await?;
             conn.reauth.session_started(lifetime);
@@ -258,7 +262,11 @@ impl Connection {
         self.tls_failure.lock().unwrap().clone().unwrap_or(e)
     }
 
-    async fn negotiate(&self, timeout: Duration) -> Result<HashMap<i16, (i16, i16)>> {
+    /// ApiVersions: the broker's version range per API key, and its finalized features.
+    async fn negotiate(
+        &self,
+        timeout: Duration,
+    ) -> Result<(HashMap<i16, (i16, i16)>, HashMap<String, i16>)> {
         let req = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str("krafty"))
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
@@ -271,11 +279,22 @@ impl Connection {
         if resp.error_code != 0 {
             return Err(KafkaError::broker(resp.error_code));
         }
-        Ok(resp
+        let versions = resp
             .api_keys
             .iter()
             .map(|k| (k.api_key, (k.min_version, k.max_version)))
-            .collect())
+            .collect();
+        let features = resp
+            .finalized_features
+            .iter()
+            .map(|f| (f.name.to_string(), f.max_version_level))
+            .collect();
+        Ok((versions, features))
+    }
+
+    /// The level of a finalized feature (KIP-584) as this broker reported it, if any.
+    pub fn finalized_feature(&self, name: &str) -> Option<i16> {
+        self.finalized_features.get(name).copied()
     }
 
     pub fn is_closed(&self) -> bool {
@@ -293,6 +312,12 @@ impl Connection {
 
     /// The highest version of `key` both sides support.
     pub fn version_for(&self, key: ApiKey) -> Result<i16> {
+        self.version_up_to(key, i16::MAX)
+    }
+
+    /// The highest version of `key` both sides support, at most `cap` (a version whose
+    /// meaning the caller has not opted into, as Produce v12's implicit transaction add).
+    pub fn version_up_to(&self, key: ApiKey, cap: i16) -> Result<i16> {
         let (broker_min, broker_max) = self
             .broker_versions
             .get(&(key as i16))
@@ -301,7 +326,7 @@ impl Connection {
                 KafkaError::Protocol(format!("broker {} does not support {key:?}", self.addr))
             })?;
         let (ours_min, ours_max) = versions::supported(key);
-        let v = ours_max.min(broker_max);
+        let v = ours_max.min(broker_max).min(cap);
         if v < ours_min.max(broker_min) {
             return Err(KafkaError::Protocol(format!(
                 "no common {key:?} version: broker {broker_min}-{broker_max}, client {ours_min}-{ours_max}"

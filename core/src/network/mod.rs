@@ -20,7 +20,7 @@ mod reauthentication;
 mod sasl;
 mod throttle;
 mod tls;
-mod versions;
+pub(crate) mod versions;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -282,18 +282,20 @@ impl NetworkClient {
         Ok(self.in_flight(conn, pending, version))
     }
 
-    /// Like `start`, for a request whose body `body` writes for the negotiated version
-    /// (Produce: its record batches go out by reference, see `frame.rs`). `R` names the API.
+    /// Like `start`, for a request whose body `body` writes for the negotiated version, at
+    /// most `cap` (Produce: its record batches go out by reference, see `frame.rs`). `R`
+    /// names the API.
     pub async fn start_written<R>(
         &self,
         node_id: i32,
+        cap: i16,
         body: impl FnOnce(&mut FrameBuilder, i16) -> Result<()>,
     ) -> Result<InFlight<R>>
     where
         R: Request + Send + 'static,
         R::Response: Send + 'static,
     {
-        let (conn, version) = self.negotiated::<R>(node_id).await?;
+        let (conn, version) = self.negotiated_up_to::<R>(node_id, cap).await?;
         let pending = conn
             .start_written::<R>(version, 0, |f| body(f, version))
             .await?;
@@ -316,16 +318,17 @@ impl NetworkClient {
     }
 
     /// Sends a request that expects no response (Produce with acks=0), its body written by
-    /// `body` for the negotiated version.
+    /// `body` for the negotiated version, at most `cap`.
     pub async fn send_written_no_response<R>(
         &self,
         node_id: i32,
+        cap: i16,
         body: impl FnOnce(&mut FrameBuilder, i16) -> Result<()>,
     ) -> Result<i16>
     where
         R: Request + Send + 'static,
     {
-        let (conn, version) = self.negotiated::<R>(node_id).await?;
+        let (conn, version) = self.negotiated_up_to::<R>(node_id, cap).await?;
         conn.send_only_written::<R>(version, |f| body(f, version))
             .await?;
         Ok(version)
@@ -333,16 +336,50 @@ impl NetworkClient {
 
     /// The connection to `node_id` and the version of `R` to use on it.
     async fn negotiated<R: Request>(&self, node_id: i32) -> Result<(Arc<Connection>, i16)> {
+        self.negotiated_up_to::<R>(node_id, i16::MAX).await
+    }
+
+    /// The connection to `node_id` and the version of `R` to use on it, at most `cap`.
+    async fn negotiated_up_to<R: Request>(
+        &self,
+        node_id: i32,
+        cap: i16,
+    ) -> Result<(Arc<Connection>, i16)> {
         let conn = self.connection(node_id).await?;
         let key =
             ApiKey::try_from(R::KEY).map_err(|_| KafkaError::Protocol("unknown api key".into()))?;
-        let version = conn.version_for(key)?;
+        let version = conn.version_up_to(key, cap)?;
         Ok((conn, version))
+    }
+
+    /// Like `send`, at a version no higher than `cap` (transaction protocol v1 stops below
+    /// the versions whose meaning KIP-890 changed).
+    pub async fn send_up_to<R>(
+        &self,
+        node_id: i32,
+        cap: i16,
+        request: R,
+    ) -> Result<(R::Response, i16)>
+    where
+        R: Request + Send + 'static,
+        R::Response: Send + 'static,
+    {
+        let (conn, version) = self.negotiated_up_to::<R>(node_id, cap).await?;
+        let resp = conn
+            .request_at(request, version, self.inner.config.request_timeout)
+            .await?;
+        Ok((resp, version))
     }
 
     /// The version that would be used for `key` on broker `node_id` (connecting if needed).
     pub async fn api_version(&self, node_id: i32, key: ApiKey) -> Result<i16> {
         self.connection(node_id).await?.version_for(key)
+    }
+
+    /// The level of finalized feature `name` (KIP-584) broker `node_id` reported when this
+    /// client connected to it (connecting if needed); None when it reports none.
+    pub async fn finalized_feature(&self, node_id: i32, name: &str) -> Result<Option<i16>> {
+        Ok(self.connection(node_id).await?.finalized_feature(name))
     }
 
     /// The current metadata snapshot (no I/O).

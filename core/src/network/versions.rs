@@ -3,12 +3,21 @@
 
 use kafka_protocol::messages::ApiKey;
 
+/// The highest versions of Produce, EndTxn and TxnOffsetCommit before KIP-890's transaction
+/// version 2 changed what they mean: the cap everywhere but a transactional producer on a
+/// cluster whose `transaction.version` is 2 or more (the Java client's choice).
+pub const PRODUCE_TRANSACTION_V1_MAX: i16 = 11;
+pub const END_TXN_TRANSACTION_V1_MAX: i16 = 4;
+pub const TXN_OFFSET_COMMIT_TRANSACTION_V1_MAX: i16 = 4;
+
 /// `(min, max)` this client speaks for `key`.
 pub fn supported(key: ApiKey) -> (i16, i16) {
     match key {
         ApiKey::ApiVersions => (0, 3),
         ApiKey::Metadata => (1, 12),
-        ApiKey::Produce => (3, 11),
+        // v12 is KIP-890's transaction version 2 (the leader adds the partition to the
+        // transaction): asked for only by a transactional producer on such a cluster.
+        ApiKey::Produce => (3, 12),
         ApiKey::Fetch => (4, 12),
         ApiKey::ListOffsets => (1, 8),
         ApiKey::FindCoordinator => (1, 3),
@@ -19,12 +28,14 @@ pub fn supported(key: ApiKey) -> (i16, i16) {
         ApiKey::OffsetCommit => (2, 9),
         ApiKey::OffsetFetch => (1, 7),
         ApiKey::InitProducerId => (0, 4),
-        // Transactions, protocol v1: EndTxn v5 and TxnOffsetCommit v5 are KIP-890's v2 (the
-        // epoch bumped at every end), AddPartitionsToTxn v4 is broker-to-broker.
+        // Transactions: EndTxn v5 and TxnOffsetCommit v5 are KIP-890's version 2 (the epoch
+        // bumped at every end, offsets added implicitly), used only where the cluster
+        // finalized `transaction.version` 2 (see `TRANSACTION_V1_MAX`); AddPartitionsToTxn v4
+        // is broker-to-broker.
         ApiKey::AddPartitionsToTxn => (0, 3),
         ApiKey::AddOffsetsToTxn => (0, 3),
-        ApiKey::EndTxn => (0, 4),
-        ApiKey::TxnOffsetCommit => (0, 4),
+        ApiKey::EndTxn => (0, 5),
+        ApiKey::TxnOffsetCommit => (0, 5),
         ApiKey::CreateTopics => (2, 7),
         ApiKey::DeleteTopics => (1, 5),
         ApiKey::CreatePartitions => (0, 3),

@@ -679,8 +679,12 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         let mut end = match txn.take_pending_commit() {
             Some(task) => task,
             None => {
-                let (txn, ids) = (txn.clone(), self.inner.sender.producer_ids());
-                crate::runtime::handle().spawn(async move { txn.end(true, ids).await })
+                let (txn, sender) = (txn.clone(), self.inner.sender.clone());
+                let ids = sender.producer_ids();
+                crate::runtime::handle().spawn(async move {
+                    txn.end(true, ids, |next| sender.set_producer_ids(next))
+                        .await
+                })
             }
         };
         let limit = self.inner.config.max_block;
@@ -714,7 +718,9 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         let bump = self
             .bounded(
                 "abort_transaction",
-                txn.end(false, self.inner.sender.producer_ids()),
+                txn.end(false, self.inner.sender.producer_ids(), |next| {
+                    self.inner.sender.set_producer_ids(next)
+                }),
             )
             .await?;
         if bump {

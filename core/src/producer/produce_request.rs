@@ -1,4 +1,5 @@
-//! The Produce request body, written by hand for versions 3 to 11.
+//! The Produce request body, written by hand for versions 3 to 12 (v12 is v11 on the wire:
+//! KIP-890 gave it a meaning, the leader adding the partition to the transaction).
 //!
 //! The protocol crate's encoder copies every record batch into the request buffer; this
 //! writer hands the batches to the frame by reference (`network::FrameBuilder`), so a batch
@@ -30,7 +31,7 @@ pub type TopicBatches = (Arc<str>, Vec<(i32, Bytes)>);
 impl ProduceRequestBody {
     /// Writes the body at `version` into `frame`.
     pub fn write(&self, frame: &mut FrameBuilder, version: i16) -> Result<()> {
-        if !(3..=11).contains(&version) {
+        if !(3..=12).contains(&version) {
             return Err(KafkaError::Protocol(format!(
                 "Produce v{version} is not written by this client"
             )));
@@ -172,7 +173,7 @@ mod tests {
     fn every_version_matches_the_protocol_crates_encoding() {
         for txn in [None, Some("payments-tx")] {
             let b = body(txn);
-            for version in 3..=11 {
+            for version in 3..=12 {
                 let mut frame = FrameBuilder::with_capacity(0);
                 b.write(&mut frame, version).unwrap();
                 assert_eq!(
@@ -187,7 +188,7 @@ mod tests {
     #[test]
     fn versions_it_does_not_write_are_refused() {
         let mut frame = FrameBuilder::with_capacity(0);
-        assert!(body(None).write(&mut frame, 12).is_err());
+        assert!(body(None).write(&mut frame, 13).is_err());
         assert!(body(None).write(&mut frame, 2).is_err());
     }
 }

@@ -25,7 +25,7 @@ use super::metrics::Metrics;
 use super::produce_request::{ProduceRequestBody, TopicBatches};
 use super::transactions::TransactionManager;
 use crate::error::{KafkaError, Result};
-use crate::network::{backoff, NetworkClient};
+use crate::network::{backoff, versions, NetworkClient};
 use crate::topic_partition::TopicPartition;
 
 pub struct Sender {
@@ -394,11 +394,17 @@ impl Sender {
             timeout_ms: self.config.client.request_timeout.as_millis() as i32,
             topics,
         };
+        // Produce v12 adds the partition to the transaction (KIP-890): only when the
+        // transaction follows version 2.
+        let cap = match &self.txn {
+            Some(t) if t.protocol_v2() => versions::PRODUCE_TRANSACTION_V1_MAX + 1,
+            _ => versions::PRODUCE_TRANSACTION_V1_MAX,
+        };
         let started = Instant::now();
         if self.config.acks == 0 {
             let sent = self
                 .client
-                .send_written_no_response::<ProduceRequest>(leader, |f, v| request.write(f, v))
+                .send_written_no_response::<ProduceRequest>(leader, cap, |f, v| request.write(f, v))
                 .await;
             for b in keep {
                 match &sent {
@@ -411,7 +417,7 @@ impl Sender {
         }
         match self
             .client
-            .start_written::<ProduceRequest>(leader, |f, v| request.write(f, v))
+            .start_written::<ProduceRequest>(leader, cap, |f, v| request.write(f, v))
             .await
         {
             Err(e) => {

@@ -1,7 +1,15 @@
-//! Transactions (KIP-98, with KIP-447's group metadata), protocol v1: the client adds each
-//! partition to the transaction (AddPartitionsToTxn) before its first batch goes out, adds the
-//! consumer group's offsets (AddOffsetsToTxn, then TxnOffsetCommit to the group coordinator),
-//! and ends the transaction with EndTxn once every batch is acknowledged.
+//! Transactions (KIP-98, with KIP-447's group metadata).
+//!
+//! Protocol v1: the client adds each partition to the transaction (AddPartitionsToTxn) before
+//! its first batch goes out, adds the consumer group's offsets (AddOffsetsToTxn, then
+//! TxnOffsetCommit to the group coordinator), and ends the transaction with EndTxn once every
+//! batch is acknowledged.
+//!
+//! Protocol v2 (KIP-890), where the cluster finalized `transaction.version` 2: the partition
+//! leader adds a partition when a Produce v12 names it, the group coordinator adds the offsets
+//! on TxnOffsetCommit v5, and every EndTxn (v5) bumps the epoch and answers with it, so a late
+//! write of an ended transaction is fenced. The protocol is chosen at `init_transactions` and
+//! again after each end, never inside a transaction.
 //!
 //! ```text
 //!  Uninitialized ─init_transactions─▶ Ready ─begin─▶ InTransaction ─commit─▶ Committing ─▶ Ready
@@ -18,6 +26,7 @@
 //! `abort_transaction` is the way back to `Ready`.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,7 +35,7 @@ use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::{
-    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, EndTxnRequest, GroupId,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, ApiKey, EndTxnRequest, GroupId,
     InitProducerIdRequest, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::StrBytes;
@@ -34,7 +43,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::idempotence::ProducerIdAndEpoch;
 use crate::consumer::{ConsumerGroupMetadata, OffsetAndMetadata};
 use crate::error::{error_name, KafkaError, Result};
-use crate::network::{backoff, NetworkClient};
+use crate::network::{backoff, versions, NetworkClient};
 use crate::topic_partition::TopicPartition;
 
 /// PRODUCER_FENCED: another instance with this transactional id took over.
@@ -44,6 +53,7 @@ const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 const NOT_COORDINATOR: i16 = 16;
 const CONCURRENT_TRANSACTIONS: i16 = 51;
+const INVALID_TXN_STATE: i16 = 48;
 /// How often a coordinator call is tried before its error is returned.
 const ATTEMPTS: u32 = 50;
 
@@ -62,12 +72,14 @@ enum Phase {
 
 struct State {
     phase: Phase,
-    /// Partitions sends named, not yet added to the transaction.
+    /// Partitions sends named, not yet added to the transaction (v1).
     pending: BTreeSet<TopicPartition>,
-    /// An AddPartitionsToTxn is under way.
+    /// An AddPartitionsToTxn is under way (v1).
     adding: bool,
+    /// Partitions in the transaction: added by AddPartitionsToTxn (v1), or whose batches
+    /// went out in a Produce v12 (v2).
     added: HashSet<TopicPartition>,
-    /// Whether AddOffsetsToTxn was sent in this transaction (EndTxn is needed then too).
+    /// Whether the group's offsets joined this transaction (EndTxn is needed then too).
     offsets_added: bool,
     /// A batch failed holding sequence numbers: the epoch is bumped after the abort (KIP-360).
     bump_after_abort: bool,
@@ -84,6 +96,9 @@ pub(crate) struct TransactionManager {
     /// A commit's EndTxn that outlived `max.block.ms`: still running, and what the next
     /// `commit_transaction` waits for instead of sending another.
     pending_commit: Mutex<Option<tokio::task::JoinHandle<Result<bool>>>>,
+    /// Transaction protocol v2 (KIP-890) for the current transaction; changes only between
+    /// transactions. Read by the sender for every Produce request.
+    v2: AtomicBool,
 }
 
 fn illegal(what: &str, phase: &Phase) -> KafkaError {
@@ -149,6 +164,62 @@ impl TransactionManager {
             }),
             call: tokio::sync::Mutex::new(()),
             pending_commit: Mutex::new(None),
+            v2: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the transaction follows protocol v2 (KIP-890).
+    pub fn protocol_v2(&self) -> bool {
+        self.v2.load(Ordering::Relaxed)
+    }
+
+    /// Picks the protocol for the transactions to come: v2 when the coordinator reports
+    /// `transaction.version` 2 or more finalized and speaks the v2 versions of EndTxn,
+    /// TxnOffsetCommit and Produce, as the Java client decides. Keeps the previous choice
+    /// when the coordinator cannot be asked now.
+    async fn choose_protocol(&self) {
+        let Ok(node) = self
+            .client
+            .find_coordinator(&self.transactional_id, 1)
+            .await
+        else {
+            return;
+        };
+        let level = self
+            .client
+            .finalized_feature(node, "transaction.version")
+            .await;
+        let speaks = |key, v1_max| async move {
+            self.client
+                .api_version(node, key)
+                .await
+                .is_ok_and(|v| v > v1_max)
+        };
+        let v2 = matches!(level, Ok(Some(l)) if l >= 2)
+            && speaks(ApiKey::EndTxn, versions::END_TXN_TRANSACTION_V1_MAX).await
+            && speaks(
+                ApiKey::TxnOffsetCommit,
+                versions::TXN_OFFSET_COMMIT_TRANSACTION_V1_MAX,
+            )
+            .await
+            && speaks(ApiKey::Produce, versions::PRODUCE_TRANSACTION_V1_MAX).await;
+        if level.is_ok() {
+            if v2 != self.protocol_v2() {
+                tracing::debug!(
+                    transactional_id = %self.transactional_id,
+                    "transaction protocol v{}", if v2 { 2 } else { 1 }
+                );
+            }
+            self.v2.store(v2, Ordering::Relaxed);
+        }
+    }
+
+    /// The highest EndTxn / TxnOffsetCommit version the current protocol allows.
+    fn cap(&self, v1_max: i16) -> i16 {
+        if self.protocol_v2() {
+            v1_max + 1
+        } else {
+            v1_max
         }
     }
 
@@ -167,17 +238,29 @@ impl TransactionManager {
         }
     }
 
-    /// Queues `tp` to be added before its batches go out.
+    /// Queues `tp` to be added before its batches go out (v1; in v2 the Produce adds it).
     pub fn add_partition(&self, tp: &TopicPartition) {
+        if self.protocol_v2() {
+            return;
+        }
         let mut st = self.state.lock().unwrap();
         if !st.added.contains(tp) && !st.pending.contains(tp) {
             st.pending.insert(tp.clone());
         }
     }
 
-    /// Whether `tp`'s batches may be sent (it is part of the transaction).
+    /// Whether `tp`'s batches may be sent: it is part of the transaction (v1), or (v2) it
+    /// is from now on, since the Produce about to carry them adds it.
     pub fn may_send(&self, tp: &TopicPartition) -> bool {
-        self.state.lock().unwrap().added.contains(tp)
+        let mut st = self.state.lock().unwrap();
+        if st.added.contains(tp) {
+            return true;
+        }
+        if self.protocol_v2() {
+            st.added.insert(tp.clone());
+            return true;
+        }
+        false
     }
 
     /// The partitions to add now, when no add is under way.
@@ -298,6 +381,7 @@ impl TransactionManager {
             }
         }
         let ids = self.init_producer_id(ProducerIdAndEpoch::NONE).await?;
+        self.choose_protocol().await;
         self.state.lock().unwrap().phase = Phase::Ready;
         Ok(ids)
     }
@@ -391,17 +475,21 @@ impl TransactionManager {
         }
         let id = self.transactional_id.clone();
         let group_id = GroupId(StrBytes::from_string(group.group_id.clone()));
-        self.with_coordinator(&id, 1, |node| {
-            let req = AddOffsetsToTxnRequest::default()
-                .with_transactional_id(self.txn_id())
-                .with_producer_id(ProducerId(ids.id))
-                .with_producer_epoch(ids.epoch)
-                .with_group_id(group_id.clone());
-            async move { Ok(self.client.send(node, req).await?.0.error_code) }
-        })
-        .await
-        .map_err(|e| self.fail(e))?;
+        if !self.protocol_v2() {
+            self.with_coordinator(&id, 1, |node| {
+                let req = AddOffsetsToTxnRequest::default()
+                    .with_transactional_id(self.txn_id())
+                    .with_producer_id(ProducerId(ids.id))
+                    .with_producer_epoch(ids.epoch)
+                    .with_group_id(group_id.clone());
+                async move { Ok(self.client.send(node, req).await?.0.error_code) }
+            })
+            .await
+            .map_err(|e| self.fail(e))?;
+        }
+        // In v2 the TxnOffsetCommit below adds the offsets: from here on EndTxn is due.
         self.state.lock().unwrap().offsets_added = true;
+        let cap = self.cap(versions::TXN_OFFSET_COMMIT_TRANSACTION_V1_MAX);
         let mut by_topic: BTreeMap<&str, Vec<TxnOffsetCommitRequestPartition>> = BTreeMap::new();
         for (tp, om) in offsets {
             by_topic.entry(&tp.topic).or_default().push(
@@ -431,7 +519,7 @@ impl TransactionManager {
                 .with_group_instance_id(group.group_instance_id.clone().map(StrBytes::from_string))
                 .with_topics(topics.clone());
             async move {
-                let (resp, _) = self.client.send(node, req).await?;
+                let (resp, _) = self.client.send_up_to(node, cap, req).await?;
                 Ok(resp
                     .topics
                     .iter()
@@ -489,33 +577,65 @@ impl TransactionManager {
         }
     }
 
-    /// EndTxn (when anything was added), then back to Ready. Returns whether the epoch must be
-    /// bumped before the next transaction (an abort after a batch failed holding sequences).
-    pub async fn end(&self, commit: bool, ids: ProducerIdAndEpoch) -> Result<bool> {
+    /// EndTxn (when anything was added), then back to Ready. In v2 the coordinator bumped the
+    /// epoch: `adopt` gets the id and epoch the next transaction writes under, before any
+    /// other call can begin one. Returns whether the epoch must be bumped before the next
+    /// transaction (v1: an abort after a batch failed holding sequences, KIP-360).
+    pub async fn end(
+        &self,
+        commit: bool,
+        ids: ProducerIdAndEpoch,
+        adopt: impl FnOnce(ProducerIdAndEpoch),
+    ) -> Result<bool> {
         let _one = self.call.lock().await;
         let needed = {
             let st = self.state.lock().unwrap();
             !st.added.is_empty() || st.offsets_added
         };
+        let v2 = self.protocol_v2();
+        let next: Mutex<Option<ProducerIdAndEpoch>> = Mutex::new(None);
         if needed {
             let id = self.transactional_id.clone();
+            let cap = self.cap(versions::END_TXN_TRANSACTION_V1_MAX);
             self.with_coordinator(&id, 1, |node| {
                 let req = EndTxnRequest::default()
                     .with_transactional_id(self.txn_id())
                     .with_producer_id(ProducerId(ids.id))
                     .with_producer_epoch(ids.epoch)
                     .with_committed(commit);
-                async move { Ok(self.client.send(node, req).await?.0.error_code) }
+                let next = &next;
+                async move {
+                    let (resp, version) = self.client.send_up_to(node, cap, req).await?;
+                    match resp.error_code {
+                        0 if version > versions::END_TXN_TRANSACTION_V1_MAX
+                            && resp.producer_id.0 >= 0 =>
+                        {
+                            *next.lock().unwrap() = Some(ProducerIdAndEpoch {
+                                id: resp.producer_id.0,
+                                epoch: resp.producer_epoch,
+                            });
+                            Ok(0)
+                        }
+                        // v2: a Produce that never reached its leader left nothing to abort.
+                        INVALID_TXN_STATE if v2 && !commit => Ok(0),
+                        code => Ok(code),
+                    }
+                }
             })
             .await
             .map_err(|e| self.fail(e))?;
         }
+        if let Some(n) = next.into_inner().unwrap() {
+            adopt(n);
+        }
+        self.choose_protocol().await;
         let mut st = self.state.lock().unwrap();
         st.added.clear();
         st.pending.clear();
         st.offsets_added = false;
         st.phase = Phase::Ready;
-        Ok(std::mem::take(&mut st.bump_after_abort) && !commit)
+        // v2 bumped the epoch already.
+        Ok(std::mem::take(&mut st.bump_after_abort) && !commit && !v2)
     }
 
     /// KIP-360: a new epoch for the same producer id after an abort that left a sequence gap.
