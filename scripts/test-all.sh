@@ -172,6 +172,19 @@ if ! PATH="$(dirname "$py"):$PATH" MATURIN_PEP517_ARGS="--profile dev" timeout -
   suites_failed+=("python:install")
 fi
 [ "$python_ok" = 1 ] && pytest_suite "Python package against the dev broker" bindings/python
+# python_example LABEL [env assignments...]: the Python exactly-once example (checks itself).
+python_example() {
+  local label="$1"
+  shift
+  echo "== $label"
+  if env "$@" timeout -k 5 300 "$py" examples/python/exactly_once.py; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    suites_failed+=("$label")
+  fi
+}
+[ "$python_ok" = 1 ] && python_example "example:exactly_once.py on an in-process DevBroker"
 node_suite "Node package against the dev broker"
 
 [ "$binaries_ok" = 1 ] && pytest_suite "Python interop against the dev broker" interop/python
@@ -213,6 +226,7 @@ if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
           KRAFTY_TEST_SASL_SSL_BOOTSTRAP="127.0.0.1:$((port + 4))" \
           KRAFTY_TEST_MTLS_BOOTSTRAP="127.0.0.1:$((port + 5))" \
           KRAFTY_TEST_SSL_CA="$(KAFKA_VERSION="$version" PORT="$port" scripts/kafka.sh ca-path)"
+        python_example "example:exactly_once.py on Kafka $version" KRAFTY_BOOTSTRAP="$kafka"
       fi
       [ "$first" = 1 ] && node_suite "Node package on Kafka $version" KRAFTY_TEST_BOOTSTRAP="$kafka"
       # The transactional example on Apache Kafka too (it ran on an embedded dev broker above).
