@@ -192,6 +192,13 @@ impl BrokerConfig {
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.txn.abort_timed_out_interval_ms = positive(key, parse(key, value)?)?
             }
+            "transaction.version" => {
+                let v: i16 = parse(key, value)?;
+                if !(0..=2).contains(&v) {
+                    return Err(bad(key, format!("must be 0, 1 or 2, got {v}")));
+                }
+                self.txn.transaction_version = v
+            }
             "offsets.topic.num.partitions" => {
                 self.group.offsets_topic_num_partitions = positive(key, parse(key, value)?)?
             }

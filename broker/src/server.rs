@@ -158,11 +158,16 @@ async fn serve_connection(
         }
         // Set when a failed authentication has been answered: the connection then closes.
         let mut close_after: Option<String> = None;
-        let response = if api_key == ApiKey::ApiVersions && !api::handles(api_key, version) {
+        let tv = shared.config.txn.transaction_version;
+        let response = if api_key == ApiKey::ApiVersions && !api::handles(api_key, version, tv) {
             // Kafka answers an unknown ApiVersions version in v0 with UNSUPPORTED_VERSION and its
             // own range, so the client can retry with a version both support.
-            Some((ResponseKind::ApiVersions(api::api_versions(35)), 0i16, 0i16))
-        } else if !api::handles(api_key, version) {
+            Some((
+                ResponseKind::ApiVersions(api::api_versions(35, 0, tv)),
+                0i16,
+                0i16,
+            ))
+        } else if !api::handles(api_key, version, tv) {
             tracing::warn!("closing connection: {api_key:?} v{version} is not supported");
             return format!("unsupported {api_key:?} v{version}");
         } else {

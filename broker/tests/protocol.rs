@@ -1053,3 +1053,200 @@ fn fetch_from_v13_names_topics_by_id() {
         "UNKNOWN_TOPIC_ID"
     );
 }
+
+/// A transactional Produce at `version` from `transactional_id`: the partition's error code.
+fn produce_txn(
+    conn: &mut Conn,
+    id: &str,
+    topic: &str,
+    partition: i32,
+    records: Bytes,
+    version: i16,
+) -> i16 {
+    let req = ProduceRequest::default()
+        .with_transactional_id(Some(TransactionalId(sb(id))))
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(sb(topic)))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(partition)
+                .with_records(Some(records))])]);
+    conn.send(req, version).unwrap().responses[0].partition_responses[0].error_code
+}
+
+/// EndTxn v5 from `id` under `(producer id, epoch)`: (error, producer id, epoch answered).
+fn end_txn_v5(conn: &mut Conn, id: &str, ids: (i64, i16), commit: bool) -> (i16, i64, i16) {
+    let r = conn
+        .send(
+            EndTxnRequest::default()
+                .with_transactional_id(TransactionalId(sb(id)))
+                .with_producer_id(ProducerId(ids.0))
+                .with_producer_epoch(ids.1)
+                .with_committed(commit),
+            5,
+        )
+        .unwrap();
+    (r.error_code, r.producer_id.0, r.producer_epoch)
+}
+
+/// The partitions of `id`'s open transaction, as DescribeTransactions lists them.
+fn txn_partitions(conn: &mut Conn, id: &str) -> (String, Vec<(String, Vec<i32>)>) {
+    let r = conn
+        .send(
+            DescribeTransactionsRequest::default()
+                .with_transactional_ids(vec![TransactionalId(sb(id))]),
+            0,
+        )
+        .unwrap();
+    let s = &r.transaction_states[0];
+    let topics = s
+        .topics
+        .iter()
+        .map(|t| (t.topic.to_string(), t.partitions.clone()))
+        .collect();
+    (s.transaction_state.to_string(), topics)
+}
+
+/// ApiVersions v3's features and the versions KIP-890 changed: (finalized
+/// transaction.version, Produce max, EndTxn max, TxnOffsetCommit max).
+fn transaction_versions(conn: &mut Conn) -> (Option<i16>, i16, i16, i16) {
+    let r = conn.send(ApiVersionsRequest::default(), 3).unwrap();
+    let max = |k: ApiKey| {
+        r.api_keys
+            .iter()
+            .find(|v| v.api_key == k as i16)
+            .unwrap()
+            .max_version
+    };
+    let level = r
+        .finalized_features
+        .iter()
+        .find(|f| f.name.as_str() == "transaction.version")
+        .map(|f| f.max_version_level);
+    assert!(r
+        .supported_features
+        .iter()
+        .any(|f| f.name.as_str() == "transaction.version" && f.max_version == 2));
+    (
+        level,
+        max(ApiKey::Produce),
+        max(ApiKey::EndTxn),
+        max(ApiKey::TxnOffsetCommit),
+    )
+}
+
+/// KIP-890's transaction protocol v2 (`transaction.version` 2, the default): ApiVersions
+/// finalizes the feature; a Produce v12 adds its partition and a TxnOffsetCommit v5 the
+/// group's offsets partition; EndTxn v5 bumps the epoch and answers with it, a retry with the
+/// epoch before the bump gets that answer again, the other end with it INVALID_TXN_STATE, and
+/// the bumped epoch ending again with no transaction is fenced.
+#[test]
+fn transaction_protocol_v2_adds_partitions_itself_and_bumps_the_epoch_at_each_end() {
+    let b = broker();
+    let mut c = Conn::new(&b);
+    assert_eq!(transaction_versions(&mut c), (Some(2), 12, 5, 5));
+    assert_eq!(create_topic(&mut c, "tv2", 2), 0);
+    let init = c
+        .send(
+            InitProducerIdRequest::default()
+                .with_transactional_id(Some(TransactionalId(sb("tv2-id"))))
+                .with_transaction_timeout_ms(60_000),
+            5,
+        )
+        .unwrap();
+    assert_eq!(init.error_code, 0);
+    let (pid, e) = (init.producer_id.0, init.producer_epoch);
+    let records = batch_of(&["x"], Compression::None, Some((pid, e)));
+    assert_eq!(
+        produce_txn(&mut c, "tv2-id", "tv2", 1, records.clone(), 11),
+        48,
+        "v11 is protocol v1: the partition must be added first"
+    );
+    assert_eq!(produce_txn(&mut c, "tv2-id", "tv2", 0, records, 12), 0);
+    assert_eq!(
+        txn_partitions(&mut c, "tv2-id"),
+        ("Ongoing".to_string(), vec![("tv2".to_string(), vec![0])])
+    );
+    assert_eq!(
+        end_txn_v5(&mut c, "tv2-id", (pid, e), true),
+        (0, pid, e + 1)
+    );
+    assert_eq!(
+        end_txn_v5(&mut c, "tv2-id", (pid, e), true),
+        (0, pid, e + 1),
+        "a retry"
+    );
+    assert_eq!(
+        end_txn_v5(&mut c, "tv2-id", (pid, e), false).0,
+        48,
+        "the other end"
+    );
+    assert_eq!(
+        end_txn_v5(&mut c, "tv2-id", (pid, e + 1), true).0,
+        90,
+        "nothing open"
+    );
+
+    // The next transaction, under the bumped epoch: its sequences start again at 0.
+    let records = batch_of(&["y"], Compression::None, Some((pid, e + 1)));
+    assert_eq!(produce_txn(&mut c, "tv2-id", "tv2", 0, records, 12), 0);
+    let committed = c
+        .send(
+            TxnOffsetCommitRequest::default()
+                .with_transactional_id(TransactionalId(sb("tv2-id")))
+                .with_group_id(GroupId(sb("tv2-group")))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(e + 1)
+                .with_generation_id(-1)
+                .with_member_id(sb(""))
+                .with_topics(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                        .with_name(TopicName(sb("tv2")))
+                        .with_partitions(vec![
+                            txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                                .with_partition_index(0)
+                                .with_committed_offset(1),
+                        ]),
+                ]),
+            5,
+        )
+        .unwrap();
+    assert_eq!(committed.topics[0].partitions[0].error_code, 0);
+    let (state, topics) = txn_partitions(&mut c, "tv2-id");
+    assert_eq!(state, "Ongoing");
+    assert!(
+        topics.iter().any(|(t, _)| t == "__consumer_offsets"),
+        "the offsets partition joined: {topics:?}"
+    );
+    assert_eq!(
+        end_txn_v5(&mut c, "tv2-id", (pid, e + 1), false),
+        (0, pid, e + 2)
+    );
+}
+
+/// `transaction.version=1` (a Kafka 3.x cluster): the feature is finalized at 1, Produce,
+/// EndTxn and TxnOffsetCommit stop at their protocol v1 versions, and an EndTxn v5 is a
+/// version this broker does not serve (its connection closes, others go on).
+#[test]
+fn transaction_version_1_offers_protocol_v1_only() {
+    let b = Broker::builder()
+        .listen("127.0.0.1:0")
+        .config("transaction.version", "1")
+        .start_blocking()
+        .unwrap();
+    let mut c = Conn::new(&b);
+    assert_eq!(transaction_versions(&mut c), (Some(1), 11, 4, 4));
+    let mut v5 = Conn::new(&b);
+    assert!(v5
+        .send(
+            EndTxnRequest::default().with_transactional_id(TransactionalId(sb("t"))),
+            5
+        )
+        .is_none());
+    assert_eq!(create_topic(&mut c, "tv1", 1), 0, "the others go on");
+    assert!(Broker::builder()
+        .config("transaction.version", "3")
+        .build_config()
+        .is_err());
+}

@@ -4,6 +4,7 @@ Set KRAFTY_TEST_BOOTSTRAP=host:port to run the same tests against a real Kafka c
 """
 import os
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -108,3 +109,69 @@ def cluster():
 @pytest.fixture
 def topic():
     return f"interop-{uuid.uuid4().hex[:10]}"
+
+
+def _uvarint(buf, at):
+    value, shift = 0, 0
+    while True:
+        b = buf[at]
+        at += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, at
+        shift += 7
+
+
+def finalized_feature(bootstrap, name):
+    """The level of finalized feature `name` (KIP-584) in an ApiVersions v3 answer from the
+    first bootstrap server, 0 when it reports none: read on a raw socket, since no client of
+    this suite shows it (e.g. transaction.version: 2 on Kafka 4.x and the dev broker)."""
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    client = b"interop"
+    # request header v2: api key 18, version 3, correlation 1, client id, no tagged fields;
+    # body: client software name and version (compact strings), no tagged fields.
+    body = (struct.pack(">hhih", 18, 3, 1, len(client)) + client + b"\x00"
+            + b"\x08interop" + b"\x021" + b"\x00")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(struct.pack(">i", len(body)) + body)
+        size = struct.unpack(">i", _recv(s, 4))[0]
+        buf = _recv(s, size)
+    at = 4  # correlation id (response header v0)
+    error = struct.unpack_from(">h", buf, at)[0]
+    assert error == 0, f"ApiVersions error {error}"
+    at += 2
+    keys, at = _uvarint(buf, at)
+    for _ in range(keys - 1):
+        at += 6
+        tags, at = _uvarint(buf, at)
+        assert tags == 0
+    at += 4  # throttle time
+    tags, at = _uvarint(buf, at)
+    for _ in range(tags):
+        tag, at = _uvarint(buf, at)
+        size, at = _uvarint(buf, at)
+        field, at = buf[at:at + size], at + size
+        if tag != 2:  # FinalizedFeatures
+            continue
+        count, i = _uvarint(field, 0)
+        for _ in range(count - 1):
+            n, i = _uvarint(field, i)
+            fname = field[i:i + n - 1].decode()
+            i += n - 1
+            max_level, _min_level = struct.unpack_from(">hh", field, i)
+            i += 4
+            t, i = _uvarint(field, i)
+            assert t == 0
+            if fname == name:
+                return max_level
+    return 0
+
+
+def _recv(s, n):
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise ConnectionError("closed")
+        out += chunk
+    return out

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, finalized_feature
 from test_krafty_interop import create, failed_into, krafty
 
 
@@ -109,6 +109,14 @@ def test_java_transactional_copier_copies_exactly_once(cluster, topic):
     assert tool.returncode == 0, tool.stderr[-2000:]
     row = next(line.split() for line in tool.stdout.splitlines() if f"tx-{group}" in line)
     assert row[1] == f"tx-{group}" and row[4] == "CompleteCommit", tool.stdout
+    # Where the cluster finalized transaction.version 2 (Kafka 4.x, the dev broker) the Java
+    # client speaks KIP-890's protocol v2: each of its 20+ transaction ends bumped the epoch.
+    # Under v1 (Kafka 3.9) the epoch InitProducerId gave stays.
+    epoch = int(row[3])
+    if finalized_feature(cluster.bootstrap, "transaction.version") >= 2:
+        assert epoch >= 20, tool.stdout
+    else:
+        assert epoch == 0, tool.stdout
 
 
 def test_exactly_once_across_killed_copiers_and_a_killed_broker(cluster, topic):

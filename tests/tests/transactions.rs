@@ -1,6 +1,7 @@
-//! The transactional producer against the dev broker's transaction coordinator (protocol v1)
-//! and Apache Kafka (`KRAFTY_TEST_BOOTSTRAP`; protocol v2 of KIP-890 where the cluster
-//! finalized `transaction.version` 2, as Kafka 4.x does): commit and abort as a `read_committed` and a
+//! The transactional producer against the dev broker's transaction coordinator and Apache
+//! Kafka (`KRAFTY_TEST_BOOTSTRAP`), in KIP-890's protocol v2 where the cluster finalized
+//! `transaction.version` 2 (Kafka 4.x, the dev broker by default) and v1 elsewhere (Kafka 3.9,
+//! a dev broker set to 1): commit and abort as a `read_committed` and a
 //! `read_uncommitted` consumer see them, zombie fencing by a second instance with the same
 //! `transactional.id`, consumer offsets committed with the transaction, a transaction past
 //! its `transaction.timeout.ms` aborted by the coordinator, and every call in the wrong state
@@ -469,22 +470,56 @@ async fn transaction_version(bootstrap: &str) -> i16 {
 /// KIP-890: where the cluster finalized `transaction.version` 2 the producer follows protocol
 /// v2, and every end of a transaction (commit or abort) bumps the epoch: each transaction's
 /// batches carry the next epoch, their sequences from 0, so a late write of an ended
-/// transaction cannot land. Under protocol v1 (Kafka 3.9, the dev broker) one epoch carries
-/// them all, the sequences running on. Either way read_committed sees the committed ones.
+/// transaction cannot land. Under protocol v1 (Kafka 3.9) one epoch carries them all, the
+/// sequences running on. Either way read_committed sees the committed ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_transaction_version_2_each_end_bumps_the_epoch() {
     let cluster = TestCluster::start(1).await;
     let bs = cluster.bootstrap();
-    let v2 = transaction_version(&bs).await >= 2;
     let topic = unique_topic("txn-epochs");
     cluster.create_topic(&topic, 1, &[]).await;
-    let p = transactional(&bs, &unique_topic("txn-epochs-id")).await;
+    check_epochs(&bs, &topic, transaction_version(&bs).await >= 2).await;
+    cluster.stop().await;
+}
+
+/// The same on a dev broker set to `transaction.version=1`, as a Kafka 3.x cluster: the
+/// producer falls back to protocol v1 (AddPartitionsToTxn, AddOffsetsToTxn, EndTxn v4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_transaction_version_1_cluster_the_producer_speaks_protocol_v1() {
+    if krafty_tests::external_bootstrap().is_some() {
+        return; // Kafka 3.9.1 is the v1 cluster there (the test above)
+    }
+    let broker = krafty_broker::Broker::builder()
+        .listen("127.0.0.1:0")
+        .config("transaction.version", "1")
+        .start()
+        .await
+        .unwrap();
+    let bs = broker.bootstrap_servers();
+    assert_eq!(transaction_version(&bs).await, 1);
+    let topic = unique_topic("txn-epochs-v1");
+    let admin = krafty::admin::AdminClient::from_properties([("bootstrap.servers", bs.as_str())])
+        .await
+        .unwrap();
+    admin
+        .create_topics(&[krafty::admin::NewTopic::new(&topic, 1, 1)])
+        .await
+        .unwrap();
+    admin.close().await;
+    check_epochs(&bs, &topic, false).await;
+    broker.shutdown().await;
+}
+
+/// Three transactions of three records (committed, aborted, committed) to `topic`'s one
+/// partition, then their stored batches: one epoch per transaction under `v2`, else one in all.
+async fn check_epochs(bs: &str, topic: &str, v2: bool) {
+    let p = transactional(bs, &unique_topic("txn-epochs-id")).await;
     within(60, "init", p.init_transactions()).await.unwrap();
     for (name, commit) in [("a", true), ("b", false), ("c", true)] {
         p.begin_transaction().unwrap();
         for i in 0..3 {
             let f = p
-                .send(ProducerRecord::new(topic.clone(), format!("{name}{i}")))
+                .send(ProducerRecord::new(topic.to_string(), format!("{name}{i}")))
                 .await
                 .unwrap();
             within(30, "record written", f).await.unwrap();
@@ -496,7 +531,7 @@ async fn under_transaction_version_2_each_end_bumps_the_epoch() {
         }
     }
 
-    let batches = read_batches(&bs, &topic, 0).await;
+    let batches = read_batches(bs, topic, 0).await;
     let data: Vec<_> = batches
         .iter()
         .filter(|b| b.attributes & 0x20 == 0)
@@ -538,10 +573,9 @@ async fn under_transaction_version_2_each_end_bumps_the_epoch() {
             "protocol v1: one epoch, sequences running on"
         );
     }
-    let committed = consumer(&bs, &unique_topic("g-epochs"), "read_committed").await;
-    let seen = read_values(&committed, &topic, Duration::from_secs(3)).await;
+    let committed = consumer(bs, &unique_topic("g-epochs"), "read_committed").await;
+    let seen = read_values(&committed, topic, Duration::from_secs(3)).await;
     assert_eq!(seen, ["a0", "a1", "a2", "c0", "c1", "c2"]);
     committed.close().await.unwrap();
     p.close(Duration::from_secs(10)).await.unwrap();
-    cluster.stop().await;
 }

@@ -3,10 +3,11 @@
 //! The advertised ranges follow what real clients send (see shared PROTOCOL-FACTS): Fetch goes
 //! to v17 (topics by id from v13, resolved in `fetch.rs`); Produce stops at v12 because v13
 //! addresses topics by id only; OffsetCommit
-//! and OffsetFetch stop at v9; no KIP-848 ConsumerGroupHeartbeat (classic groups only). The
-//! transaction APIs stop before KIP-890's second phase (EndTxn v5, AddPartitionsToTxn v4 are
-//! for transaction version 2 and broker-to-broker verification), so clients use the v1
-//! transaction protocol.
+//! and OffsetFetch stop at v9; no KIP-848 ConsumerGroupHeartbeat (classic groups only). With
+//! `transaction.version` 2 (the default, as Kafka 4.x) ApiVersions finalizes that feature and
+//! offers KIP-890's transaction protocol v2 (Produce v12, TxnOffsetCommit v5, EndTxn v5);
+//! below 2 those APIs stop at their v1 versions. AddPartitionsToTxn v4+ (broker-to-broker
+//! verification) is not offered.
 
 mod admin;
 mod cluster;
@@ -21,6 +22,7 @@ pub use injected::throttle_field;
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
 
 use crate::group::ClientInfo;
 use crate::shared::{Listener, Shared};
@@ -54,8 +56,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeCluster, 0, 1),
     (ApiKey::AddPartitionsToTxn, 0, 3),
     (ApiKey::AddOffsetsToTxn, 0, 4),
-    (ApiKey::EndTxn, 0, 4),
-    (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::EndTxn, 0, 5),
+    (ApiKey::TxnOffsetCommit, 0, 5),
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 1),
     // Handled by the connection (`server.rs`, `sasl.rs`). Min 0 is advertised because
@@ -65,17 +67,38 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
-/// Whether this broker handles `key` at `version` (Produce below v3 is advertised, not served).
-pub fn handles(key: ApiKey, version: i16) -> bool {
-    let min_served = |k: ApiKey, min: i16| if k == ApiKey::Produce { 3 } else { min };
-    SUPPORTED
-        .iter()
-        .any(|(k, min, max)| *k == key && version >= min_served(*k, *min) && version <= *max)
+/// The highest version of `key` offered at `transaction_version`: the versions KIP-890 gave
+/// protocol v2's meaning only where that feature is 2.
+fn max_version(key: ApiKey, max: i16, transaction_version: i16) -> i16 {
+    if transaction_version >= 2 {
+        return max;
+    }
+    match key {
+        ApiKey::Produce => max.min(11),
+        ApiKey::EndTxn | ApiKey::TxnOffsetCommit => max.min(4),
+        _ => max,
+    }
 }
 
-/// The ApiVersions answer; `error_code` 35 with v0 for a version this broker does not know.
-pub fn api_versions(error_code: i16) -> ApiVersionsResponse {
-    ApiVersionsResponse::default()
+/// Whether this broker handles `key` at `version` (Produce below v3 is advertised, not served).
+pub fn handles(key: ApiKey, version: i16, transaction_version: i16) -> bool {
+    let min_served = |k: ApiKey, min: i16| if k == ApiKey::Produce { 3 } else { min };
+    SUPPORTED.iter().any(|(k, min, max)| {
+        *k == key
+            && version >= min_served(*k, *min)
+            && version <= max_version(*k, *max, transaction_version)
+    })
+}
+
+/// The ApiVersions answer at `version`; `error_code` 35 with v0 for a version this broker
+/// does not know. From v3 it carries the `transaction.version` feature (KIP-584), finalized
+/// at its level when above 0.
+pub fn api_versions(
+    error_code: i16,
+    version: i16,
+    transaction_version: i16,
+) -> ApiVersionsResponse {
+    let r = ApiVersionsResponse::default()
         .with_error_code(error_code)
         .with_api_keys(
             SUPPORTED
@@ -85,10 +108,30 @@ pub fn api_versions(error_code: i16) -> ApiVersionsResponse {
                     ApiVersion::default()
                         .with_api_key(*k as i16)
                         .with_min_version(*min)
-                        .with_max_version(*max)
+                        .with_max_version(max_version(*k, *max, transaction_version))
                 })
                 .collect(),
-        )
+        );
+    if version < 3 || error_code != 0 {
+        return r;
+    }
+    use kafka_protocol::messages::api_versions_response::{
+        FinalizedFeatureKey, SupportedFeatureKey,
+    };
+    let name = StrBytes::from_static_str("transaction.version");
+    let r = r.with_supported_features(vec![SupportedFeatureKey::default()
+        .with_name(name.clone())
+        .with_min_version(0)
+        .with_max_version(2)]);
+    if transaction_version == 0 {
+        return r.with_finalized_features_epoch(-1);
+    }
+    // One epoch for the only finalization this broker ever makes (at start).
+    r.with_finalized_features_epoch(1)
+        .with_finalized_features(vec![FinalizedFeatureKey::default()
+            .with_name(name)
+            .with_min_version_level(transaction_version)
+            .with_max_version_level(transaction_version)])
 }
 
 /// Handles one decoded request; `None` means no response is sent (Produce with acks=0).
@@ -104,7 +147,11 @@ pub async fn handle(
     }
     let groups = &shared.groups;
     Some(match request {
-        RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions(0)),
+        RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions(
+            0,
+            version,
+            shared.config.txn.transaction_version,
+        )),
         RequestKind::Metadata(r) => {
             ResponseKind::Metadata(cluster::metadata(shared, listener, r, version))
         }
@@ -141,7 +188,24 @@ pub async fn handle(
         }
         RequestKind::EndTxn(r) => ResponseKind::EndTxn(txn::end_txn(shared, r, version)),
         RequestKind::TxnOffsetCommit(r) => {
-            ResponseKind::TxnOffsetCommit(groups.txn_offset_commit(r, version).await)
+            // Protocol v2 (KIP-890): the commit adds the group's offsets partition itself.
+            let added = if version >= 5 {
+                txn::add_implicitly(
+                    shared,
+                    r.transactional_id.as_str(),
+                    r.producer_id.0,
+                    r.producer_epoch,
+                    crate::topics::OFFSETS_TOPIC,
+                    groups.partition_for(r.group_id.as_str()),
+                )
+            } else {
+                0
+            };
+            ResponseKind::TxnOffsetCommit(if added == 0 {
+                groups.txn_offset_commit(r, version).await
+            } else {
+                txn::txn_offset_commit_failed(&r, added)
+            })
         }
         RequestKind::DescribeTransactions(r) => {
             ResponseKind::DescribeTransactions(txn::describe_transactions(shared, r))

@@ -11,8 +11,9 @@ use crate::shared::Shared;
 use crate::topics::sb;
 
 /// Appends each partition's batch; `None` for acks=0 (Kafka sends no response).
-pub fn produce(shared: &Shared, req: ProduceRequest, _version: i16) -> Option<ProduceResponse> {
+pub fn produce(shared: &Shared, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let now = now_ms();
+    let transactional_id = req.transactional_id.as_ref().map(|t| t.to_string());
     let acks_ok = matches!(req.acks, -1..=1);
     let mut appended = false;
     let responses = req
@@ -39,11 +40,23 @@ pub fn produce(shared: &Shared, req: ProduceRequest, _version: i16) -> Option<Pr
                     };
                     // A transactional batch belongs to a partition its producer added to its
                     // open transaction (else the batch could never be decided: a hanging
-                    // transaction), as Kafka verifies since KIP-890.
+                    // transaction), as Kafka verifies since KIP-890; from v12 (transaction
+                    // protocol v2) the Produce adds it.
                     if let Some(h) = crate::log::BatchHeader::parse(&records) {
-                        if h.is_transactional() && !h.is_control() && h.producer_id >= 0 && !shared.txns.in_transaction(h.producer_id, &name, p.index) {
-                            let message = format!("producer {} has no open transaction holding {name}-{}: AddPartitionsToTxn first", h.producer_id, p.index);
-                            return r.with_error_code(48).with_error_message(Some(sb(&message)));
+                        if h.is_transactional() && !h.is_control() && h.producer_id >= 0 && !shared.txns.in_transaction(transactional_id.as_deref(), h.producer_id, &name, p.index) {
+                            let code = match &transactional_id {
+                                Some(id) if version >= 12 => match super::txn::add_implicitly(shared, id, h.producer_id, h.producer_epoch, &name, p.index) {
+                                    0 => 0,
+                                    90 => 47, // a fenced epoch: INVALID_PRODUCER_EPOCH to the producer
+                                    51 => 19, // CONCURRENT_TRANSACTIONS: NOT_ENOUGH_REPLICAS, retried
+                                    c => c,
+                                },
+                                _ => 48,
+                            };
+                            if code != 0 {
+                                let message = format!("producer {} has no open transaction holding {name}-{}", h.producer_id, p.index);
+                                return r.with_error_code(code).with_error_message(Some(sb(&message)));
+                            }
                         }
                     }
                     let result = log.locked().append(records, now);

@@ -132,10 +132,53 @@ pub fn end_txn(shared: &Shared, req: EndTxnRequest, version: i16) -> EndTxnRespo
         req.producer_epoch,
         version,
     );
-    EndTxnResponse::default()
-        .with_error_code(shared.txns.end_txn(shared, &caller, req.committed))
-        .with_producer_id(ProducerId(-1))
-        .with_producer_epoch(-1)
+    let r = EndTxnResponse::default();
+    if version < 5 {
+        return r
+            .with_error_code(shared.txns.end_txn(shared, &caller, req.committed))
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+    }
+    // Transaction protocol v2 (offered only with transaction.version 2).
+    match shared.txns.end_txn_v2(shared, &caller, req.committed) {
+        Ok((id, epoch)) => r
+            .with_producer_id(ProducerId(id))
+            .with_producer_epoch(epoch),
+        Err(code) => r
+            .with_error_code(code)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1),
+    }
+}
+
+/// Protocol v2 (KIP-890): a Produce v12 or TxnOffsetCommit v5 adds its partition to the
+/// producer's transaction itself, checked as AddPartitionsToTxn would be. Returns 0 or the
+/// error for that partition.
+pub fn add_implicitly(
+    shared: &Shared,
+    transactional_id: &str,
+    producer_id: i64,
+    producer_epoch: i16,
+    topic: &str,
+    partition: i32,
+) -> i16 {
+    let caller = Caller {
+        transactional_id,
+        producer_id,
+        producer_epoch,
+        fenced: code::PRODUCER_FENCED,
+    };
+    match shared
+        .txns
+        .add_partitions(shared, &caller, &[(topic.to_string(), vec![partition])])
+    {
+        Ok(results) => results
+            .iter()
+            .flat_map(|(_, ps)| ps.iter().map(|(_, c)| *c))
+            .find(|c| *c != 0)
+            .unwrap_or(0),
+        Err(code) => code,
+    }
 }
 
 pub fn describe_transactions(
@@ -227,4 +270,31 @@ pub fn list_transactions(
                 })
                 .collect(),
         )
+}
+
+/// A TxnOffsetCommit refused as a whole: every partition it names gets `code`.
+pub fn txn_offset_commit_failed(
+    req: &TxnOffsetCommitRequest,
+    code: i16,
+) -> TxnOffsetCommitResponse {
+    use kafka_protocol::messages::txn_offset_commit_response::*;
+    TxnOffsetCommitResponse::default().with_topics(
+        req.topics
+            .iter()
+            .map(|t| {
+                TxnOffsetCommitResponseTopic::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(
+                        t.partitions
+                            .iter()
+                            .map(|p| {
+                                TxnOffsetCommitResponsePartition::default()
+                                    .with_partition_index(p.partition_index)
+                                    .with_error_code(code)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
 }

@@ -11,6 +11,12 @@
 //! transaction with the bumped epoch, so that instance's next write is refused), and so does
 //! aborting a transaction that outlived `transaction.timeout.ms`.
 //!
+//! Transaction protocol v2 (KIP-890, `transaction.version` 2): a Produce v12 or a
+//! TxnOffsetCommit v5 adds its partition itself (`add_partitions` from those handlers), and an
+//! EndTxn v5 bumps the epoch before the markers are written and answers with it; a v2 EndTxn
+//! retried with the epoch before that bump is answered as the end it repeats (which is also
+//! how a producer whose transaction timed out learns the epoch the abort bumped).
+//!
 //! One node coordinates and leads every partition, so markers are appended in the request
 //! that ends the transaction; all state sits behind one mutex, taken before any log lock.
 
@@ -41,6 +47,11 @@ pub struct TxnConfig {
     /// transactions are looked for (Kafka's default is 10000; the dev broker's 1000, so a
     /// test of the timeout is quick).
     pub abort_timed_out_interval_ms: u64,
+    /// `transaction.version`, the finalized feature (KIP-584) that Kafka sets when the
+    /// cluster is formatted: 2 (Kafka 4.x's default) offers KIP-890's transaction protocol
+    /// v2 (Produce v12, TxnOffsetCommit v5, EndTxn v5); 0 or 1 stop those APIs below it, as a
+    /// Kafka 3.x cluster.
+    pub transaction_version: i16,
 }
 
 impl Default for TxnConfig {
@@ -49,6 +60,7 @@ impl Default for TxnConfig {
             state_log_num_partitions: 50,
             max_timeout_ms: 900_000,
             abort_timed_out_interval_ms: 1_000,
+            transaction_version: 2,
         }
     }
 }
@@ -346,9 +358,9 @@ impl TransactionCoordinator {
         }
     }
 
-    /// EndTxn: commits or aborts the open transaction. A retry of an end that already
-    /// completed the same way succeeds; ending a transaction the other way, or one never
-    /// begun, is INVALID_TXN_STATE.
+    /// EndTxn (protocol v1): commits or aborts the open transaction. A retry of an end that
+    /// already completed the same way succeeds; ending a transaction the other way, or one
+    /// never begun, is INVALID_TXN_STATE.
     pub fn end_txn(&self, shared: &Shared, caller: &Caller, commit: bool) -> i16 {
         let mut txns = self.txns.locked();
         let m = match Self::current(&mut txns, caller) {
@@ -360,20 +372,83 @@ impl TransactionCoordinator {
             (TxnStatus::CompleteCommit, true) | (TxnStatus::CompleteAbort, false) => return 0,
             _ => return code::INVALID_TXN_STATE,
         }
+        match self.prepare_and_complete(shared, m, commit, None) {
+            Ok(()) => 0,
+            Err(code) => code,
+        }
+    }
+
+    /// EndTxn v5 (protocol v2): ends the open transaction under the next epoch (a new
+    /// producer id once the epochs run out) and answers with the id and epoch the producer
+    /// goes on with. A retry with the epoch before the bump gets the same answer when it asks
+    /// for the same end (CONCURRENT_TRANSACTIONS while that end is under way); other epochs are
+    /// fenced, as Kafka's coordinator checks them.
+    pub fn end_txn_v2(
+        &self,
+        shared: &Shared,
+        caller: &Caller,
+        commit: bool,
+    ) -> Result<(i64, i16), i16> {
+        let mut txns = self.txns.locked();
+        let m = txns
+            .get_mut(caller.transactional_id)
+            .filter(|m| m.producer_id == caller.producer_id)
+            .ok_or(code::INVALID_PRODUCER_ID_MAPPING)?;
+        let current = caller.producer_epoch == m.producer_epoch;
+        let retry = caller.producer_epoch.checked_add(1) == Some(m.producer_epoch);
+        let answer = (m.producer_id, m.producer_epoch);
+        match (m.status, commit) {
+            (TxnStatus::Ongoing, _) if current => {}
+            (TxnStatus::Empty, _) if current => return Err(code::INVALID_TXN_STATE),
+            (TxnStatus::CompleteCommit, true) | (TxnStatus::CompleteAbort, false) if retry => {
+                return Ok(answer)
+            }
+            (TxnStatus::CompleteCommit | TxnStatus::CompleteAbort, _) if retry => {
+                return Err(code::INVALID_TXN_STATE)
+            }
+            (TxnStatus::PrepareCommit | TxnStatus::PrepareAbort, _) if retry => {
+                return Err(code::CONCURRENT_TRANSACTIONS)
+            }
+            _ => return Err(caller.fenced),
+        }
+        let bumped = m.producer_epoch + 1;
+        // The epoch after this one would be exhausted: the producer goes on under a new id.
+        let after = (bumped >= i16::MAX - 1)
+            .then(|| (shared.next_producer_id.fetch_add(1, Ordering::SeqCst), 0));
+        let mut next = m.clone();
+        next.producer_epoch = bumped;
+        let ended = self.prepare_and_complete(shared, &mut next, commit, after);
+        if next.status != TxnStatus::Ongoing {
+            *m = next; // the Prepare record (at least) is written
+        }
+        ended.map(|()| (m.producer_id, m.producer_epoch))
+    }
+
+    /// Records the Prepare state, writes the markers and records the Complete state; then,
+    /// with `after`, moves the id to that producer id and epoch.
+    fn prepare_and_complete(
+        &self,
+        shared: &Shared,
+        m: &mut TxnMetadata,
+        commit: bool,
+        after: Option<(i64, i16)>,
+    ) -> Result<(), i16> {
         let mut prepared = m.clone();
         prepared.status = if commit {
             TxnStatus::PrepareCommit
         } else {
             TxnStatus::PrepareAbort
         };
-        if let Err(code) = self.persist(shared, &mut prepared) {
-            return code;
-        }
+        self.persist(shared, &mut prepared)?;
         *m = prepared;
-        match self.write_markers_and_complete(shared, m, commit) {
-            Ok(()) => 0,
-            Err(code) => code,
+        self.write_markers_and_complete(shared, m, commit)?;
+        if let Some((id, epoch)) = after {
+            let mut next = m.clone();
+            (next.producer_id, next.producer_epoch) = (id, epoch);
+            self.persist(shared, &mut next)?;
+            *m = next;
         }
+        Ok(())
     }
 
     /// Writes the transaction's markers with `m`'s epoch and records it Complete. The
@@ -438,16 +513,29 @@ impl TransactionCoordinator {
         std::time::Duration::from_millis(self.config.abort_timed_out_interval_ms.max(1))
     }
 
-    /// Whether `producer_id` has an open transaction holding `topic`-`partition` (Produce
-    /// refuses a transactional batch for a partition never added: KIP-890's verification).
-    pub fn in_transaction(&self, producer_id: i64, topic: &str, partition: i32) -> bool {
-        self.txns.locked().values().any(|m| {
+    /// Whether `transactional_id`'s open transaction, under `producer_id`, holds
+    /// `topic`-`partition` (Produce refuses a transactional batch for a partition never
+    /// added: KIP-890's verification). Without the id (a Produce that names none), any
+    /// transactional id's transaction under `producer_id` is looked for.
+    pub fn in_transaction(
+        &self,
+        transactional_id: Option<&str>,
+        producer_id: i64,
+        topic: &str,
+        partition: i32,
+    ) -> bool {
+        let holds = |m: &TxnMetadata| {
             m.producer_id == producer_id
                 && m.status == TxnStatus::Ongoing
                 && m.partitions
                     .get(topic)
                     .is_some_and(|ps| ps.contains(&partition))
-        })
+        };
+        let txns = self.txns.locked();
+        match transactional_id {
+            Some(id) => txns.get(id).is_some_and(holds),
+            None => txns.values().any(holds),
+        }
     }
 
     /// A copy of one transactional id's state (DescribeTransactions).
