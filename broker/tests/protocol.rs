@@ -1139,8 +1139,9 @@ fn transaction_versions(conn: &mut Conn) -> (Option<i16>, i16, i16, i16) {
 /// KIP-890's transaction protocol v2 (`transaction.version` 2, the default): ApiVersions
 /// finalizes the feature; a Produce v12 adds its partition and a TxnOffsetCommit v5 the
 /// group's offsets partition; EndTxn v5 bumps the epoch and answers with it, a retry with the
-/// epoch before the bump gets that answer again, the other end with it INVALID_TXN_STATE, and
-/// the bumped epoch ending again with no transaction is fenced.
+/// epoch before the bump gets that answer again, the other end with it INVALID_TXN_STATE; with
+/// nothing open a commit is INVALID_TXN_STATE and an abort bumps the epoch, as Kafka 4.1 and
+/// 4.4 answer.
 #[test]
 fn transaction_protocol_v2_adds_partitions_itself_and_bumps_the_epoch_at_each_end() {
     let b = broker();
@@ -1184,9 +1185,20 @@ fn transaction_protocol_v2_adds_partitions_itself_and_bumps_the_epoch_at_each_en
     );
     assert_eq!(
         end_txn_v5(&mut c, "tv2-id", (pid, e + 1), true).0,
-        90,
-        "nothing open"
+        48,
+        "nothing to commit"
     );
+    assert_eq!(
+        end_txn_v5(&mut c, "tv2-id", (pid, e + 1), false),
+        (0, pid, e + 2),
+        "an abort with nothing open still moves the epoch on"
+    );
+    assert_eq!(
+        end_txn_v5(&mut c, "tv2-id", (pid, e), false).0,
+        90,
+        "an older epoch"
+    );
+    let e = e + 1;
 
     // The next transaction, under the bumped epoch: its sequences start again at 0.
     let records = batch_of(&["y"], Compression::None, Some((pid, e + 1)));

@@ -380,9 +380,10 @@ impl TransactionCoordinator {
 
     /// EndTxn v5 (protocol v2): ends the open transaction under the next epoch (a new
     /// producer id once the epochs run out) and answers with the id and epoch the producer
-    /// goes on with. A retry with the epoch before the bump gets the same answer when it asks
-    /// for the same end (CONCURRENT_TRANSACTIONS while that end is under way); other epochs are
-    /// fenced, as Kafka's coordinator checks them.
+    /// goes on with; an abort with nothing open bumps the epoch too, a commit with nothing
+    /// open is INVALID_TXN_STATE. A retry with the epoch before the bump gets the same answer
+    /// when it asks for the same end (CONCURRENT_TRANSACTIONS while that end is under way);
+    /// other epochs are fenced, as Kafka's coordinator (4.1, 4.4) answers.
     pub fn end_txn_v2(
         &self,
         shared: &Shared,
@@ -399,7 +400,10 @@ impl TransactionCoordinator {
         let answer = (m.producer_id, m.producer_epoch);
         match (m.status, commit) {
             (TxnStatus::Ongoing, _) if current => {}
-            (TxnStatus::Empty, _) if current => return Err(code::INVALID_TXN_STATE),
+            // Nothing open: an abort still ends "it" under the next epoch (as Kafka 4.x
+            // answers), so a producer unsure whether its Produce reached the leader can abort.
+            (_, false) if current && m.status.is_idle() => {}
+            (_, true) if current && m.status.is_idle() => return Err(code::INVALID_TXN_STATE),
             (TxnStatus::CompleteCommit, true) | (TxnStatus::CompleteAbort, false) if retry => {
                 return Ok(answer)
             }

@@ -53,7 +53,6 @@ const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 const NOT_COORDINATOR: i16 = 16;
 const CONCURRENT_TRANSACTIONS: i16 = 51;
-const INVALID_TXN_STATE: i16 = 48;
 /// How often a coordinator call is tried before its error is returned.
 const ATTEMPTS: u32 = 50;
 
@@ -616,8 +615,6 @@ impl TransactionManager {
                             });
                             Ok(0)
                         }
-                        // v2: a Produce that never reached its leader left nothing to abort.
-                        INVALID_TXN_STATE if v2 && !commit => Ok(0),
                         code => Ok(code),
                     }
                 }
