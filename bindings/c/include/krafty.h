@@ -144,10 +144,11 @@ typedef struct {
 // `krafty_conf_set_rebalance_cb`. It runs on the thread calling `krafty_consumer_poll`
 // (or `krafty_consumer_close`, `krafty_consumer_unsubscribe`, `krafty_consumer_destroy`).
 // Unlike librdkafka, the assignment is applied by libkrafty: the callback need not call
-// `krafty_consumer_assign`. Inside it only `krafty_consumer_commit` (done before the
-// rebalance goes on; `async` is ignored), `krafty_consumer_seek` (applied when the callback
-// returns) and `krafty_consumer_position` may be called on this consumer; other consumer
-// calls fail with `_STATE`. `partitions` is valid during the callback only.
+// `krafty_consumer_assign`. Inside it only `krafty_consumer_commit` (synchronous even with
+// `async` 1: it returns the broker's answer before the rebalance goes on),
+// `krafty_consumer_seek` (applied when the callback returns) and `krafty_consumer_position`
+// may be called on this consumer; other consumer calls fail with `_STATE`. `partitions` is
+// valid during the callback only.
 typedef void (*krafty_rebalance_cb_t)(krafty_consumer_t *consumer,
                                       krafty_resp_err_t err,
                                       const krafty_topic_partition_list_t *partitions,
@@ -507,8 +508,10 @@ krafty_message_t *krafty_consumer_poll(krafty_consumer_t *consumer, int timeout_
 // offset after the last record returned); else each entry's `offset` (the next offset to
 // read; each partition must be assigned). `async` 0 waits for the broker's answer and
 // returns it; `async` 1 returns at once and the outcome goes to the offset-commit callback.
-// Commits are sent in call order. Inside the rebalance callback the commit is made before
-// the rebalance goes on. `_STATE` without `group.id`.
+// Commits are sent in call order. Inside the rebalance callback the commit is always
+// synchronous (`async` is ignored): it is sent and its outcome returned, the broker's error
+// code with `krafty_last_error()` set when refused, before the rebalance goes on, as a
+// synchronous commit outside the callback. `_STATE` without `group.id`.
 //
 // # Safety
 // `consumer` NULL or live; `offsets` NULL or live.

@@ -3,7 +3,8 @@
 //!
 //! The core calls its rebalance listener on the thread that polls, inside the poll; the C
 //! callback runs there too, and a commit or seek it makes goes through the core's
-//! `RebalanceContext` (so it completes before the rebalance goes on).
+//! `RebalanceContext` (a commit is sent and answered before the call returns, as
+//! librdkafka's `rd_kafka_commit` in its rebalance callback).
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -38,10 +39,11 @@ use crate::message::{
 /// `krafty_conf_set_rebalance_cb`. It runs on the thread calling `krafty_consumer_poll`
 /// (or `krafty_consumer_close`, `krafty_consumer_unsubscribe`, `krafty_consumer_destroy`).
 /// Unlike librdkafka, the assignment is applied by libkrafty: the callback need not call
-/// `krafty_consumer_assign`. Inside it only `krafty_consumer_commit` (done before the
-/// rebalance goes on; `async` is ignored), `krafty_consumer_seek` (applied when the callback
-/// returns) and `krafty_consumer_position` may be called on this consumer; other consumer
-/// calls fail with `_STATE`. `partitions` is valid during the callback only.
+/// `krafty_consumer_assign`. Inside it only `krafty_consumer_commit` (synchronous even with
+/// `async` 1: it returns the broker's answer before the rebalance goes on),
+/// `krafty_consumer_seek` (applied when the callback returns) and `krafty_consumer_position`
+/// may be called on this consumer; other consumer calls fail with `_STATE`. `partitions` is
+/// valid during the callback only.
 #[allow(non_camel_case_types)]
 pub type krafty_rebalance_cb_t = Option<
     unsafe extern "C" fn(
@@ -437,8 +439,10 @@ pub unsafe extern "C" fn krafty_consumer_poll(
 /// offset after the last record returned); else each entry's `offset` (the next offset to
 /// read; each partition must be assigned). `async` 0 waits for the broker's answer and
 /// returns it; `async` 1 returns at once and the outcome goes to the offset-commit callback.
-/// Commits are sent in call order. Inside the rebalance callback the commit is made before
-/// the rebalance goes on. `_STATE` without `group.id`.
+/// Commits are sent in call order. Inside the rebalance callback the commit is always
+/// synchronous (`async` is ignored): it is sent and its outcome returned, the broker's error
+/// code with `krafty_last_error()` set when refused, before the rebalance goes on, as a
+/// synchronous commit outside the callback. `_STATE` without `group.id`.
 ///
 /// # Safety
 /// `consumer` NULL or live; `offsets` NULL or live.
@@ -458,11 +462,11 @@ pub unsafe extern "C" fn krafty_consumer_commit(
         };
         if let Some(ctx) = in_rebalance(consumer) {
             match offsets {
-                Some(o) => ctx.commit_offsets(o),
+                Some(o) => ctx.commit_offsets_now(o)?,
                 None => {
                     let tps: Vec<TopicPartition> =
                         ctx.positions().map(|(tp, _)| tp.clone()).collect();
-                    ctx.commit_sync(&tps);
+                    ctx.commit_positions_now(&tps)?;
                 }
             }
             return Ok(());

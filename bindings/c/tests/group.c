@@ -1,7 +1,9 @@
 /* A consumer group of two with rebalance callbacks: the first member gets both partitions,
  * reads everything, and commits from its revoke callback when the second joins; afterwards
  * the partitions are split one each, the commits made in the callback are the group's
- * committed offsets, and each member reads exactly the new records of its own partition. */
+ * committed offsets, and each member reads exactly the new records of its own partition.
+ * A commit inside the callback is synchronous: one the broker refuses returns its error code,
+ * and one it accepts is already the group's committed offset before the callback returns. */
 #include "test.h"
 
 #define TOPIC "c-group"
@@ -13,6 +15,10 @@ typedef struct {
     int assign_events, revoke_events, lost_events;
     int commit_in_revoke;  /* commit from the revoke callback */
     krafty_resp_err_t commit_err;
+    krafty_consumer_t *checker;  /* same group, not subscribed: reads committed offsets */
+    krafty_resp_err_t refused_err;  /* first revoke: a commit the broker refuses */
+    char refused_errstr[256];
+    int64_t committed_in_cb[2];  /* first revoke: the group's offsets right after the commit */
     int consumed[2];       /* records read per partition */
     int64_t next[2];       /* next expected offset per partition */
 } member_t;
@@ -29,9 +35,28 @@ static void rebalance_cb(krafty_consumer_t *c, krafty_resp_err_t ev,
     if (ev == KRAFTY_RESP_ERR__ASSIGN_PARTITIONS) m->assign_events++;
     else if (ev == KRAFTY_RESP_ERR__REVOKE_PARTITIONS) {
         m->revoke_events++;
+        if (m->commit_in_revoke && parts->cnt > 0 && m->revoke_events == 1) {
+            /* Partition 7 of a two-partition topic: the broker refuses it
+             * (UNKNOWN_TOPIC_OR_PARTITION), and the commit says so, async or not. */
+            krafty_topic_partition_list_t *bad = krafty_topic_partition_list_new(1);
+            krafty_topic_partition_list_add(bad, TOPIC, 7)->offset = 1;
+            m->refused_err = krafty_consumer_commit(c, bad, 1);
+            snprintf(m->refused_errstr, sizeof m->refused_errstr, "%s", krafty_last_error());
+            krafty_topic_partition_list_destroy(bad);
+        }
         if (m->commit_in_revoke && parts->cnt > 0) {
             /* the positions are in the list: commit them before the partitions move */
             m->commit_err = krafty_consumer_commit(c, NULL, 0);
+        }
+        if (m->checker && m->revoke_events == 1) {
+            /* the commit was made before it returned: the group has these offsets now */
+            krafty_topic_partition_list_t *q = krafty_topic_partition_list_new(2);
+            krafty_topic_partition_list_add(q, TOPIC, 0);
+            krafty_topic_partition_list_add(q, TOPIC, 1);
+            CHECK_OK(krafty_consumer_committed(m->checker, q));
+            m->committed_in_cb[0] = q->elems[0].offset;
+            m->committed_in_cb[1] = q->elems[1].offset;
+            krafty_topic_partition_list_destroy(q);
         }
     } else if (ev == KRAFTY_RESP_ERR__LOST_PARTITIONS) m->lost_events++;
     else FAIL("%s: rebalance event %d", m->name, ev);
@@ -95,7 +120,14 @@ int main(void) {
     krafty_conf_destroy(pc);
     produce(p, 0, 10);
 
-    member_t a = {.name = "A", .commit_in_revoke = 1, .commit_err = -1};
+    const char *checker_cp[] = {"group.id", GROUP, "enable.auto.commit", "false", NULL};
+    krafty_conf_t *kc = conf_with(bootstrap, checker_cp);
+    krafty_consumer_t *checker = krafty_consumer_new(kc, errstr, sizeof errstr);
+    if (!checker) FAIL("consumer_new (checker): %s", errstr);
+    krafty_conf_destroy(kc);
+
+    member_t a = {.name = "A", .commit_in_revoke = 1, .commit_err = -1, .checker = checker,
+                  .refused_err = -1, .committed_in_cb = {-1, -1}};
     member_t b = {.name = "B"};
     krafty_consumer_t *ca = member(bootstrap, &a);
     double until = now_s() + 30;
@@ -114,6 +146,12 @@ int main(void) {
     }
     CHECK(a.revoke_events >= 1);
     CHECK_OK(a.commit_err);
+    /* Inside the callback: the refused commit returned the broker's code and set the error
+     * message; the accepted one was the group's offset before the callback returned. */
+    CHECK_ERR(a.refused_err, KRAFTY_RESP_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    if (!strstr(a.refused_errstr, "UNKNOWN_TOPIC_OR_PARTITION"))
+        FAIL("krafty_last_error() after the refused commit: \"%s\"", a.refused_errstr);
+    CHECK(a.committed_in_cb[0] == 10 && a.committed_in_cb[1] == 10);
     CHECK(b.assign_events >= 1);
     CHECK(a.assigned[0] + a.assigned[1] == 1);
     CHECK(b.assigned[0] + b.assigned[1] == 1);
@@ -142,6 +180,7 @@ int main(void) {
 
     krafty_consumer_destroy(cb);
     krafty_consumer_destroy(ca);
+    krafty_consumer_destroy(checker);
     krafty_producer_destroy(p);
     krafty_dev_broker_stop(broker);
     PASS();

@@ -61,8 +61,8 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         }
     }
 
-    /// Calls a listener method with a context, then performs the seeks and commits it asked
-    /// for.
+    /// Calls a listener method with a context, then performs the seeks and the deferred
+    /// commits it asked for (a commit it made "now" has already been answered).
     pub(super) async fn with_listener(
         &self,
         st: &mut State,
@@ -77,6 +77,8 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
             positions: &positions,
             commits: Default::default(),
             seeks: Default::default(),
+            group: self.group().cloned(),
+            group_managed: st.subscription.group_managed(),
         };
         call(listener.as_mut(), &mut ctx, partitions);
         let commits = std::mem::take(&mut ctx.commits);
