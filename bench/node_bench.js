@@ -131,20 +131,35 @@ async function platformaticProduce (t) {
   await p.close()
 }
 
-// @platformatic/kafka: its consumer stream from the earliest offset, one 'data' per record.
-// (1.35 writes the topic id where Fetch v12 has the topic name: it needs a broker serving
-// Fetch v13+, as the dev broker does since it names topics by id there.)
+// @platformatic/kafka: its consumer stream (a group member, mode 'earliest': every assigned
+// partition from its first offset, no commits), one 'data' per record, its value a Buffer (no
+// deserializer). Each record must be the next offset of partition 0, and the values must add
+// up to N x 100 bytes: a gap, a duplicate or a short value fails the row. (1.35 writes the
+// topic id where Fetch v12 has the topic name: it needs a broker serving Fetch v13+, as the
+// dev broker does since it names topics by id there.)
 async function platformaticConsume (t) {
   const { Consumer } = platformatic.mod
   const c = new Consumer({ clientId: 'bench', groupId: `bench-${t}`, bootstrapBrokers: [bootstrap], maxBytes: 64 << 20, maxBytesPerPartition: 16 << 20 })
   const stream = await c.consume({ topics: [t], mode: 'earliest', autocommit: false })
   let n = 0
-  await new Promise((resolve, reject) => {
-    stream.on('error', reject)
-    stream.on('data', () => { if (++n === N) resolve() })
-  })
-  await stream.close()
-  await c.close(true)
+  let bytes = 0
+  try {
+    await new Promise((resolve, reject) => {
+      stream.on('error', reject)
+      stream.on('data', (m) => {
+        if (m.partition !== 0 || m.offset !== BigInt(n)) {
+          reject(new Error(`record ${n}: got partition ${m.partition} offset ${m.offset}`))
+          return
+        }
+        bytes += m.value.length
+        if (++n === N) resolve()
+      })
+    })
+    if (bytes !== N * value.length) throw new Error(`${n} records of ${bytes} bytes, expected ${N * value.length}`)
+  } finally {
+    await stream.close()
+    await c.close(true)
+  }
 }
 
 // @confluentinc/kafka-javascript, librdkafka-style API: produce() per record with delivery

@@ -283,6 +283,11 @@ export interface ConsumerEvent<P = any> { id: number; type: string; timestamp: n
 
 export interface KafkaJSConsumer {
   connect (): Promise<void>
+  /**
+   * Before `run`. `fromBeginning` applies to this call's topics: a partition of theirs with no
+   * committed offset for the group (or whose offset is out of the log) starts at its earliest
+   * offset when true, at its end when false (the default); a committed offset always wins.
+   */
   subscribe (subscription: { topics?: string[]; topic?: string; fromBeginning?: boolean }): Promise<void>
   run (config?: ConsumerRunConfig): Promise<void>
   commitOffsets (offsets: Array<{ topic: string; partition: number; offset: string }>): Promise<void>

@@ -190,6 +190,9 @@ const consumerEvents = Object.freeze({
 })
 
 const key = (topic, partition) => `${topic}\0${partition}`
+// Kafka's error code: poll's error for a partition without a position under
+// auto.offset.reset=none (see Consumer._native).
+const OFFSET_OUT_OF_RANGE = 1
 
 class Consumer {
   constructor (kafka, options) {
@@ -203,7 +206,7 @@ class Consumer {
     if (options.maxBytesPerPartition) this._config['max.partition.fetch.bytes'] = options.maxBytesPerPartition
     if (options.allowAutoTopicCreation === false) this._config['allow.auto.create.topics'] = false
     this._topics = []
-    this._fromBeginning = false
+    this._fromBeginning = new Map() // topic -> its last subscribe call's fromBeginning
     this._events = new EventEmitter()
     this.events = consumerEvents
     this._consumer = null
@@ -211,6 +214,10 @@ class Consumer {
     this._loop = null
     this._paused = new Set() // "topic\0partition", and "topic\0*" for whole topics
     this._seeks = new Map()
+    // With auto.offset.reset=none (see _native): assigned partitions that may still await a
+    // position. Emptied by a poll that succeeds (every assigned partition had one then).
+    this._unpositioned = new Set() // "topic\0partition"
+    this._resetting = null // the run loop's _resetPositions under way
   }
 
   on (event, listener) {
@@ -232,33 +239,85 @@ class Consumer {
     for (const t of list) {
       if (typeof t !== 'string') throw new KraftyError('subscribe: topics are names (patterns are not supported)', { code: -4, type: 'ILLEGAL_STATE' })
       if (!this._topics.includes(t)) this._topics.push(t)
+      this._fromBeginning.set(t, Boolean(fromBeginning))
     }
-    this._fromBeginning = this._fromBeginning || fromBeginning
   }
 
-  _native () {
+  // In kafkajs a partition with no committed offset (or whose offset fell out of the log)
+  // starts at the beginning or the end by its topic's fromBeginning; Kafka's
+  // `auto.offset.reset` is one per consumer. When every topic asks the same it is theirs.
+  // Otherwise, and for a consumer made before run() (more subscribe calls may come), it is
+  // `none`: the core positions each assigned partition from its committed offset when there
+  // is one, and poll fails (returning no records) naming a partition that has none, or whose
+  // fetch position is out of range, without fetching it. The run loop then positions that
+  // partition, and the other assigned ones still without a committed offset, at their topic's
+  // beginning or end (_resetPositions) and polls again. A committed offset always wins, and no
+  // record is fetched from a position the topic did not ask for.
+  _native (running = false) {
     if (!this._consumer) {
-      this._consumer = new KafkaConsumer({
-        ...this._config,
-        'auto.offset.reset': this._fromBeginning ? 'earliest' : 'latest'
-      })
+      const wanted = new Set(this._fromBeginning.values())
+      let reset = 'none'
+      if (running && wanted.size === 1) reset = wanted.has(true) ? 'earliest' : 'latest'
+      this._consumer = new KafkaConsumer({ ...this._config, 'auto.offset.reset': reset })
     }
     return this._consumer
+  }
+
+  /**
+   * Positions `named` (a partition poll failed on for having no position) and every partition
+   * of _unpositioned without a committed offset at their topic's beginning or end, in one
+   * OffsetFetch and up to two ListOffsets rather than a failed poll each. Only the run loop
+   * polls, and it does not poll during this, so no partition gets a position meanwhile, and
+   * none gets a committed offset (a commit needs a position); a seek() meanwhile waits for
+   * this to finish, so it lands after it. Never rejects.
+   */
+  async _resetPositions (c, named) {
+    const namedKey = key(named.topic, named.partition)
+    const todo = new Map([[namedKey, named]])
+    for (const k of this._unpositioned) {
+      const [topic, partition] = k.split('\0')
+      todo.set(k, { topic, partition: Number(partition) })
+    }
+    this._unpositioned.clear()
+    const done = new Set()
+    try {
+      const others = [...todo].filter(([k]) => k !== namedKey).map(([, tp]) => tp)
+      const committed = new Set((others.length ? await c.committed(others) : []).map(o => key(o.topic, o.partition)))
+      // The named partition has none, or its position (maybe the committed one) is out of range.
+      const begin = []
+      const end = []
+      for (const [k, tp] of todo) {
+        if (k === namedKey || !committed.has(k)) (this._fromBeginning.get(tp.topic) ? begin : end).push(tp)
+        else done.add(k)
+      }
+      for (const [tps, seek] of [[begin, ps => c.seekToBeginning(ps)], [end, ps => c.seekToEnd(ps)]]) {
+        if (tps.length === 0) continue
+        await seek(tps)
+        for (const tp of tps) done.add(key(tp.topic, tp.partition))
+      }
+    } catch (e) {
+      // The next poll names the named partition again (unless it is no longer assigned).
+      for (const k of todo.keys()) if (k !== namedKey && !done.has(k)) this._unpositioned.add(k)
+      this._emit(this.events.CRASH, { error: e, groupId: this._groupId, restart: true })
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
   }
 
   /** `{ eachMessage, eachBatch, autoCommit = true, eachBatchAutoResolve = true }` */
   async run ({ eachMessage, eachBatch, autoCommit = true, eachBatchAutoResolve = true } = {}) {
     if (this._running) throw new KraftyError('run: the consumer is already running', { code: -4, type: 'ILLEGAL_STATE' })
     if (!eachMessage && !eachBatch) throw new KraftyError('run: eachMessage or eachBatch is required', { code: -4, type: 'ILLEGAL_STATE' })
-    const c = this._native()
+    const c = this._native(true)
     const started = Date.now()
     const listener = {
       onPartitionsRevoked: async (partitions) => {
         this._emit(this.events.REBALANCING, { groupId: this._groupId, memberId: '' })
+        for (const p of partitions) this._unpositioned.delete(key(p.topic, p.partition))
         // Commit what was processed before the partitions go to another member.
         if (autoCommit) await this._commitResolved(partitions)
       },
       onPartitionsAssigned: async (partitions) => {
+        for (const p of partitions) this._unpositioned.add(key(p.topic, p.partition))
         const assignment = {}
         for (const p of partitions) (assignment[p.topic] ??= []).push(p.partition)
         setImmediate(async () => {
@@ -309,11 +368,18 @@ class Consumer {
         records = await c.poll(100)
       } catch (e) {
         if (!this._running) break
+        if (e.code === OFFSET_OUT_OF_RANGE && e.topic !== undefined && e.partition !== undefined) {
+          this._resetting = this._resetPositions(c, { topic: e.topic, partition: e.partition })
+          await this._resetting
+          this._resetting = null
+          continue
+        }
         this._emit(this.events.CRASH, { error: e, groupId: this._groupId, restart: Boolean(e.retriable) })
         if (!e.retriable) { this._running = false; break }
         await new Promise(resolve => setTimeout(resolve, 100))
         continue
       }
+      this._unpositioned.clear()
       this._seeks.clear()
       // Batches per partition, in the order the records came.
       const batches = new Map()
@@ -402,7 +468,9 @@ class Consumer {
   async seek ({ topic, partition, offset }) {
     const k = key(topic, partition)
     this._seeks.set(k, Number(offset))
-    this._resolved.delete?.(k)
+    this._resolved?.delete(k)
+    if (this._resetting) await this._resetting
+    this._unpositioned.delete(k)
     await this._native().seek({ topic, partition }, Number(offset))
   }
 

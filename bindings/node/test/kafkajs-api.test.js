@@ -137,3 +137,98 @@ test('consumer.run: a throwing eachMessage emits CRASH and the message is redeli
   await producer.disconnect()
   await admin.disconnect()
 })
+
+// Two topics of 2 partitions, 2 records in each partition: `a<p>-<i>` and `b<p>-<i>`.
+async function twoFilledTopics (admin, producer) {
+  const [a, b] = [topicName('fromb-a'), topicName('fromb-b')]
+  await admin.createTopics({ topics: [{ topic: a, numPartitions: 2 }, { topic: b, numPartitions: 2 }] })
+  for (const [topic, prefix] of [[a, 'a'], [b, 'b']]) {
+    await producer.send({ topic, messages: [0, 1].flatMap(p => [0, 1].map(i => ({ partition: p, value: `${prefix}${p}-${i}` }))) })
+  }
+  return [a, b]
+}
+
+// Subscribes a to its beginning and b to its end (two subscribe calls), runs eachMessage.
+async function runFromBeginningOfA (groupId, a, b) {
+  const consumer = kafka.consumer({ groupId })
+  const seen = []
+  const crashes = []
+  consumer.on(consumer.events.CRASH, e => crashes.push(e.payload.error))
+  await consumer.subscribe({ topics: [a], fromBeginning: true })
+  await consumer.subscribe({ topic: b })
+  await consumer.run({ eachMessage: async ({ message }) => { seen.push(message.value.toString()) } })
+  return { consumer, seen, crashes }
+}
+
+test('subscribe fromBeginning is per call: a partition with no commit starts at its topic\'s beginning or end', async () => {
+  const admin = kafka.admin()
+  const producer = kafka.producer()
+  const [a, b] = await twoFilledTopics(admin, producer)
+  const { consumer, seen, crashes } = await runFromBeginningOfA(topicName('g'), a, b)
+  try {
+    // Once a record is delivered every assigned partition has a position: b's are at its end.
+    await until(() => seen.length >= 4, 20000, 'the 4 records of a')
+    await producer.send({ topic: b, messages: [{ partition: 0, value: 'b0-2' }, { partition: 1, value: 'b1-2' }] })
+    await producer.send({ topic: a, messages: [{ partition: 1, value: 'a1-2' }] })
+    await until(() => seen.length >= 7, 20000, 'the new records')
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.deepEqual(seen.filter(v => v.startsWith('a')).sort(), ['a0-0', 'a0-1', 'a1-0', 'a1-1', 'a1-2'])
+    assert.deepEqual(seen.filter(v => v.startsWith('b')).sort(), ['b0-2', 'b1-2'], 'none of b\'s old records')
+    assert.deepEqual(crashes, [])
+  } finally {
+    await consumer.disconnect()
+  }
+  await producer.disconnect()
+  await admin.disconnect()
+})
+
+test('subscribe fromBeginning: a committed offset wins over the topic\'s beginning or end', async () => {
+  const admin = kafka.admin()
+  const producer = kafka.producer()
+  const [a, b] = await twoFilledTopics(admin, producer)
+  const groupId = topicName('g')
+  await admin.setOffsets({ groupId, topic: a, partitions: [{ partition: 0, offset: '1' }] })
+  await admin.setOffsets({ groupId, topic: b, partitions: [{ partition: 0, offset: '1' }] })
+  const { consumer, seen, crashes } = await runFromBeginningOfA(groupId, a, b)
+  try {
+    await until(() => seen.length >= 4, 20000, 'a0-1, a1-0, a1-1 and b0-1')
+    await producer.send({ topic: b, messages: [{ partition: 1, value: 'b1-2' }] })
+    await until(() => seen.length >= 5, 20000, 'the new record of b')
+    await new Promise(resolve => setTimeout(resolve, 300))
+    // a: partition 0 from its commit, 1 from the beginning; b: 0 from its commit, 1 from the end.
+    assert.deepEqual(seen.slice().sort(), ['a0-1', 'a1-0', 'a1-1', 'b0-1', 'b1-2'])
+    assert.deepEqual(crashes, [])
+  } finally {
+    await consumer.disconnect()
+  }
+  await until(async () => {
+    const o = await admin.fetchOffsets({ groupId, topics: [a, b] })
+    return JSON.stringify(o.map(t => t.partitions.map(p => p.offset))) === '[["2","2"],["2","3"]]'
+  }, 10000, 'the commits of what was consumed')
+  await producer.disconnect()
+  await admin.disconnect()
+})
+
+test('subscribe fromBeginning: a committed offset out of the log is reset to its topic\'s beginning or end', async () => {
+  const admin = kafka.admin()
+  const producer = kafka.producer()
+  const [a, b] = await twoFilledTopics(admin, producer)
+  const groupId = topicName('g')
+  await admin.setOffsets({ groupId, topic: a, partitions: [{ partition: 0, offset: '100' }] })
+  await admin.setOffsets({ groupId, topic: b, partitions: [{ partition: 0, offset: '100' }] })
+  const { consumer, seen, crashes } = await runFromBeginningOfA(groupId, a, b)
+  try {
+    // a0 and b0 are fetched at 100 together and both answered OFFSET_OUT_OF_RANGE; nothing is
+    // delivered until both are reset, so once a0-0 is, b0 is at its end.
+    await until(() => seen.includes('a0-0'), 20000, 'a0 from its beginning')
+    await producer.send({ topic: b, messages: [{ partition: 0, value: 'b0-2' }] })
+    await until(() => seen.length >= 5, 20000, 'the new record of b')
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.deepEqual(seen.slice().sort(), ['a0-0', 'a0-1', 'a1-0', 'a1-1', 'b0-2'])
+    assert.deepEqual(crashes, [])
+  } finally {
+    await consumer.disconnect()
+  }
+  await producer.disconnect()
+  await admin.disconnect()
+})
