@@ -20,13 +20,16 @@
 //! operation runs. Rebalance listeners are coroutines run on the loop: the core calls the
 //! listener on the runtime, which schedules the coroutine and waits (off the loop) for it; what
 //! the coroutine calls on its consumer meanwhile (`commit`, `seek`, `position`, `assignment`,
-//! `seek_to_*`) goes through the listener scope, as for the blocking consumer.
+//! `seek_to_*`) goes through the listener scope, as for the blocking consumer. A `commit` is
+//! handed to the waiting runtime thread, the one the core's rebalance context may be used on,
+//! which makes it there and then; the coroutine awaits the broker's answer.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -47,8 +50,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{properties, set_token_provider, take, take_token_provider};
 use crate::consumer::{
-    deserialization_error, millis, offset_and_metadata, offsets_dict, offsets_from_py, tp_from_py,
-    tp_set, tp_to_py, tps_from_py, Consumer, Deserializers, ListenerScope, Scope,
+    commit_now, deserialization_error, millis, offset_and_metadata, offsets_dict, offsets_from_py,
+    tp_from_py, tp_set, tp_to_py, tps_from_py, CommitPath, Consumer, Deserializers, ListenerScope,
+    Scope,
 };
 use crate::errors::{connect_error, to_py, IntoPy};
 use crate::future::{settle, BatchCompletion, Outcome, RecordFuture, Shared};
@@ -521,16 +525,53 @@ impl Deliver {
     }
 }
 
-/// Called by the loop when a listener coroutine finished.
+/// What the core's thread, waiting while the loop runs a listener, hears from the loop.
+pub(crate) enum ListenerEvent {
+    /// The listener asked for a commit, made on the core's thread through the context.
+    Commit(CommitRequest),
+    /// The listener finished (or will never run).
+    Done,
+}
+
+/// A `commit()` awaited by a listener: `offsets`, or (None) the positions with `seeks`
+/// (the listener's, when it asked) applied; the broker's answer goes back on `reply`.
+pub(crate) struct CommitRequest {
+    offsets: Option<BTreeMap<TopicPartition, OffsetAndMetadata>>,
+    seeks: BTreeMap<TopicPartition, i64>,
+    reply: oneshot::Sender<krafty::Result<()>>,
+}
+
+impl CommitRequest {
+    /// On the thread the core called the listener on (which waits for the answer).
+    fn serve(self, ctx: &mut RebalanceContext<'_>) {
+        let _ = self.reply.send(commit_now(ctx, self.offsets, &self.seeks));
+    }
+}
+
+/// Called by the loop when a listener coroutine finished; dropped uncalled (the loop could
+/// not run it), it says so too.
 #[pyclass(module = "krafty._krafty", frozen)]
-struct ListenerDone(Mutex<Option<std::sync::mpsc::Sender<()>>>);
+struct ListenerDone(Mutex<Option<std::sync::mpsc::Sender<ListenerEvent>>>);
+
+impl ListenerDone {
+    fn done(&self) {
+        let tx = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(tx) = tx {
+            let _ = tx.send(ListenerEvent::Done);
+        }
+    }
+}
+
+impl Drop for ListenerDone {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
 
 #[pymethods]
 impl ListenerDone {
     fn __call__(&self) {
-        if let Some(tx) = self.0.lock().unwrap().take() {
-            let _ = tx.send(());
-        }
+        self.done();
     }
 }
 
@@ -556,6 +597,7 @@ impl AioListener {
                 }
             }
         }
+        let (tx, rx) = std::sync::mpsc::channel();
         *self.scope.lock().unwrap() = Some(ListenerScope {
             thread: self.loop_thread,
             positions: ctx.positions().map(|(tp, p)| (tp.clone(), p)).collect(),
@@ -564,10 +606,9 @@ impl AioListener {
             } else {
                 vec![]
             },
-            commits: BTreeMap::new(),
             seeks: BTreeMap::new(),
+            commit: CommitPath::Ask(tx.clone()),
         });
-        let (tx, rx) = std::sync::mpsc::channel();
         let scheduled = Python::attach(|py| -> PyResult<()> {
             let run = py.import("krafty.aio")?.getattr("_run_listener")?;
             let done = ListenerDone(Mutex::new(Some(tx)));
@@ -586,23 +627,31 @@ impl AioListener {
         });
         match scheduled {
             // The core calls listeners inside its poll, on a runtime worker: mark it blocking
-            // while the loop runs the coroutine (which may use the runtime meanwhile).
-            Ok(()) => tokio::task::block_in_place(|| {
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    rx.recv_timeout(Duration::from_millis(100))
-                {
-                    if Python::attach(|py| loop_closed(py, &self.event_loop)) {
-                        break;
+            // while the loop runs the coroutine (which may use the runtime meanwhile). The
+            // coroutine's commits are made here, the one thread that may use `ctx`; the loop
+            // awaits their answer and is never blocked.
+            Ok(()) => tokio::task::block_in_place(|| loop {
+                match rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(ListenerEvent::Commit(request)) => request.serve(ctx),
+                    Ok(ListenerEvent::Done) | Err(RecvTimeoutError::Disconnected) => break,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if Python::attach(|py| loop_closed(py, &self.event_loop)) {
+                            break;
+                        }
                     }
                 }
             }),
             Err(e) => Python::attach(|py| e.write_unraisable(py, None)),
         }
         let scope = self.scope.lock().unwrap().take();
-        if let Some(scope) = scope {
-            if !scope.commits.is_empty() {
-                ctx.commit_offsets(scope.commits);
+        // Commits are sent with the scope locked and open, so none comes after this point;
+        // one asked for after the listener finished (by a task it left running) is made now.
+        for event in rx.try_iter() {
+            if let ListenerEvent::Commit(request) = event {
+                request.serve(ctx);
             }
+        }
+        if let Some(scope) = scope {
             for (tp, offset) in scope.seeks {
                 ctx.seek(&tp, offset);
             }
@@ -844,23 +893,38 @@ impl AioConsumer {
         Ok(handle)
     }
 
-    /// Commits the positions of every assigned partition, or `offsets`.
+    /// Commits the positions of every assigned partition, or `offsets`. From a rebalance
+    /// listener, the commit is made before the rebalance goes on, and the awaitable gives the
+    /// broker's answer (raising when it refuses).
     #[pyo3(signature = (offsets=None))]
     fn commit(&self, py: Python<'_>, offsets: Option<&Bound<'_, PyDict>>) -> PyResult<Obj> {
         crate::process::check_fork(self.generation)?;
         let explicit = offsets.map(offsets_from_py).transpose()?;
-        let in_listener = self.with_scope(|scope| {
-            let commits = explicit.clone().unwrap_or_else(|| {
-                let mut at = scope.positions.clone();
-                at.extend(scope.seeks.iter().map(|(tp, o)| (tp.clone(), *o)));
-                at.into_iter()
-                    .map(|(tp, p)| (tp, OffsetAndMetadata::new(p)))
-                    .collect()
-            });
-            scope.commits.extend(commits);
+        let (reply, answer) = oneshot::channel();
+        let asked = self.with_scope(|scope| match &scope.commit {
+            // Sent with the scope locked: the listener's thread takes the scope before it
+            // stops serving requests (see `AioListener::call`), so it sees this one.
+            CommitPath::Ask(tx) => tx
+                .send(ListenerEvent::Commit(CommitRequest {
+                    offsets: explicit.clone(),
+                    seeks: scope.seeks.clone(),
+                    reply,
+                }))
+                .is_ok(),
+            CommitPath::Here(_) => false,
         });
-        if in_listener.is_some() {
-            return ready(py, Ok(py.None()));
+        if asked == Some(true) {
+            return spawn(
+                py,
+                async move {
+                    answer.await.unwrap_or_else(|_| {
+                        Err(KafkaError::IllegalState(
+                            "the rebalance listener's commit was dropped".into(),
+                        ))
+                    })
+                },
+                none,
+            );
         }
         let inner = self.inner.clone();
         self.ops.call(

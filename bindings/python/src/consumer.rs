@@ -5,12 +5,14 @@
 //! every record would cost more than the fetch). Rebalance listeners run on the polling
 //! thread, inside the core's poll, which holds the consumer's state meanwhile: what a
 //! listener calls on its own consumer is served without that state (`ListenerScope`). A
-//! `commit()` or `seek()` there goes through the core's rebalance context (as the Java client
-//! allows `commitSync` in `onPartitionsRevoked`); `position`, `committed`, `seek_to_beginning`
-//! / `seek_to_end` and the offset lookups ask the cluster directly.
+//! `commit()` there is made through the core's rebalance context and waits for the broker's
+//! answer, raising when it refuses (kafka-python's and Java's `commitSync` in
+//! `onPartitionsRevoked`); a `seek()` is recorded and applied when the listener returns;
+//! `position`, `committed`, `seek_to_beginning` / `seek_to_end` and the offset lookups ask
+//! the cluster directly.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::ThreadId;
 use std::time::Duration;
 
@@ -231,22 +233,118 @@ impl Deserializers {
     }
 }
 
+pub(crate) type Offsets = BTreeMap<TopicPartition, OffsetAndMetadata>;
+
 /// What a rebalance listener's calls on its own consumer reach while the core runs the
 /// listener (the core's poll holds the consumer's state meanwhile): positions as they were,
-/// and the commits and seeks the core makes when the listener returns.
+/// the seeks the core makes when the listener returns, and the way to commit now.
 pub(crate) struct ListenerScope {
-    /// The thread running the listener: calls from other threads wait for the state as usual.
+    /// The thread running the listener's Python code: calls from other threads take their
+    /// usual path (waiting for the consumer's state until the rebalance is over).
     pub thread: ThreadId,
     pub positions: BTreeMap<TopicPartition, i64>,
     /// Partitions just assigned (`on_partitions_assigned`), which have no position yet.
     pub assigned: Vec<TopicPartition>,
-    pub commits: BTreeMap<TopicPartition, OffsetAndMetadata>,
     pub seeks: BTreeMap<TopicPartition, i64>,
+    pub commit: CommitPath,
+}
+
+/// How a commit made by the listener's Python code reaches the core's rebalance context,
+/// which only the thread the core called the listener on may use (its waits block that
+/// thread, and it is borrowed from that thread's stack).
+pub(crate) enum CommitPath {
+    /// The blocking consumer: the Python code runs on that thread (`ListenerScope::thread`).
+    Here(ContextPtr),
+    /// `krafty.aio`: the Python code runs on the event loop's thread while the core's thread
+    /// waits for it, so the loop asks the core's thread to commit (see `aio::AioListener`).
+    Ask(std::sync::mpsc::Sender<crate::aio::ListenerEvent>),
+}
+
+/// The core's rebalance context while a blocking consumer's listener runs.
+#[derive(Clone, Copy)]
+pub(crate) struct ContextPtr(*mut RebalanceContext<'static>);
+
+// SAFETY: the pointer crosses threads only inside the scope's mutex; it is dereferenced on
+// the scope's thread alone (`PyConsumer::with_scope` checks it), while `PyListener::call`
+// runs there (`ScopeGuard` clears the scope before that call returns or unwinds).
+unsafe impl Send for ContextPtr {}
+
+impl ContextPtr {
+    fn new(ctx: &mut RebalanceContext<'_>) -> Self {
+        ContextPtr((ctx as *mut RebalanceContext<'_>).cast())
+    }
+
+    /// # Safety
+    /// Only on the thread of the listener call that made it, before that call returns, and
+    /// with no other reference to the context in use meanwhile.
+    unsafe fn get<'a>(self) -> &'a mut RebalanceContext<'a> {
+        // SAFETY: per this function's contract, the context is alive and not borrowed.
+        unsafe { &mut *self.0.cast::<RebalanceContext<'a>>() }
+    }
+}
+
+/// Commits from a rebalance listener now, on the thread the core called it on, and returns
+/// the broker's answer: `offsets`, or (None) every position with the listener's `seeks`
+/// applied. The positions go as the core holds them, leader epochs included; when the
+/// listener sought some partitions, the others are recorded first so that one request
+/// carries them all.
+pub(crate) fn commit_now(
+    ctx: &mut RebalanceContext<'_>,
+    offsets: Option<Offsets>,
+    seeks: &BTreeMap<TopicPartition, i64>,
+) -> krafty::Result<()> {
+    if let Some(offsets) = offsets {
+        return ctx.commit_offsets_now(offsets);
+    }
+    let held: Vec<TopicPartition> = ctx
+        .positions()
+        .map(|(tp, _)| tp.clone())
+        .filter(|tp| !seeks.contains_key(tp))
+        .collect();
+    if seeks.is_empty() {
+        return ctx.commit_positions_now(&held);
+    }
+    // Without a group both calls fail alike, and the consumer drops what was recorded.
+    ctx.commit_sync(&held);
+    ctx.commit_offsets_now(
+        seeks
+            .iter()
+            .map(|(tp, o)| (tp.clone(), OffsetAndMetadata::new(*o)))
+            .collect(),
+    )
+}
+
+/// What a commit made now from a listener commits (for `commit_async`'s callback): `offsets`,
+/// or the positions with the listener's seeks applied (leader epochs left out).
+fn asked_offsets(scope: &ListenerScope, offsets: Option<&Offsets>) -> Offsets {
+    offsets.cloned().unwrap_or_else(|| {
+        let mut at = scope.positions.clone();
+        at.extend(scope.seeks.iter().map(|(tp, o)| (tp.clone(), *o)));
+        at.into_iter()
+            .map(|(tp, p)| (tp, OffsetAndMetadata::new(p)))
+            .collect()
+    })
 }
 
 /// One consumer's listener scope, shared by the consumer and its listener: a listener that
 /// calls another consumer reaches that one normally.
 pub(crate) type Scope = Arc<Mutex<Option<ListenerScope>>>;
+
+/// Closes a blocking consumer's listener scope when the listener call ends, by returning or
+/// by unwinding: the context pointer in it must not outlive the call.
+struct ScopeGuard<'a>(&'a Scope);
+
+impl ScopeGuard<'_> {
+    fn close(&self) -> Option<ListenerScope> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+impl Drop for ScopeGuard<'_> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
 
 /// A Python rebalance listener: `on_partitions_revoked(partitions)`,
 /// `on_partitions_assigned(partitions)`, optional `on_partitions_lost(partitions)`.
@@ -265,10 +363,13 @@ impl PyListener {
             } else {
                 vec![]
             },
-            commits: BTreeMap::new(),
             seeks: BTreeMap::new(),
+            commit: CommitPath::Here(ContextPtr::new(ctx)),
         };
         *self.scope.lock().unwrap() = Some(scope);
+        let guard = ScopeGuard(&self.scope);
+        // The Python code may commit through the context (`PyConsumer::commit_in_listener`);
+        // `ctx` is not touched here until the guard has closed the scope.
         Python::attach(|py| {
             let obj = self.listener.bind(py);
             let method = if method == "on_partitions_lost" && !obj.hasattr(method).unwrap_or(false)
@@ -282,11 +383,7 @@ impl PyListener {
                 e.write_unraisable(py, Some(obj));
             }
         });
-        let scope = self.scope.lock().unwrap().take();
-        if let Some(scope) = scope {
-            if !scope.commits.is_empty() {
-                ctx.commit_offsets(scope.commits);
-            }
+        if let Some(scope) = guard.close() {
             for (tp, offset) in scope.seeks {
                 ctx.seek(&tp, offset);
             }
@@ -677,8 +774,10 @@ impl PyConsumer {
     }
 
     /// Commits the positions of every assigned partition, or `offsets`
-    /// (`{TopicPartition: OffsetAndMetadata, (offset, metadata) or offset}`). Inside a
-    /// rebalance listener the commit is made before the rebalance goes on. Without a
+    /// (`{TopicPartition: OffsetAndMetadata, (offset, metadata) or offset}`), and returns once
+    /// the broker accepted them; raises when it refuses. Inside a rebalance listener the
+    /// commit is made there, before the rebalance goes on (the positions with the listener's
+    /// seeks applied; `timeout_ms` does not apply, the request's own timeout does). Without a
     /// `group_id`, raises `IllegalStateError`.
     #[pyo3(signature = (offsets=None, timeout_ms=None))]
     fn commit(
@@ -689,18 +788,8 @@ impl PyConsumer {
     ) -> PyResult<()> {
         crate::process::check_fork(self.generation)?;
         let explicit = offsets.map(offsets_from_py).transpose()?;
-        let in_listener = self.with_scope(|scope| {
-            let commits = explicit.clone().unwrap_or_else(|| {
-                let mut at = scope.positions.clone();
-                at.extend(scope.seeks.iter().map(|(tp, o)| (tp.clone(), *o)));
-                at.into_iter()
-                    .map(|(tp, p)| (tp, OffsetAndMetadata::new(p)))
-                    .collect()
-            });
-            scope.commits.extend(commits);
-        });
-        if in_listener.is_some() {
-            return Ok(());
+        if let Some((_, answer)) = self.commit_in_listener(py, explicit.as_ref()) {
+            return answer.py_err(py);
         }
         let t = millis(timeout_ms);
         match explicit {
@@ -712,7 +801,10 @@ impl PyConsumer {
 
     /// Commits `offsets` (default: the current positions) in the background;
     /// `callback(offsets, exception or None)` runs on the client's thread when done (the
-    /// offsets as `{TopicPartition: OffsetAndMetadata}`), as in kafka-python.
+    /// offsets as `{TopicPartition: OffsetAndMetadata}`), as in kafka-python. Inside a
+    /// rebalance listener the commit is made at once, as `commit()` makes it, so that it lands
+    /// before the partitions move; the broker's answer still goes to the callback (a commit
+    /// refused before it is sent, without a `group_id`, raises as outside a listener).
     #[pyo3(signature = (offsets=None, callback=None))]
     fn commit_async(
         &self,
@@ -749,6 +841,13 @@ impl PyConsumer {
                 })
             }
         };
+        if let Some((asked, answer)) = self.commit_in_listener(py, offsets.as_ref()) {
+            if let Err(e @ KafkaError::IllegalState(_)) = &answer {
+                return Err(to_py(py, e));
+            }
+            done(&asked, answer);
+            return Ok(());
+        }
         self.run(py, self.inner.commit_offsets_async(offsets, done))?
             .py_err(py)
     }
@@ -1049,6 +1148,36 @@ impl PyConsumer {
             .as_mut()
             .filter(|s| s.thread == std::thread::current().id())
             .map(f)
+    }
+
+    /// When this consumer's rebalance listener runs on this thread: commits `offsets` (None:
+    /// the positions, with the listener's seeks applied) through the core's rebalance context
+    /// and waits for the broker's answer. Returns what was committed and the answer; None
+    /// elsewhere (another thread takes the usual path, which waits for the consumer's state).
+    ///
+    /// The GIL is released while the core waits, and no lock is held: the commit runs as a
+    /// task on the core's runtime, which takes neither (a Python token provider called for it
+    /// takes the GIL, free then), and other Python threads go on meanwhile; none of them can
+    /// reach the context, which only this thread's calls see. Ctrl-C is not checked during
+    /// that wait, which the request timeout bounds.
+    fn commit_in_listener(
+        &self,
+        py: Python<'_>,
+        offsets: Option<&Offsets>,
+    ) -> Option<(Offsets, krafty::Result<()>)> {
+        let (ctx, seeks, asked) = self.with_scope(|s| match &s.commit {
+            CommitPath::Here(ctx) => Some((*ctx, s.seeks.clone(), asked_offsets(s, offsets))),
+            CommitPath::Ask(_) => None,
+        })??;
+        let explicit = offsets.cloned();
+        let answer = py.detach(move || {
+            // SAFETY: `with_scope` found this consumer's listener scope open for this thread,
+            // which is inside `PyListener::call` for it (the scope is closed before that
+            // returns), and this thread, blocked here, is the only one that uses the context.
+            let ctx = unsafe { ctx.get() };
+            commit_now(ctx, explicit, &seeks)
+        });
+        Some((asked, answer))
     }
 
     /// Runs a core call that needs the consumer's state, unless this consumer's rebalance

@@ -148,6 +148,57 @@ def test_send_and_wait_returns_the_offset_and_batches_append(bootstrap, topic):
     assert values == [b"m0", b"m1", b"m2", b"b0", b"b1", b"b2", b"b3"]
 
 
+def test_commits_in_a_revoking_listener_wait_for_the_broker_and_raise_its_refusal(bootstrap, topic):
+    from krafty import OffsetAndMetadata, errors
+
+    seen = {}
+
+    async def main():
+        sent = await produce(bootstrap, topic, 20)
+        g = "revoke-commit-" + topic
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=g,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        other = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=g)  # joins nothing
+        await other.start()
+
+        class Listener(ConsumerRebalanceListener):
+            async def on_partitions_revoked(self, revoked):
+                if not revoked:
+                    return
+                tp = min(revoked)
+                # Brokers refuse metadata over 4096 bytes (OFFSET_METADATA_TOO_LARGE, 12).
+                try:
+                    await consumer.commit({tp: OffsetAndMetadata(1, "m" * 4097, -1)})
+                    seen["refused"] = None
+                except errors.KafkaError as e:
+                    seen["refused"] = e
+                seen["after_refusal"] = await other.committed(tp)
+                seen["positions"] = {tp: await consumer.position(tp) for tp in revoked}
+                await consumer.commit()
+                seen["committed"] = {tp: await other.committed(tp) for tp in revoked}
+
+        consumer.subscribe([topic], listener=Listener())
+        await consumer.start()
+        got = 0
+        deadline = asyncio.get_running_loop().time() + 30
+        while got < 20 and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            got += sum(map(len, batch.values()))
+        await consumer.stop()  # revokes through the listener
+        await other.stop()
+        return sent
+
+    sent = asyncio.run(main())
+    refused = seen["refused"]
+    assert isinstance(refused, errors.OffsetMetadataTooLargeError), repr(refused)
+    assert refused.errno == 12 and refused.code == 12
+    assert seen["after_refusal"] is None
+    everything = {TopicPartition(topic, p) for p in range(3)}
+    ends = {TopicPartition(topic, p): len(rs) for p, rs in by_partition(sent).items()}
+    assert seen["positions"] == {tp: ends.get(tp, 0) for tp in everything}
+    assert seen["committed"] == seen["positions"], "commit() resolved after the broker took it"
+
+
 def test_listener_coroutines_run_on_the_loop_thread_and_see_the_assignment(bootstrap, topic):
     calls = []
 

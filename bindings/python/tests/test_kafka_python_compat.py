@@ -384,6 +384,96 @@ def test_rebalance_listener_may_use_its_consumer(bootstrap, topic):
     c.close()
 
 
+def test_commits_in_on_partitions_revoked_wait_for_the_broker_and_raise_its_refusal(bootstrap, topic):
+    produce(bootstrap, topic, 3, partitions=(0, 1))
+    g = group(topic, "revoke-commit")
+    t0, t1 = TopicPartition(topic, 0), TopicPartition(topic, 1)
+    # Reads the group's commits while the listener runs (it joins nothing).
+    other = KafkaConsumer(bootstrap_servers=bootstrap, group_id=g, enable_auto_commit=False)
+    seen = {}
+
+    def commit_elsewhere():
+        try:
+            c.commit({t1: 1})
+        except errors.KafkaError:
+            pass  # t1 was revoked meanwhile: refused, as any commit of it after the rebalance
+
+    class CommitsOnRevoke:
+        def on_partitions_assigned(self, partitions):
+            pass
+
+        def on_partitions_revoked(self, partitions):
+            # Brokers refuse metadata over 4096 bytes (OFFSET_METADATA_TOO_LARGE, 12).
+            try:
+                c.commit({t0: OffsetAndMetadata(1, "m" * 4097, -1)})
+                seen["refused"] = None
+            except errors.KafkaError as e:
+                seen["refused"] = e
+            seen["after_refusal"] = other.committed(t0)
+            seen["positions"] = {tp: c.position(tp) for tp in partitions}
+            # Another thread's commit does not go through this listener's context: it waits
+            # for the consumer, which the rebalance holds until the listener returns.
+            elsewhere = threading.Thread(target=commit_elsewhere)
+            elsewhere.start()
+            elsewhere.join(0.5)
+            seen["elsewhere_waited"] = elsewhere.is_alive()
+            seen["thread"] = elsewhere
+            c.commit()
+            seen["committed"] = {tp: other.committed(tp) for tp in partitions}
+
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=g, auto_offset_reset="earliest",
+                      enable_auto_commit=False)
+    c.subscribe([topic], listener=CommitsOnRevoke())
+    assert len(read(c, 6)) == 6
+    c.close()  # revokes through the listener
+    refused = seen["refused"]
+    assert isinstance(refused, errors.OffsetMetadataTooLargeError), repr(refused)
+    assert refused.errno == 12 and refused.code == 12
+    assert seen["after_refusal"] is None
+    everything = {TopicPartition(topic, p) for p in range(3)}
+    assert seen["positions"] == {tp: 3 if tp in (t0, t1) else 0 for tp in everything}
+    assert seen["committed"] == seen["positions"], "commit() returned after the broker took it"
+    assert seen["elsewhere_waited"]
+    seen["thread"].join(10)
+    assert not seen["thread"].is_alive()
+    other.close()
+
+
+def test_commit_async_in_on_partitions_revoked_commits_before_the_rebalance_goes_on(bootstrap, topic):
+    produce(bootstrap, topic, 2, partitions=(0,))
+    g = group(topic, "revoke-commit-async")
+    t0 = TopicPartition(topic, 0)
+    other = KafkaConsumer(bootstrap_servers=bootstrap, group_id=g, enable_auto_commit=False)
+    calls, seen = [], {}
+    both = threading.Semaphore(0)
+
+    def callback(offsets, exception):
+        calls.append((offsets, exception))
+        both.release()
+
+    class CommitsAsyncOnRevoke:
+        def on_partitions_assigned(self, partitions):
+            pass
+
+        def on_partitions_revoked(self, partitions):
+            c.commit_async({t0: OffsetAndMetadata(1, "m" * 4097, -1)}, callback)
+            c.commit_async(callback=callback)
+            seen["committed"] = other.committed(t0)
+
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=g, auto_offset_reset="earliest",
+                      enable_auto_commit=False)
+    c.subscribe([topic], listener=CommitsAsyncOnRevoke())
+    assert len(read(c, 2)) == 2
+    c.close()
+    assert both.acquire(timeout=10) and both.acquire(timeout=10)
+    (refused_offsets, refused), (offsets, ok) = calls
+    assert refused_offsets == {t0: OffsetAndMetadata(1, "m" * 4097, -1)}
+    assert isinstance(refused, errors.OffsetMetadataTooLargeError) and refused.errno == 12
+    assert ok is None and offsets[t0] == OffsetAndMetadata(2, "", -1)
+    assert seen["committed"] == 2, "committed before the partitions were given up"
+    other.close()
+
+
 def test_listener_scope_is_per_consumer(bootstrap, topic):
     produce(bootstrap, topic, 3, partitions=(0,))
     t0 = TopicPartition(topic, 0)

@@ -161,7 +161,8 @@ class KafkaConsumer:
     `on_partitions_revoked(partitions)`, `on_partitions_assigned(partitions)` and optionally
     `on_partitions_lost(partitions)`; it runs on the polling thread and may call its
     consumer's `commit`, `seek`, `seek_to_beginning`, `seek_to_end`, `position`, `committed`,
-    `assignment` and offset lookups (commits and seeks apply before the rebalance goes on)."""
+    `assignment` and offset lookups (a commit there is made at once and raises the broker's
+    refusal; seeks apply when the listener returns, before the rebalance goes on)."""
     def __new__(cls, *topics: Union[str, Mapping[str, Any]],
                  config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> KafkaConsumer: ...
     def subscribe(self, topics: Optional[Sequence[str]] = None, pattern: Optional[str] = None,
@@ -179,11 +180,13 @@ class KafkaConsumer:
     async def __anext__(self) -> ConsumerRecord: ...
     def commit(self, offsets: Optional[Mapping[Partition, Offset]] = None,
                timeout_ms: Optional[float] = None) -> None:
-        """Raises IllegalStateError without a group_id."""
+        """Returns once the broker took the offsets; raises its refusal, and IllegalStateError
+        without a group_id. In a rebalance listener, `timeout_ms` does not apply."""
     def commit_async(self, offsets: Optional[Mapping[Partition, Offset]] = None,
                      callback: Optional[Callable[[Dict[TopicPartition, OffsetAndMetadata],
                                                   Optional[BaseException]], Any]] = None) -> None:
-        """`callback(offsets, exception or None)` on the client's thread."""
+        """`callback(offsets, exception or None)` on the client's thread. In a rebalance
+        listener the commit is made before this returns (the callback still reports it)."""
     def committed(self, partition: Partition, metadata: bool = False,
                   timeout_ms: Optional[float] = None) -> Union[None, int, OffsetAndMetadata]: ...
     def position(self, partition: Partition) -> int: ...

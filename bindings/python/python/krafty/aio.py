@@ -289,7 +289,8 @@ class AIOKafkaConsumer:
 
     async def commit(self, offsets=None):
         """Commits the positions of the assigned partitions, or `offsets`
-        (`{TopicPartition: offset or OffsetAndMetadata}`)."""
+        (`{TopicPartition: offset or OffsetAndMetadata}`); returns once the broker took them and
+        raises its refusal, from a rebalance listener too (the rebalance waits for it)."""
         self._give_back()
         await self._c.commit(offsets)
 
