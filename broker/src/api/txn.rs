@@ -168,17 +168,7 @@ pub fn add_implicitly(
         producer_epoch,
         fenced: code::PRODUCER_FENCED,
     };
-    match shared
-        .txns
-        .add_partitions(shared, &caller, &[(topic.to_string(), vec![partition])])
-    {
-        Ok(results) => results
-            .iter()
-            .flat_map(|(_, ps)| ps.iter().map(|(_, c)| *c))
-            .find(|c| *c != 0)
-            .unwrap_or(0),
-        Err(code) => code,
-    }
+    shared.txns.add_partition(shared, &caller, topic, partition)
 }
 
 pub fn describe_transactions(

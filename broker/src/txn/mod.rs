@@ -344,11 +344,19 @@ impl TransactionCoordinator {
     /// its TxnOffsetCommit is decided by the transaction's marker.
     pub fn add_offsets(&self, shared: &Shared, caller: &Caller, group_id: &str) -> i16 {
         let partition = shared.groups.partition_for(group_id);
-        match self.add_partitions(
-            shared,
-            caller,
-            &[(OFFSETS_TOPIC.to_string(), vec![partition])],
-        ) {
+        self.add_partition(shared, caller, OFFSETS_TOPIC, partition)
+    }
+
+    /// One partition joins the transaction (AddOffsetsToTxn, and protocol v2's Produce and
+    /// TxnOffsetCommit): 0, or its error.
+    pub fn add_partition(
+        &self,
+        shared: &Shared,
+        caller: &Caller,
+        topic: &str,
+        partition: i32,
+    ) -> i16 {
+        match self.add_partitions(shared, caller, &[(topic.to_string(), vec![partition])]) {
             Ok(results) => results
                 .iter()
                 .flat_map(|(_, ps)| ps.iter().map(|(_, c)| *c))

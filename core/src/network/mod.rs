@@ -264,9 +264,8 @@ impl NetworkClient {
         R: Request + Send + 'static,
         R::Response: Send + 'static,
     {
-        let (conn, version) = self.negotiated::<R>(node_id).await?;
-        let resp = conn.request_at(request, version, timeout).await?;
-        Ok((resp, version))
+        self.request_up_to(node_id, i16::MAX, request, timeout)
+            .await
     }
 
     /// Writes `request` now and returns a handle that awaits its response. Requests started
@@ -364,10 +363,24 @@ impl NetworkClient {
         R: Request + Send + 'static,
         R::Response: Send + 'static,
     {
+        let timeout = self.inner.config.request_timeout;
+        self.request_up_to(node_id, cap, request, timeout).await
+    }
+
+    /// `request` at the highest common version up to `cap`, answered within `timeout`.
+    async fn request_up_to<R>(
+        &self,
+        node_id: i32,
+        cap: i16,
+        request: R,
+        timeout: Duration,
+    ) -> Result<(R::Response, i16)>
+    where
+        R: Request + Send + 'static,
+        R::Response: Send + 'static,
+    {
         let (conn, version) = self.negotiated_up_to::<R>(node_id, cap).await?;
-        let resp = conn
-            .request_at(request, version, self.inner.config.request_timeout)
-            .await?;
+        let resp = conn.request_at(request, version, timeout).await?;
         Ok((resp, version))
     }
 
