@@ -72,13 +72,11 @@ use tokio::sync::watch;
 pub use config::{BrokerConfig, ConfigError};
 pub use fault::Faults;
 
-/// The allocator the broker's binaries (and the Python package) run on. `kafka-protocol`
-/// reserves an array's capacity from the count on the wire before decoding its elements, so a
-/// crafted request can ask for hundreds of GiB; the system allocator's refusal aborts the
-/// whole process, while mimalloc reserves huge blocks lazily (`MAP_NORESERVE`), so the decode
-/// fails on the short buffer, that one connection closes, and the others keep being served.
-/// A program that embeds the broker and faces untrusted peers should use it too:
-/// `#[global_allocator] static A: krafty_broker::ServerAllocator = krafty_broker::ServerAllocator;`
+/// The allocator the broker's binaries (and the Python package) run on: mimalloc, for speed.
+/// Any allocator is safe against crafted requests: array, string and bytes lengths are checked
+/// against the bytes left in the frame before anything is allocated (the workspace patches
+/// `kafka-protocol` for that, vendor/kafka-protocol/KRAFTY-PATCH.md), so a count of 2^31
+/// closes only its own connection under the system allocator too.
 pub use mimalloc::MiMalloc as ServerAllocator;
 
 use crate::group::GroupCoordinator;

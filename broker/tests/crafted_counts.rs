@@ -1,14 +1,12 @@
 //! A request whose array count claims billions of elements must close only its own connection.
-//! (Its own test binary: it runs on `ServerAllocator`, as the broker's binaries do.)
+//! It runs on the system allocator, which aborts the process on an allocation it cannot serve:
+//! counts are checked against the frame before anything is allocated (vendor/kafka-protocol).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use krafty_broker::Broker;
-
-#[global_allocator]
-static ALLOCATOR: krafty_broker::ServerAllocator = krafty_broker::ServerAllocator;
 
 fn request(api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
     let mut msg = Vec::new();

@@ -6,7 +6,8 @@
 //! bounded so CI runs it in about a second; `MUTATED_REQUESTS=N` runs longer,
 //! `MUTATED_REQUESTS_SEED=S` replays a run. It found a CreateTopics whose mutated partition
 //! count (16M) held the broker while it built the partitions.
-//! (Its own test binary: it runs on `ServerAllocator`, as the broker's binaries do.)
+//! It runs on the system allocator, which aborts the process on an allocation it cannot serve:
+//! counts are checked against the frame before anything is allocated (vendor/kafka-protocol).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -21,9 +22,6 @@ use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use krafty_broker::Broker;
-
-#[global_allocator]
-static ALLOCATOR: krafty_broker::ServerAllocator = krafty_broker::ServerAllocator;
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 static FIRST_PANIC: Mutex<Option<String>> = Mutex::new(None);

@@ -12,7 +12,7 @@ mod topics;
 
 use clap::{Parser, Subcommand};
 
-/// `krafty broker` serves untrusted peers: see `ServerAllocator`.
+/// mimalloc, as the broker's own binary (`ServerAllocator`).
 #[global_allocator]
 static ALLOCATOR: krafty_broker::ServerAllocator = krafty_broker::ServerAllocator;
 
