@@ -136,6 +136,20 @@ pub fn set_bounds(batch: &mut [u8], last_offset_delta: i32, base_sequence: i32) 
     batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// The header of `batch` alone, as a batch of no records (uncompressed, CRC recomputed): what
+/// the cleaner keeps of an idempotent producer's last batch once every record in it is gone, so
+/// the producer's id, epoch and sequence range are still read from the log after a restart.
+pub fn empty_copy(batch: &[u8]) -> Vec<u8> {
+    let mut b = batch[..HEADER_LEN].to_vec();
+    b[LENGTH..LENGTH + 4].copy_from_slice(&((HEADER_LEN - LOG_OVERHEAD) as i32).to_be_bytes());
+    let attrs = i16_at(&b, ATTRIBUTES) & !0x07;
+    b[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attrs.to_be_bytes());
+    b[RECORDS_COUNT..RECORDS_COUNT + 4].copy_from_slice(&0i32.to_be_bytes());
+    let crc = crc32c::crc32c(&b[ATTRIBUTES..]);
+    b[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use bytes::{Bytes, BytesMut};

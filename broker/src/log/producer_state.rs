@@ -141,6 +141,12 @@ impl ProducerState {
         self.producers.get(&producer_id).map(|e| e.epoch)
     }
 
+    /// The last offset of the latest batch this partition holds from `producer_id`.
+    pub fn last_offset(&self, producer_id: i64) -> Option<i64> {
+        let entry = self.producers.get(&producer_id)?;
+        entry.batches.back().map(|b| b.last_offset)
+    }
+
     pub fn max_producer_id(&self) -> i64 {
         self.max_producer_id
     }
