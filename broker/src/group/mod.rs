@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
-use kafka_protocol::records::RecordBatchDecoder;
 use tokio::time::Instant;
 
 use crate::log::{now_ms, SharedLog};
@@ -149,17 +148,10 @@ impl GroupCoordinator {
         let mut groups = self.groups.locked();
         for (partition, log) in self.offsets_logs.iter().enumerate() {
             let log = log.locked();
-            let Ok(bytes) = log.read(log.log_start_offset(), usize::MAX, true) else {
-                continue;
-            };
-            let Ok(sets) = RecordBatchDecoder::decode_all(&mut bytes.clone()) else {
-                tracing::warn!("skipping an undecodable __consumer_offsets partition");
-                continue;
-            };
             // Offsets committed inside a transaction wait for its marker (TxnOffsetCommit).
             let mut pending: HashMap<i64, Vec<PendingOffset>> = HashMap::new();
-            for record in sets.iter().flat_map(|s| s.records.iter()) {
-                let Some(key) = &record.key else { continue };
+            let replayed = log.replay(crate::log::REPLAY_CHUNK, |record| {
+                let Some(key) = &record.key else { return };
                 if record.control {
                     let commit = key.get(2..4) == Some(&[0, 1][..]);
                     for (group, tp, c) in pending.remove(&record.producer_id).unwrap_or_default() {
@@ -170,7 +162,7 @@ impl GroupCoordinator {
                             g.offsets.insert(tp, c);
                         }
                     }
-                    continue;
+                    return;
                 }
                 if record.transactional {
                     if let Some(OffsetsRecord::Offset {
@@ -184,7 +176,7 @@ impl GroupCoordinator {
                         let entry = pending.entry(record.producer_id).or_default();
                         entry.push((group, (topic, partition), c));
                     }
-                    continue;
+                    return;
                 }
                 match OffsetsRecord::decode(key, record.value.as_ref()) {
                     Some(OffsetsRecord::Offset {
@@ -223,6 +215,9 @@ impl GroupCoordinator {
                     }
                     None => {}
                 }
+            });
+            if let Err(e) = replayed {
+                tracing::warn!(partition, "__consumer_offsets replay stopped: {e}");
             }
             // Transactions still open: their coordinator ends them (or times them out).
             for (producer_id, offsets) in pending {

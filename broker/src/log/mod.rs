@@ -16,6 +16,7 @@ mod control;
 mod index;
 mod producer_state;
 mod records;
+mod replay;
 mod segment;
 mod txn_index;
 
@@ -29,6 +30,7 @@ pub use batch::{BatchHeader, HEADER_LEN};
 pub use build::internal_batch;
 pub use cleaner::CleanStats;
 pub use control::ControlType;
+pub use replay::REPLAY_CHUNK;
 pub use txn_index::AbortedTxn;
 
 /// A batch of `n` records, for other modules' tests.

@@ -27,8 +27,6 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
-use kafka_protocol::records::RecordBatchDecoder;
-
 use crate::log::{internal_batch, now_ms, SharedLog};
 use crate::shared::Shared;
 use crate::sync::{LockExt, RwLockExt};
@@ -115,16 +113,9 @@ impl TransactionCoordinator {
         let mut txns = self.txns.locked();
         for log in &logs {
             let log = log.locked();
-            let Ok(mut bytes) = log.read(log.log_start_offset(), usize::MAX, true) else {
-                continue;
-            };
-            let Ok(sets) = RecordBatchDecoder::decode_all(&mut bytes) else {
-                tracing::warn!("skipping an undecodable __transaction_state partition");
-                continue;
-            };
-            for record in sets.iter().flat_map(|s| s.records.iter()) {
+            let replayed = log.replay(crate::log::REPLAY_CHUNK, |record| {
                 let Some(id) = record.key.as_deref().and_then(persist::decode_key) else {
-                    continue;
+                    return;
                 };
                 match record.value.as_deref() {
                     None => {
@@ -137,6 +128,9 @@ impl TransactionCoordinator {
                         None => tracing::warn!(id, "skipping an undecodable transaction state"),
                     },
                 }
+            });
+            if let Err(e) = replayed {
+                tracing::warn!("__transaction_state replay stopped: {e}");
             }
         }
         if let Some(max) = txns.values().map(|m| m.producer_id).max() {
