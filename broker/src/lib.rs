@@ -59,6 +59,7 @@ mod sync;
 mod tls;
 pub mod topics;
 pub mod txn;
+pub mod wire;
 
 use crate::sync::{LockExt, RwLockExt};
 use std::io;

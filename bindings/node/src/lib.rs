@@ -18,9 +18,9 @@ use std::sync::OnceLock;
 
 use napi_derive::napi;
 
-/// The dev broker runs in this process: its allocator (mimalloc) turns a crafted array count on
-/// the wire into a closed connection, where the system allocator would abort node (see
-/// `krafty_broker::ServerAllocator`).
+/// mimalloc, as the broker's binaries (`krafty_broker::ServerAllocator`): records are allocated
+/// and freed on different threads (the core's runtime, node's main thread), which it serves
+/// without a shared arena lock.
 #[global_allocator]
 static ALLOCATOR: krafty_broker::ServerAllocator = krafty_broker::ServerAllocator;
 
