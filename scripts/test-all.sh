@@ -191,6 +191,22 @@ node_suite "Node package against the dev broker"
 
 c_suite "C library (libkrafty) against the in-process dev broker"
 
+# The dev broker's fuzz targets, briefly (scripts/fuzz.sh: FUZZ_SECONDS each; each target one
+# test). Without a nightly toolchain the script says so and nothing is counted.
+echo "== Fuzz: the broker's request decoder and batch checks"
+timeout -k 15 1800 scripts/fuzz.sh 2>&1 | tee "$log"
+fuzz_status=${PIPESTATUS[0]}
+fuzz_line="$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)"
+if [ -n "$fuzz_line" ]; then
+  passed=$((passed + $(sed -E 's/^fuzz: ([0-9]+) passed.*/\1/' <<< "$fuzz_line")))
+  fuzz_failed=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<< "$fuzz_line")
+  failed=$((failed + fuzz_failed))
+  [ "$fuzz_failed" -eq 0 ] || suites_failed+=("fuzz")
+elif [ "$fuzz_status" -ne 0 ]; then
+  failed=$((failed + 1))
+  suites_failed+=("fuzz")
+fi
+
 # Real Apache Kafka, one version at a time (each on a port of its own, stopped on exit).
 if [ "${KRAFTY_SKIP_REAL_KAFKA:-0}" != 1 ]; then
   first=1
