@@ -37,6 +37,14 @@ pub struct BrokerConfig {
     /// `log.cleaner.backoff.ms`: how often compacted logs are looked at (Kafka's default is
     /// 15000; the dev broker's 1000, so compaction is seen soon).
     pub cleaner_backoff_ms: u64,
+    /// `log.flush.scheduler.interval.ms`: how often the flusher fsyncs the partitions past their
+    /// `flush.ms` and checkpoints the recovery points. Kafka's default is `Long.MAX_VALUE` (its
+    /// flusher never runs, so `flush.ms` does nothing unless this is set); the dev broker's is
+    /// 1000.
+    pub flush_scheduler_interval_ms: u64,
+    /// Whether `log.flush.interval.ms` was given: until it is, it follows
+    /// `log.flush.scheduler.interval.ms` when that is given, as in Kafka.
+    pub flush_interval_ms_set: bool,
     /// `socket.request.max.bytes` (default 104857600): larger frames close the connection.
     pub socket_request_max_bytes: usize,
     /// `advertised.listeners` host override (`PLAINTEXT://host:port` or `host:port`).
@@ -77,6 +85,8 @@ impl Default for BrokerConfig {
             log: LogConfig::default(),
             retention_check_interval_ms: 300_000,
             cleaner_backoff_ms: 1_000,
+            flush_scheduler_interval_ms: 1_000,
+            flush_interval_ms_set: false,
             socket_request_max_bytes: 104_857_600,
             advertised_host: None,
             advertised_port: None,
@@ -121,6 +131,14 @@ fn positive<T: PartialOrd + Default + std::fmt::Display>(
         Ok(v)
     } else {
         Err(bad(key, format!("must be positive, got {v}")))
+    }
+}
+
+fn not_negative(key: &str, v: i64) -> Result<i64, ConfigError> {
+    if v >= 0 {
+        Ok(v)
+    } else {
+        Err(bad(key, format!("must be 0 or more, got {v}")))
     }
 }
 
@@ -173,6 +191,21 @@ impl BrokerConfig {
             }
             "log.cleaner.backoff.ms" => {
                 self.cleaner_backoff_ms = positive(key, parse(key, value)?)?
+            }
+            // Kafka's ranges: at least 1 message; at least 0 ms; a positive check period.
+            "log.flush.interval.messages" => {
+                self.log.flush_messages = positive(key, parse(key, value)?)?
+            }
+            "log.flush.interval.ms" => {
+                self.log.flush_ms = not_negative(key, parse(key, value)?)?;
+                self.flush_interval_ms_set = true;
+            }
+            "log.flush.scheduler.interval.ms" => {
+                let ms: i64 = positive(key, parse(key, value)?)?;
+                self.flush_scheduler_interval_ms = ms as u64;
+                if !self.flush_interval_ms_set {
+                    self.log.flush_ms = ms;
+                }
             }
             "log.index.interval.bytes" => {
                 self.log.index_interval_bytes = positive(key, parse(key, value)?)?
@@ -341,6 +374,40 @@ impl BrokerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Kafka's flush properties and ranges; `log.flush.interval.ms` follows
+    /// `log.flush.scheduler.interval.ms` until it is given, as in Kafka.
+    #[test]
+    fn flush_properties_take_kafkas_names_and_ranges() {
+        let mut c = BrokerConfig::default();
+        assert_eq!((c.log.flush_messages, c.log.flush_ms), (i64::MAX, i64::MAX));
+        for (k, v) in [
+            ("log.flush.interval.messages", "0"),
+            ("log.flush.interval.messages", "x"),
+            ("log.flush.interval.ms", "-1"),
+            ("log.flush.scheduler.interval.ms", "0"),
+        ] {
+            assert_eq!(c.set(k, v).unwrap_err().property, k, "{k}={v}");
+        }
+        c.set("log.flush.interval.messages", "10").unwrap();
+        c.set("log.flush.scheduler.interval.ms", "2000").unwrap();
+        assert_eq!(
+            (
+                c.log.flush_messages,
+                c.log.flush_ms,
+                c.flush_scheduler_interval_ms
+            ),
+            (10, 2000, 2000)
+        );
+        c.set("log.flush.interval.ms", "500").unwrap();
+        c.set("log.flush.scheduler.interval.ms", "3000").unwrap();
+        assert_eq!((c.log.flush_ms, c.flush_scheduler_interval_ms), (500, 3000));
+        let refused = crate::Broker::builder()
+            .config("log.flush.interval.messages", "0")
+            .build_config()
+            .unwrap_err();
+        assert_eq!(refused.property, "log.flush.interval.messages");
+    }
 
     #[test]
     fn applies_kafka_names_and_rejects_unknown_or_invalid() {

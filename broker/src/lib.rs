@@ -268,10 +268,11 @@ impl BrokerBuilder {
             fetch_sessions: Default::default(),
             faults: Arc::new(Faults::default()),
             next_producer_id: AtomicI64::new(max_pid + 1),
-            appended: watch::channel(0).0,
+            in_memory: self.data_dir.is_none(),
             cluster_id,
             sasl,
             authentications: Default::default(),
+            fetch_reads: Default::default(),
         });
         // Before any client connects: transactions a crash left half-ended are finished.
         shared.txns.load(&shared);
@@ -317,6 +318,11 @@ impl BrokerBuilder {
         tasks.push(tokio::spawn(cleaner_task(
             topics.clone(),
             config.cleaner_backoff_ms,
+            shared.stopping.clone(),
+        )));
+        tasks.push(tokio::spawn(flush_task(
+            topics.clone(),
+            config.flush_scheduler_interval_ms,
             shared.stopping.clone(),
         )));
         tasks.push(tokio::spawn(abort_timed_out_transactions(
@@ -407,7 +413,11 @@ async fn retention_task(topics: Arc<TopicManager>, every_ms: u64, mut stop: watc
     tick.tick().await;
     loop {
         tokio::select! {
-            _ = tick.tick() => topics.enforce_retention(log::now_ms()),
+            _ = tick.tick() => {
+                let topics = topics.clone();
+                // Deleting and rolling segments is file I/O: off the async workers.
+                let _ = tokio::task::spawn_blocking(move || topics.enforce_retention(log::now_ms())).await;
+            }
             _ = stop.changed() => return,
         }
     }
@@ -429,6 +439,25 @@ async fn cleaner_task(topics: Arc<TopicManager>, every_ms: u64, mut stop: watch:
     }
 }
 
+/// The log flusher: every `log.flush.scheduler.interval.ms`, the partitions whose oldest
+/// unflushed append is `flush.ms` old are fsynced and the recovery points checkpointed.
+async fn flush_task(topics: Arc<TopicManager>, every_ms: u64, mut stop: watch::Receiver<bool>) {
+    // Kafka's "never" (Long.MAX_VALUE) would overflow a timer: a check every 49 days is never.
+    let every = std::time::Duration::from_millis(every_ms.min(u32::MAX as u64));
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let topics = topics.clone();
+                // fsync is file I/O: off the async workers.
+                let _ = tokio::task::spawn_blocking(move || topics.flush_due(log::now_ms())).await;
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// Aborts transactions open longer than their `transaction.timeout.ms`.
 async fn abort_timed_out_transactions(
     shared: Arc<shared::Shared>,
@@ -438,7 +467,10 @@ async fn abort_timed_out_transactions(
     tick.tick().await;
     loop {
         tokio::select! {
-            _ = tick.tick() => shared.txns.abort_expired(&shared, log::now_ms()),
+            _ = tick.tick() => {
+                // Markers and the coordinator's records are log appends.
+                api::off_workers(&shared, |shared| shared.txns.abort_expired(shared, log::now_ms())).await;
+            }
             _ = stop.changed() => return,
         }
     }

@@ -93,7 +93,7 @@ async fn serve_connection(
     rd: impl AsyncRead + Unpin,
     wr: impl AsyncWrite + Unpin,
     client_host: String,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     listener: &Listener,
     mut shutdown: watch::Receiver<bool>,
 ) -> String {
@@ -221,21 +221,46 @@ async fn serve_connection(
             *field = shared.faults.take_throttle(key)?;
             Some(*field)
         });
-        let mut out = BytesMut::with_capacity(256);
-        out.put_i32(0);
-        let encoded = ResponseHeader::default()
-            .with_correlation_id(correlation_id)
-            .encode(&mut out, header_version)
-            .and_then(|_| body.encode(&mut out, body_version));
-        if let Err(e) = encoded {
-            tracing::error!(
-                "closing connection: cannot encode {api_key:?} v{body_version} response: {e}"
-            );
-            return "response encoding failed".into();
-        }
-        let len = (out.len() - 4) as i32;
-        out[..4].copy_from_slice(&len.to_be_bytes());
-        if wr.write_all(&out).await.is_err() || wr.flush().await.is_err() {
+        let written = match &body {
+            // Records go out from the buffer the log read them into (`api/fetch_wire.rs`).
+            ResponseKind::Fetch(fetch) => {
+                match api::encode_fetch_response(
+                    correlation_id,
+                    header_version,
+                    fetch,
+                    body_version,
+                ) {
+                    Ok(frame) => write_frame(&mut wr, frame).await,
+                    Err(e) => {
+                        tracing::error!(
+                            "closing connection: cannot encode Fetch v{body_version} response: {e}"
+                        );
+                        return "response encoding failed".into();
+                    }
+                }
+            }
+            body => {
+                let mut out = BytesMut::with_capacity(256);
+                out.put_i32(0);
+                let encoded = ResponseHeader::default()
+                    .with_correlation_id(correlation_id)
+                    .encode(&mut out, header_version)
+                    .and_then(|_| body.encode(&mut out, body_version));
+                if let Err(e) = encoded {
+                    tracing::error!(
+                        "closing connection: cannot encode {api_key:?} v{body_version} response: {e}"
+                    );
+                    return "response encoding failed".into();
+                }
+                let len = (out.len() - 4) as i32;
+                out[..4].copy_from_slice(&len.to_be_bytes());
+                match wr.write_all(&out).await {
+                    Ok(()) => wr.flush().await,
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        if written.is_err() {
             return "write failed".into();
         }
         if let Some(throttle_ms) = throttled {
@@ -247,6 +272,19 @@ async fn serve_connection(
             return reason;
         }
     }
+}
+
+/// Writes a frame whose records are chunks of their own straight to the connection, in
+/// vectored writes: the buffered writer (empty between responses) would copy a frame smaller
+/// than its buffer. On TLS, rustls takes the chunks as they are and encrypts them into
+/// full-size records.
+async fn write_frame<W: AsyncWrite + Unpin>(
+    wr: &mut BufWriter<W>,
+    mut frame: api::Frame,
+) -> std::io::Result<()> {
+    wr.flush().await?;
+    wr.get_mut().write_all_buf(&mut frame).await?;
+    wr.get_mut().flush().await
 }
 
 /// SaslHandshake: the mechanism for this connection (ILLEGAL_SASL_STATE on a listener without

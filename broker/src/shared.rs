@@ -38,8 +38,9 @@ pub struct Shared {
     pub faults: Arc<Faults>,
     /// The next producer id InitProducerId hands out (above every id found in the logs).
     pub next_producer_id: AtomicI64,
-    /// Bumped after every append; long-polling fetches wait on it.
-    pub appended: watch::Sender<u64>,
+    /// No data dir: the logs live in memory, and log calls run in place rather than on the
+    /// blocking pool (`api::off_workers`), as there is no disk to wait for.
+    pub in_memory: bool,
     /// Flips to true when the broker shuts down: a parked fetch answers at once, so shutdown
     /// does not wait out its `max_wait_ms`.
     pub stopping: watch::Receiver<bool>,
@@ -51,10 +52,7 @@ pub struct Shared {
     pub sasl: Arc<SaslUsers>,
     /// Successful SASL exchanges, renewals included (`BrokerHandle::sasl_authentications`).
     pub authentications: std::sync::atomic::AtomicU64,
-}
-
-impl Shared {
-    pub fn notify_appended(&self) {
-        self.appended.send_modify(|v| *v = v.wrapping_add(1));
-    }
+    /// Read passes made by fetches: one per fetch, plus one per wake-up of a parked fetch
+    /// (tests count them to see which appends wake which fetches).
+    pub fetch_reads: std::sync::atomic::AtomicU64,
 }

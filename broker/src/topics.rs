@@ -3,6 +3,9 @@
 //! Topic metadata (id, partition count, config overrides) is kept durable in
 //! `<data dir>/krafty-topics.meta`, written whole on every change through a rename, so a
 //! restart restores topics exactly; the partitions' data lives in `<topic>-<partition>/`.
+//! Each partition's recovery point (below it, its log is fsynced) is checkpointed in
+//! `<data dir>/recovery-point-offset-checkpoint` at shutdown and by the flusher's passes, and
+//! read at start so that the logs skip reading what lies below it (`log/recovery.rs`).
 
 use crate::sync::{LockExt, RwLockExt};
 use std::collections::BTreeMap;
@@ -12,6 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::config::{parse_timestamp_type, BrokerConfig};
+use crate::log::checkpoint::{self, RecoveryPoints};
 use crate::log::{LogConfig, PartitionLog, SharedLog};
 
 /// Name of the internal offsets topic.
@@ -44,8 +48,9 @@ pub struct Topic {
     pub name: String,
     pub id: uuid::Uuid,
     pub internal: bool,
-    /// Config overrides given at creation, by Kafka's topic property names.
-    pub overrides: BTreeMap<String, String>,
+    /// Config overrides (CreateTopics, AlterConfigs, IncrementalAlterConfigs), by Kafka's
+    /// topic property names.
+    overrides: RwLock<BTreeMap<String, String>>,
     /// Grows with CreatePartitions; index = partition.
     pub partitions: RwLock<Vec<SharedLog>>,
 }
@@ -60,6 +65,11 @@ impl Topic {
 
     pub fn partition_count(&self) -> i32 {
         self.partitions.read_locked().len() as i32
+    }
+
+    /// The topic's config overrides now.
+    pub fn overrides(&self) -> BTreeMap<String, String> {
+        self.overrides.read_locked().clone()
     }
 }
 
@@ -82,8 +92,10 @@ pub struct TopicManager {
     dir: Option<PathBuf>,
     config: Arc<BrokerConfig>,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
-    /// Serialises creations and deletions (and the metadata file).
+    /// Serialises creations, deletions and config changes (and the metadata file).
     change: Mutex<()>,
+    /// The recovery points the checkpoint file holds; its lock serialises writing the file.
+    checkpointed: Mutex<RecoveryPoints>,
 }
 
 /// Kafka's rule: 1-249 characters of `[a-zA-Z0-9._-]`, and not `.` or `..`.
@@ -130,7 +142,20 @@ pub fn topic_config_defaults(c: &BrokerConfig) -> Vec<(&'static str, String)> {
         ("retention.ms", c.log.retention_ms.to_string()),
         ("segment.bytes", c.log.segment_bytes.to_string()),
         ("segment.ms", c.log.segment_ms.to_string()),
+        ("flush.messages", c.log.flush_messages.to_string()),
+        ("flush.ms", c.log.flush_ms.to_string()),
     ]
+}
+
+/// `value` when it is at least `min`, else INVALID_CONFIG naming `key`.
+fn at_least(key: &str, value: i64, min: i64) -> Result<i64, TopicError> {
+    if value < min {
+        return Err(err(
+            40,
+            format!("`{value}` is not a valid value for {key}: it must be at least {min}"),
+        ));
+    }
+    Ok(value)
 }
 
 /// The log settings for a topic: broker defaults with the topic's overrides applied.
@@ -165,6 +190,9 @@ pub fn log_config(
             }
             "min.compaction.lag.ms" => c.min_compaction_lag_ms = num(v)?.max(0),
             "delete.retention.ms" => c.delete_retention_ms = num(v)?.max(0),
+            // Kafka's ranges: at least 1 message, at least 0 ms.
+            "flush.messages" => c.flush_messages = at_least(k, num(v)?, 1)?,
+            "flush.ms" => c.flush_ms = at_least(k, num(v)?, 0)?,
             _ => {
                 return Err(err(
                     40,
@@ -184,9 +212,11 @@ impl TopicManager {
             config,
             topics: RwLock::new(BTreeMap::new()),
             change: Mutex::new(()),
+            checkpointed: Mutex::new(RecoveryPoints::new()),
         };
         let Some(dir) = &mgr.dir else { return Ok(mgr) };
         std::fs::create_dir_all(dir)?;
+        let recovery_points = read_checkpoint(&dir.join(checkpoint::FILE));
         let Ok(text) = std::fs::read_to_string(dir.join(META_FILE)) else {
             return Ok(mgr);
         };
@@ -207,31 +237,48 @@ impl TopicManager {
             let cfg =
                 log_config(&mgr.config.log, &overrides).unwrap_or_else(|_| mgr.config.log.clone());
             let logs = (0..n)
-                .map(|p| mgr.open_log(name, p, &cfg))
+                .map(|p| {
+                    let rp = recovery_points.get(&(name.to_string(), p)).copied();
+                    mgr.open_log(name, p, &cfg, rp)
+                })
                 .collect::<std::io::Result<Vec<_>>>()?;
             let topic = Topic {
                 name: name.to_string(),
                 id,
                 internal: is_internal(name),
-                overrides,
+                overrides: RwLock::new(overrides),
                 partitions: RwLock::new(logs),
             };
             mgr.topics
                 .write_locked()
                 .insert(name.to_string(), Arc::new(topic));
         }
+        *mgr.checkpointed.locked() = recovery_points;
         Ok(mgr)
     }
 
-    fn open_log(&self, topic: &str, partition: i32, cfg: &LogConfig) -> std::io::Result<SharedLog> {
+    /// Opens a partition's log; with a recovery point, what lies below it is not read again.
+    fn open_log(
+        &self,
+        topic: &str,
+        partition: i32,
+        cfg: &LogConfig,
+        recovery_point: Option<i64>,
+    ) -> std::io::Result<SharedLog> {
         let dir = self
             .dir
             .as_ref()
             .map(|d| d.join(format!("{topic}-{partition}")));
-        Ok(Arc::new(Mutex::new(PartitionLog::open(
-            dir.as_deref(),
-            cfg.clone(),
-        )?)))
+        let log = PartitionLog::open_recovering(dir.as_deref(), cfg.clone(), recovery_point)?;
+        let stats = log.stats();
+        tracing::debug!(
+            topic,
+            partition,
+            from_index = stats.segments_from_index,
+            batches_scanned = stats.batches_scanned,
+            "opened partition log"
+        );
+        Ok(Arc::new(Mutex::new(log)))
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
@@ -294,19 +341,19 @@ impl TopicManager {
                 name: name.into(),
                 id: uuid::Uuid::nil(),
                 internal: false,
-                overrides,
+                overrides: RwLock::new(overrides),
                 partitions: RwLock::new(vec![]),
             }));
         }
         let logs = (0..partitions)
-            .map(|p| self.open_log(name, p, &cfg))
+            .map(|p| self.open_log(name, p, &cfg, None))
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(|e| err(-1, format!("creating the log failed: {e}")))?;
         let topic = Arc::new(Topic {
             name: name.to_string(),
             id: uuid::Uuid::new_v4(),
             internal: is_internal(name),
-            overrides,
+            overrides: RwLock::new(overrides),
             partitions: RwLock::new(logs),
         });
         self.topics
@@ -344,7 +391,39 @@ impl TopicManager {
                 }
             }
         }
+        // Its recovery points leave the checkpoint (a topic created again under the name
+        // starts from nothing).
+        self.write_checkpoint();
         tracing::info!(topic = name, "deleted topic");
+        Ok(())
+    }
+
+    /// Changes a topic's config overrides (AlterConfigs, IncrementalAlterConfigs): `edit` gets
+    /// the current ones; the result is checked as at creation (INVALID_CONFIG naming the
+    /// property), recorded in the metadata file, and applied to every partition at once.
+    pub fn alter_configs(
+        &self,
+        name: &str,
+        edit: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), TopicError>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let _guard = self.change.locked();
+        let topic = self
+            .get(name)
+            .ok_or_else(|| err(3, format!("unknown topic `{name}`")))?;
+        let mut overrides = topic.overrides();
+        edit(&mut overrides)?;
+        let cfg = log_config(&self.config.log, &overrides)?;
+        if validate_only {
+            return Ok(());
+        }
+        *topic.overrides.write_locked() = overrides;
+        self.persist()
+            .map_err(|e| err(-1, format!("saving topic metadata failed: {e}")))?;
+        for log in topic.partitions.read_locked().iter() {
+            log.locked().set_config(cfg.clone());
+        }
+        tracing::info!(topic = name, "altered topic configs");
         Ok(())
     }
 
@@ -367,11 +446,11 @@ impl TopicManager {
         if validate_only {
             return Ok(());
         }
-        let cfg = log_config(&self.config.log, &topic.overrides)?;
+        let cfg = log_config(&self.config.log, &topic.overrides())?;
         let mut logs = topic.partitions.write_locked();
         for p in current..count {
             logs.push(
-                self.open_log(name, p, &cfg)
+                self.open_log(name, p, &cfg, None)
                     .map_err(|e| err(-1, e.to_string()))?,
             );
         }
@@ -384,7 +463,7 @@ impl TopicManager {
         let mut text = String::new();
         for t in self.topics.read_locked().values() {
             let overrides: Vec<String> = t
-                .overrides
+                .overrides()
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
@@ -399,14 +478,61 @@ impl TopicManager {
         crate::durable::replace_file(&dir.join(META_FILE), text.as_bytes())
     }
 
-    /// Flushes every log (shutdown).
+    /// Flushes every log and writes its producer-state snapshot, then the recovery-point
+    /// checkpoint (a clean shutdown: the next start reads no batch).
     pub fn flush_all(&self) {
         for t in self.all() {
             for log in t.partitions.read_locked().iter() {
-                if let Err(e) = log.locked().flush() {
+                if let Err(e) = log.locked().close() {
                     tracing::warn!(topic = %t.name, "flush failed: {e}");
                 }
             }
+        }
+        self.write_checkpoint();
+    }
+
+    /// The flusher's pass (every `log.flush.scheduler.interval.ms`): fsyncs the partitions whose
+    /// oldest unflushed append is `flush.ms` old, then checkpoints the recovery points if one
+    /// moved (a roll or a `flush.messages` flush moves them too). How many partitions it
+    /// flushed.
+    pub fn flush_due(&self, now_ms: i64) -> usize {
+        if self.dir.is_none() {
+            return 0;
+        }
+        let mut flushed = 0;
+        for t in self.all() {
+            for (p, log) in t.partitions.read_locked().iter().enumerate() {
+                match log.locked().flush_if_due(now_ms) {
+                    Ok(true) => flushed += 1,
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(topic = %t.name, partition = p, "flush failed: {e}"),
+                }
+            }
+        }
+        self.write_checkpoint();
+        flushed
+    }
+
+    /// Writes the recovery-point checkpoint when it would change.
+    fn write_checkpoint(&self) {
+        let Some(dir) = &self.dir else { return };
+        // Held while the points are read too: a writer that read before a topic was deleted
+        // cannot write after the deletion's own checkpoint. (Partition locks are taken under
+        // it, never the other way round.)
+        let mut written = self.checkpointed.locked();
+        let mut points = RecoveryPoints::new();
+        for t in self.all() {
+            for (p, log) in t.partitions.read_locked().iter().enumerate() {
+                points.insert((t.name.clone(), p as i32), log.locked().recovery_point());
+            }
+        }
+        if *written == points {
+            return;
+        }
+        let path = dir.join(checkpoint::FILE);
+        match crate::durable::replace_file(&path, checkpoint::encode(&points).as_bytes()) {
+            Ok(()) => *written = points,
+            Err(e) => tracing::warn!("writing {} failed: {e}", path.display()),
         }
     }
 
@@ -436,7 +562,28 @@ impl TopicManager {
     }
 }
 
-/// A `StrBytes` from a `&str` (response building).
+/// The recovery points in the checkpoint file at `path`: none when it is missing, or damaged
+/// (with a warning: every partition is then scanned at open, as without a checkpoint).
+fn read_checkpoint(path: &std::path::Path) -> RecoveryPoints {
+    match std::fs::read_to_string(path) {
+        Ok(text) => checkpoint::parse(&text).unwrap_or_else(|e| {
+            tracing::warn!(
+                "ignoring a damaged {} ({e}): every partition's log is scanned",
+                path.display()
+            );
+            RecoveryPoints::new()
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => RecoveryPoints::new(),
+        Err(e) => {
+            tracing::warn!(
+                "reading {} failed ({e}): every partition's log is scanned",
+                path.display()
+            );
+            RecoveryPoints::new()
+        }
+    }
+}
+
 /// The most partitions one topic may have on the dev broker: a request for millions (a typo,
 /// or a crafted count) would otherwise hold the broker while it builds them.
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
@@ -453,6 +600,7 @@ fn check_partition_limit(partitions: i32) -> Result<(), TopicError> {
     Ok(())
 }
 
+/// A `StrBytes` from a `&str` (response building).
 pub fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
@@ -483,6 +631,127 @@ mod tests {
         mgr.enforce_retention(0);
         mgr.flush_all();
         assert_eq!(log.locked().log_end_offset(), 2);
+    }
+
+    fn checkpoint_text(dir: &std::path::Path) -> String {
+        std::fs::read_to_string(dir.join(checkpoint::FILE)).unwrap()
+    }
+
+    /// A clean shutdown writes Kafka's checkpoint file; the next start opens the partitions
+    /// below their recovery points without reading a batch. A damaged file, or no entry for a
+    /// partition, scans it as before.
+    #[test]
+    fn the_recovery_point_checkpoint_is_written_at_shutdown_and_trusted_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Arc::new(BrokerConfig::default());
+        let open = || TopicManager::open(Some(dir.path().into()), config.clone()).unwrap();
+        let scanned = |mgr: &TopicManager| {
+            let log = mgr.partition("t", 0).unwrap();
+            let log = log.locked();
+            assert_eq!(log.log_end_offset(), 3);
+            log.stats().batches_scanned
+        };
+        {
+            let mgr = open();
+            mgr.create("t", 2, 1, BTreeMap::new(), false).unwrap();
+            for _ in 0..3 {
+                let log = mgr.partition("t", 0).unwrap();
+                log.locked()
+                    .append(crate::log::batch_for_tests(1), 0)
+                    .unwrap();
+            }
+            mgr.flush_all();
+        }
+        assert_eq!(checkpoint_text(dir.path()), "0\n2\nt 0 3\nt 1 0\n");
+        assert_eq!(scanned(&open()), 0, "trusted below the recovery point");
+        let path = dir.path().join(checkpoint::FILE);
+        std::fs::write(&path, "0\n2\nt 0 3\n").unwrap();
+        assert_eq!(scanned(&open()), 3, "a damaged checkpoint: a full scan");
+        std::fs::write(&path, "0\n1\nt 1 0\n").unwrap();
+        assert_eq!(scanned(&open()), 3, "no entry: a full scan");
+        // Deleting a topic takes its partitions out of the checkpoint.
+        let mgr = open();
+        mgr.create("u", 1, 1, BTreeMap::new(), false).unwrap();
+        mgr.flush_all();
+        mgr.delete("t").unwrap();
+        assert_eq!(checkpoint_text(dir.path()), "0\n1\nu 0 0\n");
+    }
+
+    /// The flusher's pass fsyncs a partition whose oldest unflushed append is `flush.ms` old
+    /// (0: any), leaves the others to the OS, and checkpoints the recovery points.
+    #[test]
+    fn the_flush_pass_fsyncs_partitions_past_their_flush_ms() {
+        let dir = tempfile::tempdir().unwrap();
+        let mgr =
+            TopicManager::open(Some(dir.path().into()), Arc::new(BrokerConfig::default())).unwrap();
+        let timed = [("flush.ms".to_string(), "0".to_string())].into();
+        mgr.create("timed", 1, 1, timed, false).unwrap();
+        mgr.create("plain", 1, 1, BTreeMap::new(), false).unwrap();
+        for t in ["timed", "plain"] {
+            let log = mgr.partition(t, 0).unwrap();
+            log.locked()
+                .append(crate::log::batch_for_tests(2), crate::log::now_ms())
+                .unwrap();
+        }
+        assert_eq!(mgr.flush_due(crate::log::now_ms()), 1);
+        let rp = |t: &str| mgr.partition(t, 0).unwrap().locked().recovery_point();
+        assert_eq!((rp("timed"), rp("plain")), (2, 0));
+        assert_eq!(checkpoint_text(dir.path()), "0\n2\nplain 0 0\ntimed 0 2\n");
+    }
+
+    /// `flush.messages` (at least 1) and `flush.ms` (at least 0) are checked at creation and on
+    /// alteration, refused with INVALID_CONFIG naming the property, and applied to the logs.
+    #[test]
+    fn flush_configs_are_checked_and_applied() {
+        let mgr = TopicManager::open(None, Arc::new(BrokerConfig::default())).unwrap();
+        let one = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+        for (k, v) in [
+            ("flush.messages", "0"),
+            ("flush.messages", "many"),
+            ("flush.ms", "-1"),
+        ] {
+            let Err(e) = mgr.create("bad", 1, 1, one(k, v), false) else {
+                panic!("{k}={v} accepted");
+            };
+            assert_eq!(e.code, 40, "{k}={v}: {}", e.message);
+            assert!(e.message.contains(k), "{}", e.message);
+        }
+        mgr.create("t", 2, 1, one("flush.messages", "1"), false)
+            .unwrap();
+        let cfg = |p: i32| mgr.partition("t", p).unwrap().locked().config().clone();
+        assert_eq!((cfg(0).flush_messages, cfg(0).flush_ms), (1, i64::MAX));
+        let e = mgr
+            .alter_configs(
+                "t",
+                |o| {
+                    o.insert("flush.ms".into(), "-5".into());
+                    Ok(())
+                },
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(e.code, 40);
+        assert!(e.message.contains("flush.ms"), "{}", e.message);
+        assert_eq!(
+            cfg(1).flush_ms,
+            i64::MAX,
+            "a refused change changes nothing"
+        );
+        mgr.alter_configs(
+            "t",
+            |o| {
+                *o = one("flush.ms", "250");
+                Ok(())
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!((cfg(1).flush_messages, cfg(1).flush_ms), (i64::MAX, 250));
+        assert_eq!(mgr.get("t").unwrap().overrides(), one("flush.ms", "250"));
+        let defaults = topic_config_defaults(&BrokerConfig::default());
+        let max = i64::MAX.to_string();
+        assert!(defaults.contains(&("flush.messages", max.clone())));
+        assert!(defaults.contains(&("flush.ms", max)));
     }
 
     /// A topic of millions of partitions is refused (INVALID_PARTITIONS) instead of holding the

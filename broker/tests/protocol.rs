@@ -1262,3 +1262,173 @@ fn transaction_version_1_offers_protocol_v1_only() {
         .build_config()
         .is_err());
 }
+
+/// One IncrementalAlterConfigs of a topic's configs: (name, operation, value).
+fn incremental_alter(
+    conn: &mut Conn,
+    resource_type: i8,
+    name: &str,
+    configs: &[(&str, i8, Option<&str>)],
+) -> (i16, String) {
+    use incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    let req = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(resource_type)
+            .with_resource_name(sb(name))
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, op, v)| {
+                        AlterableConfig::default()
+                            .with_name(sb(k))
+                            .with_config_operation(*op)
+                            .with_value(v.map(sb))
+                    })
+                    .collect(),
+            ),
+    ]);
+    let r = &conn.send(req, 1).unwrap().responses[0];
+    assert_eq!(r.resource_name.as_str(), name);
+    (
+        r.error_code,
+        r.error_message.as_deref().unwrap_or("").to_string(),
+    )
+}
+
+/// A topic config by DescribeConfigs: (value, source).
+fn topic_config(conn: &mut Conn, topic: &str, key: &str) -> (String, i8) {
+    let req = DescribeConfigsRequest::default().with_resources(vec![
+        describe_configs_request::DescribeConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(sb(topic))
+            .with_configuration_keys(Some(vec![sb(key)])),
+    ]);
+    let r = conn.send(req, 4).unwrap();
+    let c = &r.results[0].configs[0];
+    (c.value.as_deref().unwrap().to_string(), c.config_source)
+}
+
+/// Topic configs change by IncrementalAlterConfigs (SET, DELETE, APPEND and SUBTRACT on the
+/// list `cleanup.policy`) and AlterConfigs (the given set replaces the overrides), checked as
+/// at creation (INVALID_CONFIG naming the property) and shown by DescribeConfigs with their
+/// sources; a durable broker's flusher then fsyncs a topic given `flush.ms=0` and checkpoints
+/// its recovery point.
+#[test]
+fn topic_configs_alter_and_the_flusher_honours_flush_ms() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::builder()
+        .listen("127.0.0.1:0")
+        .data_dir(dir.path())
+        .config("log.flush.scheduler.interval.ms", "50")
+        .config("log.flush.interval.ms", "9223372036854775807")
+        .start_blocking()
+        .unwrap();
+    let mut c = Conn::new(&b);
+    assert_eq!(create_topic(&mut c, "flushed", 1), 0);
+    let max = i64::MAX.to_string();
+    assert_eq!(
+        topic_config(&mut c, "flushed", "flush.ms"),
+        (max.clone(), 5)
+    );
+    let (code, message) = incremental_alter(
+        &mut c,
+        2,
+        "flushed",
+        &[("flush.ms", 0, Some("0")), ("flush.messages", 0, Some("0"))],
+    );
+    assert_eq!(code, 40, "{message}");
+    assert!(message.contains("flush.messages"), "{message}");
+    assert_eq!(
+        topic_config(&mut c, "flushed", "flush.ms"),
+        (max.clone(), 5),
+        "nothing of a refused request applies"
+    );
+    let set = [("flush.ms", 0, Some("0"))];
+    assert_eq!(incremental_alter(&mut c, 2, "flushed", &set).0, 0);
+    assert_eq!(topic_config(&mut c, "flushed", "flush.ms"), ("0".into(), 1));
+    // The flusher (every 50 ms) fsyncs the append and checkpoints the recovery point.
+    produce(
+        &mut c,
+        "flushed",
+        0,
+        batch(&["a", "b"], Compression::None),
+        -1,
+    )
+    .unwrap();
+    let checkpoint = dir.path().join("recovery-point-offset-checkpoint");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&checkpoint).unwrap_or_default();
+        if text.lines().any(|l| l == "flushed 0 2") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "checkpoint: {text:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Lists: APPEND and SUBTRACT on cleanup.policy, refused elsewhere.
+    let append = [("cleanup.policy", 2, Some("compact"))];
+    assert_eq!(incremental_alter(&mut c, 2, "flushed", &append).0, 0);
+    assert_eq!(
+        topic_config(&mut c, "flushed", "cleanup.policy").0,
+        "delete,compact"
+    );
+    let subtract = [("cleanup.policy", 3, Some("delete"))];
+    assert_eq!(incremental_alter(&mut c, 2, "flushed", &subtract).0, 0);
+    assert_eq!(
+        topic_config(&mut c, "flushed", "cleanup.policy").0,
+        "compact"
+    );
+    let not_a_list = [("retention.ms", 2, Some("5"))];
+    assert_eq!(incremental_alter(&mut c, 2, "flushed", &not_a_list).0, 40);
+    let delete = [("cleanup.policy", 1, None)];
+    assert_eq!(incremental_alter(&mut c, 2, "flushed", &delete).0, 0);
+    assert_eq!(
+        topic_config(&mut c, "flushed", "cleanup.policy"),
+        ("delete".into(), 5)
+    );
+    // AlterConfigs replaces every override: flush.ms returns to the default.
+    use alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    let alter = |resource_type: i8, name: &str, configs: &[(&str, &str)]| {
+        AlterConfigsRequest::default().with_resources(vec![AlterConfigsResource::default()
+            .with_resource_type(resource_type)
+            .with_resource_name(sb(name))
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, v)| {
+                        AlterableConfig::default()
+                            .with_name(sb(k))
+                            .with_value(Some(sb(v)))
+                    })
+                    .collect(),
+            )])
+    };
+    let r = c
+        .send(alter(2, "flushed", &[("flush.messages", "1")]), 2)
+        .unwrap();
+    assert_eq!(r.responses[0].error_code, 0);
+    assert_eq!(
+        topic_config(&mut c, "flushed", "flush.messages"),
+        ("1".into(), 1)
+    );
+    assert_eq!(topic_config(&mut c, "flushed", "flush.ms"), (max, 5));
+    let r = c
+        .send(alter(2, "flushed", &[("flush.ms", "-1")]), 0)
+        .unwrap();
+    assert_eq!(r.responses[0].error_code, 40);
+    assert!(r.responses[0]
+        .error_message
+        .as_deref()
+        .is_some_and(|m| m.contains("flush.ms")));
+    let r = c
+        .send(alter(2, "missing", &[("flush.ms", "1")]), 1)
+        .unwrap();
+    assert_eq!(r.responses[0].error_code, 3, "unknown topic");
+    let r = c
+        .send(alter(4, "1", &[("log.flush.interval.ms", "1")]), 1)
+        .unwrap();
+    assert_eq!(
+        r.responses[0].error_code, 42,
+        "broker configs are set at start"
+    );
+}

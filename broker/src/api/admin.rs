@@ -1,7 +1,9 @@
-//! CreateTopics, DeleteTopics, CreatePartitions and DescribeConfigs.
+//! CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs and
+//! IncrementalAlterConfigs.
 
 use std::collections::BTreeMap;
 
+use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::create_partitions_response::*;
 use kafka_protocol::messages::create_topics_response::*;
 use kafka_protocol::messages::delete_topics_response::*;
@@ -9,7 +11,7 @@ use kafka_protocol::messages::describe_configs_response::*;
 use kafka_protocol::messages::*;
 
 use crate::shared::Shared;
-use crate::topics::{sb, topic_config_defaults};
+use crate::topics::{sb, topic_config_defaults, TopicError};
 
 pub fn create_topics(
     shared: &Shared,
@@ -52,7 +54,7 @@ pub fn create_topics(
                         r
                     };
                     if version >= 5 {
-                        let overrides = &topic.overrides;
+                        let overrides = topic.overrides();
                         r.with_configs(Some(
                             topic_config_defaults(&shared.config)
                                 .into_iter()
@@ -184,9 +186,10 @@ pub fn describe_configs(shared: &Shared, req: DescribeConfigsRequest) -> Describ
                             .with_error_code(3)
                             .with_error_message(Some(sb("unknown topic")));
                     };
+                    let overrides = topic.overrides();
                     topic_config_defaults(&shared.config)
                         .into_iter()
-                        .map(|(k, default)| match topic.overrides.get(k) {
+                        .map(|(k, default)| match overrides.get(k) {
                             Some(v) => (k.to_string(), v.clone(), 1),
                             None => (k.to_string(), default, 5),
                         })
@@ -216,6 +219,21 @@ pub fn describe_configs(shared: &Shared, req: DescribeConfigsRequest) -> Describ
                         (
                             "log.retention.bytes".into(),
                             c.log.retention_bytes.to_string(),
+                            4,
+                        ),
+                        (
+                            "log.flush.interval.messages".into(),
+                            c.log.flush_messages.to_string(),
+                            4,
+                        ),
+                        (
+                            "log.flush.interval.ms".into(),
+                            c.log.flush_ms.to_string(),
+                            4,
+                        ),
+                        (
+                            "log.flush.scheduler.interval.ms".into(),
+                            c.flush_scheduler_interval_ms.to_string(),
                             4,
                         ),
                         (
@@ -252,4 +270,150 @@ pub fn describe_configs(shared: &Shared, req: DescribeConfigsRequest) -> Describ
         })
         .collect();
     DescribeConfigsResponse::default().with_results(results)
+}
+
+/// The topic an Alter(Incremental)Configs resource names; broker configs are set at start on
+/// the dev broker.
+fn alterable_topic(resource_type: i8, name: &str) -> Result<&str, TopicError> {
+    let refuse = |message: String| Err(TopicError { code: 42, message });
+    match resource_type {
+        2 => Ok(name),
+        4 => refuse(
+            "broker configs are read-only on the dev broker: set them at start (--set, \
+             server.properties)"
+                .into(),
+        ),
+        other => refuse(format!("resource type {other} is not supported")),
+    }
+}
+
+/// The error code and message of an outcome.
+fn outcome(result: Result<(), TopicError>) -> (i16, Option<kafka_protocol::protocol::StrBytes>) {
+    match result {
+        Ok(()) => (0, None),
+        Err(e) => (e.code, Some(sb(&e.message))),
+    }
+}
+
+fn null_value(name: &str) -> TopicError {
+    TopicError {
+        code: 42,
+        message: format!("a null value is not supported for {name}"),
+    }
+}
+
+/// AlterConfigs: a topic's overrides become exactly the configs given (Kafka's replace
+/// semantics: an override left out returns to the broker default).
+pub fn alter_configs(shared: &Shared, req: AlterConfigsRequest) -> AlterConfigsResponse {
+    let responses = req
+        .resources
+        .into_iter()
+        .map(|res| {
+            let result = alterable_topic(res.resource_type, &res.resource_name).and_then(|name| {
+                let mut given = BTreeMap::new();
+                for c in &res.configs {
+                    let value = c.value.as_ref().ok_or_else(|| null_value(&c.name))?;
+                    given.insert(c.name.to_string(), value.trim().to_string());
+                }
+                let replace = |o: &mut BTreeMap<String, String>| {
+                    *o = given;
+                    Ok(())
+                };
+                shared
+                    .topics
+                    .alter_configs(name, replace, req.validate_only)
+            });
+            let (code, message) = outcome(result);
+            AlterConfigsResourceResponse::default()
+                .with_error_code(code)
+                .with_error_message(message)
+                .with_resource_type(res.resource_type)
+                .with_resource_name(res.resource_name)
+        })
+        .collect();
+    AlterConfigsResponse::default().with_responses(responses)
+}
+
+/// IncrementalAlterConfigs: SET (0) and DELETE (1) one override each; APPEND (2) and
+/// SUBTRACT (3) add or remove items of a list config (`cleanup.policy`, the one list here).
+/// A resource's changes apply together or not at all.
+pub fn incremental_alter_configs(
+    shared: &Shared,
+    req: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
+    use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+    let defaults = topic_config_defaults(&shared.config);
+    let responses = req
+        .resources
+        .into_iter()
+        .map(|res| {
+            let result = alterable_topic(res.resource_type, &res.resource_name).and_then(|name| {
+                let edit = |o: &mut BTreeMap<String, String>| {
+                    res.configs
+                        .iter()
+                        .try_for_each(|c| apply_incremental(o, c, &defaults))
+                };
+                shared.topics.alter_configs(name, edit, req.validate_only)
+            });
+            let (code, message) = outcome(result);
+            AlterConfigsResourceResponse::default()
+                .with_error_code(code)
+                .with_error_message(message)
+                .with_resource_type(res.resource_type)
+                .with_resource_name(res.resource_name)
+        })
+        .collect();
+    IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+/// One IncrementalAlterConfigs operation on a topic's `overrides`.
+fn apply_incremental(
+    overrides: &mut BTreeMap<String, String>,
+    c: &incremental_alter_configs_request::AlterableConfig,
+    defaults: &[(&'static str, String)],
+) -> Result<(), TopicError> {
+    let key = c.name.to_string();
+    let value = c.value.as_ref().map(|v| v.trim().to_string());
+    match c.config_operation {
+        0 => {
+            overrides.insert(key, value.ok_or_else(|| null_value(&c.name))?);
+        }
+        1 => {
+            overrides.remove(&key);
+        }
+        op @ (2 | 3) => {
+            if key != "cleanup.policy" {
+                return Err(TopicError {
+                    code: 40,
+                    message: format!("{key} is not a list: APPEND and SUBTRACT apply to lists"),
+                });
+            }
+            let current = overrides.get(&key).cloned().or_else(|| {
+                let default = defaults.iter().find(|(k, _)| *k == key);
+                default.map(|(_, v)| v.clone())
+            });
+            let mut items: Vec<String> = current
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(|i| i.trim().to_string())
+                .filter(|i| !i.is_empty())
+                .collect();
+            let value = value.ok_or_else(|| null_value(&c.name))?;
+            for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                if op == 2 && !items.iter().any(|i| i == item) {
+                    items.push(item.to_string());
+                } else if op == 3 {
+                    items.retain(|i| i != item);
+                }
+            }
+            overrides.insert(key, items.join(","));
+        }
+        other => {
+            return Err(TopicError {
+                code: 42,
+                message: format!("unknown config operation {other} for {key}"),
+            })
+        }
+    }
+    Ok(())
 }

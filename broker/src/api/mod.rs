@@ -13,12 +13,16 @@ mod admin;
 mod cluster;
 mod fetch;
 pub mod fetch_session;
+mod fetch_wire;
 mod injected;
 mod offsets;
 mod produce;
 mod txn;
 
+pub use fetch_wire::{encode_fetch_response, Frame};
 pub use injected::throttle_field;
+
+use std::sync::Arc;
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::*;
@@ -51,6 +55,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
     (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::DescribeCluster, 0, 1),
@@ -134,9 +140,33 @@ pub fn api_versions(
             .with_max_version_level(transaction_version)])
 }
 
+/// Runs `f` (which reads or writes log files) on tokio's blocking pool, one hop per request
+/// (or per read pass of a fetch), so a slow disk or a big read stalls no other connection's
+/// task. An in-memory broker runs it in place: there is no disk to wait for, and the hop
+/// would cost more than the work. A panic in `f` goes on in the caller, as if run in place.
+pub(crate) async fn off_workers<T, F>(shared: &Arc<Shared>, f: F) -> T
+where
+    F: FnOnce(&Shared) -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if shared.in_memory {
+        return f(shared);
+    }
+    let shared = shared.clone();
+    match tokio::task::spawn_blocking(move || f(&shared)).await {
+        Ok(value) => value,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("log I/O task cancelled: {e}"),
+        },
+    }
+}
+
 /// Handles one decoded request; `None` means no response is sent (Produce with acks=0).
+/// Requests that touch log files run their file I/O through [`off_workers`]; the group
+/// coordinator's (commits to `__consumer_offsets`) still write in place.
 pub async fn handle(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     listener: &Listener,
     request: RequestKind,
     version: i16,
@@ -162,42 +192,59 @@ pub async fn handle(
             ResponseKind::FindCoordinator(cluster::find_coordinator(shared, listener, r, version))
         }
         RequestKind::Produce(r) => {
-            return produce::produce(shared, r, version).map(ResponseKind::Produce)
+            return off_workers(shared, move |s| produce::produce(s, r, version))
+                .await
+                .map(ResponseKind::Produce)
         }
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::fetch(shared, r, version).await),
-        RequestKind::ListOffsets(r) => {
-            ResponseKind::ListOffsets(offsets::list_offsets(shared, r, version))
-        }
+        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(
+            off_workers(shared, move |s| offsets::list_offsets(s, r, version)).await,
+        ),
         RequestKind::OffsetForLeaderEpoch(r) => {
             ResponseKind::OffsetForLeaderEpoch(offsets::offset_for_leader_epoch(shared, r))
         }
-        RequestKind::DeleteRecords(r) => {
-            ResponseKind::DeleteRecords(offsets::delete_records(shared, r))
+        RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(
+            off_workers(shared, move |s| offsets::delete_records(s, r)).await,
+        ),
+        // The transaction coordinator records its state (and may write abort markers).
+        RequestKind::InitProducerId(r) if r.transactional_id.is_some() => {
+            ResponseKind::InitProducerId(
+                off_workers(shared, move |s| {
+                    let id = r.transactional_id.as_deref().map_or("", |id| id.as_str());
+                    txn::init_producer_id(s, id, &r, version)
+                })
+                .await,
+            )
         }
         RequestKind::InitProducerId(r) => {
-            ResponseKind::InitProducerId(match r.transactional_id.as_deref() {
-                Some(id) => txn::init_producer_id(shared, id, &r, version),
-                None => produce::init_producer_id(shared, r),
-            })
+            ResponseKind::InitProducerId(produce::init_producer_id(shared, r))
         }
-        RequestKind::AddPartitionsToTxn(r) => {
-            ResponseKind::AddPartitionsToTxn(txn::add_partitions_to_txn(shared, r, version))
+        RequestKind::AddPartitionsToTxn(r) => ResponseKind::AddPartitionsToTxn(
+            off_workers(shared, move |s| txn::add_partitions_to_txn(s, r, version)).await,
+        ),
+        RequestKind::AddOffsetsToTxn(r) => ResponseKind::AddOffsetsToTxn(
+            off_workers(shared, move |s| txn::add_offsets_to_txn(s, r, version)).await,
+        ),
+        RequestKind::EndTxn(r) => {
+            ResponseKind::EndTxn(off_workers(shared, move |s| txn::end_txn(s, r, version)).await)
         }
-        RequestKind::AddOffsetsToTxn(r) => {
-            ResponseKind::AddOffsetsToTxn(txn::add_offsets_to_txn(shared, r, version))
-        }
-        RequestKind::EndTxn(r) => ResponseKind::EndTxn(txn::end_txn(shared, r, version)),
         RequestKind::TxnOffsetCommit(r) => {
             // Protocol v2 (KIP-890): the commit adds the group's offsets partition itself.
             let added = if version >= 5 {
-                txn::add_implicitly(
-                    shared,
-                    r.transactional_id.as_str(),
-                    r.producer_id.0,
-                    r.producer_epoch,
-                    crate::topics::OFFSETS_TOPIC,
-                    groups.partition_for(r.group_id.as_str()),
-                )
+                let id = r.transactional_id.clone();
+                let (producer_id, producer_epoch) = (r.producer_id.0, r.producer_epoch);
+                let partition = groups.partition_for(r.group_id.as_str());
+                off_workers(shared, move |s| {
+                    txn::add_implicitly(
+                        s,
+                        id.as_str(),
+                        producer_id,
+                        producer_epoch,
+                        crate::topics::OFFSETS_TOPIC,
+                        partition,
+                    )
+                })
+                .await
             } else {
                 0
             };
@@ -213,16 +260,24 @@ pub async fn handle(
         RequestKind::ListTransactions(r) => {
             ResponseKind::ListTransactions(txn::list_transactions(shared, r))
         }
-        RequestKind::CreateTopics(r) => {
-            ResponseKind::CreateTopics(admin::create_topics(shared, r, version))
-        }
-        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(admin::delete_topics(shared, r)),
-        RequestKind::CreatePartitions(r) => {
-            ResponseKind::CreatePartitions(admin::create_partitions(shared, r))
-        }
+        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(
+            off_workers(shared, move |s| admin::create_topics(s, r, version)).await,
+        ),
+        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(
+            off_workers(shared, move |s| admin::delete_topics(s, r)).await,
+        ),
+        RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(
+            off_workers(shared, move |s| admin::create_partitions(s, r)).await,
+        ),
         RequestKind::DescribeConfigs(r) => {
             ResponseKind::DescribeConfigs(admin::describe_configs(shared, r))
         }
+        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(
+            off_workers(shared, move |s| admin::alter_configs(s, r)).await,
+        ),
+        RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
+            off_workers(shared, move |s| admin::incremental_alter_configs(s, r)).await,
+        ),
         RequestKind::JoinGroup(r) => {
             ResponseKind::JoinGroup(groups.join_group(r, version, client).await)
         }

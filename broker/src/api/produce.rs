@@ -10,12 +10,12 @@ use crate::log::now_ms;
 use crate::shared::Shared;
 use crate::topics::sb;
 
-/// Appends each partition's batch; `None` for acks=0 (Kafka sends no response).
+/// Appends each partition's batch (each append wakes the fetches parked on its partition);
+/// `None` for acks=0 (Kafka sends no response).
 pub fn produce(shared: &Shared, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let now = now_ms();
     let transactional_id = req.transactional_id.as_ref().map(|t| t.to_string());
     let acks_ok = matches!(req.acks, -1..=1);
-    let mut appended = false;
     let responses = req
         .topic_data
         .into_iter()
@@ -62,7 +62,6 @@ pub fn produce(shared: &Shared, req: ProduceRequest, version: i16) -> Option<Pro
                     let result = log.locked().append(records, now);
                     match result {
                         Ok(a) => {
-                            appended |= !a.duplicate;
                             r.with_base_offset(a.base_offset)
                                 .with_log_append_time_ms(a.log_append_time_ms)
                                 .with_log_start_offset(a.log_start_offset)
@@ -84,9 +83,6 @@ pub fn produce(shared: &Shared, req: ProduceRequest, version: i16) -> Option<Pro
             TopicProduceResponse::default().with_name(topic.name).with_partition_responses(partitions)
         })
         .collect();
-    if appended {
-        shared.notify_appended();
-    }
     if req.acks == 0 {
         return None;
     }

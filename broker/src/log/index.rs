@@ -3,8 +3,10 @@
 //! As in Kafka, an entry is added every `index.interval.bytes` of log data, so a lookup is a
 //! binary search followed by a short scan of batch headers. Entries are kept in memory and
 //! appended to the `.index` (8-byte: relative offset u32, position u32) and `.timeindex`
-//! (12-byte: timestamp i64, relative offset u32) files. On open they are rebuilt from the
-//! batch headers and the files rewritten when they disagree (missing, torn, stale).
+//! (12-byte: timestamp i64, relative offset u32) files. A segment below the recovery point is
+//! opened from these files (checked: sorted, within the segment); any other segment has them
+//! rebuilt from its batch headers, and the files rewritten when they disagree (missing, torn,
+//! stale).
 
 /// One offset-index entry, relative to the segment's base offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,14 @@ impl OffsetEntry {
         b[4..].copy_from_slice(&self.position.to_be_bytes());
         b
     }
+
+    /// Reads one entry of an `.index` file.
+    pub fn decode(b: &[u8]) -> OffsetEntry {
+        OffsetEntry {
+            relative_offset: u32::from_be_bytes(b[..4].try_into().expect("8-byte entry")),
+            position: u32::from_be_bytes(b[4..8].try_into().expect("8-byte entry")),
+        }
+    }
 }
 
 impl TimeEntry {
@@ -39,6 +49,14 @@ impl TimeEntry {
         b[..8].copy_from_slice(&self.timestamp.to_be_bytes());
         b[8..].copy_from_slice(&self.relative_offset.to_be_bytes());
         b
+    }
+
+    /// Reads one entry of a `.timeindex` file.
+    pub fn decode(b: &[u8]) -> TimeEntry {
+        TimeEntry {
+            timestamp: i64::from_be_bytes(b[..8].try_into().expect("12-byte entry")),
+            relative_offset: u32::from_be_bytes(b[8..12].try_into().expect("12-byte entry")),
+        }
     }
 }
 

@@ -4,32 +4,42 @@
 //! (`00000000000000000000.log`) with a sparse offset index (`.index`) and time index
 //! (`.timeindex`) beside each. Batches are stored exactly as the producer sent them, after CRC
 //! validation and offset assignment, so Fetch serves bytes straight from the log. With no
-//! directory the same structure lives in memory (tests, `--in-memory`).
+//! directory the same structure lives in memory (tests, `--in-memory`). When appends reach
+//! the disk (fsync, the recovery point) is `flush.rs`; what a start-up trusts and what it reads
+//! again is `recovery.rs`.
 //!
 //! Concurrency: a `PartitionLog` is used behind one `Mutex` per partition (see [`SharedLog`]);
-//! every method is synchronous and short.
+//! every method is synchronous and short. On a durable broker request handlers call the
+//! methods that touch files from tokio's blocking pool (`api::off_workers`); the group
+//! coordinator's appends to `__consumer_offsets` are the exception.
 
 mod batch;
 mod build;
+pub mod checkpoint;
 mod cleaner;
 mod control;
+mod flush;
 mod index;
 mod producer_state;
 mod records;
+mod recovery;
 mod replay;
 mod segment;
+mod snapshot;
 mod txn_index;
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
 
 pub use batch::{BatchHeader, HEADER_LEN};
 pub use build::internal_batch;
 pub use cleaner::CleanStats;
 pub use control::ControlType;
+pub use recovery::LogStats;
 pub use replay::REPLAY_CHUNK;
 pub use txn_index::AbortedTxn;
 
@@ -73,6 +83,12 @@ pub struct LogConfig {
     pub min_compaction_lag_ms: i64,
     /// `delete.retention.ms` (default 1 day): how long a compacted tombstone stays.
     pub delete_retention_ms: i64,
+    /// `log.flush.interval.messages` / `flush.messages` (default `Long.MAX_VALUE`: never): an
+    /// append leaving this many offsets past the recovery point fsyncs the log (`flush.rs`).
+    pub flush_messages: i64,
+    /// `log.flush.interval.ms` / `flush.ms` (default `Long.MAX_VALUE`: never): the flusher
+    /// fsyncs a log whose oldest unflushed append is this old.
+    pub flush_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -90,6 +106,8 @@ impl Default for LogConfig {
             min_cleanable_dirty_ratio: 0.5,
             min_compaction_lag_ms: 0,
             delete_retention_ms: 86_400_000,
+            flush_messages: i64::MAX,
+            flush_ms: i64::MAX,
         }
     }
 }
@@ -170,6 +188,16 @@ pub struct PartitionLog {
     /// Below this offset the log was compacted by an earlier pass (in memory: after a restart
     /// the first pass cleans again, which changes nothing).
     cleaned_up_to: i64,
+    /// Fetches parked on this partition: each is notified after every append while its
+    /// handler keeps the `Arc` (see [`PartitionLog::notify_on_append`]).
+    waiters: Vec<Weak<Notify>>,
+    /// Below this offset everything is fsynced (`flush.rs`).
+    recovery_point: i64,
+    /// When the oldest append past the recovery point was made (`flush.ms`).
+    first_unflushed_ms: Option<i64>,
+    /// The log end, while the producer-state snapshot of it is on disk.
+    snapshot_at_end: Option<i64>,
+    stats: LogStats,
 }
 
 /// File in the partition directory keeping the log start offset moved by DeleteRecords.
@@ -183,68 +211,39 @@ fn error(code: i16, message: impl Into<String>) -> AppendError {
 }
 
 impl PartitionLog {
-    /// Opens the log in `dir` (created if missing), recovering the active segment: CRCs are
-    /// checked, a torn tail is truncated, missing indexes are rebuilt, and idempotent producer
-    /// state and transactions (open ones, aborted ones and their `.txnindex` files) are rebuilt
-    /// from the batches. `None` gives an in-memory log.
+    /// Opens the log in `dir` (created if missing) without a recovery point: every batch
+    /// header is read, the active segment's CRCs are checked, a torn tail is truncated, missing
+    /// indexes are rebuilt, and idempotent producer state and transactions (open ones, aborted
+    /// ones and their `.txnindex` files) are rebuilt from the batches. `None` gives an
+    /// in-memory log.
     pub fn open(dir: Option<&Path>, config: LogConfig) -> io::Result<PartitionLog> {
-        let now = now_ms();
-        let mut producers = ProducerState::default();
-        let mut txns = TxnIndex::default();
-        let mut segments = Vec::new();
-        let mut log_start_offset = 0;
-        if let Some(dir) = dir {
-            std::fs::create_dir_all(dir)?;
-            let mut bases: Vec<i64> = std::fs::read_dir(dir)?
-                .filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    let name = e.file_name().into_string().ok()?;
-                    name.strip_suffix(".log")?.parse::<i64>().ok()
-                })
-                .collect();
-            bases.sort_unstable();
-            let last = bases.len().saturating_sub(1);
-            for (i, base) in bases.iter().enumerate() {
-                let seg = Segment::open(
-                    dir,
-                    *base,
-                    config.index_interval_bytes,
-                    i == last,
-                    now,
-                    &mut |h, marker| {
-                        producers.record(h);
-                        txns.on_batch(h, marker, h.last_offset() + 1);
-                    },
-                )?;
-                segments.push(seg);
-            }
-            if let Ok(text) = std::fs::read_to_string(dir.join(LOG_START_FILE)) {
-                log_start_offset = text.trim().parse().unwrap_or(0);
-            }
-        }
-        if segments.is_empty() {
-            segments.push(Segment::create(
-                dir,
-                log_start_offset,
-                config.index_interval_bytes,
-                now,
-            )?);
-        }
-        log_start_offset = log_start_offset.max(segments[0].base_offset);
-        let end = segments.last().map_or(0, |s| s.next_offset);
-        log_start_offset = log_start_offset.min(end);
-        txns.drop_below(log_start_offset);
-        for seg in &segments {
-            seg.rewrite_txn_index(txns.aborted_in_segment(seg.base_offset, seg.next_offset))?;
-        }
+        Self::open_recovering(dir, config, None)
+    }
+
+    /// [`open`](Self::open) trusting what lies below `recovery_point` (from the recovery-point
+    /// checkpoint): those segments are opened from their index files without reading their
+    /// batches, producer state comes from a snapshot, and only the rest is scanned and checked
+    /// (`recovery.rs`).
+    pub fn open_recovering(
+        dir: Option<&Path>,
+        config: LogConfig,
+        recovery_point: Option<i64>,
+    ) -> io::Result<PartitionLog> {
+        let loaded = recovery::load(dir, &config, recovery_point)?;
+        let unflushed = loaded.recovery_point < loaded.segments.last().map_or(0, |s| s.next_offset);
         Ok(PartitionLog {
             dir: dir.map(Path::to_path_buf),
             config,
-            segments,
-            log_start_offset,
-            producers,
-            txns,
+            segments: loaded.segments,
+            log_start_offset: loaded.log_start_offset,
+            producers: loaded.producers,
+            txns: loaded.txns,
+            recovery_point: loaded.recovery_point,
+            first_unflushed_ms: unflushed.then(now_ms),
+            snapshot_at_end: loaded.snapshot_at_end,
+            stats: loaded.stats,
             cleaned_up_to: 0,
+            waiters: Vec::new(),
         })
     }
 
@@ -355,6 +354,10 @@ impl PartitionLog {
                 self.active().append_aborted(&aborted).map_err(io_error)?;
             }
         }
+        // `flush.messages`: with 1, what a fetch sees (and the producer's answer) is on disk.
+        let flushed = self.after_append(now_ms);
+        self.wake_waiters();
+        flushed.map_err(io_error)?;
         Ok(AppendResult {
             base_offset,
             last_offset: h.last_offset(),
@@ -393,6 +396,32 @@ impl PartitionLog {
             now_ms,
         );
         self.append_checked(batch, now_ms, false)
+    }
+
+    /// Has `waiter` notified (`Notify::notify_one`, so a wake-up before the wait is kept)
+    /// after every append to this log (client batches, transaction markers, internal records:
+    /// whatever moves the end or the last stable offset), until the caller drops its `Arc`. A
+    /// fetch registers under the lock it reads under, so no append after its read is missed,
+    /// and only appends to the partitions it reads wake it.
+    pub fn notify_on_append(&mut self, waiter: &Arc<Notify>) {
+        self.waiters.retain(|w| w.strong_count() > 0);
+        if !self
+            .waiters
+            .iter()
+            .any(|w| w.as_ptr() == Arc::as_ptr(waiter))
+        {
+            self.waiters.push(Arc::downgrade(waiter));
+        }
+    }
+
+    fn wake_waiters(&mut self) {
+        self.waiters.retain(|w| match w.upgrade() {
+            Some(waiter) => {
+                waiter.notify_one();
+                true
+            }
+            None => false,
+        });
     }
 
     /// The last stable offset: below it every transaction is decided.
@@ -435,19 +464,6 @@ impl PartitionLog {
         Ok(())
     }
 
-    fn roll(&mut self, now_ms: i64) -> io::Result<()> {
-        let next = self.log_end_offset();
-        self.active().flush()?;
-        let seg = Segment::create(
-            self.dir.as_deref(),
-            next,
-            self.config.index_interval_bytes,
-            now_ms,
-        )?;
-        self.segments.push(seg);
-        Ok(())
-    }
-
     /// Reads whole batches starting with the one that holds `offset`, up to `max_bytes`; when
     /// `min_one` the first batch is returned even if larger. `Err(code)` is OFFSET_OUT_OF_RANGE.
     pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<Bytes, i16> {
@@ -456,6 +472,13 @@ impl PartitionLog {
 
     /// [`read`](Self::read) stopping before the first batch that starts at or past `limit`
     /// (the LSO for read_committed).
+    ///
+    /// The bytes are read once, straight into the buffer the Fetch response sends: the offset
+    /// index finds where to start (and, below the log end, where `limit` is), one read per
+    /// segment takes as much as the budget allows, and the batch headers are walked in that
+    /// buffer (not with a read each) to cut it after the last whole batch that fits. The
+    /// buffer is sized before the first read, so it never moves; a read spanning segments
+    /// fills it segment after segment.
     pub fn read_below(
         &self,
         offset: i64,
@@ -466,55 +489,103 @@ impl PartitionLog {
         if offset < self.log_start_offset || offset > self.log_end_offset() {
             return Err(1);
         }
+        let io = |_: io::Error| -1i16;
+        // Behind an open transaction, nothing past the LSO is read (however much it wrote).
+        let stop = if limit < self.log_end_offset() {
+            Some(self.position_of(limit).map_err(io)?)
+        } else {
+            None
+        };
+        let end_of = |i: usize| match stop {
+            Some((j, position)) if i == j => position,
+            Some((j, _)) if i > j => 0,
+            _ => self.segments[i].size(),
+        };
         let first = self.segments.partition_point(|s| s.next_offset <= offset);
-        let mut out: Vec<u8> = Vec::new();
-        let mut budget = max_bytes;
-        let mut need_one = min_one;
-        for seg in &self.segments[first..] {
-            // Compaction leaves gaps: an offset below this segment's first batch starts at it.
-            let start = if out.is_empty() && offset > seg.base_offset {
-                match seg.find_position(offset).map_err(|_| -1i16)? {
-                    Some(p) => p,
-                    None => continue,
-                }
+        // The batch holding `offset`; compaction leaves gaps (and the cleaner may empty a
+        // segment), so it may be the first batch of a later segment.
+        let mut start = None;
+        for (i, seg) in self.segments.iter().enumerate().skip(first) {
+            let position = if offset > seg.base_offset {
+                seg.find_position(offset).map_err(io)?
             } else {
-                0
+                Some(0)
             };
-            let mut len = 0usize;
-            let mut at_limit = false;
-            let mut seen = false;
-            for b in seg.scan_from(start) {
-                let header = b.map_err(|_| -1i16)?.header;
-                seen = true;
-                if header.base_offset >= limit {
-                    at_limit = true;
-                    break;
-                }
-                let size = header.total_size();
-                if size > budget - len && !(need_one && out.is_empty() && len == 0) {
-                    break;
-                }
-                len += size;
-                need_one = false;
-                if len >= budget {
-                    break;
-                }
-            }
-            // A segment the cleaner emptied (or whose end it removed) holds nothing from
-            // `start`: the records go on in the next one.
-            if !seen && !at_limit {
-                continue;
-            }
-            if len == 0 {
-                break;
-            }
-            out.extend_from_slice(&seg.read_at(start, len).map_err(|_| -1i16)?);
-            budget = budget.saturating_sub(len);
-            if budget == 0 || at_limit {
+            if let Some(p) = position.filter(|p| *p < end_of(i)) {
+                start = Some((i, p));
                 break;
             }
         }
-        Ok(Bytes::from(out))
+        let Some((first, position)) = start else {
+            return Ok(Bytes::new());
+        };
+        let available = (first..self.segments.len()).map(end_of).sum::<u64>() - position;
+        let mut wanted = max_bytes;
+        if min_one {
+            if let Some(h) = self.segments[first].header_at(position).map_err(io)? {
+                wanted = wanted.max(h.total_size());
+            }
+        }
+        let cap = available.min(wanted as u64) as usize;
+        let mut out = BytesMut::zeroed(cap);
+        let mut filled = 0;
+        let mut budget = max_bytes;
+        let mut need_one = min_one;
+        for (i, seg) in self.segments.iter().enumerate().skip(first) {
+            let from = if i == first { position } else { 0 };
+            let in_segment = end_of(i).saturating_sub(from) as usize;
+            let n = in_segment.min(cap - filled);
+            if n == 0 {
+                if in_segment == 0 && end_of(i) == seg.size() {
+                    continue; // emptied by the cleaner: the records go on in the next one
+                }
+                break;
+            }
+            let read = &mut out[filled..filled + n];
+            seg.read_into(from, read).map_err(io)?;
+            let mut kept = 0;
+            let mut cut = false;
+            while let Some(h) = BatchHeader::parse(&read[kept..]) {
+                let size = h.total_size();
+                if h.base_offset >= limit || kept + size > n || (size > budget && !need_one) {
+                    cut = true;
+                    break;
+                }
+                kept += size;
+                budget = budget.saturating_sub(size);
+                need_one = false;
+            }
+            filled += kept;
+            // A batch that did not fit ends the read: the next segment's records come after
+            // the ones left out here.
+            if cut || kept < in_segment || budget == 0 || end_of(i) < seg.size() {
+                break;
+            }
+        }
+        out.truncate(filled);
+        Ok(out.freeze())
+    }
+
+    /// Where the batch holding `offset` starts (segment index, byte position), or the first
+    /// batch after it when compaction removed it; the end of the log for the log end offset.
+    fn position_of(&self, offset: i64) -> io::Result<(usize, u64)> {
+        let i = self.segments.partition_point(|s| s.next_offset <= offset);
+        let Some(seg) = self.segments.get(i) else {
+            let last = self.segments.len() - 1;
+            return Ok((last, self.segments[last].size()));
+        };
+        if offset <= seg.base_offset {
+            return Ok((i, 0));
+        }
+        let Some(p) = seg.find_position(offset)? else {
+            return Ok((i, seg.size()));
+        };
+        // A batch starting below `offset` is still read (the walk stops at batches starting
+        // at or past it): the bound is after it.
+        Ok(match seg.header_at(p)? {
+            Some(h) if h.base_offset < offset => (i, p + h.total_size() as u64),
+            _ => (i, p),
+        })
     }
 
     pub fn log_start_offset(&self) -> i64 {
@@ -650,11 +721,6 @@ impl PartitionLog {
         self.segments.len()
     }
 
-    /// Writes buffered data and indexes to disk.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.active().flush()
-    }
-
     /// Changes the settings (DescribeConfigs / alter); takes effect on the next append.
     pub fn set_config(&mut self, config: LogConfig) {
         self.config = config;
@@ -687,5 +753,7 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+#[cfg(test)]
+mod recovery_tests;
 #[cfg(test)]
 mod tests;

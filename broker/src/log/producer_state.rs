@@ -150,4 +150,55 @@ impl ProducerState {
     pub fn max_producer_id(&self) -> i64 {
         self.max_producer_id
     }
+
+    /// Appends this state to `out`, for a snapshot (`snapshot.rs` has the layout): the largest
+    /// producer id, then each producer's id, epoch and cached batches, by producer id.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.max_producer_id.to_be_bytes());
+        let mut ids: Vec<&i64> = self.producers.keys().collect();
+        ids.sort_unstable();
+        out.extend_from_slice(&(ids.len() as i32).to_be_bytes());
+        for id in ids {
+            let entry = &self.producers[id];
+            out.extend_from_slice(&id.to_be_bytes());
+            out.extend_from_slice(&entry.epoch.to_be_bytes());
+            out.extend_from_slice(&(entry.batches.len() as i32).to_be_bytes());
+            for b in &entry.batches {
+                out.extend_from_slice(&b.first_seq.to_be_bytes());
+                out.extend_from_slice(&b.last_seq.to_be_bytes());
+                out.extend_from_slice(&b.first_offset.to_be_bytes());
+                out.extend_from_slice(&b.last_offset.to_be_bytes());
+            }
+        }
+    }
+
+    /// Reads what [`encode`](Self::encode) wrote; `None` when the bytes end early or hold more
+    /// batches per producer than are cached.
+    pub fn decode(r: &mut super::snapshot::Reader) -> Option<ProducerState> {
+        let mut state = ProducerState {
+            max_producer_id: r.i64()?,
+            ..ProducerState::default()
+        };
+        for _ in 0..r.count()? {
+            let id = r.i64()?;
+            let mut entry = ProducerEntry {
+                epoch: r.i16()?,
+                batches: VecDeque::new(),
+            };
+            let batches = r.count()?;
+            if batches > CACHED_BATCHES {
+                return None;
+            }
+            for _ in 0..batches {
+                entry.batches.push_back(CachedBatch {
+                    first_seq: r.i32()?,
+                    last_seq: r.i32()?,
+                    first_offset: r.i64()?,
+                    last_offset: r.i64()?,
+                });
+            }
+            state.producers.insert(id, entry);
+        }
+        Some(state)
+    }
 }

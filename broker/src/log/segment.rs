@@ -46,6 +46,8 @@ pub struct Segment {
     time_index: Vec<TimeEntry>,
     bytes_since_index: usize,
     index_interval: usize,
+    /// An aborted transaction was added to the `.txnindex` since the last flush.
+    txn_index_dirty: bool,
 }
 
 /// What a header scan found at a position.
@@ -93,6 +95,7 @@ impl Segment {
             time_index: Vec::new(),
             bytes_since_index: 0,
             index_interval,
+            txn_index_dirty: false,
         })
     }
 
@@ -123,12 +126,7 @@ impl Segment {
                 .open(dir.join(format!("{stem}.{ext}")))
         };
         let (index_file, time_file) = (open_idx("index")?, open_idx("timeindex")?);
-        let created_ms = log
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(now_ms, |d| d.as_millis() as i64);
+        let created_ms = modified_ms(&log, now_ms);
         let mut seg = Segment {
             base_offset,
             storage: Storage::Disk {
@@ -146,6 +144,7 @@ impl Segment {
             time_index: Vec::new(),
             bytes_since_index: 0,
             index_interval,
+            txn_index_dirty: false,
         };
         // Rebuild indexes from the batches; stop at the first batch that is torn or corrupt.
         let mut pos = 0u64;
@@ -174,12 +173,149 @@ impl Segment {
             pos += size;
             good_end = pos;
         }
-        if good_end < file_len {
+        let truncated = good_end < file_len;
+        if truncated {
             tracing::warn!(segment = %stem, kept = good_end, dropped = file_len - good_end, "truncating torn or corrupt log tail");
             seg.truncate(good_end)?;
         }
-        seg.rewrite_index_files()?;
+        // What recovery changed is made durable now: later flushes start at the recovery point.
+        if seg.rewrite_index_files()? || truncated {
+            seg.flush()?;
+        }
         Ok(seg)
+    }
+
+    /// Opens a segment below the recovery point from its index files, without reading its
+    /// batches: the indexes are read and checked (sorted, within the file), and only the batch
+    /// headers from the last offset-index entry on are read, for the segment's end and largest
+    /// timestamp (as Kafka's `readNextOffset`). `None` when the index files are missing or do
+    /// not check out, or that tail is not whole batches up to the end of the file: the caller
+    /// scans the segment instead.
+    pub fn open_indexed(
+        dir: &Path,
+        base_offset: i64,
+        index_interval: usize,
+        now_ms: i64,
+    ) -> io::Result<Option<Segment>> {
+        let stem = file_stem(base_offset);
+        let open = |ext: &str| {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(dir.join(format!("{stem}.{ext}")))
+        };
+        let log = open("log")?;
+        let (index_file, time_file) = match (open("index"), open("timeindex")) {
+            (Ok(index), Ok(time)) => (index, time),
+            (Err(e), _) | (_, Err(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
+        let file_len = log.metadata()?.len();
+        let Some(index) = read_entries(&index_file, OffsetEntry::SIZE, OffsetEntry::decode)? else {
+            return Ok(None);
+        };
+        let Some(time_index) = read_entries(&time_file, TimeEntry::SIZE, TimeEntry::decode)? else {
+            return Ok(None);
+        };
+        let index_ok = index
+            .windows(2)
+            .all(|w| w[0].relative_offset < w[1].relative_offset && w[0].position < w[1].position)
+            && index
+                .iter()
+                .all(|e| e.position > 0 && (e.position as u64) < file_len);
+        // One time entry at most per offset entry, the first with the first.
+        let last_rel = index.last().map(|e| e.relative_offset);
+        let time_ok = index.is_empty() == time_index.is_empty()
+            && time_index.windows(2).all(|w| {
+                w[0].timestamp < w[1].timestamp && w[0].relative_offset < w[1].relative_offset
+            })
+            && time_index
+                .last()
+                .is_none_or(|t| Some(t.relative_offset) <= last_rel);
+        if !index_ok || !time_ok {
+            return Ok(None);
+        }
+        let created_ms = modified_ms(&log, now_ms);
+        let tail_start = index.last().map_or(0, |e| e.position as u64);
+        let indexed_max = time_index.last().map_or(-1, |t| t.timestamp);
+        let mut seg = Segment {
+            base_offset,
+            storage: Storage::Disk {
+                log,
+                index: index_file,
+                time_index: time_file,
+                dir: dir.to_path_buf(),
+            },
+            len: file_len,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            max_timestamp_offset: base_offset,
+            created_ms,
+            index,
+            time_index,
+            bytes_since_index: (file_len - tail_start) as usize,
+            index_interval,
+            txn_index_dirty: false,
+        };
+        // The tail: whole batches from the last indexed one to the end of the file.
+        let mut pos = tail_start;
+        let mut tail_max = (-1i64, base_offset);
+        while pos < file_len {
+            let Some(h) = seg.header_at(pos)? else {
+                return Ok(None);
+            };
+            let size = h.total_size() as u64;
+            let indexed_here = last_rel.filter(|_| pos == tail_start);
+            if h.magic != 2
+                || h.length < (HEADER_LEN - batch::LOG_OVERHEAD) as i32
+                || pos + size > file_len
+                || h.base_offset < seg.next_offset
+                || indexed_here.is_some_and(|rel| h.base_offset != base_offset + rel as i64)
+            {
+                return Ok(None);
+            }
+            if h.max_timestamp > tail_max.0 {
+                tail_max = (h.max_timestamp, h.base_offset);
+            }
+            seg.next_offset = h.last_offset() + 1;
+            pos += size;
+        }
+        // The largest timestamp and the first batch holding it, as a scan finds them: from the
+        // tail when it holds a larger one than the time index, else where the index says.
+        if tail_max.0 > indexed_max {
+            (seg.max_timestamp, seg.max_timestamp_offset) = tail_max;
+        } else if indexed_max >= 0 {
+            seg.max_timestamp = indexed_max;
+            match seg.find_timestamp(indexed_max)? {
+                Some((offset, _)) => seg.max_timestamp_offset = offset,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(seg))
+    }
+
+    /// Calls `on_batch` with each batch's header (and a control batch's marker type), reading
+    /// headers only: the producer state of a segment opened from its indexes, when no snapshot
+    /// covers it. Stops at a header that does not parse.
+    pub fn replay(
+        &self,
+        on_batch: &mut dyn FnMut(&BatchHeader, Option<ControlType>),
+    ) -> io::Result<()> {
+        let mut pos = 0u64;
+        while let Some(h) = self.header_at(pos)? {
+            let size = h.total_size();
+            if h.magic != 2 || size < HEADER_LEN || pos + size as u64 > self.len {
+                break;
+            }
+            let marker = if h.is_control() {
+                control::control_type(&self.read_at(pos, CONTROL_PREFIX_LEN.min(size))?)
+            } else {
+                None
+            };
+            on_batch(&h, marker);
+            pos += size as u64;
+        }
+        Ok(())
     }
 
     /// Records a batch at `position` in the in-memory indexes and segment bounds.
@@ -266,6 +402,18 @@ impl Segment {
         }
     }
 
+    /// Fills `buf` with the bytes from `position` (which the caller keeps within the segment).
+    pub fn read_into(&self, position: u64, buf: &mut [u8]) -> io::Result<()> {
+        match &self.storage {
+            Storage::Memory(v) => {
+                let at = position as usize;
+                buf.copy_from_slice(&v[at..at + buf.len()]);
+                Ok(())
+            }
+            Storage::Disk { log, .. } => log.read_exact_at(buf, position),
+        }
+    }
+
     /// The header of the batch at `position`, if a whole header is there.
     pub fn header_at(&self, position: u64) -> io::Result<Option<BatchHeader>> {
         if position + HEADER_LEN as u64 > self.len {
@@ -344,8 +492,10 @@ impl Segment {
         Ok(())
     }
 
-    /// Writes the in-memory indexes over the index files (after recovery or truncation).
-    fn rewrite_index_files(&mut self) -> io::Result<()> {
+    /// Writes the in-memory indexes over the index files (after recovery or truncation);
+    /// whether a file changed.
+    fn rewrite_index_files(&mut self) -> io::Result<bool> {
+        let mut changed = false;
         if let Storage::Disk {
             index, time_index, ..
         } = &mut self.storage
@@ -357,15 +507,17 @@ impl Segment {
             if current != idx {
                 index.set_len(0)?;
                 index.write_all_at(&idx, 0)?;
+                changed = true;
             }
             let mut current = vec![0u8; time_index.metadata()?.len() as usize];
             time_index.read_exact_at(&mut current, 0)?;
             if current != tix {
                 time_index.set_len(0)?;
                 time_index.write_all_at(&tix, 0)?;
+                changed = true;
             }
         }
-        Ok(())
+        Ok(changed)
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
@@ -380,6 +532,12 @@ impl Segment {
             log.sync_data()?;
             index.sync_data()?;
             time_index.sync_data()?;
+        }
+        if std::mem::take(&mut self.txn_index_dirty) {
+            if let Storage::Disk { dir, .. } = &self.storage {
+                let path = dir.join(format!("{}.txnindex", file_stem(self.base_offset)));
+                File::open(path)?.sync_data()?;
+            }
         }
         Ok(())
     }
@@ -424,7 +582,14 @@ impl Segment {
         }
         self.len = position;
         self.next_offset = next_offset;
-        self.rewrite_index_files()
+        // The segment lies below the recovery point, where a restart trusts the index files
+        // and the rename: both must be on disk.
+        self.rewrite_index_files()?;
+        self.flush()?;
+        if let Storage::Disk { dir, .. } = &self.storage {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     }
 
     /// Adds an aborted transaction whose ABORT marker this segment holds to its `.txnindex`.
@@ -433,8 +598,30 @@ impl Segment {
             let path = dir.join(format!("{}.txnindex", file_stem(self.base_offset)));
             let mut f = OpenOptions::new().create(true).append(true).open(path)?;
             f.write_all(&aborted.encode())?;
+            self.txn_index_dirty = true;
         }
         Ok(())
+    }
+
+    /// The aborted transactions in this segment's `.txnindex` (none without the file); `None`
+    /// when the file is not whole entries of a known version.
+    pub fn read_txn_index(&self) -> io::Result<Option<Vec<AbortedTxn>>> {
+        let Storage::Disk { dir, .. } = &self.storage else {
+            return Ok(Some(Vec::new()));
+        };
+        let path = dir.join(format!("{}.txnindex", file_stem(self.base_offset)));
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(Vec::new())),
+            Err(e) => return Err(e),
+        };
+        if !bytes.len().is_multiple_of(AbortedTxn::SIZE) {
+            return Ok(None);
+        }
+        Ok(bytes
+            .chunks_exact(AbortedTxn::SIZE)
+            .map(|e| AbortedTxn::decode(e.try_into().expect("whole entries")))
+            .collect())
     }
 
     /// Writes the `.txnindex` from the aborted transactions found by recovery (none: no file).
@@ -446,7 +633,7 @@ impl Segment {
             let path = dir.join(format!("{}.txnindex", file_stem(self.base_offset)));
             let bytes: Vec<u8> = aborted.flat_map(|a| a.encode()).collect();
             if !bytes.is_empty() && std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
-                std::fs::write(&path, &bytes)?;
+                crate::durable::replace_file(&path, &bytes)?;
             } else if bytes.is_empty() && path.exists() {
                 std::fs::remove_file(&path)?;
             }
@@ -458,7 +645,8 @@ impl Segment {
     pub fn delete(self) -> io::Result<()> {
         if let Storage::Disk { dir, .. } = &self.storage {
             let stem = file_stem(self.base_offset);
-            for ext in ["log", "index", "timeindex", "txnindex"] {
+            // The producer-state snapshot at the segment's base offset goes with it.
+            for ext in ["log", "index", "timeindex", "txnindex", "snapshot"] {
                 match std::fs::remove_file(dir.join(format!("{stem}.{ext}"))) {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                     _ => {}
@@ -467,4 +655,24 @@ impl Segment {
         }
         Ok(())
     }
+}
+
+/// When `file` was last modified, in ms since the epoch (`now_ms` when unknown): a segment's
+/// age for `segment.ms` after a restart.
+fn modified_ms(file: &File, now_ms: i64) -> i64 {
+    file.metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(now_ms, |d| d.as_millis() as i64)
+}
+
+/// The fixed-size entries of an index file; `None` when its length is not whole entries.
+fn read_entries<T>(file: &File, size: usize, decode: fn(&[u8]) -> T) -> io::Result<Option<Vec<T>>> {
+    let mut bytes = vec![0u8; file.metadata()?.len() as usize];
+    file.read_exact_at(&mut bytes, 0)?;
+    if !bytes.len().is_multiple_of(size) {
+        return Ok(None);
+    }
+    Ok(Some(bytes.chunks_exact(size).map(decode).collect()))
 }

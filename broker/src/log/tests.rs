@@ -511,3 +511,60 @@ fn a_compacted_log_reopens_as_it_was_cleaned() {
     assert_eq!(entries(&log, 1), expected);
     assert_eq!(log.log_end_offset(), 9);
 }
+
+/// A read whose budget ends inside a segment stops there, as one that is not cut goes on into
+/// the next segment: the next segment's records come after the ones left out, so skipping to
+/// them would lose those. At least one batch comes back however small the budget, and the
+/// read_committed limit stops it, wherever the segments end.
+#[test]
+fn reads_cut_by_their_budget_end_there_and_span_segments_when_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = batch(1, None, 0);
+    let big = batch(8, None, 0);
+    let cfg = LogConfig {
+        segment_bytes: (small.len() + big.len()) as u64,
+        ..LogConfig::default()
+    };
+    for dir in [None, Some(dir.path())] {
+        let mut log = PartitionLog::open(dir, cfg.clone()).unwrap();
+        log.append(small.clone(), 0).unwrap(); // offset 0, first segment
+        log.append(big.clone(), 0).unwrap(); // offsets 1-8, first segment
+        log.append(small.clone(), 0).unwrap(); // offset 9, second segment
+        log.append(small.clone(), 0).unwrap(); // offset 10
+        assert_eq!(log.segment_count(), 2);
+        let everything: Vec<i64> = (0..11).collect();
+        assert_eq!(
+            offsets_of(log.read(0, 2 * small.len(), true).unwrap()),
+            vec![0]
+        );
+        assert_eq!(
+            offsets_of(log.read(0, usize::MAX, false).unwrap()),
+            everything
+        );
+        assert_eq!(
+            offsets_of(log.read(1, 1, true).unwrap()),
+            everything[1..9],
+            "one batch, larger than the budget"
+        );
+        assert!(log.read(1, 1, false).unwrap().is_empty());
+        let to_second = small.len() + big.len() + small.len();
+        assert_eq!(
+            offsets_of(log.read(0, to_second, false).unwrap()),
+            everything[..10]
+        );
+        assert_eq!(
+            offsets_of(log.read_below(0, usize::MAX, true, 10).unwrap()),
+            everything[..10]
+        );
+        assert_eq!(
+            offsets_of(log.read_below(5, usize::MAX, true, 9).unwrap()),
+            everything[1..9]
+        );
+        assert!(log.read_below(9, usize::MAX, true, 9).unwrap().is_empty());
+        // A batch starting below the limit is read whole.
+        assert_eq!(
+            offsets_of(log.read_below(0, usize::MAX, false, 5).unwrap()),
+            everything[..9]
+        );
+    }
+}

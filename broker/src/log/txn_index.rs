@@ -32,6 +32,17 @@ impl AbortedTxn {
         out[26..34].copy_from_slice(&self.last_stable_offset.to_be_bytes());
         out
     }
+
+    /// Reads one `.txnindex` entry; `None` for an unknown version.
+    pub fn decode(b: &[u8; Self::SIZE]) -> Option<AbortedTxn> {
+        let at = |i: usize| i64::from_be_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        (b[0..2] == [0, 0]).then(|| AbortedTxn {
+            producer_id: at(2),
+            first_offset: at(10),
+            last_offset: at(18),
+            last_stable_offset: at(26),
+        })
+    }
 }
 
 /// Open and aborted transactions of one partition.
@@ -112,6 +123,23 @@ impl TxnIndex {
     /// Producers with a transaction open in this partition.
     pub fn open_producers(&self) -> impl Iterator<Item = i64> + '_ {
         self.open.keys().copied()
+    }
+
+    /// Open transactions as (producer id, first offset), by producer id (a snapshot).
+    pub fn open_entries(&self) -> Vec<(i64, i64)> {
+        let mut open: Vec<(i64, i64)> = self.open.iter().map(|(p, o)| (*p, *o)).collect();
+        open.sort_unstable();
+        open
+    }
+
+    /// A partition's transactions as a start-up finds them without reading its batches: the
+    /// open ones from a snapshot, the aborted ones from the skipped segments' `.txnindex` files
+    /// (in offset order).
+    pub fn restore(open: Vec<(i64, i64)>, aborted: Vec<AbortedTxn>) -> TxnIndex {
+        TxnIndex {
+            open: open.into_iter().collect(),
+            aborted,
+        }
     }
 }
 

@@ -488,7 +488,6 @@ impl TransactionCoordinator {
                 }
             }
         }
-        shared.notify_appended();
         let mut done = m.clone();
         done.status = if commit {
             TxnStatus::CompleteCommit
