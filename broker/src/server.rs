@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use bytes::{Buf, BufMut, BytesMut};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable};
+use kafka_protocol::protocol::Encodable;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -171,26 +171,16 @@ async fn serve_connection(
             tracing::warn!("closing connection: {api_key:?} v{version} is not supported");
             return format!("unsupported {api_key:?} v{version}");
         } else {
-            let header_version = api_key.request_header_version(version);
-            let header = match RequestHeader::decode(&mut frame, header_version) {
-                Ok(h) => h,
+            let (header, request) = match crate::wire::decode_request(&mut frame, tv) {
+                Ok((_, _, header, request)) => (header, request),
                 Err(e) => {
-                    tracing::warn!("closing connection: malformed {api_key:?} header: {e}");
-                    return "malformed header".into();
+                    tracing::warn!("closing connection: {e}");
+                    return e.to_string();
                 }
             };
             let client = ClientInfo {
                 client_id: header.client_id.map(|c| c.to_string()).unwrap_or_default(),
                 client_host: client_host.clone(),
-            };
-            let request = match RequestKind::decode(api_key, &mut frame, version) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(
-                        "closing connection: malformed {api_key:?} v{version} request: {e}"
-                    );
-                    return "malformed request".into();
-                }
             };
             let response = match request {
                 RequestKind::SaslHandshake(r) => Some(ResponseKind::SaslHandshake(sasl_handshake(

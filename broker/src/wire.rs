@@ -17,6 +17,18 @@ pub enum FrameError {
     MalformedRequest(String),
 }
 
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Short => write!(f, "a frame shorter than its request header"),
+            FrameError::UnknownApiKey(key) => write!(f, "unknown API key {key}"),
+            FrameError::Unsupported(key, v) => write!(f, "unsupported {key:?} v{v}"),
+            FrameError::MalformedHeader(e) => write!(f, "malformed request header: {e}"),
+            FrameError::MalformedRequest(e) => write!(f, "malformed request: {e}"),
+        }
+    }
+}
+
 /// The API key and version at the start of a frame, when it is long enough.
 pub fn frame_api(frame: &[u8]) -> Result<(i16, i16), FrameError> {
     match frame {
