@@ -382,7 +382,12 @@ impl Fetcher {
                     Ok((records, next)) => {
                         let after_last = records.last().map(|r| r.offset + 1);
                         state.fetch_offset = after_last.or(next).unwrap_or(offset).max(offset);
-                        state.buffered.extend(records);
+                        // An empty buffer takes the decoded Vec's allocation as it is.
+                        if state.buffered.is_empty() {
+                            state.buffered = records.into();
+                        } else {
+                            state.buffered.extend(records);
+                        }
                     }
                     Err(e) => {
                         self.pending_error = Some(KafkaError::Protocol(format!("{tp}: {e}")));
@@ -399,7 +404,8 @@ impl Fetcher {
 
     /// Up to `max` buffered records across partitions, advancing positions.
     pub fn drain(&mut self, max: usize) -> Vec<(TopicPartition, ConsumerRecordData)> {
-        let mut out = Vec::new();
+        let buffered: usize = self.partitions.values().map(|s| s.buffered.len()).sum();
+        let mut out = Vec::with_capacity(buffered.min(max));
         for (tp, s) in self.partitions.iter_mut() {
             while out.len() < max {
                 let Some(r) = s.take() else {

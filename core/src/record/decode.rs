@@ -55,7 +55,7 @@ pub fn decode_batches(
     check_crc: bool,
     aborted: Option<&[Aborted]>,
 ) -> Result<(Vec<ConsumerRecordData>, Option<i64>), DecodeError> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(record_count_bound(data));
     let mut pos = 0usize;
     let mut next = None;
     // read_committed, as the Java client does it: the broker's aborted transactions in offset
@@ -153,6 +153,30 @@ pub fn decode_batches(
         })?;
     }
     Ok((out, next))
+}
+
+/// The records the whole batches in `data` claim, each claim capped by what its bytes can hold
+/// (a record takes at least 7 bytes; a compressed batch's claim is capped at 100,000): the
+/// decoded records' Vec is sized once instead of doubled, and a claim from the wire cannot
+/// reserve more than the response could carry.
+fn record_count_bound(data: &[u8]) -> usize {
+    let mut pos = 0usize;
+    let mut total = 0usize;
+    while pos + 61 <= data.len() {
+        let length = be_i32(&data[pos..], 8);
+        if length < 49 {
+            break;
+        }
+        let size = 12 + length as usize;
+        if pos + size > data.len() {
+            break;
+        }
+        let count = be_i32(&data[pos..], 57).max(0) as usize;
+        let compressed = be_i16(&data[pos..], 21) & 0x07 != 0;
+        total += count.min(if compressed { 100_000 } else { (size - 61) / 7 });
+        pos += size;
+    }
+    total
 }
 
 #[allow(clippy::too_many_arguments)]
