@@ -15,6 +15,19 @@ pub trait Serializer<T: ?Sized>: Send + Sync {
 /// Turns bytes (or null) back into a key or value.
 pub trait Deserializer<T>: Send + Sync {
     fn deserialize(&self, topic: &str, data: Option<&Bytes>) -> Result<T>;
+
+    /// True when `deserialize` cannot fail and [`Deserializer::deserialize_owned`] keeps the
+    /// bytes as they are: the consumer then hands over the record's bytes instead of a
+    /// reference (no reference-count round trip per record).
+    fn takes_bytes(&self) -> bool {
+        false
+    }
+
+    /// `deserialize` given the bytes to keep; the consumer calls it only when both the key's
+    /// and the value's deserializer say [`Deserializer::takes_bytes`].
+    fn deserialize_owned(&self, topic: &str, data: Option<Bytes>) -> Result<T> {
+        self.deserialize(topic, data.as_ref())
+    }
 }
 
 /// Bytes as they are.
@@ -59,10 +72,22 @@ impl Deserializer<Option<Bytes>> for BytesSerde {
     fn deserialize(&self, _: &str, data: Option<&Bytes>) -> Result<Option<Bytes>> {
         Ok(data.cloned())
     }
+    fn takes_bytes(&self) -> bool {
+        true
+    }
+    fn deserialize_owned(&self, _: &str, data: Option<Bytes>) -> Result<Option<Bytes>> {
+        Ok(data)
+    }
 }
 impl Deserializer<Bytes> for BytesSerde {
     fn deserialize(&self, _: &str, data: Option<&Bytes>) -> Result<Bytes> {
         Ok(data.cloned().unwrap_or_default())
+    }
+    fn takes_bytes(&self) -> bool {
+        true
+    }
+    fn deserialize_owned(&self, _: &str, data: Option<Bytes>) -> Result<Bytes> {
+        Ok(data.unwrap_or_default())
     }
 }
 impl Deserializer<Vec<u8>> for BytesSerde {

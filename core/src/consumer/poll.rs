@@ -88,12 +88,19 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         let mut out = Vec::with_capacity(drained.len());
         let mut bytes = 0u64;
         let mut rest = drained.into_iter();
-        while let Some((tp, r)) = rest.next() {
-            let size = r.key.as_ref().map_or(0, |k| k.len() as u64)
-                + r.value.as_ref().map_or(0, |v| v.len() as u64);
-            match self.deserialize(&tp, &r) {
+        let owned = self.inner.key_deserializer.takes_bytes()
+            && self.inner.value_deserializer.takes_bytes();
+        while let Some((tp, mut r)) = rest.next() {
+            let key_size = r.key.as_ref().map_or(-1, |k| k.len() as i32);
+            let value_size = r.value.as_ref().map_or(-1, |v| v.len() as i32);
+            let kv = if owned {
+                self.deserialize_owned(&tp, &mut r)
+            } else {
+                self.deserialize(&tp, &r)
+            };
+            match kv {
                 Ok((key, value)) => {
-                    bytes += size;
+                    bytes += (key_size.max(0) + value_size.max(0)) as u64;
                     out.push(ConsumerRecord {
                         topic: tp.topic.to_string(),
                         partition: tp.partition,
@@ -104,8 +111,8 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
                         } else {
                             TimestampType::CreateTime
                         },
-                        serialized_key_size: r.key.as_ref().map_or(-1, |k| k.len() as i32),
-                        serialized_value_size: r.value.as_ref().map_or(-1, |v| v.len() as i32),
+                        serialized_key_size: key_size,
+                        serialized_value_size: value_size,
                         key,
                         value,
                         headers: r.headers,
@@ -129,6 +136,20 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         }
         self.inner.metrics.consumed(out.len() as u64, bytes);
         Ok(out)
+    }
+
+    /// Both deserializers take the record's bytes as they are (`takes_bytes`): moved, not
+    /// cloned. They cannot fail, so nothing is lost from a record that would be put back.
+    fn deserialize_owned(&self, tp: &TopicPartition, r: &mut ConsumerRecordData) -> Result<(K, V)> {
+        let key = self
+            .inner
+            .key_deserializer
+            .deserialize_owned(&tp.topic, r.key.take())?;
+        let value = self
+            .inner
+            .value_deserializer
+            .deserialize_owned(&tp.topic, r.value.take())?;
+        Ok((key, value))
     }
 
     fn deserialize(&self, tp: &TopicPartition, r: &ConsumerRecordData) -> Result<(K, V)> {
