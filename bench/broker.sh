@@ -41,21 +41,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh" # apt_install
+source "$root/bench/lib.sh" # apt_install, build_native_clients, median_rows
 [ -x /usr/bin/time ] || apt_install time || { log "/usr/bin/time is missing"; exit 1; }
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-log "building krafty and krafty-broker (release)"
-timeout 3600 cargo build -q --release -p krafty-cli -p krafty-broker
-bin="$CARGO_TARGET_DIR/release"
-rdkafka_peer=""
-log "building bench/peers/rdkafka"
-if timeout 3600 cargo build -q --release --locked \
-     --manifest-path bench/peers/rdkafka/Cargo.toml --target-dir bench/peers/rdkafka/target; then
-  rdkafka_peer="$root/bench/peers/rdkafka/target/release/rdkafka-peer"
-else
-  log "rdkafka peer: build failed; its rows are skipped"
-fi
+build_native_clients # $bin, $rdkafka_peer
 
 # cpu_ticks PID: user+sys clock ticks of a process so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -147,17 +136,7 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| broker | client | records/s | MB/s | broker CPU s per GB | client CPU s per GB |"
 echo "|---|---|---:|---:|---:|---:|"
-awk -F'|' '
-  function median(list,   a, k, i, j, t) {
-    k = split(list, a, " ")
-    for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-    return a[int((k + 1) / 2)]
-  }
-  { key = $1 "|" $2; if (!(key in seen)) { seen[key] = 1; order[++m] = key }
-    r[key] = r[key] " " $3; mb[key] = mb[key] " " $4; bc[key] = bc[key] " " $5; cc[key] = cc[key] " " $6 }
-  END { for (i = 1; i <= m; i++) { k = order[i]; split(k, w, "|")
-    printf "| %s | %s | %s | %s | %s | %s |\n", w[1], w[2], median(r[k]), median(mb[k]), median(bc[k]), median(cc[k]) } }
-' "$tmp/results"
+median_rows 2 "$tmp/results"
 [ "$rounds" = 1 ] || echo "(medians of $rounds rounds)"
 grep -q '|0|0|0|0$' "$tmp/results" && exit 1
 exit 0

@@ -68,26 +68,14 @@ trap 'exit 130' INT TERM
 
 # --- tools -------------------------------------------------------------------------------
 # shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh" # apt_install
+source "$root/bench/lib.sh" # apt_install, build_native_clients
 if [ ! -x /usr/bin/time ]; then
   log "installing Debian's time package (for /usr/bin/time)"
   apt_install time || { log "/usr/bin/time is missing and could not be installed"; exit 1; }
 fi
 
 # --- builds (each bounded) ---------------------------------------------------------------
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-log "building krafty and krafty-broker (release)"
-timeout 3600 cargo build -q --release -p krafty-cli -p krafty-broker
-bin="$CARGO_TARGET_DIR/release"
-
-rdkafka_peer=""
-log "building bench/peers/rdkafka (librdkafka from the rdkafka crate's bundled source)"
-if timeout 3600 cargo build -q --release --locked \
-     --manifest-path bench/peers/rdkafka/Cargo.toml --target-dir bench/peers/rdkafka/target; then
-  rdkafka_peer="$root/bench/peers/rdkafka/target/release/rdkafka-peer"
-else
-  log "rdkafka peer: build failed; its rows are skipped"
-fi
+build_native_clients # $bin, $rdkafka_peer
 
 franz_peer=""
 if command -v go >/dev/null; then

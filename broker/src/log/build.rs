@@ -14,11 +14,27 @@ pub fn internal_batch(
     producer: Option<(i64, i16)>,
     now_ms: i64,
 ) -> Bytes {
+    keyed_batch(
+        records,
+        producer.map(|(id, epoch)| (id, epoch, -1)),
+        producer.is_some(),
+        now_ms,
+    )
+}
+
+/// One uncompressed batch of `(key, value)` records at `now_ms`, from `producer` (id, epoch,
+/// first sequence) when given, transactional or not.
+pub fn keyed_batch(
+    records: impl IntoIterator<Item = (Bytes, Option<Bytes>)>,
+    producer: Option<(i64, i16, i32)>,
+    transactional: bool,
+    now_ms: i64,
+) -> Bytes {
     let records: Vec<Record> = records
         .into_iter()
         .enumerate()
         .map(|(i, (key, value))| Record {
-            transactional: producer.is_some(),
+            transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: 0,
@@ -27,7 +43,7 @@ pub fn internal_batch(
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             // The encoder keeps records in one batch while offset - sequence is constant.
-            sequence: -1 + i as i32,
+            sequence: producer.map_or(-1, |p| p.2) + i as i32,
             timestamp: now_ms,
             key: Some(key),
             value,

@@ -211,51 +211,20 @@ fn invalid(e: impl std::fmt::Display) -> io::Error {
 
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::records::{Compression, Record, TimestampType};
-
     use super::*;
-    use crate::log::{now_ms, LogConfig};
-
-    fn compacted() -> LogConfig {
-        LogConfig {
-            segment_bytes: 1, // one batch per segment
-            delete: false,
-            compact: true,
-            min_cleanable_dirty_ratio: 0.0,
-            delete_retention_ms: 1_000,
-            ..LogConfig::default()
-        }
-    }
+    use crate::log::build::keyed_batch;
+    use crate::log::now_ms;
+    use crate::log::tests::compacted;
 
     /// One batch of `keys` (value "v" each) from `producer` (id, epoch, first sequence).
     fn batch(keys: &[&str], producer: Option<(i64, i16, i32)>, txn: bool, ts: i64) -> Bytes {
-        let records: Vec<Record> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| Record {
-                transactional: txn,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: producer.map_or(-1, |p| p.0),
-                producer_epoch: producer.map_or(-1, |p| p.1),
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                // The encoder splits batches unless offset - sequence is constant.
-                sequence: producer.map_or(-1, |p| p.2) + i as i32,
-                timestamp: ts,
-                key: Some(Bytes::copy_from_slice(k.as_bytes())),
-                value: Some(Bytes::from_static(b"v")),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        };
-        RecordBatchEncoder::encode(&mut buf, records.iter(), &options).unwrap();
-        buf.freeze()
+        let records = keys.iter().map(|k| {
+            (
+                Bytes::copy_from_slice(k.as_bytes()),
+                Some(Bytes::from_static(b"v")),
+            )
+        });
+        keyed_batch(records, producer, txn, ts)
     }
 
     /// Every batch header in the log, in order.

@@ -367,7 +367,7 @@ fn entries(log: &PartitionLog, offset: i64) -> Vec<(i64, String, Option<String>)
         .collect()
 }
 
-fn compacted() -> LogConfig {
+pub(super) fn compacted() -> LogConfig {
     LogConfig {
         segment_bytes: 1, // one batch per segment
         delete: false,
