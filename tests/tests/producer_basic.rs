@@ -435,3 +435,62 @@ async fn send_all_reports_each_record_and_stops_at_the_first_it_cannot_enqueue()
     p.close(Duration::from_secs(10)).await.unwrap();
     cluster.stop().await;
 }
+
+/// `try_send_and_then` (the bindings' per-record path) enqueues in place when nothing must
+/// wait, and hands the callback back untouched when the send would wait: metadata missing, or
+/// interceptors to run. The records it enqueued land exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_send_and_then_enqueues_in_place_or_hands_the_callback_back() {
+    let cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("try-send");
+    cluster.create_topic(&topic, 1, &[]).await;
+    let p = producer(&bs, &[]).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let callback = |i: usize| -> krafty::producer::OwnedDelivery {
+        let tx = tx.clone();
+        Box::new(move |r| tx.send((i, r)).unwrap())
+    };
+
+    // Metadata for a topic it never sent to is missing: the callback comes back unused.
+    let first = ProducerRecord::new(&topic, "v0".to_string());
+    let back = p.try_send_and_then(&first, callback(0)).unwrap();
+    let back = back.expect("metadata missing: handed back");
+    p.send_and_then(first, back).await.unwrap();
+    // Now the topic is known: the rest go in place.
+    for i in 1..50 {
+        let r = ProducerRecord::new(&topic, format!("v{i}")).with_key(format!("k{i}"));
+        assert!(
+            p.try_send_and_then(&r, callback(i)).unwrap().is_none(),
+            "record {i} enqueued in place"
+        );
+    }
+    let mut outcomes = Vec::new();
+    for _ in 0..50 {
+        let (i, r) = within(60, "delivery", rx.recv()).await.unwrap();
+        outcomes.push((i, r.unwrap().offset));
+    }
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        (0..50).map(|i| (i, i as i64)).collect::<Vec<_>>(),
+        "each callback once, each record at its own offset, in send order"
+    );
+    let values: Vec<String> = read_all(&bs, &topic, 0)
+        .await
+        .iter()
+        .map(|r| text(&r.value))
+        .collect();
+    assert_eq!(values, (0..50).map(|i| format!("v{i}")).collect::<Vec<_>>());
+    // A refused record is an error, as from send_and_then.
+    let out_of_range = ProducerRecord::new(&topic, "x".to_string()).with_partition(7);
+    match p.try_send_and_then(&out_of_range, callback(99)) {
+        Err(KafkaError::Broker { code, .. }) => assert_eq!(code, 3, "UNKNOWN_TOPIC_OR_PARTITION"),
+        other => panic!(
+            "expected UNKNOWN_TOPIC_OR_PARTITION, got {:?}",
+            other.map(|b| b.is_some())
+        ),
+    }
+    p.close(Duration::from_secs(10)).await.unwrap();
+    cluster.stop().await;
+}

@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use krafty_core::producer::{KafkaProducer, ProducerConfig, ProducerRecord};
+use krafty_core::producer::{KafkaProducer, OwnedDelivery, ProducerConfig, ProducerRecord};
 use krafty_core::serialization::Serializer;
 use krafty_core::KafkaError;
 
@@ -85,7 +85,7 @@ pub(crate) struct Payload {
 }
 
 // SAFETY: a read-only view of the caller's buffer, read only by the serializer, which the core
-// runs inside `send` on the sending thread (see `CopySerde`).
+// runs inside `send` on the sending thread (see `BorrowSerde`).
 unsafe impl Send for Payload {}
 // SAFETY: as above; nothing writes through the pointer.
 unsafe impl Sync for Payload {}
@@ -99,16 +99,19 @@ impl Payload {
     }
 }
 
-/// Copies a `Payload` into the record's bytes.
-struct CopySerde;
+/// Hands the core a `Payload` without copying it: the bytes are the caller's buffer.
+struct BorrowSerde;
 
-impl Serializer<Payload> for CopySerde {
+impl Serializer<Payload> for BorrowSerde {
     fn serialize(&self, _topic: &str, data: &Payload) -> krafty_core::Result<Option<Bytes>> {
-        // SAFETY: the core serializes a record inside `send_and_then`, which
-        // `krafty_producer_send` runs to completion before it returns, while the caller's
-        // buffer (ptr, len) is valid by the function's contract.
-        let bytes = unsafe { std::slice::from_raw_parts(data.ptr, data.len) };
-        Ok(Some(Bytes::copy_from_slice(bytes)))
+        // SAFETY: the caller's buffer (ptr, len) is valid until `krafty_producer_send`
+        // returns, by the function's contract, and the serialized bytes do not outlive it:
+        // the core copies them into the batch when it appends the record, and both ways a
+        // send takes (`try_send_and_then` in place, or `send_and_then` run to completion on
+        // this thread) append or fail before the call returns. The `'static` is never relied
+        // on past that: no interceptor sees them (the C API has none) and nothing keeps them.
+        let bytes: &'static [u8] = unsafe { std::slice::from_raw_parts(data.ptr, data.len) };
+        Ok(Some(Bytes::from_static(bytes)))
     }
 }
 
@@ -242,20 +245,22 @@ impl krafty_producer_t {
         };
         let reports = self.reports.clone();
         let topic = self.dr.is_some().then(|| shared_topic(c_topic));
-        run(
-            &self.rt,
-            self.inner.send_and_then(record, move |result| {
-                reports.complete(topic.map(|topic| {
-                    Report {
-                        opaque,
-                        topic,
-                        result: result
-                            .map(|md| (md.partition, md.offset, md.timestamp))
-                            .map_err(Box::new),
-                    }
-                }));
-            }),
-        )?;
+        let on_delivery: OwnedDelivery = Box::new(move |result| {
+            reports.complete(topic.map(|topic| {
+                Report {
+                    opaque,
+                    topic,
+                    result: result
+                        .map(|md| (md.partition, md.offset, md.timestamp))
+                        .map_err(Box::new),
+                }
+            }));
+        });
+        // Enqueued in place when nothing must wait; otherwise the same record goes through
+        // the waiting path (metadata, buffer.memory), blocking up to max.block.ms.
+        if let Some(on_delivery) = self.inner.try_send_and_then(&record, on_delivery)? {
+            run(&self.rt, self.inner.send_and_then(record, on_delivery))?;
+        }
         self.reports.sent.0.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -379,7 +384,7 @@ pub unsafe extern "C" fn krafty_producer_new(
         let conf = unsafe { conf.as_ref() }.ok_or_else(|| Error::arg("conf is NULL"))?;
         let config = ProducerConfig::from_properties(conf.props.iter().cloned())?;
         let inner =
-            krafty_core::runtime::block_on(KafkaProducer::new(config, CopySerde, CopySerde))?;
+            krafty_core::runtime::block_on(KafkaProducer::new(config, BorrowSerde, BorrowSerde))?;
         Ok(Box::into_raw(Box::new(krafty_producer_t {
             inner,
             dr: conf.dr_cb,

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -101,6 +102,16 @@ impl<K, V> Clone for KafkaProducer<K, V> {
             inner: self.inner.clone(),
         }
     }
+}
+
+/// The outcome callback `try_send_and_then` takes, and hands back when the send must wait.
+pub type OwnedDelivery = Box<dyn FnOnce(Result<RecordMetadata>) + Send>;
+
+thread_local! {
+    /// The partition this thread's last fast-path send went to: consecutive sends to it share
+    /// its name instead of allocating one each.
+    static LAST_PARTITION: std::cell::RefCell<Option<TopicPartition>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// What consecutive sends of one `send_all` share; a single send starts from scratch.
@@ -369,91 +380,25 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         ctx: &mut SendContext,
     ) -> Result<()> {
         let inner = &self.inner;
-        let ProducerRecord {
-            topic,
-            partition,
-            timestamp,
-            key,
-            value,
-            headers,
-        } = record;
-        let key = match &key {
-            Some(k) => inner.key_serializer.serialize(&topic, k)?,
-            None => None,
-        };
-        let value = match &value {
-            Some(v) => inner.value_serializer.serialize(&topic, v)?,
-            None => None,
-        };
-        let size = BatchBuilder::record_size_bound(key.as_deref(), value.as_deref(), &headers)
-            + RECORD_BATCH_OVERHEAD;
-        if size > inner.config.max_request_size {
-            return Err(KafkaError::RecordTooLarge {
-                size,
-                limit: inner.config.max_request_size,
-                limit_name: "max.request.size",
-            });
-        }
-        if size + RECORD_OVERHEAD > inner.config.buffer_memory {
-            return Err(KafkaError::RecordTooLarge {
-                size: size + RECORD_OVERHEAD,
-                limit: inner.config.buffer_memory,
-                limit_name: "buffer.memory",
-            });
-        }
+        let (key, value, size) = self.serialize_checked(&record)?;
         let max_block = inner.config.max_block;
-        let partitions = match &ctx.partitions {
-            Some((t, n)) if **t == *topic => *n,
-            _ => {
-                let n = match self.known_partitions(&topic) {
-                    Some(n) => n,
-                    None => {
-                        self.wait_for_partitions(&topic, ctx.deadline(max_block))
-                            .await?
-                    }
-                };
-                ctx.partitions = Some((Arc::from(topic.as_str()), n));
+        let partitions = match self.partitions_now(&record.topic, ctx) {
+            Some(n) => n,
+            None => {
+                let n = self
+                    .wait_for_partitions(&record.topic, ctx.deadline(max_block))
+                    .await?;
+                ctx.partitions = Some((Arc::from(record.topic.as_str()), n));
                 n
             }
         };
-        let partition = match partition {
-            Some(p) if p < 0 || p >= partitions => {
-                return Err(KafkaError::Broker {
-                    code: 3,
-                    name: "UNKNOWN_TOPIC_OR_PARTITION",
-                    topic: Some(topic),
-                    partition: Some(p),
-                    message: Some(format!("partition {p} is not in [0, {})", partitions)),
-                })
-            }
-            Some(p) => p,
-            // The sticky partitioner counts the record's own bytes, not the batch header the
-            // memory reservation adds: batches fill to batch.size before it moves on.
-            None => inner.partitioner.partition(
-                &topic,
-                key.as_deref(),
-                size - RECORD_BATCH_OVERHEAD,
-                partitions,
-            ),
-        };
-        let tp = match ctx.tp.take() {
-            Some(tp) if tp.partition == partition && *tp.topic == *topic => tp,
-            _ => TopicPartition::new(&topic, partition),
-        };
-        if let Some(txn) = &inner.txn {
-            txn.add_partition(&tp);
-        }
-        let record = NewRecord {
-            timestamp: timestamp.unwrap_or_else(|| *ctx.now_ms.get_or_insert_with(now_ms)),
-            key: key.as_deref(),
-            value: value.as_deref(),
-            headers: &headers,
-        };
+        let tp = self.choose_partition(&record, key.as_deref(), size, partitions, ctx)?;
+        let new_record = self.new_record(&record, &key, &value, ctx);
         let mut waiters = Some((delivery, self.completion(callback)));
         // Bytes of buffer.memory held for this record while the pool was short.
         let mut credit = 0;
         let acc = &inner.acc;
-        while let Err(needed) = acc.append(&tp, &record, &mut credit, &mut waiters) {
+        while let Err(needed) = acc.append(&tp, &new_record, &mut credit, &mut waiters) {
             let more = needed.saturating_sub(credit);
             if let Err(e) = acc
                 .pool
@@ -468,6 +413,162 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         acc.pool.release(credit);
         ctx.tp = Some(tp);
         Ok(())
+    }
+
+    /// `send_and_then` when it need not wait, with no future built or polled (the bindings'
+    /// per-record path): `Ok(None)` when the record was enqueued; `Ok(Some(on_delivery))`,
+    /// handed back untouched, when the send would wait (the topic's metadata missing,
+    /// `buffer.memory` short) or has interceptors to run: the caller then awaits
+    /// `send_and_then` with the same record, which serializes it again (use it with
+    /// serializers without side effects). Errors are the ones `send_and_then` returns.
+    pub fn try_send_and_then(
+        &self,
+        record: &ProducerRecord<K, V>,
+        on_delivery: OwnedDelivery,
+    ) -> Result<Option<OwnedDelivery>> {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(KafkaError::Closed);
+        }
+        if !inner.interceptors.is_empty() {
+            return Ok(Some(on_delivery));
+        }
+        if let Some(txn) = &inner.txn {
+            txn.check_send()?;
+        }
+        let mut ctx = SendContext::default();
+        let (key, value, size) = self.serialize_checked(record)?;
+        // Not kept in `ctx` (which ends with this call): that would copy the topic's name.
+        let Some(partitions) = self.known_partitions(&record.topic) else {
+            return Ok(Some(on_delivery));
+        };
+        let tp = self.choose_partition(record, key.as_deref(), size, partitions, &mut ctx)?;
+        let new_record = self.new_record(record, &key, &value, &mut ctx);
+        let mut waiters = Some((Delivery::Owned(on_delivery), None));
+        let mut credit = 0;
+        let appended = inner
+            .acc
+            .append(&tp, &new_record, &mut credit, &mut waiters)
+            .is_ok();
+        inner.acc.pool.release(credit);
+        if appended {
+            LAST_PARTITION.with(|last| *last.borrow_mut() = Some(tp));
+            return Ok(None);
+        }
+        match waiters {
+            Some((Delivery::Owned(on_delivery), _)) => Ok(Some(on_delivery)),
+            _ => unreachable!("a record not appended keeps its delivery"),
+        }
+    }
+
+    /// The serialized key and value, and the record's size bound (batch overhead included),
+    /// checked against `max.request.size` and `buffer.memory`.
+    fn serialize_checked(
+        &self,
+        record: &ProducerRecord<K, V>,
+    ) -> Result<(Option<Bytes>, Option<Bytes>, usize)> {
+        let inner = &self.inner;
+        let topic = &record.topic;
+        let key = match &record.key {
+            Some(k) => inner.key_serializer.serialize(topic, k)?,
+            None => None,
+        };
+        let value = match &record.value {
+            Some(v) => inner.value_serializer.serialize(topic, v)?,
+            None => None,
+        };
+        let size =
+            BatchBuilder::record_size_bound(key.as_deref(), value.as_deref(), &record.headers)
+                + RECORD_BATCH_OVERHEAD;
+        if size > inner.config.max_request_size {
+            return Err(KafkaError::RecordTooLarge {
+                size,
+                limit: inner.config.max_request_size,
+                limit_name: "max.request.size",
+            });
+        }
+        if size + RECORD_OVERHEAD > inner.config.buffer_memory {
+            return Err(KafkaError::RecordTooLarge {
+                size: size + RECORD_OVERHEAD,
+                limit: inner.config.buffer_memory,
+                limit_name: "buffer.memory",
+            });
+        }
+        Ok((key, value, size))
+    }
+
+    /// The topic's partition count from the context or the metadata cache, without waiting.
+    fn partitions_now(&self, topic: &str, ctx: &mut SendContext) -> Option<i32> {
+        match &ctx.partitions {
+            Some((t, n)) if **t == *topic => Some(*n),
+            _ => {
+                let n = self.known_partitions(topic)?;
+                ctx.partitions = Some((Arc::from(topic), n));
+                Some(n)
+            }
+        }
+    }
+
+    /// The record's partition (its own, checked, or the partitioner's), as a `TopicPartition`
+    /// that reuses the last one's name when it can; added to an open transaction.
+    fn choose_partition(
+        &self,
+        record: &ProducerRecord<K, V>,
+        key: Option<&[u8]>,
+        size: usize,
+        partitions: i32,
+        ctx: &mut SendContext,
+    ) -> Result<TopicPartition> {
+        let inner = &self.inner;
+        let topic = &record.topic;
+        let partition = match record.partition {
+            Some(p) if p < 0 || p >= partitions => {
+                return Err(KafkaError::Broker {
+                    code: 3,
+                    name: "UNKNOWN_TOPIC_OR_PARTITION",
+                    topic: Some(topic.clone()),
+                    partition: Some(p),
+                    message: Some(format!("partition {p} is not in [0, {})", partitions)),
+                })
+            }
+            Some(p) => p,
+            // The sticky partitioner counts the record's own bytes, not the batch header the
+            // memory reservation adds: batches fill to batch.size before it moves on.
+            None => {
+                inner
+                    .partitioner
+                    .partition(topic, key, size - RECORD_BATCH_OVERHEAD, partitions)
+            }
+        };
+        let same = |tp: &TopicPartition| tp.partition == partition && *tp.topic == **topic;
+        let tp = match ctx.tp.take() {
+            Some(tp) if same(&tp) => tp,
+            _ => LAST_PARTITION
+                .with(|last| last.borrow().as_ref().filter(|tp| same(tp)).cloned())
+                .unwrap_or_else(|| TopicPartition::new(topic, partition)),
+        };
+        if let Some(txn) = &inner.txn {
+            txn.add_partition(&tp);
+        }
+        Ok(tp)
+    }
+
+    /// The record as the accumulator appends it (its timestamp, or one clock read per context).
+    fn new_record<'a>(
+        &self,
+        record: &'a ProducerRecord<K, V>,
+        key: &'a Option<Bytes>,
+        value: &'a Option<Bytes>,
+        ctx: &mut SendContext,
+    ) -> NewRecord<'a> {
+        NewRecord {
+            timestamp: record
+                .timestamp
+                .unwrap_or_else(|| *ctx.now_ms.get_or_insert_with(now_ms)),
+            key: key.as_deref(),
+            value: value.as_deref(),
+            headers: &record.headers,
+        }
     }
 
     /// Chains the interceptors' `on_acknowledgement` with the user's callback.
