@@ -45,6 +45,7 @@
 //! ```
 
 mod api;
+mod broker_configs;
 pub mod cli;
 pub mod config;
 mod durable;
@@ -273,6 +274,7 @@ impl BrokerBuilder {
             sasl,
             authentications: Default::default(),
             fetch_reads: Default::default(),
+            broker_configs: Default::default(),
         });
         // Before any client connects: transactions a crash left half-ended are finished.
         shared.txns.load(&shared);

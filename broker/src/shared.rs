@@ -55,4 +55,6 @@ pub struct Shared {
     /// Read passes made by fetches: one per fetch, plus one per wake-up of a parked fetch
     /// (tests count them to see which appends wake which fetches).
     pub fetch_reads: std::sync::atomic::AtomicU64,
+    /// Broker configs set at run time (AlterConfigs on a BROKER resource).
+    pub broker_configs: crate::broker_configs::DynamicBrokerConfigs,
 }

@@ -1,4 +1,5 @@
-//! The admin client: topics, configs, offsets, consumer groups and client quotas.
+//! The admin client: topics, configs (in `configs`), ACLs (in `acls`), offsets, consumer
+//! groups and client quotas.
 //!
 //! Every call is one or a few requests through the shared [`NetworkClient`]; per-item errors
 //! come back as [`KafkaError::Broker`] carrying Kafka's code and the topic or group.
@@ -7,7 +8,9 @@ use std::collections::BTreeMap;
 
 use kafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::create_topics_request::{
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
+};
 use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
@@ -21,6 +24,16 @@ use crate::consumer::OffsetAndMetadata;
 use crate::error::{error_name, KafkaError, Result};
 use crate::network::{NetworkClient, TopicInfo};
 use crate::topic_partition::TopicPartition;
+
+mod acls;
+mod configs;
+pub use acls::{
+    AclBinding, AclBindingFilter, AclOperation, AclPatternType, AclPermissionType, AclResourceType,
+};
+pub use configs::{
+    config_source, AlterConfigOp, ConfigEntry, ConfigResource, ConfigResourceType, ConfigSynonym,
+    PerResource,
+};
 
 fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
@@ -43,11 +56,15 @@ fn check(code: i16, what: &str, message: Option<&StrBytes>) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct NewTopic {
     pub name: String,
-    /// -1 = the broker's `num.partitions`.
+    /// -1 = the broker's `num.partitions` (and -1 when `replica_assignments` are given).
     pub partitions: i32,
-    /// -1 = the broker's default.
+    /// -1 = the broker's default (and -1 when `replica_assignments` are given).
     pub replication_factor: i16,
     pub configs: BTreeMap<String, String>,
+    /// The brokers of each partition (0, 1, ... in order; the first broker is the preferred
+    /// leader), instead of a partition count and replication factor; empty: the broker places
+    /// them. Kafka refuses both at once with INVALID_REQUEST.
+    pub replica_assignments: BTreeMap<i32, Vec<i32>>,
 }
 
 impl NewTopic {
@@ -57,8 +74,27 @@ impl NewTopic {
             partitions,
             replication_factor,
             configs: BTreeMap::new(),
+            replica_assignments: BTreeMap::new(),
         }
     }
+
+    /// A topic whose partitions are placed on the brokers given, partition by partition.
+    pub fn with_assignments(
+        name: impl Into<String>,
+        replica_assignments: BTreeMap<i32, Vec<i32>>,
+    ) -> NewTopic {
+        NewTopic {
+            replica_assignments,
+            ..NewTopic::new(name, -1, -1)
+        }
+    }
+}
+
+/// How `create_topics_with` and `create_partitions_with` run.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// The broker checks the request and answers as if it were done, creating nothing.
+    pub validate_only: bool,
 }
 
 /// A group as ListGroups reports it.
@@ -137,8 +173,20 @@ impl AdminClient {
     }
 
     pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<()> {
+        self.create_topics_with(topics, &CreateOptions::default())
+            .await
+    }
+
+    /// Creates topics, or with `validate_only` checks that they could be (a name taken, a
+    /// replica assignment on brokers that do not exist) and creates nothing.
+    pub async fn create_topics_with(
+        &self,
+        topics: &[NewTopic],
+        options: &CreateOptions,
+    ) -> Result<()> {
         let req = CreateTopicsRequest::default()
             .with_timeout_ms(30_000)
+            .with_validate_only(options.validate_only)
             .with_topics(
                 topics
                     .iter()
@@ -147,6 +195,18 @@ impl AdminClient {
                             .with_name(TopicName(sb(&t.name)))
                             .with_num_partitions(t.partitions)
                             .with_replication_factor(t.replication_factor)
+                            .with_assignments(
+                                t.replica_assignments
+                                    .iter()
+                                    .map(|(p, brokers)| {
+                                        CreatableReplicaAssignment::default()
+                                            .with_partition_index(*p)
+                                            .with_broker_ids(
+                                                brokers.iter().map(|b| BrokerId(*b)).collect(),
+                                            )
+                                    })
+                                    .collect(),
+                            )
                             .with_configs(
                                 t.configs
                                     .iter()
@@ -229,13 +289,36 @@ impl AdminClient {
 
     /// Grows `topic` to `total` partitions.
     pub async fn create_partitions(&self, topic: &str, total: i32) -> Result<()> {
+        self.create_partitions_with(topic, total, None, &CreateOptions::default())
+            .await
+    }
+
+    /// Grows `topic` to `total` partitions, the new ones on the brokers of `assignments`
+    /// (one list of broker ids per new partition; None: the broker places them), or with
+    /// `validate_only` checks that it could and changes nothing.
+    pub async fn create_partitions_with(
+        &self,
+        topic: &str,
+        total: i32,
+        assignments: Option<&[Vec<i32>]>,
+        options: &CreateOptions,
+    ) -> Result<()> {
+        use create_partitions_request::CreatePartitionsAssignment;
         let req = CreatePartitionsRequest::default()
             .with_timeout_ms(30_000)
+            .with_validate_only(options.validate_only)
             .with_topics(vec![CreatePartitionsTopic::default()
                 .with_name(TopicName(sb(topic)))
                 .with_count(total)
                 // Null: the broker places the new partitions (an empty list assigns none).
-                .with_assignments(None)]);
+                .with_assignments(assignments.map(|a| {
+                    a.iter()
+                        .map(|brokers| {
+                            CreatePartitionsAssignment::default()
+                                .with_broker_ids(brokers.iter().map(|b| BrokerId(*b)).collect())
+                        })
+                        .collect()
+                }))]);
         let (resp, _) = self.client.send(self.any_node().await?, req).await?;
         for r in &resp.results {
             check(r.error_code, &r.name, r.error_message.as_ref())?;

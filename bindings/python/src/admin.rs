@@ -3,14 +3,14 @@
 //! Each method turns kafka-python's arguments (`NewTopic`, `NewPartitions`, `ConfigResource`,
 //! `{TopicPartition: offset}`) into core values, runs the core call with the GIL released, and
 //! builds kafka-python's result shapes (dicts for topics, `GroupInformation` namedtuples,
-//! `{TopicPartition: OffsetAndMetadata}`). What the core cannot do (validate_only, replica
-//! assignments, broker configs) raises `NotImplementedError` naming the argument instead of
-//! being ignored. kafka-python's `group_coordinator_id` and `partition_leader_id` are
-//! accepted for its signatures and not needed: the core finds coordinators and leaders itself.
+//! `{TopicPartition: OffsetAndMetadata}`). What the core cannot do raises
+//! `NotImplementedError` naming the argument instead of being ignored. kafka-python's
+//! `group_coordinator_id` and `partition_leader_id` are accepted for its signatures and not
+//! needed: the core finds coordinators and leaders itself.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use krafty::admin::{AdminClient, NewTopic};
+use krafty::admin::{AdminClient, CreateOptions, NewTopic};
 use krafty::config::{ClientConfig, Properties};
 use krafty::{KafkaError, TopicPartition};
 use pyo3::exceptions::{PyNotImplementedError, PyTypeError};
@@ -27,8 +27,8 @@ use crate::errors::IntoPy;
 
 type Obj = Py<PyAny>;
 
-/// Kafka's DescribeConfigs resource type of a topic (kafka-python's `ConfigResourceType.TOPIC`).
-const TOPIC_RESOURCE: i8 = 2;
+mod acls;
+mod configs;
 
 static GROUP_INFORMATION: PyOnceLock<Obj> = PyOnceLock::new();
 static MEMBER_INFORMATION: PyOnceLock<Obj> = PyOnceLock::new();
@@ -76,6 +76,7 @@ impl PyAdminClient {
 
     /// Creates `new_topics` (`NewTopic` objects). A broker error raises its class, e.g.
     /// `TopicAlreadyExistsError` (errno 36). `timeout_ms` bounds the call on the client's side.
+    /// With `validate_only` the broker checks the topics and creates none.
     #[pyo3(signature = (new_topics, timeout_ms=None, validate_only=false))]
     fn create_topics(
         &self,
@@ -85,14 +86,12 @@ impl PyAdminClient {
         validate_only: bool,
     ) -> PyResult<()> {
         self.check()?;
-        if validate_only {
-            return Err(unsupported("create_topics(validate_only=True)"));
-        }
         let topics = list_of(new_topics, "new_topics", "NewTopic objects")?
             .iter()
             .map(new_topic_from_py)
             .collect::<PyResult<Vec<_>>>()?;
-        let create = self.inner.create_topics(&topics);
+        let options = CreateOptions { validate_only };
+        let create = self.inner.create_topics_with(&topics, &options);
         wait(py, within(millis(timeout_ms), "create_topics", create))?.py_err(py)
     }
 
@@ -163,8 +162,9 @@ impl PyAdminClient {
         Ok(out)
     }
 
-    /// Grows topics: `{topic: NewPartitions(total_count)}` (or a bare total count).
-    /// `timeout_ms` bounds the call on the client's side.
+    /// Grows topics: `{topic: NewPartitions(total_count, new_assignments=None)}` (or a bare
+    /// total count). `timeout_ms` bounds the call on the client's side. With `validate_only`
+    /// the broker checks the request and adds no partition.
     #[pyo3(signature = (topic_partitions, timeout_ms=None, validate_only=false))]
     fn create_partitions(
         &self,
@@ -174,9 +174,6 @@ impl PyAdminClient {
         validate_only: bool,
     ) -> PyResult<()> {
         self.check()?;
-        if validate_only {
-            return Err(unsupported("create_partitions(validate_only=True)"));
-        }
         let wanted = topic_partitions.cast::<PyDict>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "topic_partitions must be a dict {{topic: NewPartitions}}, got {}",
@@ -191,18 +188,23 @@ impl PyAdminClient {
             totals.push((topic, total_count_from_py(&count)?));
         }
         let admin = &self.inner;
+        let options = CreateOptions { validate_only };
         let grow = async move {
-            for (topic, total) in &totals {
-                admin.create_partitions(topic, *total).await?;
+            for (topic, (total, assignments)) in &totals {
+                admin
+                    .create_partitions_with(topic, *total, assignments.as_deref(), &options)
+                    .await?;
             }
             Ok(())
         };
         wait(py, within(millis(timeout_ms), "create_partitions", grow))?.py_err(py)
     }
 
-    /// Topic configs, in kafka-python's response shape: a list with one
+    /// Configs of topics and brokers, in kafka-python's response shape: a list with one
     /// `DescribeConfigsResponse` whose `resources` are `(error_code, error_message,
-    /// resource_type, resource_name, [ConfigEntry])`, one per `ConfigResource` in order.
+    /// resource_type, resource_name, entries)`, one per `ConfigResource` in order; the
+    /// entries are `ConfigEntry`, or `ConfigEntryWithSynonyms` with `include_synonyms`.
+    /// An unknown topic raises its error class.
     #[pyo3(signature = (config_resources, include_synonyms=false))]
     fn describe_configs<'py>(
         &self,
@@ -211,47 +213,56 @@ impl PyAdminClient {
         include_synonyms: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         self.check()?;
-        if include_synonyms {
-            return Err(unsupported("describe_configs(include_synonyms=True)"));
-        }
-        let mut wanted: Vec<(String, Option<BTreeSet<String>>)> = Vec::new();
-        for r in list_of(
-            config_resources,
-            "config_resources",
-            "ConfigResource objects",
-        )? {
-            wanted.push(config_resource_from_py(&r)?);
-        }
-        let admin = &self.inner;
-        let names: Vec<String> = wanted.iter().map(|(n, _)| n.clone()).collect();
-        let found = wait(py, async move {
-            let mut out = Vec::with_capacity(names.len());
-            for n in &names {
-                out.push(admin.describe_topic_configs(n).await?);
-            }
-            Ok::<_, KafkaError>(out)
-        })?
-        .py_err(py)?;
-        let module = py.import("krafty.admin")?;
-        let entry_class = module.getattr("ConfigEntry")?;
-        let resources = PyList::empty(py);
-        for ((name, keys), configs) in wanted.iter().zip(found) {
-            let entries = PyList::empty(py);
-            for (key, value, is_default) in configs {
-                if keys.as_ref().is_some_and(|k| !k.contains(&key)) {
-                    continue;
-                }
-                // A topic's configs are never read-only nor sensitive (Kafka has no
-                // password-type topic config): the two flags are Kafka's answer for a topic.
-                entries.append(entry_class.call1((key, value, false, is_default, false))?)?;
-            }
-            let resource = (0i16, py.None(), TOPIC_RESOURCE, name, entries);
-            resources.append(resource)?;
-        }
-        let response = module
-            .getattr("DescribeConfigsResponse")?
-            .call1((resources,))?;
-        PyList::new(py, [response])
+        configs::describe_configs(&self.inner, py, config_resources, include_synonyms)
+    }
+
+    /// Replaces each resource's configs with its `ConfigResource.configs` (Kafka's
+    /// AlterConfigs: a config left out returns to its default); returns an
+    /// `AlterConfigsResponse` whose `resources` are `(error_code, error_message,
+    /// resource_type, resource_name)`, a refused resource reported there as kafka-python
+    /// does. With `validate_only` the broker checks the configs and changes nothing.
+    #[pyo3(signature = (config_resources, validate_only=false))]
+    fn alter_configs<'py>(
+        &self,
+        py: Python<'py>,
+        config_resources: &Bound<'py, PyAny>,
+        validate_only: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check()?;
+        configs::alter_configs(&self.inner, py, config_resources, validate_only)
+    }
+
+    /// The ACLs matching `acl_filter` (an `ACLFilter`): `([ACL], NoError)`; a broker error
+    /// raises its class (`SecurityDisabledError`, 54, without an authorizer).
+    fn describe_acls<'py>(
+        &self,
+        py: Python<'py>,
+        acl_filter: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check()?;
+        acls::describe_acls(&self.inner, py, acl_filter)
+    }
+
+    /// Creates `acls` (`ACL` objects): `{"succeeded": [ACL], "failed": [(ACL, error
+    /// class)]}`.
+    fn create_acls<'py>(
+        &self,
+        py: Python<'py>,
+        acls: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        self.check()?;
+        acls::create_acls(&self.inner, py, acls)
+    }
+
+    /// Deletes the ACLs matching each of `acl_filters` (`ACLFilter` objects): `[(ACLFilter,
+    /// [ACL deleted], error class)]`, `NoError` for a filter that was applied.
+    fn delete_acls<'py>(
+        &self,
+        py: Python<'py>,
+        acl_filters: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        self.check()?;
+        acls::delete_acls(&self.inner, py, acl_filters)
     }
 
     /// `[(group_id, protocol_type)]` of every group the brokers know.
@@ -582,12 +593,22 @@ fn new_topic_from_py(t: &Bound<'_, PyAny>) -> PyResult<NewTopic> {
     let replication: i16 = replication
         .extract()
         .map_err(|_| field("replication_factor", replication))?;
+    let mut topic = NewTopic::new(name, partitions, replication);
     if let Ok(a) = t.getattr("replica_assignments") {
         if a.is_truthy()? {
-            return Err(unsupported("NewTopic.replica_assignments"));
+            let wrong = || {
+                PyTypeError::new_err(
+                    "NewTopic.replica_assignments must be a dict {partition: [broker ids]}",
+                )
+            };
+            let a = a.cast::<PyDict>().map_err(|_| wrong())?;
+            for (p, brokers) in a.iter() {
+                let p: i32 = p.extract().map_err(|_| wrong())?;
+                let brokers: Vec<i32> = brokers.extract().map_err(|_| wrong())?;
+                topic.replica_assignments.insert(p, brokers);
+            }
         }
     }
-    let mut topic = NewTopic::new(name, partitions, replication);
     if let Ok(configs) = t.getattr("topic_configs") {
         if !configs.is_none() {
             let configs = configs.cast::<PyDict>().map_err(|_| {
@@ -604,10 +625,11 @@ fn new_topic_from_py(t: &Bound<'_, PyAny>) -> PyResult<NewTopic> {
     Ok(topic)
 }
 
-/// A `NewPartitions` (or a bare int) as the topic's new total partition count.
-fn total_count_from_py(v: &Bound<'_, PyAny>) -> PyResult<i32> {
+/// A `NewPartitions` (or a bare int) as the topic's new total partition count and the
+/// brokers of each new partition (None: the broker places them).
+fn total_count_from_py(v: &Bound<'_, PyAny>) -> PyResult<(i32, Option<Vec<Vec<i32>>>)> {
     if let Ok(n) = v.extract::<i32>() {
-        return Ok(n);
+        return Ok((n, None));
     }
     let wrong = || {
         PyTypeError::new_err(format!(
@@ -616,44 +638,14 @@ fn total_count_from_py(v: &Bound<'_, PyAny>) -> PyResult<i32> {
         ))
     };
     let total = v.getattr("total_count").map_err(|_| wrong())?;
-    if let Ok(a) = v.getattr("new_assignments") {
-        if a.is_truthy()? {
-            return Err(unsupported("NewPartitions.new_assignments"));
-        }
-    }
-    total.extract().map_err(|_| wrong())
-}
-
-/// A `ConfigResource` of a topic: its name and the config names it asks for (None: all).
-fn config_resource_from_py(r: &Bound<'_, PyAny>) -> PyResult<(String, Option<BTreeSet<String>>)> {
-    let wrong = || {
-        PyTypeError::new_err(format!(
-            "config_resources must hold ConfigResource(resource_type, name), got {}",
-            type_name(r)
-        ))
-    };
-    let kind: i64 = r
-        .getattr("resource_type")
-        .map_err(|_| wrong())?
-        .extract()
-        .map_err(|_| wrong())?;
-    if kind != TOPIC_RESOURCE as i64 {
-        return Err(unsupported(&format!(
-            "describe_configs of a resource_type other than TOPIC ({kind})"
-        )));
-    }
-    let name: String = r
-        .getattr("name")
-        .map_err(|_| wrong())?
-        .extract()
-        .map_err(|_| wrong())?;
-    let keys = match r.getattr("configs") {
-        Ok(c) if c.is_truthy()? => Some(
-            c.try_iter()?
-                .map(|k| k?.extract::<String>())
-                .collect::<PyResult<BTreeSet<String>>>()?,
-        ),
+    let assignments = match v.getattr("new_assignments") {
+        Ok(a) if !a.is_none() => Some(a.extract::<Vec<Vec<i32>>>().map_err(|_| {
+            PyTypeError::new_err(
+                "NewPartitions.new_assignments must be a list of [broker ids], one per new \
+                 partition",
+            )
+        })?),
         _ => None,
     };
-    Ok((name, keys))
+    Ok((total.extract().map_err(|_| wrong())?, assignments))
 }

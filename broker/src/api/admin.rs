@@ -1,15 +1,17 @@
 //! CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs and
-//! IncrementalAlterConfigs.
+//! IncrementalAlterConfigs (the BROKER resources' side of the configs in `broker_configs`).
 
 use std::collections::BTreeMap;
 
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::create_partitions_response::*;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::*;
 use kafka_protocol::messages::delete_topics_response::*;
 use kafka_protocol::messages::describe_configs_response::*;
 use kafka_protocol::messages::*;
 
+use crate::broker_configs::{self, Described, DynamicBrokerConfigs};
 use crate::shared::Shared;
 use crate::topics::{sb, topic_config_defaults, TopicError};
 
@@ -32,6 +34,13 @@ pub fn create_topics(
                         .map(|v| (c.name.to_string(), v.to_string()))
                 })
                 .collect();
+            if let Err(e) = check_assignments(shared.config.node_id, &t) {
+                return r
+                    .with_error_code(e.code)
+                    .with_error_message(Some(sb(&e.message)))
+                    .with_num_partitions(-1)
+                    .with_replication_factor(-1);
+            }
             let partitions = if !t.assignments.is_empty() {
                 t.assignments.len() as i32
             } else {
@@ -83,6 +92,50 @@ pub fn create_topics(
         })
         .collect();
     CreateTopicsResponse::default().with_topics(topics)
+}
+
+/// A CreateTopics replica assignment as Kafka checks it: instead of (not with) a partition
+/// count and replication factor, partitions numbered 0, 1, ..., each on distinct brokers that
+/// exist: here, the one node.
+fn check_assignments(node: i32, t: &CreatableTopic) -> Result<(), TopicError> {
+    if t.assignments.is_empty() {
+        return Ok(());
+    }
+    let invalid = |message: String| Err(TopicError { code: 39, message });
+    if t.num_partitions != -1 || t.replication_factor != -1 {
+        return Err(TopicError {
+            code: 42,
+            message: "Both numPartitions or replicationFactor and replicasAssignments were set. \
+                      Both cannot be used at the same time."
+                .into(),
+        });
+    }
+    let mut indexes: Vec<i32> = t.assignments.iter().map(|a| a.partition_index).collect();
+    indexes.sort_unstable();
+    if indexes.iter().enumerate().any(|(i, p)| *p != i as i32) {
+        return invalid("Partitions should be a consecutive 0-based integer sequence".into());
+    }
+    for a in &t.assignments {
+        let ids: Vec<i32> = a.broker_ids.iter().map(|b| b.0).collect();
+        if ids.is_empty() {
+            return invalid(format!(
+                "The manual partition assignment of partition {} is empty.",
+                a.partition_index
+            ));
+        }
+        if let Some(b) = ids.iter().find(|b| **b != node) {
+            return invalid(format!(
+                "The manual partition assignment includes broker {b}, but no such broker is \
+                 registered."
+            ));
+        }
+        if ids.len() > 1 {
+            return invalid(format!(
+                "The manual partition assignment includes the broker {node} more than once."
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub fn delete_topics(shared: &Shared, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
@@ -142,6 +195,8 @@ pub fn create_partitions(
                 let node = BrokerId(shared.config.node_id);
                 let message = if added > 0 && assignments.len() != added as usize {
                     Some(format!("Attempted to add {added} additional partition(s), but only {} assignment(s) were specified.", assignments.len()))
+                } else if assignments.iter().any(|a| a.broker_ids.len() != 1) {
+                    Some(format!("Each new partition needs exactly one replica: the only broker is {}", node.0))
                 } else if assignments.iter().any(|a| a.broker_ids.iter().any(|b| *b != node)) {
                     Some(format!("Unknown broker in the assignments: the only broker is {}", node.0))
                 } else {
@@ -165,7 +220,25 @@ pub fn create_partitions(
     CreatePartitionsResponse::default().with_results(results)
 }
 
-/// DescribeConfigs for topics (resource type 2) and this broker (4).
+/// The broker's name for the default of a topic config, where Kafka gives one as a synonym
+/// (none where the broker's config is in other units: `log.retention.hours`, `log.roll.hours`).
+fn broker_synonym(topic_key: &str) -> Option<&'static str> {
+    Some(match topic_key {
+        "cleanup.policy" => "log.cleanup.policy",
+        "delete.retention.ms" => "log.cleaner.delete.retention.ms",
+        "min.cleanable.dirty.ratio" => "log.cleaner.min.cleanable.ratio",
+        "min.compaction.lag.ms" => "log.cleaner.min.compaction.lag.ms",
+        "index.interval.bytes" => "log.index.interval.bytes",
+        "max.message.bytes" => "message.max.bytes",
+        "message.timestamp.type" => "log.message.timestamp.type",
+        "retention.bytes" => "log.retention.bytes",
+        "segment.bytes" => "log.segment.bytes",
+        "flush.messages" => "log.flush.interval.messages",
+        _ => return None,
+    })
+}
+
+/// DescribeConfigs for topics (resource type 2) and brokers (4), with synonyms when asked.
 pub fn describe_configs(shared: &Shared, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
     let results = req
         .resources
@@ -179,7 +252,7 @@ pub fn describe_configs(shared: &Shared, req: DescribeConfigsRequest) -> Describ
                     .as_ref()
                     .is_none_or(|keys| keys.iter().any(|x| x.as_str() == k))
             };
-            let entries: Vec<(String, String, i8)> = match res.resource_type {
+            let entries: Vec<Described> = match res.resource_type {
                 2 => {
                     let Some(topic) = shared.topics.get(&res.resource_name) else {
                         return r
@@ -189,64 +262,40 @@ pub fn describe_configs(shared: &Shared, req: DescribeConfigsRequest) -> Describ
                     let overrides = topic.overrides();
                     topic_config_defaults(&shared.config)
                         .into_iter()
-                        .map(|(k, default)| match overrides.get(k) {
-                            Some(v) => (k.to_string(), v.clone(), 1),
-                            None => (k.to_string(), default, 5),
+                        .map(|(k, default)| {
+                            let mut synonyms = Vec::new();
+                            if let Some(v) = overrides.get(k) {
+                                synonyms.push((k.to_string(), Some(v.clone()), 1));
+                            }
+                            if let Some(b) = broker_synonym(k) {
+                                synonyms.push((b.to_string(), Some(default.clone()), 5));
+                            }
+                            let (value, source) = match overrides.get(k) {
+                                Some(v) => (v.clone(), 1),
+                                None => (default, 5),
+                            };
+                            Described {
+                                name: k.to_string(),
+                                value: Some(value),
+                                source,
+                                read_only: false,
+                                sensitive: false,
+                                synonyms,
+                            }
                         })
                         .collect()
                 }
                 4 => {
-                    let c = &shared.config;
-                    vec![
-                        ("node.id".into(), c.node_id.to_string(), 4),
-                        ("num.partitions".into(), c.num_partitions.to_string(), 4),
-                        (
-                            "auto.create.topics.enable".into(),
-                            c.auto_create_topics.to_string(),
-                            4,
-                        ),
-                        (
-                            "message.max.bytes".into(),
-                            c.log.max_message_bytes.to_string(),
-                            4,
-                        ),
-                        (
-                            "log.segment.bytes".into(),
-                            c.log.segment_bytes.to_string(),
-                            4,
-                        ),
-                        ("log.retention.ms".into(), c.log.retention_ms.to_string(), 4),
-                        (
-                            "log.retention.bytes".into(),
-                            c.log.retention_bytes.to_string(),
-                            4,
-                        ),
-                        (
-                            "log.flush.interval.messages".into(),
-                            c.log.flush_messages.to_string(),
-                            4,
-                        ),
-                        (
-                            "log.flush.interval.ms".into(),
-                            c.log.flush_ms.to_string(),
-                            4,
-                        ),
-                        (
-                            "log.flush.scheduler.interval.ms".into(),
-                            c.flush_scheduler_interval_ms.to_string(),
-                            4,
-                        ),
-                        (
-                            "offsets.topic.num.partitions".into(),
-                            c.group.offsets_topic_num_partitions.to_string(),
-                            4,
-                        ),
-                        (
-                            "group.initial.rebalance.delay.ms".into(),
-                            c.group.initial_rebalance_delay_ms.to_string(),
-                            4,
-                        ),
-                    ]
+                    if let Err(e) =
+                        DynamicBrokerConfigs::check_resource(&shared.config, &res.resource_name)
+                    {
+                        return r
+                            .with_error_code(e.code)
+                            .with_error_message(Some(sb(&e.message)));
+                    }
+                    shared
+                        .broker_configs
+                        .describe(&shared.config, &res.resource_name)
                 }
                 other => {
                     return r.with_error_code(42).with_error_message(Some(sb(&format!(
@@ -257,13 +306,28 @@ pub fn describe_configs(shared: &Shared, req: DescribeConfigsRequest) -> Describ
             r.with_configs(
                 entries
                     .into_iter()
-                    .filter(|(k, _, _)| wanted(k))
-                    .map(|(k, v, source)| {
+                    .filter(|d| wanted(&d.name))
+                    .map(|d| {
+                        let synonyms = if req.include_synonyms {
+                            d.synonyms
+                                .into_iter()
+                                .map(|(name, value, source)| {
+                                    DescribeConfigsSynonym::default()
+                                        .with_name(sb(&name))
+                                        .with_value(value.map(|v| sb(&v)))
+                                        .with_source(source)
+                                })
+                                .collect()
+                        } else {
+                            vec![]
+                        };
                         DescribeConfigsResourceResult::default()
-                            .with_name(sb(&k))
-                            .with_value(Some(sb(&v)))
-                            .with_config_source(source)
-                            .with_read_only(res.resource_type == 4)
+                            .with_name(sb(&d.name))
+                            .with_value(d.value.map(|v| sb(&v)))
+                            .with_config_source(d.source)
+                            .with_read_only(d.read_only)
+                            .with_is_sensitive(d.sensitive)
+                            .with_synonyms(synonyms)
                     })
                     .collect(),
             )
@@ -272,18 +336,39 @@ pub fn describe_configs(shared: &Shared, req: DescribeConfigsRequest) -> Describ
     DescribeConfigsResponse::default().with_results(results)
 }
 
-/// The topic an Alter(Incremental)Configs resource names; broker configs are set at start on
-/// the dev broker.
-fn alterable_topic(resource_type: i8, name: &str) -> Result<&str, TopicError> {
-    let refuse = |message: String| Err(TopicError { code: 42, message });
+/// What an Alter(Incremental)Configs resource names.
+enum Alterable<'a> {
+    Topic(&'a str),
+    Broker(&'a str),
+}
+
+fn alterable(resource_type: i8, name: &str) -> Result<Alterable<'_>, TopicError> {
     match resource_type {
-        2 => Ok(name),
-        4 => refuse(
-            "broker configs are read-only on the dev broker: set them at start (--set, \
-             server.properties)"
-                .into(),
-        ),
-        other => refuse(format!("resource type {other} is not supported")),
+        2 => Ok(Alterable::Topic(name)),
+        4 => Ok(Alterable::Broker(name)),
+        other => Err(TopicError {
+            code: 42,
+            message: format!("resource type {other} is not supported"),
+        }),
+    }
+}
+
+/// Kafka refuses every resource named more than once in one request.
+fn duplicates<'a>(resources: impl Iterator<Item = (i8, &'a str)>) -> Vec<(i8, String)> {
+    let mut seen = BTreeMap::new();
+    for (t, n) in resources {
+        *seen.entry((t, n.to_string())).or_insert(0) += 1;
+    }
+    seen.into_iter()
+        .filter(|(_, count)| *count > 1)
+        .map(|(k, _)| k)
+        .collect()
+}
+
+fn duplicate_error() -> TopicError {
+    TopicError {
+        code: 42,
+        message: "Each resource must appear at most once.".into(),
     }
 }
 
@@ -302,27 +387,47 @@ fn null_value(name: &str) -> TopicError {
     }
 }
 
-/// AlterConfigs: a topic's overrides become exactly the configs given (Kafka's replace
-/// semantics: an override left out returns to the broker default).
+/// AlterConfigs: a topic's overrides, or a broker's dynamic configs, become exactly the
+/// configs given (Kafka's replace semantics: one left out returns to its default).
 pub fn alter_configs(shared: &Shared, req: AlterConfigsRequest) -> AlterConfigsResponse {
+    let twice = duplicates(
+        req.resources
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.as_str())),
+    );
     let responses = req
         .resources
         .into_iter()
         .map(|res| {
-            let result = alterable_topic(res.resource_type, &res.resource_name).and_then(|name| {
-                let mut given = BTreeMap::new();
-                for c in &res.configs {
-                    let value = c.value.as_ref().ok_or_else(|| null_value(&c.name))?;
-                    given.insert(c.name.to_string(), value.trim().to_string());
-                }
-                let replace = |o: &mut BTreeMap<String, String>| {
-                    *o = given;
-                    Ok(())
-                };
-                shared
-                    .topics
-                    .alter_configs(name, replace, req.validate_only)
-            });
+            let key = (res.resource_type, res.resource_name.to_string());
+            let result = if twice.contains(&key) {
+                Err(duplicate_error())
+            } else {
+                alterable(res.resource_type, &res.resource_name).and_then(|target| {
+                    let mut given = BTreeMap::new();
+                    for c in &res.configs {
+                        let value = c.value.as_ref().ok_or_else(|| null_value(&c.name))?;
+                        given.insert(c.name.to_string(), value.trim().to_string());
+                    }
+                    let replace = |o: &mut BTreeMap<String, String>| {
+                        *o = given;
+                        Ok(())
+                    };
+                    match target {
+                        Alterable::Topic(name) => {
+                            shared
+                                .topics
+                                .alter_configs(name, replace, req.validate_only)
+                        }
+                        Alterable::Broker(name) => shared.broker_configs.alter(
+                            &shared.config,
+                            name,
+                            replace,
+                            req.validate_only,
+                        ),
+                    }
+                })
+            };
             let (code, message) = outcome(result);
             AlterConfigsResourceResponse::default()
                 .with_error_code(code)
@@ -336,25 +441,52 @@ pub fn alter_configs(shared: &Shared, req: AlterConfigsRequest) -> AlterConfigsR
 
 /// IncrementalAlterConfigs: SET (0) and DELETE (1) one override each; APPEND (2) and
 /// SUBTRACT (3) add or remove items of a list config (`cleanup.policy`, the one list here).
-/// A resource's changes apply together or not at all.
+/// A resource's changes apply together or not at all. Broker resources: `broker_configs`.
 pub fn incremental_alter_configs(
     shared: &Shared,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
     let defaults = topic_config_defaults(&shared.config);
+    let twice = duplicates(
+        req.resources
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.as_str())),
+    );
     let responses = req
         .resources
         .into_iter()
         .map(|res| {
-            let result = alterable_topic(res.resource_type, &res.resource_name).and_then(|name| {
-                let edit = |o: &mut BTreeMap<String, String>| {
-                    res.configs
-                        .iter()
-                        .try_for_each(|c| apply_incremental(o, c, &defaults))
-                };
-                shared.topics.alter_configs(name, edit, req.validate_only)
-            });
+            let key = (res.resource_type, res.resource_name.to_string());
+            let result = if twice.contains(&key) {
+                Err(duplicate_error())
+            } else {
+                alterable(res.resource_type, &res.resource_name).and_then(|target| match target {
+                    Alterable::Topic(name) => {
+                        let edit = |o: &mut BTreeMap<String, String>| {
+                            res.configs
+                                .iter()
+                                .try_for_each(|c| apply_incremental(o, c, &defaults))
+                        };
+                        shared.topics.alter_configs(name, edit, req.validate_only)
+                    }
+                    Alterable::Broker(name) => {
+                        let edit = |o: &mut BTreeMap<String, String>| {
+                            res.configs.iter().try_for_each(|c| {
+                                broker_configs::apply_incremental(
+                                    o,
+                                    &c.name,
+                                    c.config_operation,
+                                    c.value.as_ref().map(|v| v.as_str()),
+                                )
+                            })
+                        };
+                        shared
+                            .broker_configs
+                            .alter(&shared.config, name, edit, req.validate_only)
+                    }
+                })
+            };
             let (code, message) = outcome(result);
             AlterConfigsResourceResponse::default()
                 .with_error_code(code)

@@ -176,5 +176,8 @@ pub fn throttle_field(response: &mut ResponseKind, version: i16) -> Option<&mut 
         CreatePartitions from 0,
         DeleteGroups from 0,
         DescribeCluster from 0,
+        DescribeAcls from 0,
+        CreateAcls from 0,
+        DeleteAcls from 0,
     }
 }

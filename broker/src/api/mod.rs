@@ -9,6 +9,7 @@
 //! below 2 those APIs stop at their v1 versions. AddPartitionsToTxn v4+ (broker-to-broker
 //! verification) is not offered.
 
+mod acls;
 mod admin;
 mod cluster;
 mod fetch;
@@ -57,6 +58,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::AlterConfigs, 0, 2),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
+    // No authorizer: SECURITY_DISABLED, as Kafka 4 answers (v0 is gone there).
+    (ApiKey::DescribeAcls, 1, 3),
+    (ApiKey::CreateAcls, 1, 3),
+    (ApiKey::DeleteAcls, 1, 3),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::DescribeCluster, 0, 1),
@@ -278,6 +283,9 @@ pub async fn handle(
         RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
             off_workers(shared, move |s| admin::incremental_alter_configs(s, r)).await,
         ),
+        RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(acls::describe_acls(r)),
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(acls::create_acls(r)),
+        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(acls::delete_acls(r)),
         RequestKind::JoinGroup(r) => {
             ResponseKind::JoinGroup(groups.join_group(r, version, client).await)
         }

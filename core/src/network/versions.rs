@@ -40,6 +40,12 @@ pub fn supported(key: ApiKey) -> (i16, i16) {
         ApiKey::DeleteTopics => (1, 5),
         ApiKey::CreatePartitions => (0, 3),
         ApiKey::DescribeConfigs => (1, 4),
+        ApiKey::AlterConfigs => (0, 2),
+        ApiKey::IncrementalAlterConfigs => (0, 1),
+        // v0 (no pattern type) is gone from Kafka 4.
+        ApiKey::DescribeAcls => (1, 3),
+        ApiKey::CreateAcls => (1, 3),
+        ApiKey::DeleteAcls => (1, 3),
         ApiKey::DeleteRecords => (0, 2),
         ApiKey::DescribeGroups => (0, 5),
         ApiKey::ListGroups => (0, 4),

@@ -1,13 +1,14 @@
 """Type stubs for the extension module (the Rust half of the package)."""
 
 from typing import (Any, AsyncIterator, Callable, Dict, Generator, Iterable, Iterator, List,
-                    Mapping, Optional, Sequence, Set, Tuple, Union)
+                    Mapping, Optional, Sequence, Set, Tuple, Type, Union)
 
 import asyncio
 
 from typing import final
 
-from .admin import ConfigResource, DescribeConfigsResponse, NewPartitions, NewTopic
+from .admin import (ACL, ACLFilter, AlterConfigsResponse, ConfigResource,
+                    DescribeConfigsResponse, NewPartitions, NewTopic)
 from .structs import (ConsumerGroupMetadata, GroupInformation, OffsetAndMetadata,
                       OffsetAndTimestamp, TopicPartition)
 
@@ -220,14 +221,15 @@ class KafkaAdminClient:
     """Cluster administration with kafka-python's API, configured as the producer is
     (`bootstrap_servers`, `client_id`, `request_timeout_ms`, the security settings, or a dict
     of Kafka's names). Broker errors raise their `krafty.errors` class with Kafka's `errno`;
-    what is not supported yet (`validate_only`, replica assignments, broker configs) raises
-    NotImplementedError. `group_coordinator_id` and `partition_leader_id` are accepted and not
+    what is not supported yet raises NotImplementedError. `group_coordinator_id` and `partition_leader_id` are accepted and not
     needed. Every call blocks with the GIL released."""
     def __new__(cls, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> KafkaAdminClient: ...
     def create_topics(self, new_topics: Sequence[NewTopic], timeout_ms: Optional[float] = None,
                       validate_only: bool = False) -> None:
-        """Creates the topics; `TopicAlreadyExistsError` (36) for one that exists.
-        `timeout_ms` bounds the call on the client's side."""
+        """Creates the topics; `TopicAlreadyExistsError` (36) for one that exists,
+        `InvalidReplicaAssignmentError` (39) for a `replica_assignments` on brokers that are
+        not there. `timeout_ms` bounds the call on the client's side; with `validate_only` the
+        broker checks the topics and creates none."""
     def delete_topics(self, topics: Sequence[str], timeout_ms: Optional[float] = None) -> None: ...
     def list_topics(self) -> List[str]:
         """Every topic's name, internal ones included, sorted."""
@@ -236,11 +238,26 @@ class KafkaAdminClient:
         "replicas", "isr", "error_code"}]}]`, for `topics` or every topic."""
     def create_partitions(self, topic_partitions: Mapping[str, Union[NewPartitions, int]],
                           timeout_ms: Optional[float] = None,
-                          validate_only: bool = False) -> None: ...
+                          validate_only: bool = False) -> None:
+        """Grows each topic to `NewPartitions.total_count`, its `new_assignments` placing the
+        new partitions; with `validate_only` the broker checks and adds none."""
     def describe_configs(self, config_resources: Sequence[ConfigResource],
                          include_synonyms: bool = False) -> List[DescribeConfigsResponse]:
-        """Topic configs: one response whose `resources` hold `(error_code, error_message,
-        resource_type, resource_name, [ConfigEntry])` per resource, in order."""
+        """Topic and broker configs: one response whose `resources` hold `(error_code,
+        error_message, resource_type, resource_name, entries)` per resource, in order; the
+        entries `ConfigEntry`, or `ConfigEntryWithSynonyms` with `include_synonyms`."""
+    def alter_configs(self, config_resources: Sequence[ConfigResource],
+                      validate_only: bool = False) -> AlterConfigsResponse:
+        """Replaces each resource's configs with `ConfigResource.configs` (AlterConfigs); a
+        refused resource's error code is in the response's `resources`, not raised."""
+    def describe_acls(self, acl_filter: ACLFilter) -> Tuple[List[ACL], Type[Exception]]:
+        """`([ACL], NoError)` for the ACLs matching the filter; a broker error raises its
+        class (`SecurityDisabledError`, 54, on a cluster without an authorizer)."""
+    def create_acls(self, acls: Sequence[ACL]) -> Dict[str, List[Any]]:
+        """`{"succeeded": [ACL], "failed": [(ACL, error class)]}`."""
+    def delete_acls(self, acl_filters: Sequence[ACLFilter]
+                    ) -> List[Tuple[ACLFilter, List[ACL], Type[Exception]]]:
+        """`[(ACLFilter, [ACL deleted], error class)]`, `NoError` for a filter applied."""
     def list_consumer_groups(self) -> List[Tuple[str, str]]:
         """`[(group_id, protocol_type)]`."""
     def describe_consumer_groups(self, group_ids: Sequence[str],

@@ -19,17 +19,23 @@ from collections import namedtuple as _namedtuple
 from enum import IntEnum as _IntEnum
 from typing import Dict, List, Mapping, Optional, Union
 
+from ._acl import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType,
+                   ResourcePattern, ResourcePatternFilter, ResourceType)
 from ._krafty import KafkaAdminClient
 
 __all__ = ["KafkaAdminClient", "NewTopic", "NewPartitions", "ConfigResource",
-           "ConfigResourceType", "ConfigEntry", "DescribeConfigsResponse"]
+           "ConfigResourceType", "ConfigEntry", "ConfigEntryWithSynonyms", "ConfigSynonym",
+           "DescribeConfigsResponse", "AlterConfigsResponse", "ACL", "ACLFilter",
+           "ACLOperation", "ACLPermissionType", "ACLResourcePatternType", "ResourcePattern",
+           "ResourcePatternFilter", "ResourceType"]
 
 
 class NewTopic:
     """A topic to create: its name, partition count and replication factor (-1: the broker's
     default), and configs that differ from the broker's defaults (`{"retention.ms": "3600000"}`;
-    values may be ints or bools). `replica_assignments` ({partition: [broker ids]}) is
-    kafka-python's; the admin client refuses it (not supported yet)."""
+    values may be ints or bools). `replica_assignments` ({partition: [broker ids]}, partitions
+    0, 1, ...) places the partitions on those brokers instead: pass -1 for the partition count
+    and replication factor with it (Kafka refuses both with InvalidRequestError)."""
 
     def __init__(self, name: str, num_partitions: int, replication_factor: int,
                  replica_assignments: Optional[Dict[int, List[int]]] = None,
@@ -43,32 +49,38 @@ class NewTopic:
     def __repr__(self) -> str:
         return (f"NewTopic(name={self.name!r}, num_partitions={self.num_partitions}, "
                 f"replication_factor={self.replication_factor}, "
+                f"replica_assignments={self.replica_assignments!r}, "
                 f"topic_configs={self.topic_configs!r})")
 
 
 class NewPartitions:
     """A topic's new total partition count, for `create_partitions({topic: NewPartitions(n)})`.
-    `new_assignments` is kafka-python's; the admin client refuses it (not supported yet)."""
+    `new_assignments`: the brokers of each new partition (`[[1], [1]]` for two), None to let
+    the broker place them."""
 
     def __init__(self, total_count: int, new_assignments: Optional[List[List[int]]] = None) -> None:
         self.total_count = total_count
         self.new_assignments = new_assignments
 
     def __repr__(self) -> str:
-        return f"NewPartitions(total_count={self.total_count})"
+        return (f"NewPartitions(total_count={self.total_count}, "
+                f"new_assignments={self.new_assignments!r})")
 
 
 class ConfigResourceType(_IntEnum):
-    """Kafka's config resource types (`describe_configs` supports TOPIC)."""
+    """Kafka's config resource types (`describe_configs` and `alter_configs` take TOPIC and
+    BROKER)."""
 
     BROKER = 4
     TOPIC = 2
 
 
 class ConfigResource:
-    """A resource whose configs to describe: a `ConfigResourceType` (or its name, `"topic"`)
-    and the resource's name. `configs` names the configs to return (a dict's keys or a list);
-    None returns them all."""
+    """A resource whose configs to describe or alter: a `ConfigResourceType` (or its name,
+    `"topic"`) and the resource's name (a broker's: its node id, as a str or an int).
+    `configs`: for `describe_configs` the configs to return (a dict's keys or a list; None
+    returns them all); for `alter_configs` the dict `{name: value}` the resource's configs
+    become."""
 
     def __init__(self, resource_type: Union[ConfigResourceType, str, int], name: str,
                  configs: Optional[Union[Mapping[str, object], List[str]]] = None) -> None:
@@ -90,11 +102,33 @@ class ConfigResource:
 ConfigEntry = _namedtuple("ConfigEntry", ["config_names", "config_value", "read_only",
                                           "is_default", "is_sensitive"])
 ConfigEntry.__doc__ = """One config of a described resource, in the order of kafka-python's
-DescribeConfigs (v0) entries: the name, the value as a string, whether it is read-only, whether
-it is the broker's default (not set for this resource), whether it is sensitive. For a topic,
-`read_only` and `is_sensitive` are always False (topic configs are alterable and none is a
-password)."""
+DescribeConfigs (v0) entries: the name, the value as a string (None for a sensitive one), whether
+it is read-only, whether it is Kafka's default (not set for this resource nor in the broker's
+properties), whether it is sensitive."""
 ConfigEntry.__module__ = __name__
+
+ConfigSynonym = _namedtuple("ConfigSynonym", ["config_name", "config_value", "config_source"])
+ConfigSynonym.__doc__ = """Another place a config is set (DescribeConfigs v1's synonyms): the
+name there (a topic config's broker-wide default has the broker's name, `log.segment.bytes` for
+`segment.bytes`), its value, and Kafka's `config_source` number (1 topic, 2 this broker,
+3 every broker, 4 the broker's properties file, 5 Kafka's default)."""
+ConfigSynonym.__module__ = __name__
+
+ConfigEntryWithSynonyms = _namedtuple("ConfigEntryWithSynonyms", [
+    "config_names", "config_value", "read_only", "config_source", "is_sensitive",
+    "config_synonyms"])
+ConfigEntryWithSynonyms.__doc__ = """One config described with `include_synonyms=True`, in the
+order of kafka-python's DescribeConfigs (v1) entries: as `ConfigEntry`, with where the value comes
+from (`config_source`, as in `ConfigSynonym`) instead of `is_default`, and `config_synonyms`:
+every place the config is set, the value in effect first."""
+ConfigEntryWithSynonyms.__module__ = __name__
+
+AlterConfigsResponse = _namedtuple("AlterConfigsResponse", ["resources"])
+AlterConfigsResponse.__doc__ = """What `alter_configs` returns: `resources`, one
+`(error_code, error_message, resource_type, resource_name)` tuple per `ConfigResource`, in order;
+`error_code` 0 when the resource was altered, else Kafka's code (40 INVALID_CONFIG for a bad
+value, 42 INVALID_REQUEST for a broker config that cannot change while it runs, ...)."""
+AlterConfigsResponse.__module__ = __name__
 
 DescribeConfigsResponse = _namedtuple("DescribeConfigsResponse", ["resources"])
 DescribeConfigsResponse.__doc__ = """What `describe_configs` returns a list of: `resources`, one
