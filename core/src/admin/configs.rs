@@ -246,18 +246,13 @@ impl AdminClient {
                         .collect(),
                 );
             let (resp, _) = self.client.send(node, req).await?;
-            for (i, r, _) in group {
-                let found = resp.responses.iter().find(|x| {
-                    x.resource_type == r.resource_type.wire() && x.resource_name.as_str() == r.name
-                });
-                results[i] = Some(outcome(r, found.map(|x| (x.error_code, &x.error_message))));
-            }
+            let answers = resp.responses.iter().map(|x| {
+                let name = x.resource_name.as_str();
+                (x.resource_type, name, x.error_code, &x.error_message)
+            });
+            record_outcomes(&mut results, &group, answers);
         }
-        Ok(changes
-            .iter()
-            .map(|(r, _)| r.clone())
-            .zip(results.into_iter().flatten())
-            .collect())
+        Ok(in_order(changes, results))
     }
 
     /// AlterConfigs (legacy): each resource's overrides become exactly `configs`; a config
@@ -293,19 +288,46 @@ impl AdminClient {
                         .collect(),
                 );
             let (resp, _) = self.client.send(node, req).await?;
-            for (i, r, _) in group {
-                let found = resp.responses.iter().find(|x| {
-                    x.resource_type == r.resource_type.wire() && x.resource_name.as_str() == r.name
-                });
-                results[i] = Some(outcome(r, found.map(|x| (x.error_code, &x.error_message))));
-            }
+            let answers = resp.responses.iter().map(|x| {
+                let name = x.resource_name.as_str();
+                (x.resource_type, name, x.error_code, &x.error_message)
+            });
+            record_outcomes(&mut results, &group, answers);
         }
-        Ok(resources
-            .iter()
-            .map(|(r, _)| r.clone())
-            .zip(results.into_iter().flatten())
-            .collect())
+        Ok(in_order(resources, results))
     }
+}
+
+/// Each resource of `group`'s outcome, from the broker's answers `(resource type, name,
+/// error code, message)`.
+fn record_outcomes<'a, T>(
+    results: &mut [Option<Result<()>>],
+    group: &[(usize, &ConfigResource, T)],
+    answers: impl Iterator<
+            Item = (
+                i8,
+                &'a str,
+                i16,
+                &'a Option<kafka_protocol::protocol::StrBytes>,
+            ),
+        > + Clone,
+) {
+    for (i, r, _) in group {
+        let found = answers
+            .clone()
+            .find(|(t, name, ..)| *t == r.resource_type.wire() && *name == r.name)
+            .map(|(_, _, code, message)| (code, message));
+        results[*i] = Some(outcome(r, found));
+    }
+}
+
+/// The outcomes beside their resources, in the order asked.
+fn in_order<T>(asked: &[(ConfigResource, T)], results: Vec<Option<Result<()>>>) -> PerResource<()> {
+    asked
+        .iter()
+        .map(|(r, _)| r.clone())
+        .zip(results.into_iter().flatten())
+        .collect()
 }
 
 /// A resource's answer, or a protocol error when the broker left it out.
