@@ -168,8 +168,9 @@ where
 }
 
 /// Handles one decoded request; `None` means no response is sent (Produce with acks=0).
-/// Requests that touch log files run their file I/O through [`off_workers`]; the group
-/// coordinator's (commits to `__consumer_offsets`) still write in place.
+/// Requests that touch log files run their file I/O through [`off_workers`] (OffsetCommit
+/// included); the group coordinator's membership records (JoinGroup, SyncGroup, LeaveGroup,
+/// the rare writes) and TxnOffsetCommit still write in place.
 pub async fn handle(
     shared: &Arc<Shared>,
     listener: &Listener,
@@ -294,9 +295,9 @@ pub async fn handle(
         RequestKind::LeaveGroup(r) => {
             ResponseKind::LeaveGroup(groups.leave_group(r, version).await)
         }
-        RequestKind::OffsetCommit(r) => {
-            ResponseKind::OffsetCommit(groups.offset_commit(r, version).await)
-        }
+        RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(
+            off_workers(shared, move |s| s.groups.offset_commit(r, version)).await,
+        ),
         RequestKind::OffsetFetch(r) => {
             ResponseKind::OffsetFetch(groups.offset_fetch(r, version).await)
         }

@@ -440,11 +440,9 @@ impl GroupCoordinator {
         LeaveGroupResponse::default().with_members(results)
     }
 
-    pub async fn offset_commit(
-        &self,
-        req: OffsetCommitRequest,
-        _version: i16,
-    ) -> OffsetCommitResponse {
+    /// Synchronous (it writes `__consumer_offsets`): the request path runs it on the blocking
+    /// pool, as every other log write.
+    pub fn offset_commit(&self, req: OffsetCommitRequest, _version: i16) -> OffsetCommitResponse {
         let mut groups = self.groups.locked();
         let group_id = req.group_id.to_string();
         let group_code = commit_membership_error(

@@ -291,7 +291,7 @@ async fn commits_are_checked_persisted_and_reloaded() {
     assert_eq!(fetched(&c).await, -1, "nothing committed");
     // A standalone commit (no members, generation -1) is allowed.
     assert_eq!(
-        c.offset_commit(commit("", -1, "t", 5), 8).await.topics[0].partitions[0].error_code,
+        c.offset_commit(commit("", -1, "t", 5), 8).topics[0].partitions[0].error_code,
         0
     );
     let a = member_id(&c).await;
@@ -299,7 +299,6 @@ async fn commits_are_checked_persisted_and_reloaded() {
     c.sync_group(sync(&a, r.generation_id, &[]), 5).await;
     assert_eq!(
         c.offset_commit(commit(&a, r.generation_id + 1, "t", 9), 8)
-            .await
             .topics[0]
             .partitions[0]
             .error_code,
@@ -307,7 +306,6 @@ async fn commits_are_checked_persisted_and_reloaded() {
     );
     assert_eq!(
         c.offset_commit(commit("stranger", r.generation_id, "t", 9), 8)
-            .await
             .topics[0]
             .partitions[0]
             .error_code,
@@ -315,7 +313,6 @@ async fn commits_are_checked_persisted_and_reloaded() {
     );
     assert_eq!(
         c.offset_commit(commit(&a, r.generation_id, "missing", 9), 8)
-            .await
             .topics[0]
             .partitions[0]
             .error_code,
@@ -323,7 +320,6 @@ async fn commits_are_checked_persisted_and_reloaded() {
     );
     assert_eq!(
         c.offset_commit(commit(&a, r.generation_id, "t", 42), 8)
-            .await
             .topics[0]
             .partitions[0]
             .error_code,
@@ -400,12 +396,12 @@ async fn a_commit_that_cannot_be_written_fails() {
         .unwrap(),
     ))];
     let c = coordinator(offsets);
-    let ok = c.offset_commit(commit("", -1, "t", 5), 8).await;
+    let ok = c.offset_commit(commit("", -1, "t", 5), 8);
     assert_eq!(ok.topics[0].partitions[0].error_code, 0);
     assert_eq!(fetched(&c).await, 5);
     let mut big = commit("", -1, "t", 9);
     big.topics[0].partitions[0].committed_metadata = Some(sb(&"m".repeat(1000)));
-    let refused = c.offset_commit(big, 8).await;
+    let refused = c.offset_commit(big, 8);
     assert_eq!(refused.topics[0].partitions[0].error_code, 28);
     assert_eq!(fetched(&c).await, 5, "the failed commit changed nothing");
 }
@@ -426,7 +422,7 @@ async fn offsets_expire_after_offsets_retention_minutes() {
     let c = with_retention(offsets.clone());
     // A standalone commit expires a minute after it was made.
     assert_eq!(
-        c.offset_commit(commit("", -1, "t", 5), 8).await.topics[0].partitions[0].error_code,
+        c.offset_commit(commit("", -1, "t", 5), 8).topics[0].partitions[0].error_code,
         0
     );
     tokio::time::sleep(Duration::from_secs(50)).await;
@@ -444,8 +440,7 @@ async fn offsets_expire_after_offsets_retention_minutes() {
     let a = member_id(&c).await;
     let r = c.join_group(join(&a, None), 7, client()).await;
     c.sync_group(sync(&a, r.generation_id, &[]), 5).await;
-    c.offset_commit(commit(&a, r.generation_id, "t", 42), 8)
-        .await;
+    c.offset_commit(commit(&a, r.generation_id, "t", 42), 8);
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_secs(9)).await;
         assert_eq!(
