@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use krafty::producer::{
-    KafkaProducer as CoreProducer, Partitioner, ProducerConfig, ProducerInterceptor,
+    KafkaProducer as CoreProducer, OwnedDelivery, Partitioner, ProducerConfig, ProducerInterceptor,
     ProducerRecord as CoreRecord, RecordMetadata as CoreMetadata,
 };
 use krafty::record::Header;
@@ -290,6 +290,9 @@ pub struct PyProducer {
     inner: Arc<Producer>,
     /// The fork generation it was created in (see `process.rs`).
     generation: usize,
+    /// No user serializer or partitioner: `send` enqueues in place (`try_send_and_then`),
+    /// whose fallback may serialize and partition a record twice, which only code of ours may.
+    in_place: bool,
 }
 
 impl Drop for PyProducer {
@@ -328,6 +331,8 @@ impl PyProducer {
                 None => vec![],
             };
         let partitioner = take(kwargs, "partitioner")?.map(Bound::unbind);
+        let in_place =
+            key_serializer.is_none() && value_serializer.is_none() && partitioner.is_none();
         let token_provider = take_token_provider(kwargs)?;
         let mut config = ProducerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
         set_token_provider(py, &mut config.client, token_provider)?;
@@ -353,7 +358,11 @@ impl PyProducer {
         let inner = Arc::new(inner);
         let generation = krafty::runtime::fork_generation();
         crate::process::register_producer(generation, Arc::downgrade(&inner));
-        Ok(PyProducer { inner, generation })
+        Ok(PyProducer {
+            inner,
+            generation,
+            in_place,
+        })
     }
 
     /// Enqueues a record and returns its `RecordFuture`. Blocks (GIL released) only while
@@ -383,11 +392,20 @@ impl PyProducer {
         };
         let shared = Arc::new(Shared::default());
         let done = shared.clone();
-        let sent = self.inner.send_and_then(record, move |r| {
-            done.complete(r.map(|m| Outcome::One(m, header_size)))
-        });
+        let on_delivery: OwnedDelivery =
+            Box::new(move |r| done.complete(r.map(|m| Outcome::One(m, header_size))));
         SERIALIZER_RAISED.with(|c| c.borrow_mut().take());
-        wait_fast(py, sent)?.map_err(|e| send_error(py, &e))?;
+        let back = if self.in_place {
+            self.inner
+                .try_send_and_then(&record, on_delivery)
+                .map_err(|e| send_error(py, &e))?
+        } else {
+            Some(on_delivery)
+        };
+        if let Some(on_delivery) = back {
+            wait_fast(py, self.inner.send_and_then(record, on_delivery))?
+                .map_err(|e| send_error(py, &e))?;
+        }
         Ok(RecordFuture { shared })
     }
 
