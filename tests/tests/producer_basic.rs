@@ -5,6 +5,7 @@
 //! Every test creates its own topics under unique names: a real Kafka keeps topics between
 //! runs and has `num.partitions=1`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use krafty::producer::{murmur2_partition, ProducerRecord};
@@ -491,6 +492,119 @@ async fn try_send_and_then_enqueues_in_place_or_hands_the_callback_back() {
             other.map(|b| b.is_some())
         ),
     }
+    p.close(Duration::from_secs(10)).await.unwrap();
+    cluster.stop().await;
+}
+
+/// (token, partition, offset, error code) of a record a sink was told about.
+type Told = (u64, i32, i64, Option<i16>);
+
+/// What a `DeliverySink` was told, batch by batch.
+#[derive(Default)]
+struct Collected {
+    /// The records in the order the sink saw them.
+    records: std::sync::Mutex<Vec<Told>>,
+    batches: std::sync::atomic::AtomicUsize,
+}
+
+impl krafty::producer::DeliverySink for Collected {
+    fn batch_done(&self, batch: krafty::producer::CompletedBatch<'_>) {
+        self.batches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let code = batch.result.err().map(|e| e.code().unwrap_or(-1));
+        let mut out = self.records.lock().unwrap();
+        for r in &batch.records {
+            out.push((r.token, batch.partition, batch.offset(r), code));
+        }
+    }
+}
+
+/// Runs on both brokers. Records sent with a token report to the producer's one
+/// `DeliverySink`, once per batch: every token exactly once, each at its own offset in send
+/// order, a refused batch with the broker's error (MESSAGE_TOO_LARGE over the topic's
+/// `max.message.bytes`). Sending with a token needs a sink, and a sink is set once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_sink_gets_each_tokens_outcome_once_per_batch() {
+    let cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("sink");
+    cluster
+        .create_topic(&topic, 2, &[("max.message.bytes", "2000")])
+        .await;
+    let p = producer(&bs, &[("linger.ms", "20"), ("acks", "1")]).await;
+    let first = ProducerRecord::new(&topic, "v0".to_string()).with_partition(0);
+    match p.try_send_to_sink(&first, 0) {
+        Err(KafkaError::IllegalState(_)) => {}
+        other => panic!("expected IllegalState without a sink, got {other:?}"),
+    }
+    let sink = Arc::new(Collected::default());
+    p.set_delivery_sink(sink.clone()).unwrap();
+    assert!(matches!(
+        p.set_delivery_sink(Arc::new(Collected::default())),
+        Err(KafkaError::IllegalState(_))
+    ));
+
+    // The first send finds no metadata: try_send_to_sink says so, send_to_sink waits for it.
+    assert!(!p.try_send_to_sink(&first, 0).unwrap());
+    p.send_to_sink(first, 0).await.unwrap();
+    for token in 1..200u64 {
+        let r = ProducerRecord::new(&topic, format!("v{token}")).with_partition((token % 2) as i32);
+        assert!(
+            p.try_send_to_sink(&r, token).unwrap(),
+            "record {token} in place"
+        );
+    }
+    // Over max.message.bytes, under max.request.size: the broker refuses its batch.
+    let big = ProducerRecord::new(&topic, "x".repeat(5000)).with_partition(1);
+    within(60, "flush", p.flush()).await.unwrap();
+    assert!(p.try_send_to_sink(&big, 999).unwrap());
+    within(60, "flush", p.flush()).await.unwrap();
+
+    let got = sink.records.lock().unwrap().clone();
+    assert_eq!(got.len(), 201, "every token reported: {got:?}");
+    let mut tokens: Vec<u64> = got.iter().map(|r| r.0).collect();
+    tokens.sort();
+    let mut expected: Vec<u64> = (0..200).collect();
+    expected.push(999);
+    assert_eq!(tokens, expected, "each token exactly once");
+    for partition in 0..2 {
+        let offsets: Vec<(u64, i64)> = got
+            .iter()
+            .filter(|r| r.1 == partition && r.0 != 999)
+            .map(|r| (r.0, r.2))
+            .collect();
+        let mut by_token = offsets.clone();
+        by_token.sort();
+        assert_eq!(
+            by_token.iter().map(|r| r.1).collect::<Vec<_>>(),
+            (0..100).collect::<Vec<i64>>(),
+            "partition {partition}: offsets 0..100 in send order"
+        );
+        assert!(got.iter().all(|r| r.0 == 999 || r.3.is_none()));
+    }
+    let refused = got.iter().find(|r| r.0 == 999).unwrap();
+    assert_eq!(
+        (refused.1, refused.2, refused.3),
+        (1, -1, Some(10)),
+        "MESSAGE_TOO_LARGE"
+    );
+    let batches = sink.batches.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        batches < 201,
+        "one call per batch, not per record ({batches} calls)"
+    );
+    let values: Vec<String> = read_all(&bs, &topic, 0)
+        .await
+        .iter()
+        .map(|r| text(&r.value))
+        .collect();
+    assert_eq!(
+        values,
+        (0..200)
+            .step_by(2)
+            .map(|i| format!("v{i}"))
+            .collect::<Vec<_>>()
+    );
     p.close(Duration::from_secs(10)).await.unwrap();
     cluster.stop().await;
 }

@@ -1,8 +1,10 @@
 //! `krafty_producer_t`: the core producer with C buffers in, and delivery reports queued for
 //! `krafty_producer_poll` / `krafty_producer_flush` to serve on the caller's thread.
 //!
-//! The send path copies the key and the value once, into the core's record; the outcome is
-//! pushed to a queue by the client's own thread and served in batches (one lock per batch).
+//! The send path copies the key and the value once, into the core's record, and tags it with
+//! the caller's opaque (the core's `DeliverySink` token: no allocation per record). The core
+//! hands the outcomes of a whole batch to the producer's sink, which queues them (one lock
+//! per batch) for poll / flush to serve.
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void, CStr};
@@ -13,7 +15,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use krafty_core::producer::{KafkaProducer, OwnedDelivery, ProducerConfig, ProducerRecord};
+use krafty_core::producer::{
+    CompletedBatch, DeliverySink, KafkaProducer, ProducerConfig, ProducerRecord, SinkRecord,
+};
 use krafty_core::serialization::Serializer;
 use krafty_core::KafkaError;
 
@@ -63,12 +67,13 @@ pub type krafty_dr_cb_t = Option<
     ),
 >;
 
-/// A record's outcome, made compact on the client's thread (the topic comes from the send).
-struct Report {
-    opaque: Opaque,
+/// A batch's outcome as the client's thread queues it: the records sent with an opaque.
+struct ReportBatch {
     topic: Arc<CStr>,
-    /// (partition, offset, timestamp), or the error.
-    result: std::result::Result<(i32, i64, i64), Box<KafkaError>>,
+    partition: i32,
+    /// (base offset, log append time), or the error.
+    result: std::result::Result<(i64, i64), Box<KafkaError>>,
+    records: Vec<SinkRecord>,
 }
 
 /// A value on a cache line of its own (the sending threads write it, the client's read the
@@ -115,33 +120,15 @@ impl Serializer<Payload> for BorrowSerde {
     }
 }
 
-thread_local! {
-    /// The last topic this thread sent to, as the C string its reports carry.
-    static LAST_TOPIC: std::cell::RefCell<Option<Arc<CStr>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// `topic` as a shared C string, reusing the last one this thread sent to.
-fn shared_topic(topic: &CStr) -> Arc<CStr> {
-    LAST_TOPIC.with(|t| {
-        let mut t = t.borrow_mut();
-        match &*t {
-            Some(last) if **last == *topic => last.clone(),
-            _ => {
-                let new: Arc<CStr> = Arc::from(topic);
-                *t = Some(new.clone());
-                new
-            }
-        }
-    })
-}
-
 /// What the client's threads hand to the application's.
 #[derive(Default)]
 struct Reports {
-    queue: Mutex<Vec<Report>>,
+    queue: Mutex<Queue>,
     ready: Condvar,
     /// Threads waiting on `ready` (a push notifies only when there are some).
     waiting: AtomicUsize,
+    /// Whether outcomes are queued (a delivery-report callback is set) or only counted.
+    queued: bool,
     /// Records accepted by `send`.
     sent: CachePadded<AtomicU64>,
     /// Records whose outcome is known (queued or, without a callback, counted).
@@ -150,14 +137,35 @@ struct Reports {
     served: AtomicU64,
 }
 
-impl Reports {
-    fn complete(&self, report: Option<Report>) {
+#[derive(Default)]
+struct Queue {
+    batches: Vec<ReportBatch>,
+    /// The last batch's topic as a C string (batches of one topic share it).
+    last_topic: Option<Arc<CStr>>,
+}
+
+impl DeliverySink for Reports {
+    fn batch_done(&self, batch: CompletedBatch<'_>) {
+        let n = batch.records.len() as u64;
         {
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(r) = report {
-                q.push(r);
+            if self.queued {
+                let topic = match &q.last_topic {
+                    Some(t) if t.to_bytes() == batch.topic.as_bytes() => t.clone(),
+                    _ => {
+                        let t: Arc<CStr> = Arc::from(c_string(batch.topic).as_c_str());
+                        q.last_topic = Some(t.clone());
+                        t
+                    }
+                };
+                q.batches.push(ReportBatch {
+                    topic,
+                    partition: batch.partition,
+                    result: batch.result.map_err(|e| Box::new(e.clone())),
+                    records: batch.records,
+                });
             }
-            self.completed.fetch_add(1, Ordering::SeqCst);
+            self.completed.fetch_add(n, Ordering::SeqCst);
         }
         if self.waiting.load(Ordering::SeqCst) > 0 {
             self.ready.notify_all();
@@ -165,11 +173,10 @@ impl Reports {
     }
 }
 
-/// The state of the thread serving reports: the spare buffer swapped with the queue, and the
-/// last topic as a C string (reports of one topic share it).
+/// The state of the thread serving reports: the spare buffer swapped with the queue.
 #[derive(Default)]
 struct Serving {
-    batch: Vec<Report>,
+    batches: Vec<ReportBatch>,
 }
 
 thread_local! {
@@ -219,10 +226,8 @@ pub(crate) fn millis(timeout_ms: c_int) -> Duration {
 }
 
 impl krafty_producer_t {
-    #[allow(clippy::too_many_arguments)] // the C call's arguments, checked
     fn send(
         &self,
-        c_topic: &CStr,
         topic: &str,
         partition: i32,
         key: Option<&[u8]>,
@@ -243,23 +248,11 @@ impl krafty_producer_t {
             value: value.map(Payload::new),
             headers: headers.map(|h| h.headers.clone()).unwrap_or_default(),
         };
-        let reports = self.reports.clone();
-        let topic = self.dr.is_some().then(|| shared_topic(c_topic));
-        let on_delivery: OwnedDelivery = Box::new(move |result| {
-            reports.complete(topic.map(|topic| {
-                Report {
-                    opaque,
-                    topic,
-                    result: result
-                        .map(|md| (md.partition, md.offset, md.timestamp))
-                        .map_err(Box::new),
-                }
-            }));
-        });
         // Enqueued in place when nothing must wait; otherwise the same record goes through
         // the waiting path (metadata, buffer.memory), blocking up to max.block.ms.
-        if let Some(on_delivery) = self.inner.try_send_and_then(&record, on_delivery)? {
-            run(&self.rt, self.inner.send_and_then(record, on_delivery))?;
+        let token = opaque.0 as usize as u64;
+        if !self.inner.try_send_to_sink(&record, token)? {
+            run(&self.rt, self.inner.send_to_sink(record, token))?;
         }
         self.reports.sent.0.fetch_add(1, Ordering::SeqCst);
         Ok(())
@@ -273,9 +266,8 @@ impl krafty_producer_t {
         let mut s = self.serving.lock().unwrap_or_else(|p| p.into_inner());
         {
             let mut q = self.reports.queue.lock().unwrap_or_else(|p| p.into_inner());
-            std::mem::swap(&mut *q, &mut s.batch);
+            std::mem::swap(&mut q.batches, &mut s.batches);
         }
-        let n = s.batch.len();
         let Some((cb, opaque)) = self.dr else {
             // No callback: outcomes are only counted.
             let done = self.reports.completed.load(Ordering::SeqCst);
@@ -284,38 +276,41 @@ impl krafty_producer_t {
         };
         let Some(cb) = cb else { return 0 };
         IN_DR_CB.with(|f| f.set(true));
-        for r in s.batch.drain(..) {
-            let errstr;
-            let report = match &r.result {
-                Ok((partition, offset, timestamp)) => krafty_delivery_report_t {
-                    err: 0,
-                    errstr: std::ptr::null(),
-                    topic: r.topic.as_ptr(),
-                    partition: *partition,
-                    offset: *offset,
-                    timestamp: *timestamp,
-                    msg_opaque: r.opaque.0,
-                },
-                Err(e) => {
-                    let partition = match &**e {
-                        KafkaError::Broker { partition, .. } => partition.unwrap_or(-1),
-                        _ => -1,
-                    };
-                    errstr = c_string(&e.to_string());
-                    krafty_delivery_report_t {
-                        err: crate::errors::code(e),
-                        errstr: errstr.as_ptr(),
-                        topic: r.topic.as_ptr(),
-                        partition,
-                        offset: -1,
-                        timestamp: -1,
-                        msg_opaque: r.opaque.0,
-                    }
-                }
-            };
-            // SAFETY: a C function pointer the application registered; the report and the
-            // strings it points to live until it returns.
-            unsafe { cb(me, &report, opaque.0) };
+        let mut n = 0;
+        for b in s.batches.drain(..) {
+            let errstr = b.result.as_ref().err().map(|e| c_string(&e.to_string()));
+            let err = b
+                .result
+                .as_ref()
+                .err()
+                .map_or(0, |e| crate::errors::code(e));
+            for r in &b.records {
+                let (offset, timestamp) = match b.result {
+                    Ok((base, _)) if base < 0 => (-1, r.timestamp),
+                    Ok((base, log_append_time)) => (
+                        base + i64::from(r.offset_delta),
+                        if log_append_time >= 0 {
+                            log_append_time
+                        } else {
+                            r.timestamp
+                        },
+                    ),
+                    Err(_) => (-1, -1),
+                };
+                let report = krafty_delivery_report_t {
+                    err,
+                    errstr: errstr.as_ref().map_or(std::ptr::null(), |e| e.as_ptr()),
+                    topic: b.topic.as_ptr(),
+                    partition: b.partition,
+                    offset,
+                    timestamp,
+                    msg_opaque: r.token as usize as *mut c_void,
+                };
+                // SAFETY: a C function pointer the application registered; the report and the
+                // strings it points to live until it returns.
+                unsafe { cb(me, &report, opaque.0) };
+            }
+            n += b.records.len();
         }
         self.reports.served.fetch_add(n as u64, Ordering::SeqCst);
         IN_DR_CB.with(|f| f.set(false));
@@ -334,7 +329,7 @@ impl krafty_producer_t {
             total += self.serve(me);
             let r = &*self.reports;
             let q = r.queue.lock().unwrap_or_else(|p| p.into_inner());
-            if done(r, q.len()) {
+            if done(r, q.batches.len()) {
                 return total;
             }
             let now = Instant::now();
@@ -344,7 +339,9 @@ impl krafty_producer_t {
             r.waiting.fetch_add(1, Ordering::SeqCst);
             let (q, _) = r
                 .ready
-                .wait_timeout_while(q, deadline - now, |q| !done(r, q.len()) && q.is_empty())
+                .wait_timeout_while(q, deadline - now, |q| {
+                    !done(r, q.batches.len()) && q.batches.is_empty()
+                })
                 .unwrap_or_else(|p| p.into_inner());
             r.waiting.fetch_sub(1, Ordering::SeqCst);
             drop(q);
@@ -385,10 +382,15 @@ pub unsafe extern "C" fn krafty_producer_new(
         let config = ProducerConfig::from_properties(conf.props.iter().cloned())?;
         let inner =
             krafty_core::runtime::block_on(KafkaProducer::new(config, BorrowSerde, BorrowSerde))?;
+        let reports = Arc::new(Reports {
+            queued: conf.dr_cb.is_some(),
+            ..Reports::default()
+        });
+        inner.set_delivery_sink(reports.clone())?;
         Ok(Box::into_raw(Box::new(krafty_producer_t {
             inner,
             dr: conf.dr_cb,
-            reports: Arc::default(),
+            reports,
             serving: Mutex::default(),
             rt: krafty_core::runtime::handle(),
             txn_call: TxnCall::default(),
@@ -428,24 +430,14 @@ pub unsafe extern "C" fn krafty_producer_send(
         if topic_str.is_empty() {
             return Err(Error::arg("topic is empty"));
         }
-        // SAFETY: non-NULL (checked by arg_str) and NUL-terminated per the contract.
-        let c_topic = unsafe { CStr::from_ptr(topic) };
         // SAFETY: NULL or key_len readable bytes per the contract.
         let key = unsafe { arg_bytes(key, key_len, "key") }?;
         // SAFETY: NULL or value_len readable bytes per the contract.
         let value = unsafe { arg_bytes(value, value_len, "value") }?;
         // SAFETY: NULL or live per the contract.
         let headers = unsafe { headers.as_ref() };
-        p.send(
-            c_topic,
-            topic_str,
-            partition,
-            key,
-            value,
-            headers,
-            Opaque(opaque),
-        )
-        .map_err(|e| p.txn_error(e))
+        p.send(topic_str, partition, key, value, headers, Opaque(opaque))
+            .map_err(|e| p.txn_error(e))
     })
 }
 

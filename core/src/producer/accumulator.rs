@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,6 +26,7 @@ use tokio::time::Instant;
 
 use super::buffer_pool::BufferPool;
 use super::config::{PartitionerKind, ProducerConfig};
+use super::delivery_sink::{CompletedBatch, DeliverySink, SinkRecord};
 use super::idempotence::PartitionSequences;
 use super::partitioner::{LoadStats, PartitionLoad};
 use super::record::RecordMetadata;
@@ -38,11 +39,13 @@ use crate::topic_partition::{PartitionMap, TopicPartition};
 /// Called once with a record's outcome (the user callback, interceptors).
 pub type Completion = Box<dyn FnOnce(&Result<RecordMetadata>) + Send>;
 
-/// Where a record's outcome finally goes: its `DeliveryFuture`, or a callback that owns it
-/// (bindings keep the metadata without copying it).
+/// Where a record's outcome finally goes: its `DeliveryFuture`, a callback that owns it
+/// (bindings keep the metadata without copying it), or the producer's `DeliverySink` with
+/// the record's token (one call per batch).
 pub enum Delivery {
     Future(oneshot::Sender<Result<RecordMetadata>>),
     Owned(Box<dyn FnOnce(Result<RecordMetadata>) + Send>),
+    Token(u64),
 }
 
 /// One record's bookkeeping inside a batch.
@@ -102,19 +105,45 @@ impl ProducerBatch {
         self.builder.size()
     }
 
-    fn complete(self, result: impl Fn(&PendingRecord) -> Result<RecordMetadata>) {
-        for mut r in self.records {
-            let outcome = result(&r);
+    /// Hands every record its outcome: `result` builds a record's metadata (only for those
+    /// that want one); the records sent with a token go to `sink` in one call.
+    fn complete(
+        self,
+        sink: Option<&dyn DeliverySink>,
+        outcome: std::result::Result<(i64, i64), &KafkaError>,
+        result: impl Fn(&PendingRecord) -> Result<RecordMetadata>,
+    ) {
+        let ProducerBatch { tp, records, .. } = self;
+        let mut tokens = Vec::new();
+        for mut r in records {
             if let Some(cb) = r.callback.take() {
-                cb(&outcome);
+                cb(&result(&r));
             }
             match r.done.take() {
                 Some(Delivery::Future(tx)) => {
-                    let _ = tx.send(outcome);
+                    let _ = tx.send(result(&r));
                 }
-                Some(Delivery::Owned(f)) => f(outcome),
+                Some(Delivery::Owned(f)) => f(result(&r)),
+                Some(Delivery::Token(token)) => tokens.push(SinkRecord {
+                    token,
+                    offset_delta: r.offset_delta,
+                    timestamp: r.timestamp,
+                }),
                 None => {}
             }
+        }
+        if tokens.is_empty() {
+            return;
+        }
+        match sink {
+            Some(sink) => sink.batch_done(CompletedBatch {
+                topic: &tp.topic,
+                partition: tp.partition,
+                result: outcome,
+                records: tokens,
+            }),
+            // `send_to_sink` refuses records before a sink is set: not reached.
+            None => tracing::warn!(%tp, records = tokens.len(), "outcomes with no delivery sink"),
         }
     }
 }
@@ -186,6 +215,8 @@ pub struct RecordAccumulator {
     /// Leaders' readiness, when `partitioner.availability.timeout.ms` is set. Lock order:
     /// `queues` → `readiness`.
     readiness: Mutex<Readiness>,
+    /// Where the records sent with a token report (`Delivery::Token`); set once.
+    pub sink: OnceLock<Arc<dyn DeliverySink>>,
 }
 
 /// A record about to be appended.
@@ -216,6 +247,7 @@ impl RecordAccumulator {
             flush_through: AtomicU64::new(0),
             wake: Notify::new(),
             sequence_gap: AtomicBool::new(false),
+            sink: OnceLock::new(),
         }
     }
 
@@ -558,7 +590,8 @@ impl RecordAccumulator {
         let partition = batch.tp.partition;
         let charged = batch.charged;
         let n = batch.records.len();
-        batch.complete(|r| {
+        let sink = self.sink.get().map(|s| &**s);
+        batch.complete(sink, Ok((base_offset, log_append_time)), |r| {
             Ok(RecordMetadata {
                 topic: topic.clone(),
                 partition,
@@ -594,7 +627,8 @@ impl RecordAccumulator {
         }
         let generation = batch.generation;
         tracing::debug!(tp = %batch.tp, records = n, "batch failed: {error}");
-        batch.complete(|_| Err(error.clone()));
+        let sink = self.sink.get().map(|s| &**s);
+        batch.complete(sink, Err(&error), |_| Err(error.clone()));
         self.batch_done(generation);
         self.records_done(n, charged);
     }

@@ -9,6 +9,7 @@
 mod accumulator;
 mod buffer_pool;
 mod config;
+mod delivery_sink;
 mod idempotence;
 mod interceptor;
 mod metrics;
@@ -30,6 +31,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 pub use self::config::{PartitionerKind, ProducerConfig};
+pub use self::delivery_sink::{CompletedBatch, DeliverySink, SinkRecord};
 pub use self::interceptor::ProducerInterceptor;
 pub use self::metrics::ProducerMetrics;
 pub use self::partitioner::{
@@ -426,12 +428,65 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         record: &ProducerRecord<K, V>,
         on_delivery: OwnedDelivery,
     ) -> Result<Option<OwnedDelivery>> {
+        match self.try_enqueue(record, Delivery::Owned(on_delivery))? {
+            None => Ok(None),
+            Some(Delivery::Owned(on_delivery)) => Ok(Some(on_delivery)),
+            Some(_) => unreachable!("a record not appended keeps its delivery"),
+        }
+    }
+
+    /// Sets the `DeliverySink` that the records sent with `try_send_to_sink` / `send_to_sink`
+    /// report to, once per producer.
+    pub fn set_delivery_sink(&self, sink: Arc<dyn DeliverySink>) -> Result<()> {
+        self.inner.acc.sink.set(sink).map_err(|_| {
+            KafkaError::IllegalState("the producer's delivery sink is set already".into())
+        })
+    }
+
+    /// `send_to_sink` when it need not wait: `Ok(true)` when the record was enqueued (its
+    /// outcome goes to the sink with `token`), `Ok(false)` when the send would wait (the
+    /// topic's metadata missing, `buffer.memory` short) or has interceptors to run: the caller
+    /// then awaits `send_to_sink` with the same record. An error is the record's outcome
+    /// (nothing reaches the sink).
+    pub fn try_send_to_sink(&self, record: &ProducerRecord<K, V>, token: u64) -> Result<bool> {
+        self.check_sink()?;
+        Ok(self.try_enqueue(record, Delivery::Token(token))?.is_none())
+    }
+
+    /// Like `send_and_then`, the outcome going to the producer's `DeliverySink` with `token`
+    /// (the cheapest way to be told: no allocation per record, one call per batch).
+    pub async fn send_to_sink(&self, record: ProducerRecord<K, V>, token: u64) -> Result<()> {
+        self.check_sink()?;
+        self.send_inner(
+            record,
+            None,
+            Delivery::Token(token),
+            &mut SendContext::default(),
+        )
+        .await
+    }
+
+    fn check_sink(&self) -> Result<()> {
+        match self.inner.acc.sink.get() {
+            Some(_) => Ok(()),
+            None => Err(KafkaError::IllegalState(
+                "send_to_sink needs a delivery sink (set_delivery_sink)".into(),
+            )),
+        }
+    }
+
+    /// Enqueues the record in place when nothing must wait; hands `delivery` back otherwise.
+    fn try_enqueue(
+        &self,
+        record: &ProducerRecord<K, V>,
+        delivery: Delivery,
+    ) -> Result<Option<Delivery>> {
         let inner = &self.inner;
         if inner.closed.load(Ordering::Acquire) {
             return Err(KafkaError::Closed);
         }
         if !inner.interceptors.is_empty() {
-            return Ok(Some(on_delivery));
+            return Ok(Some(delivery));
         }
         if let Some(txn) = &inner.txn {
             txn.check_send()?;
@@ -440,11 +495,11 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         let (key, value, size) = self.serialize_checked(record)?;
         // Not kept in `ctx` (which ends with this call): that would copy the topic's name.
         let Some(partitions) = self.known_partitions(&record.topic) else {
-            return Ok(Some(on_delivery));
+            return Ok(Some(delivery));
         };
         let tp = self.choose_partition(record, key.as_deref(), size, partitions, &mut ctx)?;
         let new_record = self.new_record(record, &key, &value, &mut ctx);
-        let mut waiters = Some((Delivery::Owned(on_delivery), None));
+        let mut waiters = Some((delivery, None));
         let mut credit = 0;
         let appended = inner
             .acc
@@ -456,8 +511,8 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
             return Ok(None);
         }
         match waiters {
-            Some((Delivery::Owned(on_delivery), _)) => Ok(Some(on_delivery)),
-            _ => unreachable!("a record not appended keeps its delivery"),
+            Some((delivery, _)) => Ok(Some(delivery)),
+            None => unreachable!("a record not appended keeps its delivery"),
         }
     }
 
