@@ -173,6 +173,22 @@ impl DeliverySink for Reports {
     }
 }
 
+thread_local! {
+    /// The topic name of this thread's last record sent in place, kept for the next
+    /// record's `ProducerRecord` (no allocation per send to the same topic).
+    static LAST_TOPIC: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// `topic` as an owned String, reusing this thread's last one.
+fn topic_string(topic: &str) -> String {
+    let mut s = LAST_TOPIC.with(Cell::take);
+    if s != topic {
+        s.clear();
+        s.push_str(topic);
+    }
+    s
+}
+
 /// The state of the thread serving reports: the spare buffer swapped with the queue.
 #[derive(Default)]
 struct Serving {
@@ -241,7 +257,7 @@ impl krafty_producer_t {
             )));
         }
         let record = ProducerRecord {
-            topic: topic.to_owned(),
+            topic: topic_string(topic),
             partition: (partition >= 0).then_some(partition),
             timestamp: None,
             key: key.map(Payload::new),
@@ -251,8 +267,10 @@ impl krafty_producer_t {
         // Enqueued in place when nothing must wait; otherwise the same record goes through
         // the waiting path (metadata, buffer.memory), blocking up to max.block.ms.
         let token = opaque.0 as usize as u64;
-        if !self.inner.try_send_to_sink(&record, token)? {
-            run(&self.rt, self.inner.send_to_sink(record, token))?;
+        match self.inner.try_send_to_sink(&record, token) {
+            Ok(true) => LAST_TOPIC.with(|t| t.set(record.topic)),
+            Ok(false) => run(&self.rt, self.inner.send_to_sink(record, token))?,
+            Err(e) => return Err(e.into()),
         }
         self.reports.sent.0.fetch_add(1, Ordering::SeqCst);
         Ok(())
