@@ -379,6 +379,70 @@ async fn seek_pause_and_resume_keep_exact_positions() {
     .await
 }
 
+/// `poll_data_with` hands the fetched bytes to a visitor, in poll's order: exact partitions,
+/// offsets and values, at most `max_records` per call, positions past exactly what it
+/// visited (a `poll` after it goes on from there), and the consumed-records metric counts
+/// them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_data_with_visits_the_fetched_bytes_and_moves_positions_past_them() {
+    bounded(async {
+        let cluster = TestCluster::start(1).await;
+        let bs = cluster.bootstrap();
+        let topic = unique_topic("poll-data");
+        cluster.create_topic(&topic, 2, &[]).await;
+        produce(&bs, &topic, 0..2, 0..30).await;
+        let c = consumer(&bs, None, &[]).await;
+        let (p0, p1) = (tp(&topic, 0), tp(&topic, 1));
+        c.assign(&[p0.clone(), p1.clone()]).await.unwrap();
+
+        let mut seen: Vec<Rec> = Vec::new();
+        let deadline = Instant::now() + READ_WAIT;
+        while seen.len() < 25 && Instant::now() < deadline {
+            let mut batch = Vec::new();
+            let n = c
+                .poll_data_with(
+                    Duration::from_millis(200),
+                    Some(25 - seen.len()),
+                    |tp, r| {
+                        assert_eq!(*tp.topic, *topic);
+                        let value = String::from_utf8(r.value.unwrap().to_vec()).unwrap();
+                        batch.push((tp.partition, r.offset, value));
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(n, batch.len(), "the count is what was visited");
+            assert!(n <= 25, "at most max_records");
+            seen.extend(batch);
+        }
+        assert_eq!(seen.len(), 25);
+        let mut rest = poll_n(&c, 35, READ_WAIT).await;
+        let mut all = seen.clone();
+        all.append(&mut rest);
+        all.sort();
+        let mut want = expected(0, 0..30);
+        want.extend(expected(1, 0..30));
+        assert_eq!(all, want, "every record once, with its own value");
+        for p in [&p0, &p1] {
+            let taken: Vec<i64> = seen
+                .iter()
+                .filter(|r| r.0 == p.partition)
+                .map(|r| r.1)
+                .collect();
+            assert_eq!(
+                taken,
+                (0..taken.len() as i64).collect::<Vec<_>>(),
+                "in offset order"
+            );
+            assert_eq!(c.position(p).await.unwrap(), 30);
+        }
+        assert_eq!(c.metrics().records_consumed_total, 60);
+        close(&c).await;
+        cluster.stop().await;
+    })
+    .await
+}
+
 /// A pattern subscription reads every topic whose name matches, and picks up a matching topic
 /// created later; other topics are not read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,14 +9,16 @@
 //! blocked: the JS listener runs as a normal task.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use krafty::consumer::{
-    ConsumerConfig, ConsumerRebalanceListener, ConsumerRecord as CoreRecord,
-    KafkaConsumer as CoreConsumer, OffsetAndMetadata, RebalanceContext, TimestampType,
+    ConsumerConfig, ConsumerRebalanceListener, KafkaConsumer as CoreConsumer, OffsetAndMetadata,
+    RebalanceContext,
 };
+use krafty::record::ConsumerRecordData;
 use krafty::serialization::BytesSerde;
 use krafty::{KafkaError, TopicPartition as CoreTp};
 use napi::bindgen_prelude::{Buffer, Float64Array, Promise, PromiseRaw};
@@ -103,8 +105,6 @@ pub struct RecordBatch {
     pub headers: Float64Array,
 }
 
-const RECORD_FIELDS: usize = 11;
-
 fn put(data: &mut Vec<u8>, b: Option<&[u8]>) -> (f64, f64) {
     match b {
         Some(b) => {
@@ -116,59 +116,99 @@ fn put(data: &mut Vec<u8>, b: Option<&[u8]>) -> (f64, f64) {
     }
 }
 
-fn record_batch(records: Vec<CoreRecord<Option<Bytes>, Option<Bytes>>>) -> RecordBatch {
-    let mut size = 0;
-    let mut header_count = 0;
-    for r in &records {
-        size += r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len());
-        for h in &r.headers {
-            size += h.key.len() + h.value.as_ref().map_or(0, |v| v.len());
+/// A `RecordBatch` being filled on a runtime thread, record by record as the core drains
+/// them (`poll_data_with`): no `ConsumerRecord` built, one topic name per topic.
+#[derive(Default)]
+struct Packer {
+    sizes: Arc<BatchSizes>,
+    data: Vec<u8>,
+    topics: Vec<String>,
+    /// The last record's topic and its index in `topics`.
+    last_topic: Option<(Arc<str>, usize)>,
+    fields: Vec<f64>,
+    headers: Vec<f64>,
+}
+
+/// A consumer's last packed batch: its data bytes, records and headers.
+#[derive(Default)]
+struct BatchSizes {
+    data: AtomicUsize,
+    records: AtomicUsize,
+    headers: AtomicUsize,
+}
+
+impl Packer {
+    /// A packer with room for as much as the last batch held (a busy consumer's batches are
+    /// alike: no buffer regrows and copies itself as the records come).
+    fn new(sizes: Arc<BatchSizes>) -> Self {
+        let last = |n: &AtomicUsize| n.load(Ordering::Relaxed);
+        Packer {
+            data: Vec::with_capacity(last(&sizes.data)),
+            fields: Vec::with_capacity(last(&sizes.records) * RECORD_FIELDS),
+            headers: Vec::with_capacity(last(&sizes.headers) * 4),
+            sizes,
+            ..Packer::default()
         }
-        header_count += r.headers.len();
     }
-    let mut data = Vec::with_capacity(size);
-    let mut topics: Vec<String> = Vec::new();
-    let mut fields = Vec::with_capacity(records.len() * RECORD_FIELDS);
-    let mut headers = Vec::with_capacity(header_count * 4);
-    for r in &records {
-        let topic = match topics.iter().position(|t| *t == r.topic) {
-            Some(i) => i,
-            None => {
-                topics.push(r.topic.clone());
-                topics.len() - 1
+
+    fn push(&mut self, tp: &CoreTp, r: ConsumerRecordData) {
+        let topic = match &self.last_topic {
+            Some((t, i)) if Arc::ptr_eq(t, &tp.topic) || **t == *tp.topic => *i,
+            _ => {
+                let i = match self.topics.iter().position(|t| **t == *tp.topic) {
+                    Some(i) => i,
+                    None => {
+                        self.topics.push(tp.topic.to_string());
+                        self.topics.len() - 1
+                    }
+                };
+                self.last_topic = Some((tp.topic.clone(), i));
+                i
             }
         };
-        let (ks, kl) = put(&mut data, r.key.as_deref());
-        let (vs, vl) = put(&mut data, r.value.as_deref());
-        fields.extend_from_slice(&[
+        let data = &mut self.data;
+        let (ks, kl) = put(data, r.key.as_deref());
+        let (vs, vl) = put(data, r.value.as_deref());
+        self.fields.extend_from_slice(&[
+            // RECORD_FIELDS of them
             topic as f64,
-            f64::from(r.partition),
+            f64::from(tp.partition),
             r.offset as f64,
             r.timestamp as f64,
-            match r.timestamp_type {
-                TimestampType::CreateTime => 0.0,
-                TimestampType::LogAppendTime => 1.0,
-            },
+            if r.log_append_time { 1.0 } else { 0.0 },
             ks,
             kl,
             vs,
             vl,
-            f64::from(r.leader_epoch.unwrap_or(-1)),
+            f64::from(r.leader_epoch.max(-1)),
             r.headers.len() as f64,
         ]);
         for h in &r.headers {
-            let (hks, hkl) = put(&mut data, Some(h.key.as_bytes()));
-            let (hvs, hvl) = put(&mut data, h.value.as_deref());
-            headers.extend_from_slice(&[hks, hkl, hvs, hvl]);
+            let (hks, hkl) = put(data, Some(h.key.as_bytes()));
+            let (hvs, hvl) = put(data, h.value.as_deref());
+            self.headers.extend_from_slice(&[hks, hkl, hvs, hvl]);
         }
     }
-    RecordBatch {
-        data: Buffer::from(data),
-        topics,
-        records: Float64Array::new(fields),
-        headers: Float64Array::new(headers),
+
+    fn into_batch(self) -> RecordBatch {
+        let sizes = &self.sizes;
+        sizes.data.store(self.data.len(), Ordering::Relaxed);
+        sizes
+            .records
+            .store(self.fields.len() / RECORD_FIELDS, Ordering::Relaxed);
+        sizes
+            .headers
+            .store(self.headers.len() / 4, Ordering::Relaxed);
+        RecordBatch {
+            data: Buffer::from(self.data),
+            topics: self.topics,
+            records: Float64Array::new(self.fields),
+            headers: Float64Array::new(self.headers),
+        }
     }
 }
+
+const RECORD_FIELDS: usize = 11;
 
 /// What a rebalance listener is told: `kind` is "revoked", "assigned" or "lost";
 /// `positions` are the consumer's positions of the partitions it holds.
@@ -256,6 +296,8 @@ async fn connected(conn: Connection, config: ConsumerConfig) -> krafty::Result<C
 pub struct KafkaConsumer {
     config: ConsumerConfig,
     conn: Connection,
+    /// The sizes of the last batch `poll` packed, to size the next one's buffers.
+    last_batch: Arc<BatchSizes>,
 }
 
 macro_rules! op {
@@ -280,7 +322,11 @@ impl KafkaConsumer {
             ConsumerConfig::from_properties(properties(&config)).map_err(|e| to_napi(&e))?;
         let conn: Connection = Arc::new(OnceCell::new());
         core_runtime().spawn(connected(conn.clone(), config.clone()));
-        Ok(KafkaConsumer { config, conn })
+        Ok(KafkaConsumer {
+            config,
+            conn,
+            last_batch: Arc::default(),
+        })
     }
 
     fn consumer(
@@ -364,15 +410,17 @@ impl KafkaConsumer {
     ) -> napi::Result<PromiseRaw<'env, RecordBatch>> {
         let fut = self.consumer();
         let timeout = Duration::from_millis(timeout_ms.max(0.0) as u64);
+        let sizes = self.last_batch.clone();
         env.spawn_future_with_callback(
             on_core(async move {
                 let c = fut.await?;
-                match max_records {
-                    Some(n) => c.poll_at_most(timeout, n as usize).await,
-                    None => c.poll(timeout).await,
-                }
+                let mut packer = Packer::new(sizes);
+                let max = max_records.map(|n| n as usize);
+                c.poll_data_with(timeout, max, |tp, r| packer.push(tp, r))
+                    .await?;
+                Ok(packer)
             }),
-            |_env, records| Ok(record_batch(records)),
+            |_env, packer| Ok(packer.into_batch()),
         )
     }
 

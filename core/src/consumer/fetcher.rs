@@ -406,18 +406,30 @@ impl Fetcher {
     pub fn drain(&mut self, max: usize) -> Vec<(TopicPartition, ConsumerRecordData)> {
         let buffered: usize = self.partitions.values().map(|s| s.buffered.len()).sum();
         let mut out = Vec::with_capacity(buffered.min(max));
+        self.drain_with(max, |tp, r| out.push((tp.clone(), r)));
+        out
+    }
+
+    /// `drain` handing each record to `visit` instead of collecting them; returns how many.
+    pub fn drain_with(
+        &mut self,
+        max: usize,
+        mut visit: impl FnMut(&TopicPartition, ConsumerRecordData),
+    ) -> usize {
+        let mut n = 0;
         for (tp, s) in self.partitions.iter_mut() {
-            while out.len() < max {
+            while n < max {
                 let Some(r) = s.take() else {
                     break;
                 };
-                out.push((tp.clone(), r));
+                visit(tp, r);
+                n += 1;
             }
-            if out.len() >= max {
+            if n >= max {
                 break;
             }
         }
-        out
+        n
     }
 
     /// Puts drained records back at the head of their partitions' buffers and moves each

@@ -65,6 +65,7 @@ pub(crate) use list_offsets::list_offsets as list_offsets_for;
 
 use crate::error::{KafkaError, Result};
 use crate::network::NetworkClient;
+use crate::record::ConsumerRecordData;
 use crate::serialization::Deserializer;
 use crate::topic_partition::TopicPartition;
 
@@ -342,6 +343,36 @@ impl<K: Send + 'static, V: Send + 'static> KafkaConsumer<K, V> {
         // Prefetch: the next fetch goes out while the application works.
         st.fetcher.start_fetches();
         self.convert(&mut st, drained)
+    }
+
+    /// `poll_at_most` for callers that take the fetched bytes as they are (the bindings): no
+    /// deserializer runs and no `ConsumerRecord` is built; each record goes to `visit` with
+    /// its partition, in the order `poll` returns them, and positions advance past them.
+    /// `max_records` defaults to `max.poll.records`. Returns how many records were visited.
+    pub async fn poll_data_with(
+        &self,
+        timeout: Duration,
+        max_records: Option<usize>,
+        mut visit: impl FnMut(&TopicPartition, ConsumerRecordData) + Send,
+    ) -> Result<usize> {
+        self.check_open()?;
+        let deadline = Instant::now() + timeout;
+        let max = max_records
+            .unwrap_or(self.inner.config.max_poll_records)
+            .max(1);
+        let mut st = self.inner.state.lock().await;
+        if !self.fill(&mut st, deadline).await? {
+            return Ok(0);
+        }
+        let mut bytes = 0u64;
+        let n = st.fetcher.drain_with(max, |tp, r| {
+            bytes += r.key.as_ref().map_or(0, |k| k.len() as u64)
+                + r.value.as_ref().map_or(0, |v| v.len() as u64);
+            visit(tp, r)
+        });
+        st.fetcher.start_fetches();
+        self.inner.metrics.consumed(n as u64, bytes);
+        Ok(n)
     }
 
     /// Waits up to `timeout` until `poll` would return records, without taking any: for a
