@@ -646,7 +646,27 @@ impl AdminClient {
         Ok(())
     }
 
+    /// The cluster as a Metadata answer describes it (Java's `describeCluster`): its id, its
+    /// controller and its brokers.
+    pub async fn describe_cluster(&self) -> Result<ClusterDescription> {
+        let md = self.client.refresh_metadata(&[]).await?;
+        Ok(ClusterDescription {
+            cluster_id: md.cluster_id.clone(),
+            controller_id: md.controller_id,
+            brokers: md.brokers.clone(),
+        })
+    }
+
     pub async fn close(&self) {
         self.client.close().await;
     }
+}
+
+/// What `describe_cluster` returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterDescription {
+    pub cluster_id: Option<String>,
+    /// The controller's node id (-1 when the cluster does not say).
+    pub controller_id: i32,
+    pub brokers: Vec<crate::network::BrokerInfo>,
 }

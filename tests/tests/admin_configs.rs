@@ -373,3 +373,34 @@ async fn broker_configs_are_described_and_dynamic_ones_altered() {
     admin.close().await;
     cluster.stop().await;
 }
+
+/// Runs on both brokers: `describe_cluster` names the broker the client bootstrapped from
+/// (its host and port), a controller among the cluster's nodes or -1 (KRaft hides it from
+/// clients as a random broker), and a cluster id; after `close` it fails with Closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_cluster_names_the_brokers_and_the_cluster() {
+    let cluster = TestCluster::start(1).await;
+    let admin = cluster.admin().await;
+    let d = admin.describe_cluster().await.unwrap();
+    let bootstrap = cluster.bootstrap();
+    assert!(
+        d.brokers
+            .iter()
+            .any(|b| format!("{}:{}", b.host, b.port) == bootstrap),
+        "{bootstrap} among {:?}",
+        d.brokers
+    );
+    assert!(
+        d.controller_id == -1 || d.brokers.iter().any(|b| b.node_id == d.controller_id),
+        "controller {} among {:?}",
+        d.controller_id,
+        d.brokers
+    );
+    assert!(d.cluster_id.as_deref().is_some_and(|id| !id.is_empty()));
+    admin.close().await;
+    assert!(matches!(
+        admin.describe_cluster().await,
+        Err(KafkaError::Closed)
+    ));
+    cluster.stop().await;
+}

@@ -505,6 +505,28 @@ impl PyAdminClient {
         wait(py, self.inner.close())
     }
 
+    /// kafka-python's cluster description, from a Metadata request: `{"throttle_time_ms",
+    /// "brokers": [{"node_id", "host", "port", "rack"}], "cluster_id", "controller_id"}`.
+    fn describe_cluster<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.check()?;
+        let md = wait(py, self.inner.describe_cluster())?.py_err(py)?;
+        let brokers = PyList::empty(py);
+        for b in &md.brokers {
+            let d = PyDict::new(py);
+            d.set_item("node_id", b.node_id)?;
+            d.set_item("host", &b.host)?;
+            d.set_item("port", b.port)?;
+            d.set_item("rack", &b.rack)?;
+            brokers.append(d)?;
+        }
+        let out = PyDict::new(py);
+        out.set_item("throttle_time_ms", 0)?;
+        out.set_item("brokers", brokers)?;
+        out.set_item("cluster_id", &md.cluster_id)?;
+        out.set_item("controller_id", md.controller_id)?;
+        Ok(out)
+    }
+
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }

@@ -1,12 +1,13 @@
 //! The bridging under `krafty.aio` (`AIOKafkaProducer`, `AIOKafkaConsumer`): core futures run
-//! on the core's runtime and resolve asyncio futures on their loop's thread.
+//! on the clients' runtime and resolve asyncio futures on their loop's thread.
 //!
 //! Nothing here waits while holding the event loop. Each method creates a future on the running
-//! loop, hands the core's future to the runtime, and returns; the outcome is converted with the
-//! GIL on the runtime's thread and set on the loop with `call_soon_threadsafe`. Only two things
-//! run on the loop's thread itself: a send's first poll (serializers included, as in aiokafka;
-//! it completes there when the record fits in the buffer, and goes on on the runtime when it
-//! must wait) and the deserializers (records are turned into Python objects where they are
+//! loop, hands the core's future to the runtime, and returns; the outcome is converted on the
+//! asyncio thread (`process::run_for_asyncio`: a runtime worker never waits for the GIL) and
+//! set on the loop with `call_soon_threadsafe`. Only two things run on the loop's thread
+//! itself: a send's serializers (as in aiokafka) and first poll (it completes there when the
+//! record fits in the buffer, and goes on on the runtime, with no Python left to run, when it
+//! must wait), and the deserializers (records are turned into Python objects where they are
 //! delivered).
 //!
 //! Each client runs its operations one at a time in call order (`Ops`): the core serialises
@@ -41,7 +42,7 @@ use krafty::consumer::{
     KafkaConsumer as CoreConsumer, OffsetAndMetadata, OffsetReset, RebalanceContext,
 };
 use krafty::producer::{KafkaProducer as CoreProducer, ProducerConfig, ProducerRecord};
-use krafty::serialization::BytesSerde;
+use krafty::serialization::{BytesSerde, Serializer};
 use krafty::{KafkaError, TopicPartition};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PySet, PyTuple};
@@ -57,7 +58,7 @@ use crate::consumer::{
 use crate::errors::{connect_error, to_py, IntoPy};
 use crate::future::{settle, BatchCompletion, Outcome, RecordFuture, Shared};
 use crate::producer::{
-    header_size, headers_from_py, send_error, Producer, PyProducer, PySerializer, SERIALIZER_RAISED,
+    header_size, headers_from_py, send_error, PyProducer, PySerializer, SERIALIZER_RAISED,
 };
 
 type Obj = Py<PyAny>;
@@ -137,7 +138,7 @@ impl Ops {
         let (tx, mut rx) = mpsc::unbounded_channel::<Op>();
         let queued = Arc::new(AtomicUsize::new(0));
         let q = queued.clone();
-        krafty::runtime::handle().spawn(async move {
+        crate::runtime::handle().spawn(async move {
             while let Some(op) = rx.recv().await {
                 op.await;
                 q.fetch_sub(1, Ordering::AcqRel);
@@ -157,7 +158,7 @@ impl Ops {
         }
     }
 
-    /// Queues `op`; its outcome, converted with the GIL, resolves the returned future.
+    /// Queues `op`; its outcome, converted on the asyncio thread, resolves the returned future.
     fn call<T: Send + 'static>(
         &self,
         py: Python<'_>,
@@ -168,7 +169,7 @@ impl Ops {
         let handle = lf.handle(py);
         self.push(async move {
             let out = op.await;
-            Python::attach(|py| {
+            crate::process::run_for_asyncio(move |py| {
                 let r = convert(py, out);
                 lf.resolve(py, r)
             });
@@ -185,9 +186,9 @@ fn spawn<T: Send + 'static>(
 ) -> PyResult<Obj> {
     let lf = LoopFuture::new(py)?;
     let handle = lf.handle(py);
-    krafty::runtime::handle().spawn(async move {
+    crate::runtime::handle().spawn(async move {
         let out = op.await;
-        Python::attach(|py| {
+        crate::process::run_for_asyncio(move |py| {
             let r = convert(py, out);
             lf.resolve(py, r)
         });
@@ -212,10 +213,18 @@ fn not_started() -> KafkaError {
 }
 
 impl Drop for AioProducer {
-    /// One inherited through a fork is leaked: its runtime and threads are gone.
+    /// Collected without `stop()`: closed in the background, as `KafkaProducer` is (records
+    /// already sent get a second to be acknowledged). One inherited through a fork is leaked:
+    /// its runtime and threads are gone.
     fn drop(&mut self) {
         if crate::process::inherited(self.generation) {
             std::mem::forget(self.inner.clone());
+            return;
+        }
+        if let Some(p) = self.inner.get().cloned() {
+            crate::runtime::handle().spawn(async move {
+                let _ = p.close(Duration::from_secs(1)).await;
+            });
         }
     }
 }
@@ -229,12 +238,19 @@ impl Drop for AioConsumer {
     }
 }
 
+/// The core producer under `AIOKafkaProducer`: records reach it serialized, so no Python
+/// code runs where it completes a send that had to wait.
+type BytesProducer = CoreProducer<Bytes, Bytes>;
+
 /// The bridging under `krafty.aio.AIOKafkaProducer`: every method returns an asyncio future.
 #[pyclass(module = "krafty._krafty", name = "_AioProducer", frozen)]
 pub struct AioProducer {
     /// What `start` builds the core producer from; taken by it.
-    setup: Mutex<Option<(ProducerConfig, PySerializer, PySerializer)>>,
-    inner: Arc<OnceLock<Producer>>,
+    setup: Mutex<Option<ProducerConfig>>,
+    /// The user's serializers, run by `send` on the loop's thread (as aiokafka runs them).
+    key_serializer: PySerializer,
+    value_serializer: PySerializer,
+    inner: Arc<OnceLock<BytesProducer>>,
     ops: Ops,
     /// The fork generation it was created in (see `process.rs`).
     generation: usize,
@@ -258,11 +274,9 @@ impl AioProducer {
         config.validate().py_err(py)?;
         let ser = |func, what| PySerializer { func, what };
         Ok(AioProducer {
-            setup: Mutex::new(Some((
-                config,
-                ser(key, "key_serializer"),
-                ser(value, "value_serializer"),
-            ))),
+            setup: Mutex::new(Some(config)),
+            key_serializer: ser(key, "key_serializer"),
+            value_serializer: ser(value, "value_serializer"),
             inner: Arc::default(),
             ops: Ops::new(),
             generation: krafty::runtime::fork_generation(),
@@ -272,14 +286,14 @@ impl AioProducer {
     /// Connects (on the runtime).
     fn start(&self, py: Python<'_>) -> PyResult<Obj> {
         crate::process::check_fork(self.generation)?;
-        let Some((config, key, value)) = self.setup.lock().unwrap().take() else {
+        let Some(config) = self.setup.lock().unwrap().take() else {
             return ready(py, Ok(py.None()));
         };
         let inner = self.inner.clone();
         self.ops.call(
             py,
             async move {
-                let p = CoreProducer::with_interceptors(config, key, value, vec![]).await?;
+                let p = CoreProducer::new(config, BytesSerde, BytesSerde).await?;
                 let _ = inner.set(p);
                 Ok(())
             },
@@ -304,14 +318,17 @@ impl AioProducer {
         let p = self.producer(py)?;
         let headers = headers_from_py(headers)?;
         let hs = header_size(&headers);
-        let record = ProducerRecord {
-            topic,
-            partition,
-            timestamp: timestamp_ms,
-            key,
-            value,
-            headers,
-        };
+        let record = self.serialized(
+            py,
+            ProducerRecord {
+                topic,
+                partition,
+                timestamp: timestamp_ms,
+                key,
+                value,
+                headers,
+            },
+        )?;
         let shared = Arc::new(Shared::default());
         let done = shared.clone();
         let sent = Box::pin(async move {
@@ -339,7 +356,10 @@ impl AioProducer {
         let p = self.producer(py)?;
         let records = records
             .try_iter()?
-            .map(|item| PyProducer::batch_record(py, topic, &item?, partition))
+            .map(|item| {
+                let record = PyProducer::batch_record(py, topic, &item?, partition)?;
+                self.serialized(py, record)
+            })
             .collect::<PyResult<Vec<_>>>()?;
         let batch = BatchCompletion::new(records.iter().map(|r| header_size(&r.headers)).collect());
         let b = batch.clone();
@@ -397,7 +417,42 @@ impl AioProducer {
 }
 
 impl AioProducer {
-    fn producer(&self, py: Python<'_>) -> PyResult<Producer> {
+    /// The record with its key and value serialized, here on the loop's thread: what the
+    /// core does with it later (on its runtime, when the send must wait) needs no Python. A
+    /// serializer's exception is the `SerializationError`'s `__cause__`.
+    fn serialized(
+        &self,
+        py: Python<'_>,
+        record: ProducerRecord<Obj, Obj>,
+    ) -> PyResult<ProducerRecord<Bytes, Bytes>> {
+        let ProducerRecord {
+            topic,
+            partition,
+            timestamp,
+            key,
+            value,
+            headers,
+        } = record;
+        let ser = |s: &PySerializer, v: Option<Obj>| match v {
+            None => Ok(None),
+            Some(v) => {
+                SERIALIZER_RAISED.with(|c| c.borrow_mut().take());
+                s.serialize(&topic, &v).map_err(|e| send_error(py, &e))
+            }
+        };
+        let key = ser(&self.key_serializer, key)?;
+        let value = ser(&self.value_serializer, value)?;
+        Ok(ProducerRecord {
+            topic,
+            partition,
+            timestamp,
+            key,
+            value,
+            headers,
+        })
+    }
+
+    fn producer(&self, py: Python<'_>) -> PyResult<BytesProducer> {
         self.inner
             .get()
             .cloned()
@@ -428,7 +483,7 @@ impl AioProducer {
         SERIALIZER_RAISED.with(|c| c.borrow_mut().take());
         if self.ops.idle() {
             let polled = {
-                let _rt = krafty::runtime::handle().enter();
+                let _rt = crate::runtime::handle().enter();
                 sent.as_mut().poll(&mut Context::from_waker(Waker::noop()))
             };
             if let Poll::Ready(r) = polled {
@@ -439,7 +494,7 @@ impl AioProducer {
         }
         self.ops.push(async move {
             let r = sent.await;
-            Python::attach(|py| {
+            crate::process::run_for_asyncio(move |py| {
                 let r = r.map_err(|e| to_py(py, &e)).and_then(|n| made(py, n));
                 lf.resolve(py, r)
             });
@@ -609,28 +664,32 @@ impl AioListener {
             seeks: BTreeMap::new(),
             commit: CommitPath::Ask(tx.clone()),
         });
-        let scheduled = Python::attach(|py| -> PyResult<()> {
-            let run = py.import("krafty.aio")?.getattr("_run_listener")?;
-            let done = ListenerDone(Mutex::new(Some(tx)));
-            self.event_loop.call_method1(
-                py,
-                "call_soon_threadsafe",
-                (
-                    run,
-                    self.listener.clone_ref(py),
-                    method,
-                    tp_set(py, partitions)?,
-                    done,
-                ),
-            )?;
-            Ok(())
-        });
-        match scheduled {
-            // The core calls listeners inside its poll, on a runtime worker: mark it blocking
-            // while the loop runs the coroutine (which may use the runtime meanwhile). The
-            // coroutine's commits are made here, the one thread that may use `ctx`; the loop
-            // awaits their answer and is never blocked.
-            Ok(()) => tokio::task::block_in_place(|| loop {
+        // The core calls listeners inside its poll, on a runtime worker: that worker leaves the
+        // pool (`block_in_place`, another thread takes its tasks) before it waits for the GIL
+        // to schedule the coroutine, and while the loop runs it (the coroutine may use the
+        // runtime meanwhile). The coroutine's commits are made here, the one thread that may
+        // use `ctx`; the loop awaits their answer and is never blocked.
+        tokio::task::block_in_place(|| {
+            let scheduled = Python::attach(|py| -> PyResult<()> {
+                let run = py.import("krafty.aio")?.getattr("_run_listener")?;
+                let done = ListenerDone(Mutex::new(Some(tx)));
+                self.event_loop.call_method1(
+                    py,
+                    "call_soon_threadsafe",
+                    (
+                        run,
+                        self.listener.clone_ref(py),
+                        method,
+                        tp_set(py, partitions)?,
+                        done,
+                    ),
+                )?;
+                Ok(())
+            });
+            if let Err(e) = scheduled {
+                return Python::attach(|py| e.write_unraisable(py, None));
+            }
+            loop {
                 match rx.recv_timeout(Duration::from_millis(100)) {
                     Ok(ListenerEvent::Commit(request)) => request.serve(ctx),
                     Ok(ListenerEvent::Done) | Err(RecvTimeoutError::Disconnected) => break,
@@ -640,9 +699,8 @@ impl AioListener {
                         }
                     }
                 }
-            }),
-            Err(e) => Python::attach(|py| e.write_unraisable(py, None)),
-        }
+            }
+        });
         let scope = self.scope.lock().unwrap().take();
         // Commits are sent with the scope locked and open, so none comes after this point;
         // one asked for after the listener finished (by a task it left running) is made now.
@@ -836,7 +894,7 @@ impl AioConsumer {
         let timeout = millis(Some(timeout_ms)).unwrap_or_default();
         self.ops.push(async move {
             let failed = |e: KafkaError, lf: LoopFuture| {
-                Python::attach(|py| lf.resolve(py, Err(to_py(py, &e))))
+                crate::process::run_for_asyncio(move |py| lf.resolve(py, Err(to_py(py, &e))))
             };
             if let Some(e) = deferred.lock().unwrap().take() {
                 return failed(e, lf);
@@ -871,21 +929,20 @@ impl AioConsumer {
                 .map(|r| (TopicPartition::new(&r.topic, r.partition), r.offset))
                 .collect();
             let (back_tx, back_rx) = oneshot::channel();
-            let scheduled = Python::attach(|py| {
-                let deliver = Deliver {
-                    records: Mutex::new(Some(records)),
-                    deserializers,
-                    undelivered: Mutex::new(Some(back_tx)),
-                };
-                lf.event_loop
-                    .call_method1(py, "call_soon_threadsafe", (deliver, lf.future))
-                    .is_ok()
+            let deliver = Deliver {
+                records: Mutex::new(Some(records)),
+                deserializers,
+                undelivered: Mutex::new(Some(back_tx)),
+            };
+            crate::process::run_for_asyncio(move |py| {
+                // Not scheduled (the loop is closed): `deliver` is dropped, and with it the
+                // sender of `back_rx`, so every record counts as not delivered.
+                let _ =
+                    lf.event_loop
+                        .call_method1(py, "call_soon_threadsafe", (deliver, lf.future));
             });
             // Until the loop says what it delivered, nothing else runs on this consumer.
-            let back = match scheduled {
-                true => back_rx.await.unwrap_or(all),
-                false => all,
-            };
+            let back = back_rx.await.unwrap_or(all);
             for (tp, offset) in firsts(back) {
                 let _ = c.seek(&tp, offset).await;
             }

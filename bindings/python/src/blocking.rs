@@ -1,8 +1,8 @@
 //! Running core futures from Python threads.
 //!
-//! Every blocking call releases the GIL and runs on the core's runtime in short slices,
-//! checking for signals between them, so Ctrl-C interrupts a poll or a flush (the future is
-//! dropped, which is how every core operation is cancelled).
+//! Every blocking call releases the GIL and runs on the clients' runtime (`runtime.rs`) in
+//! short slices, checking for signals between them, so Ctrl-C interrupts a poll or a flush
+//! (the future is dropped, which is how every core operation is cancelled).
 
 use std::future::Future;
 use std::pin::pin;
@@ -10,11 +10,21 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use pyo3::prelude::*;
+use tokio::runtime::Runtime;
 
 const SLICE: Duration = Duration::from_millis(100);
 
-/// Runs `fut` to completion with the GIL released.
+/// Runs `fut` to completion on the clients' runtime with the GIL released.
 pub fn wait<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    wait_on(py, crate::runtime::clients(), fut)
+}
+
+/// Runs `fut` to completion on `rt` (the clients' or the DevBrokers') with the GIL released.
+pub fn wait_on<F>(py: Python<'_>, rt: &'static Runtime, fut: F) -> PyResult<F::Output>
 where
     F: Future + Send,
     F::Output: Send,
@@ -22,7 +32,7 @@ where
     let mut fut = pin!(fut);
     loop {
         let slice = py.detach(|| {
-            krafty::runtime::block_on(async { tokio::time::timeout(SLICE, &mut fut).await })
+            crate::runtime::block_on(rt, async { tokio::time::timeout(SLICE, &mut fut).await })
         });
         match slice {
             Ok(out) => return Ok(out),
@@ -41,7 +51,7 @@ where
     let mut fut = pin!(fut);
     let polled = {
         // Not cached: after a fork the child's runtime is a new one.
-        let _rt = krafty::runtime::handle().enter();
+        let _rt = crate::runtime::handle().enter();
         fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
     };
     match polled {

@@ -5,10 +5,11 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::blocking::wait;
+use crate::blocking::wait_on;
 use crate::config::properties;
 
-/// A dev broker on `127.0.0.1` (port 0 = any free port). Without `data_dir` it keeps
+/// A dev broker on `127.0.0.1` (port 0 = any free port), served by threads of its own
+/// (`runtime::brokers`), not the clients'. Without `data_dir` it keeps
 /// everything in memory. Broker settings use Kafka's names (`num_partitions=3` or
 /// `{"num.partitions": 3}`). `listeners` replaces the one plaintext listener, Kafka's way
 /// (`"PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"`), with users from `sasl_users`
@@ -61,7 +62,8 @@ impl PyBroker {
             };
             crate::errors::to_py(py, &err)
         })?;
-        let handle = wait(py, builder.start())?.map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let handle = wait_on(py, crate::runtime::brokers(), builder.start())?
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(PyBroker {
             bootstrap: handle.bootstrap_servers(),
             handle: std::sync::Mutex::new(Some(handle)),
@@ -139,7 +141,11 @@ impl PyBroker {
         crate::process::check_fork(self.generation)?;
         let handle = self.handle.lock().unwrap().take();
         if let Some(h) = handle {
-            wait(py, async move { h.shutdown().await })?;
+            wait_on(
+                py,
+                crate::runtime::brokers(),
+                async move { h.shutdown().await },
+            )?;
         }
         Ok(())
     }

@@ -1302,7 +1302,7 @@ pub(crate) fn deserialization_error(
 /// Waits on the runtime until records are buffered, then schedules a `Take` on the loop.
 fn arm(consumer: Py<PyConsumer>, event_loop: Obj, future: Obj) {
     let core = Python::attach(|py| consumer.bind(py).get().inner.clone());
-    krafty::runtime::handle().spawn(async move {
+    crate::runtime::handle().spawn(async move {
         let ready = loop {
             match core.wait_for_records(Duration::from_millis(500)).await {
                 Ok(true) => break Ok(()),
@@ -1310,7 +1310,8 @@ fn arm(consumer: Py<PyConsumer>, event_loop: Obj, future: Obj) {
                 Err(e) => break Err(e),
             }
         };
-        Python::attach(|py| {
+        // Scheduled from the asyncio thread: this worker never waits for the GIL.
+        crate::process::run_for_asyncio(move |py| {
             let scheduled = match ready {
                 Ok(()) => Py::new(
                     py,

@@ -4,7 +4,8 @@
 //! outcome and hands the Python callbacks already added to the callback thread (see
 //! `process.rs`), which runs them and then wakes `get` callers, so a callback added before
 //! `get()` has run when `get()` returns. The I/O threads never run Python callbacks. An
-//! asyncio waiter is resolved with `loop.call_soon_threadsafe`, on its own loop's thread.
+//! asyncio waiter is resolved from the asyncio thread (which runs no user code) with
+//! `loop.call_soon_threadsafe`, on its own loop's thread.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -183,6 +184,19 @@ impl State {
     }
 }
 
+thread_local! {
+    /// Set on a runtime thread that just handed an interceptor's `on_acknowledgement` to the
+    /// callback thread; the record's completion, which the core makes next on the same thread,
+    /// takes it and completes through the callback thread too (after the interceptor).
+    static ACK_HANDED_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Says that the record completing next on this thread had its interceptors'
+/// `on_acknowledgement` handed to the callback thread: `get()` must not return before they ran.
+pub fn ack_handed_off() {
+    ACK_HANDED_OFF.with(|c| c.set(true));
+}
+
 /// The completion point shared by a `RecordFuture` and the core's callback.
 #[derive(Default)]
 pub struct Shared {
@@ -192,12 +206,37 @@ pub struct Shared {
 
 impl Shared {
     /// Stores the outcome. Callbacks already added run on the callback thread (never on the
-    /// client's I/O thread that completes the record); `get()` elsewhere returns after them.
+    /// client's I/O thread that completes the record); `get()` elsewhere returns after them,
+    /// and after the interceptors' `on_acknowledgement` handed there just before.
     pub fn complete(self: &Arc<Self>, done: Done) {
+        let after_ack = ACK_HANDED_OFF.with(|c| c.replace(false));
         let mut st = self.state.lock().unwrap();
-        let waiters = std::mem::take(&mut st.waiters);
-        if waiters.is_empty() {
+        let mut waiters = std::mem::take(&mut st.waiters);
+        if waiters.is_empty() && !after_ack {
             // Most records have no waiter yet: keep the outcome without copying it.
+            st.done = Some(done);
+            drop(st);
+            self.cv.notify_all();
+            return;
+        }
+        // `await`s are resolved from the asyncio thread, which runs no user code: a slow
+        // callback holds none up. (After an interceptor, they wait for it with the rest.)
+        let mut awaiting = vec![];
+        if !after_ack {
+            let (a, rest) = waiters
+                .into_iter()
+                .partition(|w| matches!(w, Waiter::Asyncio { .. }));
+            (awaiting, waiters) = (a, rest);
+        }
+        if !awaiting.is_empty() {
+            let done = done.clone();
+            crate::process::run_for_asyncio(move |py| {
+                for w in awaiting {
+                    fire(py, w, &done);
+                }
+            });
+        }
+        if waiters.is_empty() && !after_ack {
             st.done = Some(done);
             drop(st);
             self.cv.notify_all();

@@ -15,6 +15,7 @@ mod errors;
 mod future;
 mod process;
 mod producer;
+mod runtime;
 
 use pyo3::prelude::*;
 
@@ -37,6 +38,8 @@ fn krafty_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(process::_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(process::_set_forwarded_level, m)?)?;
     m.add_function(wrap_pyfunction!(process::_flush_at_exit, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::_set_worker_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::_worker_threads, m)?)?;
     let level = m
         .py()
         .import("logging")?

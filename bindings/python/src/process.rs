@@ -4,9 +4,11 @@
 //!   makes the core start a fresh runtime in the child; every client keeps the fork generation
 //!   it was created in and refuses to work in another ([`check_fork`]), with
 //!   `ForkedClientError`.
-//! - Callbacks: a record future's Python callbacks run on one thread of their own, not on the
-//!   client's I/O threads, so a slow callback holds up no I/O; blocking calls on the client
-//!   from there (`flush`, `close`, `get` of a pending future) raise instead of deadlocking.
+//! - Callbacks: a record future's Python callbacks (and interceptors' `on_acknowledgement`)
+//!   run on one thread of their own, not on the client's I/O threads, so a slow callback
+//!   holds up no I/O; blocking calls on the client from there (`flush`, `close`, `get` of a
+//!   pending future) raise instead of deadlocking. asyncio futures are resolved from another
+//!   thread (`run_for_asyncio`), which runs no user code: a slow callback delays no `await`.
 //! - Logging: the core's `tracing` events go through a channel to one thread that takes the GIL
 //!   and calls `logging.getLogger("krafty...").log(level, message)`; a tokio worker never
 //!   takes the GIL to log.
@@ -84,25 +86,40 @@ thread_local! {
     static ON_CALLBACK_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-fn callback_thread() -> &'static CallbackThread {
-    per_generation(&CALLBACKS, || {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let handle = std::thread::Builder::new()
-            .name("krafty-callbacks".into())
-            .spawn(move || {
-                ON_CALLBACK_THREAD.with(|c| c.set(true));
-                for job in rx {
-                    if Python::try_attach(job).is_none() {
-                        return; // the interpreter is shutting down
-                    }
+/// Where asyncio futures are resolved: their outcome converted and handed to the loop with
+/// `call_soon_threadsafe`. Package code only, never the user's, so a slow callback on the
+/// callback thread holds up no `await`; and not a runtime thread, which would wait for the
+/// GIL while the clients' I/O waits for it.
+static ASYNCIO: [OnceLock<CallbackThread>; GENERATIONS] = [const { OnceLock::new() }; GENERATIONS];
+
+fn job_thread(name: &str, callbacks: bool) -> CallbackThread {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let handle = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            ON_CALLBACK_THREAD.with(|c| c.set(callbacks));
+            for job in rx {
+                if Python::try_attach(job).is_none() {
+                    return; // the interpreter is shutting down
                 }
-            })
-            .expect("cannot start the krafty callback thread");
-        CallbackThread {
-            tx,
-            id: handle.thread().id(),
-        }
-    })
+            }
+        })
+        .unwrap_or_else(|e| panic!("cannot start the {name} thread: {e}"));
+    CallbackThread {
+        tx,
+        id: handle.thread().id(),
+    }
+}
+
+fn callback_thread() -> &'static CallbackThread {
+    per_generation(&CALLBACKS, || job_thread("krafty-callbacks", true))
+}
+
+/// Runs `job` (package code that resolves an asyncio future) on the asyncio thread, after the
+/// jobs before it.
+pub fn run_for_asyncio(job: impl FnOnce(Python<'_>) + Send + 'static) {
+    let thread = per_generation(&ASYNCIO, || job_thread("krafty-asyncio", false));
+    let _ = thread.tx.send(Box::new(job));
 }
 
 /// The callback thread's id (callbacks given to [`run_callbacks`] run there).
@@ -323,7 +340,7 @@ pub fn _flush_at_exit(py: Python<'_>, timeout: f64) -> PyResult<()> {
     let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
     crate::blocking::wait(py, async move {
         let flushes = live.into_iter().map(|p| {
-            krafty::runtime::handle().spawn(async move {
+            crate::runtime::handle().spawn(async move {
                 let left = deadline.saturating_duration_since(Instant::now());
                 let _ = p.flush_within(left).await;
             })

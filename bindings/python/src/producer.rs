@@ -172,58 +172,94 @@ fn record_from_py(py: Python<'_>, r: &ProducerRecord) -> CoreRecord<Obj, Obj> {
 
 /// A Python interceptor: any of `on_send(record)`, `on_acknowledgement(metadata, error)`,
 /// `close()`. Its exceptions are reported and ignored, as the Java client logs them.
-struct PyInterceptor(Obj);
+///
+/// `on_send` runs on the sending thread. The core calls `on_acknowledgement` where the record
+/// completes, on a runtime thread: there it is handed to the callback thread (`process.rs`),
+/// in order, before the record's future completes (`future::ack_handed_off`), so `get()`
+/// still returns after it ran. `close()` from a collected producer's background close is
+/// handed over the same way.
+struct PyInterceptor {
+    obj: Arc<Obj>,
+    /// Whether it has `on_acknowledgement` (asked once: most interceptors only `on_send`).
+    acks: bool,
+}
 
 impl PyInterceptor {
-    fn call<'py>(
-        &self,
-        py: Python<'py>,
-        method: &str,
-        args: impl pyo3::call::PyCallArgs<'py>,
-    ) -> Option<Obj> {
-        let obj = self.0.bind(py);
-        if !obj.hasattr(method).unwrap_or(false) {
-            return None;
-        }
-        match obj.call_method1(method, args) {
-            Ok(v) => Some(v.unbind()),
-            Err(e) => {
-                e.write_unraisable(py, Some(obj));
-                None
-            }
+    fn new(obj: &Bound<'_, PyAny>) -> Self {
+        PyInterceptor {
+            acks: obj.hasattr("on_acknowledgement").unwrap_or(false),
+            obj: Arc::new(obj.clone().unbind()),
         }
     }
+}
+
+/// Calls `method` of the interceptor `obj` if it has one; reports what it raises.
+fn call_interceptor<'py>(
+    py: Python<'py>,
+    obj: &Obj,
+    method: &str,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> Option<Obj> {
+    let obj = obj.bind(py);
+    if !obj.hasattr(method).unwrap_or(false) {
+        return None;
+    }
+    match obj.call_method1(method, args) {
+        Ok(v) => Some(v.unbind()),
+        Err(e) => {
+            e.write_unraisable(py, Some(obj));
+            None
+        }
+    }
+}
+
+fn acknowledge(py: Python<'_>, obj: &Obj, result: Result<&CoreMetadata, &KafkaError>) {
+    let (md, err) = match result {
+        Ok(m) => (
+            Py::new(py, crate::future::RecordMetadata::from_core(m, -1))
+                .ok()
+                .map(Py::into_any),
+            None,
+        ),
+        Err(e) => (None, Some(crate::errors::to_py(py, e).into_value(py))),
+    };
+    call_interceptor(py, obj, "on_acknowledgement", (md, err));
 }
 
 impl ProducerInterceptor<Obj, Obj> for PyInterceptor {
     fn on_send(&self, record: &CoreRecord<Obj, Obj>) -> Option<CoreRecord<Obj, Obj>> {
         Python::attach(|py| {
             let rec = Py::new(py, record_to_py(py, record)).ok()?;
-            let out = self.call(py, "on_send", (rec,))?;
+            let out = call_interceptor(py, &self.obj, "on_send", (rec,))?;
             let out = out.bind(py).cast::<ProducerRecord>().ok()?.borrow();
             Some(record_from_py(py, &out))
         })
     }
 
     fn on_acknowledgement(&self, result: Result<&CoreMetadata, &KafkaError>) {
-        Python::attach(|py| {
-            let (md, err) = match result {
-                Ok(m) => (
-                    Py::new(py, crate::future::RecordMetadata::from_core(m, -1))
-                        .ok()
-                        .map(Py::into_any),
-                    None,
-                ),
-                Err(e) => (None, Some(crate::errors::to_py(py, e).into_value(py))),
-            };
-            self.call(py, "on_acknowledgement", (md, err));
-        })
+        if !self.acks {
+            return;
+        }
+        if !crate::runtime::on_runtime_thread() {
+            // A send refused on the caller's thread: its outcome is told there.
+            return Python::attach(|py| acknowledge(py, &self.obj, result));
+        }
+        let obj = self.obj.clone();
+        let owned = result.cloned().map_err(Clone::clone);
+        crate::process::run_callbacks(move |py| acknowledge(py, &obj, owned.as_ref()));
+        crate::future::ack_handed_off();
     }
 
     fn close(&self) {
-        Python::attach(|py| {
-            self.call(py, "close", ());
-        })
+        let obj = self.obj.clone();
+        let close = move |py: Python<'_>| {
+            call_interceptor(py, &obj, "close", ());
+        };
+        if crate::runtime::on_runtime_thread() {
+            crate::process::run_callbacks(close);
+        } else {
+            Python::attach(close);
+        }
     }
 }
 
@@ -305,7 +341,7 @@ impl Drop for PyProducer {
             return;
         }
         let producer = (*self.inner).clone();
-        krafty::runtime::handle().spawn(async move {
+        crate::runtime::handle().spawn(async move {
             let _ = producer.close(Duration::from_secs(1)).await;
         });
     }
@@ -326,7 +362,7 @@ impl PyProducer {
             match take(kwargs, "interceptors")? {
                 Some(list) => list
                     .try_iter()?
-                    .map(|i| Ok(Arc::new(PyInterceptor(i?.unbind())) as _))
+                    .map(|i| Ok(Arc::new(PyInterceptor::new(&i?)) as _))
                     .collect::<PyResult<_>>()?,
                 None => vec![],
             };

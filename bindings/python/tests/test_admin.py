@@ -315,3 +315,16 @@ def test_closed_client_raises_closed_error(bootstrap):
     admin.close()  # twice is fine, as kafka-python
     with pytest.raises(errors.ClosedError):
         admin.list_topics()
+    with pytest.raises(errors.ClosedError):
+        admin.describe_cluster()
+
+
+def test_describe_cluster_lists_the_brokers_and_the_controller(admin, bootstrap):
+    cluster = admin.describe_cluster()
+    assert set(cluster) == {"throttle_time_ms", "brokers", "cluster_id", "controller_id"}
+    brokers = cluster["brokers"]
+    assert brokers and all(set(b) == {"node_id", "host", "port", "rack"} for b in brokers)
+    assert cluster["controller_id"] in {b["node_id"] for b in brokers}
+    assert isinstance(cluster["cluster_id"], str) and cluster["cluster_id"]
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    assert any(b["port"] == int(port) for b in brokers), (bootstrap, brokers)

@@ -393,3 +393,159 @@ def test_a_cancelled_getmany_loses_no_record(bootstrap, topic):
     got, cancelled = asyncio.run(main())
     assert got == list(range(30)), f"after {cancelled} cancelled steps"
     assert cancelled > 0
+
+
+@devbroker_only
+def test_serializers_run_on_the_loop_thread_even_when_sends_wait(broker, topic):
+    """The first sends to a topic wait for its metadata (delayed 300 ms) and the ones after
+    queue behind them: every serializer still runs on the loop's thread, none on the clients'
+    I/O threads (where the core finishes a send that had to wait)."""
+    broker.add_latency(3, 300)  # Metadata
+    threads = []
+
+    def serialize(v):
+        threads.append(threading.get_ident())
+        return v.encode()
+
+    async def main():
+        async with AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers,
+                                    key_serializer=serialize,
+                                    value_serializer=serialize) as producer:
+            futures = [await producer.send(topic, "v%d" % i, key="k", partition=0)
+                       for i in range(10)]
+            batch = producer.create_batch()
+            batch.append(key=b"raw", value=b"raw")
+            await producer.send_batch(batch, topic, partition=0)
+            mds = await asyncio.gather(*futures)
+        return threading.get_ident(), mds
+
+    loop_thread, mds = asyncio.run(main())
+    assert [md.offset for md in mds] == list(range(10))
+    assert len(threads) == 20, "a key and a value per send; the batch's bytes pass as they are"
+    assert set(threads) == {loop_thread}, threads
+
+
+def test_a_serializer_failure_is_raised_by_send_with_its_cause(bootstrap, topic):
+    from krafty import errors
+
+    def refuse(v):
+        raise ValueError("not this one")
+
+    async def main():
+        async with AIOKafkaProducer(bootstrap_servers=bootstrap,
+                                    value_serializer=refuse) as producer:
+            try:
+                await producer.send(topic, "x")
+            except errors.SerializationError as e:
+                return e
+
+    e = asyncio.run(main())
+    assert isinstance(e, errors.SerializationError)
+    assert isinstance(e.__cause__, ValueError) and str(e.__cause__) == "not this one"
+
+
+@devbroker_only
+def test_no_aio_call_blocks_the_loop(broker, topic):
+    """Every AIOKafkaProducer / AIOKafkaConsumer call that reaches the broker, with each
+    answer delayed 250 ms, while a task ticking every 5 ms measures the loop: no gap over
+    100 ms. Covers what the test above does not: a first send to a new topic, send_batch,
+    partitions_for, getone, async for ended by consumer_timeout_ms, committed, position,
+    seek, seek_to_*, end_offsets, topics, and a rebalance listener that commits."""
+    latency_ms = 250
+    # ApiVersions, Metadata, Produce, Fetch, ListOffsets, OffsetCommit, OffsetFetch,
+    # FindCoordinator, JoinGroup, Heartbeat, LeaveGroup, SyncGroup.
+    for api in (18, 3, 0, 1, 2, 8, 9, 10, 11, 12, 13, 14):
+        broker.add_latency(api, latency_ms)
+    bootstrap = broker.bootstrap_servers
+    listened = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        gaps, stop = [], asyncio.Event()
+
+        async def tick():
+            last = loop.time()
+            while not stop.is_set():
+                await asyncio.sleep(0.005)
+                now = loop.time()
+                gaps.append((now - last, step))
+                last = now
+
+        step = "constructors"
+        ticker = asyncio.ensure_future(tick())
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id="g-" + topic,
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    consumer_timeout_ms=600)
+
+        class Listener(ConsumerRebalanceListener):
+            async def on_partitions_assigned(self, assigned):
+                listened.append(("assigned", set(assigned)))
+                await consumer.commit({tp: 0 for tp in assigned})
+
+            async def on_partitions_revoked(self, revoked):
+                listened.append(("revoked", set(revoked)))
+                await consumer.commit()
+
+        timed = {}
+
+        async def timed_step(name, aw):
+            nonlocal step
+            step = name
+            started = loop.time()
+            result = await aw
+            timed[name] = loop.time() - started
+            return result
+
+        await timed_step("producer.start", producer.start())
+        first = await timed_step("first send", producer.send(topic, b"first", partition=0))
+        await timed_step("ack", first)
+        batch = producer.create_batch()
+        for i in range(5):
+            batch.append(key=None, value=b"b%d" % i)
+        await timed_step("send_batch", await producer.send_batch(batch, topic, partition=0))
+        parts = await timed_step("partitions_for", producer.partitions_for(topic))
+        await producer.send(topic, b"last", partition=0)
+        await timed_step("flush", producer.flush())
+        await timed_step("producer.stop", producer.stop())
+
+        consumer.subscribe([topic], listener=Listener())
+        await timed_step("consumer.start", consumer.start())
+        one = await timed_step("getone", consumer.getone())
+        rest = []
+
+        async def drain():
+            async for r in consumer:
+                rest.append(r.value)
+
+        await timed_step("async for", drain())
+        tp = TopicPartition(topic, 0)
+        await timed_step("commit", consumer.commit())
+        committed = await timed_step("committed", consumer.committed(tp))
+        position = await timed_step("position", consumer.position(tp))
+        consumer.seek(tp, 2)
+        await timed_step("seek_to_end", consumer.seek_to_end(tp))
+        await timed_step("seek_to_beginning", consumer.seek_to_beginning(tp))
+        ends = await timed_step("end_offsets", consumer.end_offsets([tp]))
+        names = await timed_step("topics", consumer.topics())
+        await timed_step("consumer.stop", consumer.stop())
+        step = "done"
+        stop.set()
+        await ticker
+        return gaps, timed, parts, one.value, rest, committed, position, ends, names
+
+    gaps, timed, parts, one, rest, committed, position, ends, names = asyncio.run(main())
+    worst = max(gaps)
+    print(f"max gap {worst[0] * 1000:.1f} ms (in {worst[1]}) over {len(gaps)} ticks; {timed}")
+    assert parts == {0, 1, 2}
+    assert [one] + rest == [b"first", b"b0", b"b1", b"b2", b"b3", b"b4", b"last"]
+    assert (committed, position) == (7, 7)
+    assert ends == {TopicPartition(topic, 0): 7} and topic in names
+    assert listened[0][0] == "assigned" and listened[-1][0] == "revoked"
+    # The delays were waited for (the calls reached the broker) ...
+    for name in ("producer.start", "ack", "send_batch", "flush", "consumer.start", "commit",
+                 "committed", "end_offsets", "consumer.stop"):
+        assert timed[name] >= latency_ms / 1000 * 0.9, (name, timed)
+    # ... while the loop ticked on.
+    assert len(gaps) > 200
+    assert worst[0] < 0.1, f"a {worst[0] * 1000:.0f} ms gap in {worst[1]}; steps {timed}"

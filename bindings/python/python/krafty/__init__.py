@@ -22,6 +22,7 @@ from ._krafty import (  # noqa: E402
     _after_fork_in_child,
     _flush_at_exit,
     _set_forwarded_level,
+    _set_worker_threads,
     ConsumerRecord,
     DevBroker,
     KafkaAdminClient,
@@ -56,6 +57,17 @@ def set_log_level(level: int) -> None:
     logger = _logging.getLogger("krafty")
     logger.setLevel(level)
     _set_forwarded_level(logger.getEffectiveLevel())
+
+
+def set_worker_threads(n: int) -> None:
+    """Sets how many worker threads run the clients' network I/O (default 2, or the
+    `KRAFTY_WORKER_THREADS` environment variable). Call it before the first client is created:
+    the threads start with it (in a forked child, before the child's first client).
+
+    These threads run only the Rust core: Python callbacks, interceptors'
+    `on_acknowledgement` and asyncio resolutions run on threads of their own, and an
+    in-process `DevBroker` on its own runtime."""
+    _set_worker_threads(n)
 
 
 # After fork() the core's runtime and threads do not exist in the child: start fresh ones
@@ -99,5 +111,6 @@ __all__ = [
     "errors",
     "murmur2_partition",
     "set_log_level",
+    "set_worker_threads",
     "__version__",
 ]

@@ -31,6 +31,12 @@ def _set_forwarded_level(level: int) -> None:
 def _flush_at_exit(timeout: float) -> None:
     """The `atexit` hook: flushes the open producers, all within `timeout` seconds."""
 
+def _set_worker_threads(n: int) -> None:
+    """The clients' runtime's worker threads (before the first client starts it)."""
+
+def _worker_threads() -> Optional[int]:
+    """The clients' runtime's worker threads, None before the first client starts it."""
+
 @final
 class RecordMetadata:
     """Where an acknowledged record landed (kafka-python's fields; constructible, comparable,
@@ -280,6 +286,9 @@ class KafkaAdminClient:
                        timeout_ms: Optional[float] = None,
                        partition_leader_id: Optional[int] = None) -> None:
         """Moves each partition's log start offset to the offset given (-1: the high watermark)."""
+    def describe_cluster(self) -> Dict[str, Any]:
+        """`{"throttle_time_ms", "brokers": [{"node_id", "host", "port", "rack"}],
+        "cluster_id", "controller_id"}`, as kafka-python."""
     def close(self) -> None: ...
     def __enter__(self) -> "KafkaAdminClient": ...
     def __exit__(self, *exc: Any) -> None: ...
