@@ -3,10 +3,14 @@
     python bench/python_bench.py BOOTSTRAP [RECORDS]
 
 Every producer uses acks=1, linger.ms=5, no compression; every consumer reads its own topic
-from the start in a fresh group. kafka-python is much slower, so it gets a fifth of the
-records (its rate is what is compared).
+from the start in a fresh group. kafka-python and aiokafka are much slower, so they get a
+fifth of the records (their rate is what is compared). Each row also gives the process's CPU
+seconds per million records (all its threads; with the in-process DevBroker, the broker's
+too). The producers run twice: against BOOTSTRAP (an external broker) and against an
+in-process `krafty.DevBroker`.
 """
 
+import asyncio
 import sys
 import time
 import uuid
@@ -15,14 +19,36 @@ import confluent_kafka
 import kafka
 
 import krafty
+import krafty.aio
 
 PAYLOAD = b"x" * 100
 
 
 def timed(fn, n):
-    start = time.perf_counter()
+    """(records/s, CPU seconds per million records) of fn(n)."""
+    start, cpu = time.perf_counter(), time.process_time()
     fn(n)
-    return n / (time.perf_counter() - start)
+    return n / (time.perf_counter() - start), (time.process_time() - cpu) * 1e6 / n
+
+
+def async_send_loop(producer_class):
+    """`await send()` per record, its delivery futures gathered every 10,000 (the usual
+    aiokafka shape); the same code drives krafty.aio and aiokafka."""
+    def make(bootstrap, topic):
+        async def go(n):
+            p = producer_class(bootstrap_servers=bootstrap, acks=1, linger_ms=5,
+                               enable_idempotence=False)
+            await p.start()
+            pending = []
+            for _ in range(n):
+                pending.append(await p.send(topic, PAYLOAD))
+                if len(pending) >= 10_000:
+                    await asyncio.gather(*pending)
+                    pending.clear()
+            await asyncio.gather(*pending)
+            await p.stop()
+        return lambda n: asyncio.run(go(n))
+    return make
 
 
 def krafty_send_loop(bootstrap, topic):
@@ -133,25 +159,43 @@ def main():
     print(f"{n} records of 100 B; broker {bootstrap}; krafty {krafty.__version__}, "
           f"confluent-kafka {confluent_kafka.version()[0]} (librdkafka {confluent_kafka.libversion()[0]}), "
           f"kafka-python {kafka.__version__}")
+    try:
+        import aiokafka
+    except ImportError:
+        aiokafka = None
     rows = [
-        ("produce", "krafty send() loop", krafty_send_loop, krafty_iterate, n),
-        ("produce", "krafty send_batch()", krafty_send_batch, krafty_poll, n),
-        ("produce", "confluent-kafka produce() loop", confluent_produce_loop, confluent_consume, n),
-        ("produce", "kafka-python send() loop", kafka_python_send_loop, kafka_python_iterate, n // 5),
+        ("krafty send() loop", krafty_send_loop, krafty_iterate, n),
+        ("krafty send_batch()", krafty_send_batch, krafty_poll, n),
+        ("confluent-kafka produce() loop", confluent_produce_loop, confluent_consume, n),
+        ("kafka-python send() loop", kafka_python_send_loop, kafka_python_iterate, n // 5),
+        ("krafty.aio send() loop", async_send_loop(krafty.aio.AIOKafkaProducer), None, n),
     ]
+    if aiokafka is not None:
+        rows.append(("aiokafka send() loop", async_send_loop(aiokafka.AIOKafkaProducer), None,
+                     n // 5))
+    else:
+        print("aiokafka is not installed: its row is skipped")
+    print(f"{'':9}{'client':<40}{'records/s':>12}{'CPU s / 1M':>12}")
     consumers = {}
-    for _, name, producer, consumer, count in rows:
+    for name, producer, consumer, count in rows:
         topic = f"pybench-{run_id}-{len(consumers)}"
-        rate = timed(producer(bootstrap, topic), count)
-        print(f"produce  {name:<34} {rate:>12,.0f} records/s")
-        consumers[name] = (consumer, topic, count)
+        rate, cpu = timed(producer(bootstrap, topic), count)
+        print(f"produce  {name:<40}{rate:>12,.0f}{cpu:>12.2f}")
+        if consumer is not None:
+            consumers[name] = (consumer, topic, count)
     for name, (consumer, topic, count) in consumers.items():
         label = {"krafty send() loop": "krafty iteration",
                  "krafty send_batch()": "krafty poll() batches",
                  "confluent-kafka produce() loop": "confluent-kafka consume() batches",
                  "kafka-python send() loop": "kafka-python iteration"}[name]
-        rate = timed(consumer(bootstrap, topic), count)
-        print(f"consume  {label:<34} {rate:>12,.0f} records/s")
+        rate, cpu = timed(consumer(bootstrap, topic), count)
+        print(f"consume  {label:<40}{rate:>12,.0f}{cpu:>12.2f}")
+    with krafty.DevBroker(num_partitions=1) as broker:
+        local = broker.bootstrap_servers
+        for name, producer, _, count in rows[:3] + rows[4:5]:
+            topic = f"pybench-{run_id}-dev-{name.split()[0]}-{len(name)}"
+            rate, cpu = timed(producer(local, topic), count)
+            print(f"produce  {name + ' (DevBroker)':<40}{rate:>12,.0f}{cpu:>12.2f}")
 
 
 if __name__ == "__main__":

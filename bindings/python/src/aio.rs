@@ -361,7 +361,10 @@ impl AioProducer {
                 self.serialized(py, record)
             })
             .collect::<PyResult<Vec<_>>>()?;
-        let batch = BatchCompletion::new(records.iter().map(|r| header_size(&r.headers)).collect());
+        let batch = BatchCompletion::new(
+            topic,
+            records.iter().map(|r| header_size(&r.headers)).collect(),
+        );
         let b = batch.clone();
         let sent = Box::pin(async move {
             match p.send_all(records, move |i, r| b.record(i, r)).await {

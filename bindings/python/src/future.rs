@@ -10,7 +10,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use krafty::producer::RecordMetadata as CoreMetadata;
+use krafty::producer::{CompletedBatch, RecordMetadata as CoreMetadata, SinkRecord};
 use krafty::KafkaError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -144,12 +144,23 @@ impl RecordMetadata {
     }
 }
 
-/// One record's metadata (with its serialized header size), or a batch's (in the order
-/// sent); Python objects are made from it only when asked for.
+/// One record's metadata (with its serialized header size), or a batch's (its topic, and its
+/// records in the order sent); Python objects are made from it only when asked for.
 #[derive(Clone)]
 pub enum Outcome {
     One(CoreMetadata, i32),
-    Many(Vec<(CoreMetadata, i32)>),
+    Many(Arc<str>, Vec<BatchRecord>),
+}
+
+/// A record of a `send_batch`, acknowledged (the topic is the batch's).
+#[derive(Clone, Copy, Debug)]
+pub struct BatchRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key_size: i32,
+    pub value_size: i32,
+    pub header_size: i32,
 }
 
 type Done = Result<Outcome, KafkaError>;
@@ -260,11 +271,21 @@ impl Shared {
 fn outcome_py(py: Python<'_>, o: &Outcome) -> PyResult<Py<PyAny>> {
     Ok(match o {
         Outcome::One(m, h) => Py::new(py, RecordMetadata::from_core(m, *h))?.into_any(),
-        Outcome::Many(ms) => {
-            PyList::new(py, ms.iter().map(|(m, h)| RecordMetadata::from_core(m, *h)))?
-                .into_any()
-                .unbind()
-        }
+        Outcome::Many(topic, records) => PyList::new(
+            py,
+            records.iter().map(|r| RecordMetadata {
+                topic: topic.to_string(),
+                partition: r.partition,
+                offset: r.offset,
+                timestamp: r.timestamp,
+                checksum: None,
+                serialized_key_size: r.key_size,
+                serialized_value_size: r.value_size,
+                serialized_header_size: r.header_size,
+            }),
+        )?
+        .into_any()
+        .unbind(),
     })
 }
 
@@ -495,11 +516,12 @@ fn partial(
 }
 
 /// Collects a batch's per-record outcomes into one `Shared` completion.
-/// Per-record metadata, the first error, records outstanding, completed.
-type BatchSlots = (Vec<Option<CoreMetadata>>, Option<KafkaError>, usize, bool);
+/// Per-record outcome, the first error, records outstanding, completed.
+type BatchSlots = (Vec<Option<BatchRecord>>, Option<KafkaError>, usize, bool);
 
 pub struct BatchCompletion {
     slots: Mutex<BatchSlots>,
+    topic: Arc<str>,
     /// Records in the batch (the slots are taken when it completes).
     expected: usize,
     /// Each record's serialized header size (-1 without headers).
@@ -508,10 +530,11 @@ pub struct BatchCompletion {
 }
 
 impl BatchCompletion {
-    pub fn new(header_sizes: Vec<i32>) -> Arc<Self> {
+    pub fn new(topic: &str, header_sizes: Vec<i32>) -> Arc<Self> {
         let expected = header_sizes.len();
         Arc::new(BatchCompletion {
             slots: Mutex::new((vec![None; expected], None, expected, false)),
+            topic: Arc::from(topic),
             expected,
             header_sizes,
             shared: Arc::default(),
@@ -522,7 +545,16 @@ impl BatchCompletion {
     pub fn record(&self, i: usize, r: krafty::Result<CoreMetadata>) {
         let mut s = self.slots.lock().unwrap();
         match r {
-            Ok(m) => s.0[i] = Some(m),
+            Ok(m) => {
+                s.0[i] = Some(BatchRecord {
+                    partition: m.partition,
+                    offset: m.offset,
+                    timestamp: m.timestamp,
+                    key_size: m.serialized_key_size,
+                    value_size: m.serialized_value_size,
+                    header_size: self.header_sizes[i],
+                })
+            }
             Err(e) if s.1.is_none() => s.1 = Some(e),
             Err(_) => {}
         }
@@ -530,14 +562,46 @@ impl BatchCompletion {
         self.finish_if_done(s);
     }
 
+    /// Records the outcomes of records of one core batch (`(index, record)` pairs) under
+    /// one lock; true when that completed this batch.
+    pub fn delivered(&self, batch: &CompletedBatch<'_>, records: &[(usize, SinkRecord)]) -> bool {
+        let mut s = self.slots.lock().unwrap();
+        match batch.result {
+            Ok(_) => {
+                for (i, r) in records {
+                    s.0[*i] = Some(BatchRecord {
+                        partition: batch.partition,
+                        offset: batch.offset(r),
+                        timestamp: batch.timestamp(r),
+                        key_size: r.key_size,
+                        value_size: r.value_size,
+                        header_size: self.header_sizes[*i],
+                    });
+                }
+            }
+            Err(e) => {
+                if s.1.is_none() {
+                    s.1 = Some(e.clone());
+                }
+            }
+        }
+        s.2 -= records.len();
+        let done = s.2 == 0;
+        self.finish_if_done(s);
+        done
+    }
+
     /// Only the first `sent` records went out (a send failed synchronously). Every record may
-    /// already be acknowledged by now, the batch completed and its slots taken.
-    pub fn truncate(&self, sent: usize) {
+    /// already be acknowledged by now, the batch completed and its slots taken. True when
+    /// the batch is complete.
+    pub fn truncate(&self, sent: usize) -> bool {
         let mut s = self.slots.lock().unwrap();
         let unsent = self.expected - sent;
         s.0.truncate(sent);
         s.2 -= unsent;
+        let done = s.2 == 0;
         self.finish_if_done(s);
+        done
     }
 
     fn finish_if_done(&self, mut s: std::sync::MutexGuard<'_, BatchSlots>) {
@@ -548,11 +612,8 @@ impl BatchCompletion {
         let done = match s.1.take() {
             Some(e) => Err(e),
             None => Ok(Outcome::Many(
-                std::mem::take(&mut s.0)
-                    .into_iter()
-                    .zip(&self.header_sizes)
-                    .filter_map(|(m, h)| Some((m?, *h)))
-                    .collect(),
+                self.topic.clone(),
+                std::mem::take(&mut s.0).into_iter().flatten().collect(),
             )),
         };
         drop(s);

@@ -5,13 +5,16 @@
 //! a partitioner. `send` polls the core's send once with the GIL held (a record that fits in
 //! the buffer costs no thread switch) and releases the GIL only when the core must wait.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use krafty::producer::{
-    KafkaProducer as CoreProducer, OwnedDelivery, Partitioner, ProducerConfig, ProducerInterceptor,
-    ProducerRecord as CoreRecord, RecordMetadata as CoreMetadata,
+    CompletedBatch, DeliverySink, KafkaProducer as CoreProducer, OwnedDelivery, Partitioner,
+    ProducerConfig, ProducerInterceptor, ProducerRecord as CoreRecord,
+    RecordMetadata as CoreMetadata, SinkRecord,
 };
 use krafty::record::Header;
 use krafty::serialization::Serializer;
@@ -73,6 +76,16 @@ pub(crate) fn send_error(py: Python<'_>, e: &KafkaError) -> PyErr {
 impl Serializer<Obj> for PySerializer {
     fn serialize(&self, _topic: &str, data: &Obj) -> krafty::Result<Option<Bytes>> {
         Python::attach(|py| {
+            if self.func.is_none() {
+                if let Ok(b) = data.bind(py).cast::<PyBytes>() {
+                    // SAFETY: `data` is an immutable bytes object that the record being sent
+                    // keeps alive, and the core uses the serialized bytes only inside the send
+                    // that serialized them (it copies them into the batch when it appends), so
+                    // the slice is never read after the object could go. No copy per record.
+                    let slice: &'static [u8] = unsafe { std::mem::transmute(b.as_bytes()) };
+                    return Ok(Some(Bytes::from_static(slice)));
+                }
+            }
             let v = match &self.func {
                 Some(f) => f.call1(py, (data,)).map_err(|e| {
                     let core = from_py(py, self.what, e.clone_ref(py));
@@ -329,6 +342,50 @@ pub struct PyProducer {
     /// No user serializer or partitioner: `send` enqueues in place (`try_send_and_then`),
     /// whose fallback may serialize and partition a record twice, which only code of ours may.
     in_place: bool,
+    /// Where the records of `send_batch` report, when it enqueues in place.
+    batches: Arc<BatchSink>,
+}
+
+/// The producer's `DeliverySink` for `send_batch`: a record's token is its batch's id (high
+/// 32 bits) and its index in the batch; a core batch's outcomes go to each send_batch's
+/// completion in one lock.
+#[derive(Default)]
+struct BatchSink {
+    pending: Mutex<HashMap<u32, Arc<BatchCompletion>>>,
+    next_id: AtomicU32,
+}
+
+impl BatchSink {
+    fn register(&self, batch: &Arc<BatchCompletion>) -> u32 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.pending.lock().unwrap().insert(id, batch.clone());
+        id
+    }
+
+    fn forget(&self, id: u32) {
+        self.pending.lock().unwrap().remove(&id);
+    }
+}
+
+impl DeliverySink for BatchSink {
+    fn batch_done(&self, batch: CompletedBatch<'_>) {
+        let mut run: Vec<(usize, SinkRecord)> = Vec::with_capacity(batch.records.len());
+        let mut records = batch.records.iter().peekable();
+        while let Some(first) = records.next() {
+            let id = (first.token >> 32) as u32;
+            run.clear();
+            run.push(((first.token & 0xffff_ffff) as usize, *first));
+            while let Some(r) = records.next_if(|r| (r.token >> 32) as u32 == id) {
+                run.push(((r.token & 0xffff_ffff) as usize, *r));
+            }
+            let Some(completion) = self.pending.lock().unwrap().get(&id).cloned() else {
+                continue;
+            };
+            if completion.delivered(&batch, &run) {
+                self.forget(id);
+            }
+        }
+    }
 }
 
 impl Drop for PyProducer {
@@ -391,6 +448,10 @@ impl PyProducer {
         if let Some(p) = partitioner {
             inner.set_partitioner(PyPartitioner(p)).py_err(py)?;
         }
+        let batches = Arc::new(BatchSink::default());
+        if in_place {
+            inner.set_delivery_sink(batches.clone()).py_err(py)?;
+        }
         let inner = Arc::new(inner);
         let generation = krafty::runtime::fork_generation();
         crate::process::register_producer(generation, Arc::downgrade(&inner));
@@ -398,6 +459,7 @@ impl PyProducer {
             inner,
             generation,
             in_place,
+            batches,
         })
     }
 
@@ -458,11 +520,17 @@ impl PyProducer {
         partition: Option<i32>,
     ) -> PyResult<RecordFuture> {
         crate::process::check_fork(self.generation)?;
+        if self.in_place {
+            return self.send_batch_in_place(py, topic, records, partition);
+        }
         let records = records
             .try_iter()?
             .map(|item| Self::batch_record(py, topic, &item?, partition))
             .collect::<PyResult<Vec<_>>>()?;
-        let batch = BatchCompletion::new(records.iter().map(|r| header_size(&r.headers)).collect());
+        let batch = BatchCompletion::new(
+            topic,
+            records.iter().map(|r| header_size(&r.headers)).collect(),
+        );
         let b = batch.clone();
         SERIALIZER_RAISED.with(|c| c.borrow_mut().take());
         let sent = wait_fast(py, self.inner.send_all(records, move |i, r| b.record(i, r)))?;
@@ -595,12 +663,95 @@ impl PyProducer {
 }
 
 impl PyProducer {
-    pub(crate) fn batch_record(
+    /// `send_batch` without user serializers or partitioner: each record is enqueued in place
+    /// with a token for the producer's `BatchSink` (no callback or future per record), or,
+    /// when it must wait, through the waiting path with the same token.
+    fn send_batch_in_place(
+        &self,
         py: Python<'_>,
         topic: &str,
-        item: &Bound<'_, PyAny>,
+        records: &Bound<'_, PyAny>,
         partition: Option<i32>,
-    ) -> PyResult<CoreRecord<Obj, Obj>> {
+    ) -> PyResult<RecordFuture> {
+        let items: Vec<Bound<'_, PyAny>> = records.try_iter()?.collect::<PyResult<_>>()?;
+        let mut header_sizes = Vec::with_capacity(items.len());
+        let mut prepared = Vec::with_capacity(items.len());
+        for item in &items {
+            let (key, value, headers) = Self::batch_fields(py, item)?;
+            header_sizes.push(header_size(&headers));
+            prepared.push((key, value, headers));
+        }
+        let batch = BatchCompletion::new(topic, header_sizes);
+        let id = self.batches.register(&batch);
+        let mut record = CoreRecord {
+            topic: topic.to_string(),
+            partition,
+            timestamp: None,
+            key: None,
+            value: None,
+            headers: vec![],
+        };
+        let mut sent = 0;
+        let mut failure = None;
+        for (i, (key, value, headers)) in prepared.into_iter().enumerate() {
+            record.key = key;
+            record.value = value;
+            record.headers = headers;
+            let token = (u64::from(id) << 32) | i as u64;
+            let outcome = match self.inner.try_send_to_sink(&record, token) {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    let waiting = CoreRecord {
+                        topic: record.topic.clone(),
+                        partition,
+                        timestamp: None,
+                        key: record.key.take(),
+                        value: record.value.take(),
+                        headers: std::mem::take(&mut record.headers),
+                    };
+                    match wait_fast(py, self.inner.send_to_sink(waiting, token)) {
+                        Ok(outcome) => outcome,
+                        Err(interrupted) => {
+                            // Ctrl-C while waiting: the records sent so far still report.
+                            if batch.truncate(sent) {
+                                self.batches.forget(id);
+                            }
+                            return Err(interrupted);
+                        }
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                failure = Some(e);
+                break;
+            }
+            sent += 1;
+        }
+        if batch.truncate(sent) {
+            self.batches.forget(id);
+        }
+        let future = RecordFuture {
+            shared: batch.shared.clone(),
+        };
+        match failure {
+            None => Ok(future),
+            Some(e) => {
+                let e = send_error(py, &e);
+                let exc = e.value(py);
+                exc.setattr("sent", sent)?;
+                exc.setattr("future", future)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// A `send_batch` item's key, value and headers: a value, or `(key, value)` /
+    /// `(key, value, headers)`; None is Kafka's null.
+    fn batch_fields(
+        py: Python<'_>,
+        item: &Bound<'_, PyAny>,
+    ) -> PyResult<(Option<Obj>, Option<Obj>, Vec<Header>)> {
         let (key, value, headers) = match item.cast::<PyTuple>() {
             Ok(t) if t.len() == 2 || t.len() == 3 => (
                 Some(t.get_item(0)?.unbind()),
@@ -610,12 +761,22 @@ impl PyProducer {
             _ => (None, Some(item.clone().unbind()), vec![]),
         };
         let opt = |o: Option<Obj>| o.filter(|v| !v.is_none(py));
+        Ok((opt(key), opt(value), headers))
+    }
+
+    pub(crate) fn batch_record(
+        py: Python<'_>,
+        topic: &str,
+        item: &Bound<'_, PyAny>,
+        partition: Option<i32>,
+    ) -> PyResult<CoreRecord<Obj, Obj>> {
+        let (key, value, headers) = Self::batch_fields(py, item)?;
         Ok(CoreRecord {
             topic: topic.to_string(),
             partition,
             timestamp: None,
-            key: opt(key),
-            value: opt(value),
+            key,
+            value,
             headers,
         })
     }

@@ -131,10 +131,28 @@ def test_send_batch_keeps_order_and_reports_every_record(bootstrap, topic):
         items = values[:500] + [(b"same-key", v) for v in values[500:]]
         result = producer.send_batch(topic, items, partition=1).get(10)
     assert [md.offset for md in result] == list(range(1000))
-    assert all(md.partition == 1 for md in result)
+    assert all(md.partition == 1 and md.topic == topic for md in result)
+    assert [md.serialized_value_size for md in result] == [len(v) for v in values]
+    assert [md.serialized_key_size for md in result] == [-1] * 500 + [8] * 500
+    assert {md.serialized_header_size for md in result} == {-1}
     records = read_all(bootstrap, topic, 1000)
     assert [r.value for r in records] == values
     assert [r.key for r in records] == [None] * 500 + [b"same-key"] * 500
+
+
+@devbroker_only
+def test_send_batch_refused_by_the_broker_fails_its_future_with_the_code(broker, topic):
+    with KafkaProducer(bootstrap_servers=broker.bootstrap_servers, retries=0,
+                       enable_idempotence=False) as producer:
+        producer.send(topic, b"warm-up", partition=0).get(10)
+        broker.fail_next(0, 87, 1, topic)  # Produce -> INVALID_RECORD, not retriable
+        fut = producer.send_batch(topic, [b"a", b"b", b"c"], partition=0)
+        with pytest.raises(errors.BrokerError) as e:
+            fut.get(10)
+        assert e.value.code == 87 and fut.failed()
+        after = producer.send_batch(topic, [b"d", (b"k", b"e", [("h", b"1")])], partition=0).get(10)
+        assert [md.offset for md in after] == [1, 2]
+        assert [md.serialized_header_size for md in after] == [-1, 2]
 
 
 def test_send_batch_failing_midway_says_what_was_sent(bootstrap, topic):

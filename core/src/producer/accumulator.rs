@@ -128,6 +128,8 @@ impl ProducerBatch {
                     token,
                     offset_delta: r.offset_delta,
                     timestamp: r.timestamp,
+                    key_size: r.key_size,
+                    value_size: r.value_size,
                 }),
                 None => {}
             }

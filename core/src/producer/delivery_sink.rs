@@ -26,12 +26,15 @@ pub struct CompletedBatch<'a> {
     pub records: Vec<SinkRecord>,
 }
 
-/// A record sent with a token: its place in the batch and its own timestamp.
+/// A record sent with a token: its place in the batch, its own timestamp and its serialized
+/// key and value sizes (-1 for null).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SinkRecord {
     pub token: u64,
     pub offset_delta: i32,
     pub timestamp: i64,
+    pub key_size: i32,
+    pub value_size: i32,
 }
 
 impl CompletedBatch<'_> {
