@@ -272,7 +272,11 @@ impl AioProducer {
         let mut config = ProducerConfig::from_properties(properties(config, kwargs)?).py_err(py)?;
         set_token_provider(py, &mut config.client, token_provider)?;
         config.validate().py_err(py)?;
-        let ser = |func, what| PySerializer { func, what };
+        let ser = |func, what| PySerializer {
+            func,
+            what,
+            borrow: false,
+        };
         Ok(AioProducer {
             setup: Mutex::new(Some(config)),
             key_serializer: ser(key, "key_serializer"),

@@ -53,6 +53,11 @@ pub fn to_bytes(v: &Bound<'_, PyAny>) -> Result<Option<Bytes>, String> {
 pub(crate) struct PySerializer {
     pub func: Option<Obj>,
     pub what: &'static str,
+    /// Whether a bytes value may be handed over without a copy: only where the serialized
+    /// bytes are used inside the send that serialized them, while the record holding the
+    /// value lives (the core producer's own calls). The asyncio producer serializes ahead
+    /// and keeps the bytes: it copies.
+    pub borrow: bool,
 }
 
 thread_local! {
@@ -76,7 +81,7 @@ pub(crate) fn send_error(py: Python<'_>, e: &KafkaError) -> PyErr {
 impl Serializer<Obj> for PySerializer {
     fn serialize(&self, _topic: &str, data: &Obj) -> krafty::Result<Option<Bytes>> {
         Python::attach(|py| {
-            if self.func.is_none() {
+            if self.func.is_none() && self.borrow {
                 if let Ok(b) = data.bind(py).cast::<PyBytes>() {
                     // SAFETY: `data` is an immutable bytes object that the record being sent
                     // keeps alive, and the core uses the serialized bytes only inside the send
@@ -436,10 +441,12 @@ impl PyProducer {
                 PySerializer {
                     func: key_serializer,
                     what: "key_serializer",
+                    borrow: true,
                 },
                 PySerializer {
                     func: value_serializer,
                     what: "value_serializer",
+                    borrow: true,
                 },
                 interceptors,
             ),
