@@ -25,10 +25,11 @@
 //! handed to the waiting runtime thread, the one the core's rebalance context may be used on,
 //! which makes it there and then; the coroutine awaits the broker's answer.
 
+use std::collections::HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -41,7 +42,9 @@ use krafty::consumer::{
     ConsumerConfig, ConsumerRebalanceListener, ConsumerRecord as CoreRecord,
     KafkaConsumer as CoreConsumer, OffsetAndMetadata, OffsetReset, RebalanceContext,
 };
-use krafty::producer::{KafkaProducer as CoreProducer, ProducerConfig, ProducerRecord};
+use krafty::producer::{
+    CompletedBatch, DeliverySink, KafkaProducer as CoreProducer, ProducerConfig, ProducerRecord,
+};
 use krafty::serialization::{BytesSerde, Serializer};
 use krafty::{KafkaError, TopicPartition};
 use pyo3::prelude::*;
@@ -56,7 +59,7 @@ use crate::consumer::{
     Scope,
 };
 use crate::errors::{connect_error, to_py, IntoPy};
-use crate::future::{settle, BatchCompletion, Outcome, RecordFuture, Shared};
+use crate::future::{settle, BatchCompletion, Outcome, RecordFuture, RecordMetadata, Shared};
 use crate::producer::{
     header_size, headers_from_py, send_error, PyProducer, PySerializer, SERIALIZER_RAISED,
 };
@@ -242,6 +245,93 @@ impl Drop for AioConsumer {
 /// code runs where it completes a send that had to wait.
 type BytesProducer = CoreProducer<Bytes, Bytes>;
 
+/// A send's delivery future, waiting for its record's outcome.
+struct AwaitingDelivery {
+    event_loop: Obj,
+    future: Obj,
+    header_size: i32,
+}
+
+/// The asyncio producer's `DeliverySink`: a record sent in place carries a token naming its
+/// delivery future. A completed core batch resolves its futures with one job on the asyncio
+/// thread and one `call_soon_threadsafe` per loop (not one per record, each a write to the
+/// loop's self-pipe).
+#[derive(Default)]
+struct AioDeliveries {
+    awaiting: Mutex<HashMap<u64, AwaitingDelivery>>,
+    next: AtomicU64,
+}
+
+impl DeliverySink for AioDeliveries {
+    fn batch_done(&self, batch: CompletedBatch<'_>) {
+        let mut settled = Vec::with_capacity(batch.records.len());
+        {
+            let mut awaiting = self.awaiting.lock().unwrap();
+            for r in &batch.records {
+                if let Some(d) = awaiting.remove(&r.token) {
+                    settled.push((d, batch.offset(r), batch.timestamp(r), *r));
+                }
+            }
+        }
+        if settled.is_empty() {
+            return;
+        }
+        let topic = batch.topic.to_string();
+        let partition = batch.partition;
+        let error = batch.result.err().cloned();
+        crate::process::run_for_asyncio(move |py| {
+            let mut by_loop: Vec<(Obj, Vec<(Obj, Obj, bool)>)> = Vec::new();
+            for (d, offset, timestamp, r) in settled {
+                let (value, failed) = match &error {
+                    Some(e) => (to_py(py, e).into_value(py).into_any(), true),
+                    None => match Py::new(
+                        py,
+                        RecordMetadata {
+                            topic: topic.clone(),
+                            partition,
+                            offset,
+                            timestamp,
+                            checksum: None,
+                            serialized_key_size: r.key_size,
+                            serialized_value_size: r.value_size,
+                            serialized_header_size: d.header_size,
+                        },
+                    ) {
+                        Ok(md) => (md.into_any(), false),
+                        Err(e) => (e.into_value(py).into_any(), true),
+                    },
+                };
+                let entry = match by_loop.iter_mut().find(|(l, _)| l.is(&d.event_loop)) {
+                    Some(entry) => entry,
+                    None => {
+                        by_loop.push((d.event_loop, Vec::new()));
+                        by_loop.last_mut().expect("just pushed")
+                    }
+                };
+                entry.1.push((d.future, value, failed));
+            }
+            for (event_loop, items) in by_loop {
+                let scheduled = wrap_pyfunction!(settle_all, py)
+                    .and_then(|f| event_loop.call_method1(py, "call_soon_threadsafe", (f, items)));
+                if let Err(e) = scheduled {
+                    if !loop_closed(py, &event_loop) {
+                        e.write_unraisable(py, None);
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Resolves many asyncio futures on their loop: `(future, value, failed)` triples.
+#[pyfunction]
+fn settle_all(items: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>, bool)>) -> PyResult<()> {
+    for (future, value, failed) in items {
+        settle(&future, value, failed)?;
+    }
+    Ok(())
+}
+
 /// The bridging under `krafty.aio.AIOKafkaProducer`: every method returns an asyncio future.
 #[pyclass(module = "krafty._krafty", name = "_AioProducer", frozen)]
 pub struct AioProducer {
@@ -252,6 +342,8 @@ pub struct AioProducer {
     value_serializer: PySerializer,
     inner: Arc<OnceLock<BytesProducer>>,
     ops: Ops,
+    /// Delivery futures of the records sent in place.
+    deliveries: Arc<AioDeliveries>,
     /// The fork generation it was created in (see `process.rs`).
     generation: usize,
 }
@@ -283,6 +375,7 @@ impl AioProducer {
             value_serializer: ser(value, "value_serializer"),
             inner: Arc::default(),
             ops: Ops::new(),
+            deliveries: Arc::default(),
             generation: krafty::runtime::fork_generation(),
         })
     }
@@ -294,10 +387,12 @@ impl AioProducer {
             return ready(py, Ok(py.None()));
         };
         let inner = self.inner.clone();
+        let deliveries = self.deliveries.clone();
         self.ops.call(
             py,
             async move {
                 let p = CoreProducer::new(config, BytesSerde, BytesSerde).await?;
+                p.set_delivery_sink(deliveries)?;
                 let _ = inner.set(p);
                 Ok(())
             },
@@ -305,7 +400,10 @@ impl AioProducer {
         )
     }
 
-    /// Enqueues a record: the future resolves to its `RecordFuture` once enqueued.
+    /// Enqueues a record. `(True, delivery)` when it went in place: `delivery` is an asyncio
+    /// future of its `RecordMetadata`; `(False, enqueued)` when it waits (metadata, a full
+    /// buffer, sends before it still waiting): `enqueued` resolves to its `RecordFuture` once
+    /// enqueued.
     #[pyo3(signature = (topic, value=None, key=None, partition=None, timestamp_ms=None, headers=None))]
     #[allow(clippy::too_many_arguments)]
     fn send(
@@ -317,7 +415,7 @@ impl AioProducer {
         partition: Option<i32>,
         timestamp_ms: Option<i64>,
         headers: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Obj> {
+    ) -> PyResult<(bool, Obj)> {
         crate::process::check_fork(self.generation)?;
         let p = self.producer(py)?;
         let headers = headers_from_py(headers)?;
@@ -333,6 +431,30 @@ impl AioProducer {
                 headers,
             },
         )?;
+        if self.ops.idle() {
+            let delivery = LoopFuture::new(py)?;
+            let future = delivery.handle(py);
+            let deliveries = &self.deliveries;
+            let token = deliveries.next.fetch_add(1, Ordering::Relaxed);
+            deliveries.awaiting.lock().unwrap().insert(
+                token,
+                AwaitingDelivery {
+                    event_loop: delivery.event_loop,
+                    future: delivery.future,
+                    header_size: hs,
+                },
+            );
+            match p.try_send_to_sink(&record, token) {
+                Ok(true) => return Ok((true, future)),
+                Ok(false) => {
+                    deliveries.awaiting.lock().unwrap().remove(&token);
+                }
+                Err(e) => {
+                    deliveries.awaiting.lock().unwrap().remove(&token);
+                    return Err(send_error(py, &e));
+                }
+            }
+        }
         let shared = Arc::new(Shared::default());
         let done = shared.clone();
         let sent = Box::pin(async move {
@@ -341,9 +463,10 @@ impl AioProducer {
             })
             .await
         });
-        self.enqueue(py, sent, move |py| {
+        let enqueued = self.enqueue(py, sent, move |py| {
             Ok(Py::new(py, RecordFuture { shared })?.into_any())
-        })
+        })?;
+        Ok((false, enqueued))
     }
 
     /// Enqueues records (values or `(key, value[, headers])` tuples): the future resolves to

@@ -549,3 +549,36 @@ def test_no_aio_call_blocks_the_loop(broker, topic):
     # ... while the loop ticked on.
     assert len(gaps) > 200
     assert worst[0] < 0.1, f"a {worst[0] * 1000:.0f} ms gap in {worst[1]}; steps {timed}"
+
+
+@devbroker_only
+def test_send_in_place_resolves_each_delivery_with_its_metadata_or_the_brokers_error(broker, topic):
+    """Sends that go in place get their delivery futures resolved per core batch: each with
+    its own offset and sizes, and a batch the broker refuses fails its records' futures with
+    its error (INVALID_RECORD, not retriable, injected)."""
+    from krafty import errors
+
+    async def main():
+        async with AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, linger_ms=5,
+                                    enable_idempotence=False, retries=0) as producer:
+            await (await producer.send(topic, b"warm-up", partition=0))
+            futures = [await producer.send(topic, b"v%d" % i, key=b"k" if i % 2 else None,
+                                           partition=0, headers=[("h", b"12")] if i == 3 else None)
+                       for i in range(50)]
+            assert all(isinstance(f, asyncio.Future) for f in futures), "no task per record"
+            mds = await asyncio.gather(*futures)
+            broker.fail_next(0, 87, 1, topic)  # Produce -> INVALID_RECORD
+            refused = await producer.send(topic, b"refused", partition=0)
+            try:
+                await refused
+            except errors.BrokerError as e:
+                return mds, e
+            return mds, None
+
+    mds, e = asyncio.run(main())
+    assert [md.offset for md in mds] == list(range(1, 51))
+    assert all(md.topic == topic and md.partition == 0 for md in mds)
+    assert [md.serialized_value_size for md in mds] == [len(b"v%d" % i) for i in range(50)]
+    assert [md.serialized_key_size for md in mds] == [1 if i % 2 else -1 for i in range(50)]
+    assert [md.serialized_header_size for md in mds] == [3 if i == 3 else -1 for i in range(50)]
+    assert e is not None and e.code == 87

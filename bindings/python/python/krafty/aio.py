@@ -170,7 +170,8 @@ class AIOKafkaProducer:
     async def send(self, topic, value=None, key=None, partition=None, timestamp_ms=None,
                    headers=None):
         """Enqueues the record; returns an awaitable of its `RecordMetadata`."""
-        return await self._p.send(topic, value, key, partition, timestamp_ms, headers)
+        in_place, future = self._p.send(topic, value, key, partition, timestamp_ms, headers)
+        return future if in_place else await future
 
     async def send_and_wait(self, topic, value=None, key=None, partition=None,
                             timestamp_ms=None, headers=None):
