@@ -280,7 +280,7 @@ impl DeliverySink for AioDeliveries {
         let partition = batch.partition;
         let error = batch.result.err().cloned();
         crate::process::run_for_asyncio(move |py| {
-            let mut by_loop: Vec<(Obj, Vec<(Obj, Obj, bool)>)> = Vec::new();
+            let mut by_loop: Vec<(Obj, Vec<Settle>)> = Vec::new();
             for (d, offset, timestamp, r) in settled {
                 let (value, failed) = match &error {
                     Some(e) => (to_py(py, e).into_value(py).into_any(), true),
@@ -322,6 +322,9 @@ impl DeliverySink for AioDeliveries {
         });
     }
 }
+
+/// An asyncio future to resolve: the future, its value or exception, whether it failed.
+type Settle = (Obj, Obj, bool);
 
 /// Resolves many asyncio futures on their loop: `(future, value, failed)` triples.
 #[pyfunction]
