@@ -18,6 +18,15 @@ fn text(b: &Option<bytes::Bytes>) -> String {
     String::from_utf8(b.as_deref().expect("not null").to_vec()).unwrap()
 }
 
+/// The values stored in a partition, in offset order.
+async fn stored_values(bootstrap: &str, topic: &str, partition: i32) -> Vec<String> {
+    read_all(bootstrap, topic, partition)
+        .await
+        .iter()
+        .map(|r| text(&r.value))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyed_records_land_by_murmur2_in_order_with_exact_offsets() {
     let cluster = TestCluster::start(3).await;
@@ -289,11 +298,7 @@ async fn oversize_records_fail_with_message_too_large() {
         "nothing of the refused one was stored"
     );
     p.close(Duration::from_secs(10)).await.unwrap();
-    let stored: Vec<String> = read_all(&bs, &topic, 0)
-        .await
-        .iter()
-        .map(|r| text(&r.value))
-        .collect();
+    let stored: Vec<String> = stored_values(&bs, &topic, 0).await;
     assert_eq!(stored, vec!["small"]);
     cluster.stop().await;
 }
@@ -408,11 +413,7 @@ async fn send_all_reports_each_record_and_stops_at_the_first_it_cannot_enqueue()
         ),
         "no outcome for the refused record nor for the one after it"
     );
-    let values: Vec<String> = read_all(&bs, &topic, 1)
-        .await
-        .iter()
-        .map(|r| text(&r.value))
-        .collect();
+    let values: Vec<String> = stored_values(&bs, &topic, 1).await;
     assert_eq!(
         values,
         (0..100).map(|i| format!("v{i}")).collect::<Vec<_>>()
@@ -477,11 +478,7 @@ async fn try_send_and_then_enqueues_in_place_or_hands_the_callback_back() {
         (0..50).map(|i| (i, i as i64)).collect::<Vec<_>>(),
         "each callback once, each record at its own offset, in send order"
     );
-    let values: Vec<String> = read_all(&bs, &topic, 0)
-        .await
-        .iter()
-        .map(|r| text(&r.value))
-        .collect();
+    let values: Vec<String> = stored_values(&bs, &topic, 0).await;
     assert_eq!(values, (0..50).map(|i| format!("v{i}")).collect::<Vec<_>>());
     // A refused record is an error, as from send_and_then.
     let out_of_range = ProducerRecord::new(&topic, "x".to_string()).with_partition(7);
@@ -593,11 +590,7 @@ async fn a_delivery_sink_gets_each_tokens_outcome_once_per_batch() {
         batches < 201,
         "one call per batch, not per record ({batches} calls)"
     );
-    let values: Vec<String> = read_all(&bs, &topic, 0)
-        .await
-        .iter()
-        .map(|r| text(&r.value))
-        .collect();
+    let values: Vec<String> = stored_values(&bs, &topic, 0).await;
     assert_eq!(
         values,
         (0..200)
