@@ -23,6 +23,11 @@ pub struct BrokerArgs {
     /// A broker property, `key=value` (repeatable), e.g. `--set num.partitions=3`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Nodes of a dev cluster in this one process (replicated with the Kafka protocol): node
+    /// ids from `node.id` (1) up, each on the listener ports plus its index (9092, 9093, ...),
+    /// each in `<data-dir>/node-<id>`. Topics get `default.replication.factor` replicas.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=64))]
+    pub nodes: i32,
 }
 
 /// Starts the broker, prints where it listens, and runs until Ctrl-C or SIGTERM, then shuts
@@ -45,6 +50,9 @@ pub async fn run(args: BrokerArgs) -> Result<(), String> {
             .ok_or_else(|| format!("--set expects key=value, got `{kv}`"))?;
         builder = builder.config(k.trim(), v.trim());
     }
+    if args.nodes > 1 {
+        return run_cluster(builder.nodes(args.nodes)).await;
+    }
     let broker = builder.start().await.map_err(|e| e.to_string())?;
     println!(
         "krafty dev broker listening on {}",
@@ -64,12 +72,40 @@ pub async fn run(args: BrokerArgs) -> Result<(), String> {
     if let Some(ca) = broker.tls_ca_pem() {
         println!("TLS: generated certificate for localhost and 127.0.0.1, signed by this CA (ssl.ca.location; also tls-ca.pem in the data dir):\n{ca}");
     }
+    until_stopped().await?;
+    broker.shutdown().await;
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn until_stopped() -> Result<(), String> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    broker.shutdown().await;
+    Ok(())
+}
+
+/// `--nodes N`: starts the cluster, prints each node and the bootstrap list, runs until
+/// stopped.
+async fn run_cluster(builder: crate::BrokerBuilder) -> Result<(), String> {
+    let cluster = builder.start_cluster().await.map_err(|e| e.to_string())?;
+    for node in cluster.nodes() {
+        println!(
+            "krafty dev broker node {} listening on {}",
+            node.node_id(),
+            node.bootstrap_servers()
+        );
+    }
+    println!("bootstrap.servers={}", cluster.bootstrap_servers());
+    if let Some(ca) = cluster.nodes().first().and_then(|n| n.tls_ca_pem()) {
+        println!(
+            "TLS: generated certificate for localhost and 127.0.0.1, signed by this CA:\n{ca}"
+        );
+    }
+    until_stopped().await?;
+    cluster.shutdown().await;
     Ok(())
 }

@@ -74,6 +74,43 @@ pub struct BrokerConfig {
     pub ssl_ca: Option<std::path::PathBuf>,
     /// `ssl.client.auth`: `none` (default), `requested` or `required`.
     pub ssl_client_auth: String,
+    /// Replication settings of a multi-node dev cluster (`cluster/`); unused on one node.
+    pub replication: ReplicationConfig,
+}
+
+/// Replication settings, by Kafka's broker property names. On one node they change nothing:
+/// every replication factor is 1 and the high watermark is the log end.
+#[derive(Debug, Clone)]
+pub struct ReplicationConfig {
+    /// `default.replication.factor` (default 1): topics created without one (-1, auto-created).
+    pub default_replication_factor: i16,
+    /// `offsets.topic.replication.factor` (default 3), capped at the node count.
+    pub offsets_topic_replication_factor: i16,
+    /// `transaction.state.log.replication.factor` (default 3), capped at the node count.
+    pub transaction_state_replication_factor: i16,
+    /// `replica.lag.time.max.ms` (default 30000): a follower that has not caught up to the
+    /// leader's log end for this long leaves the ISR.
+    pub replica_lag_time_max_ms: i64,
+    /// `replica.fetch.wait.max.ms` (default 500): how long a follower's fetch may park.
+    pub replica_fetch_wait_max_ms: i32,
+    /// `replica.fetch.max.bytes` (default 1048576): per partition, in one follower fetch.
+    pub replica_fetch_max_bytes: i32,
+    /// `replica.fetch.response.max.bytes` (default 10485760): per follower fetch.
+    pub replica_fetch_response_max_bytes: i32,
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> Self {
+        ReplicationConfig {
+            default_replication_factor: 1,
+            offsets_topic_replication_factor: 3,
+            transaction_state_replication_factor: 3,
+            replica_lag_time_max_ms: 30_000,
+            replica_fetch_wait_max_ms: 500,
+            replica_fetch_max_bytes: 1_048_576,
+            replica_fetch_response_max_bytes: 10_485_760,
+        }
+    }
 }
 
 impl Default for BrokerConfig {
@@ -104,6 +141,7 @@ impl Default for BrokerConfig {
             ssl_key: None,
             ssl_ca: None,
             ssl_client_auth: "none".into(),
+            replication: ReplicationConfig::default(),
         }
     }
 }
@@ -322,12 +360,36 @@ impl BrokerConfig {
                 }
                 self.ssl_client_auth = mode;
             }
-            // Accepted so that a real Kafka server.properties loads; meaningless on one node.
-            "offsets.topic.replication.factor"
-            | "transaction.state.log.replication.factor"
-            | "transaction.state.log.min.isr"
-            | "default.replication.factor"
-            | "min.insync.replicas"
+            "default.replication.factor" => {
+                self.replication.default_replication_factor = positive(key, parse(key, value)?)?
+            }
+            "offsets.topic.replication.factor" => {
+                self.replication.offsets_topic_replication_factor =
+                    positive(key, parse(key, value)?)?
+            }
+            "transaction.state.log.replication.factor" => {
+                self.replication.transaction_state_replication_factor =
+                    positive(key, parse(key, value)?)?
+            }
+            "min.insync.replicas" => {
+                self.log.min_insync_replicas = positive(key, parse(key, value)?)?
+            }
+            "replica.lag.time.max.ms" => {
+                self.replication.replica_lag_time_max_ms = positive(key, parse(key, value)?)?
+            }
+            "replica.fetch.wait.max.ms" => {
+                self.replication.replica_fetch_wait_max_ms =
+                    not_negative(key, parse(key, value)?)?.min(i32::MAX as i64) as i32
+            }
+            "replica.fetch.max.bytes" => {
+                self.replication.replica_fetch_max_bytes = positive(key, parse(key, value)?)?
+            }
+            "replica.fetch.response.max.bytes" => {
+                self.replication.replica_fetch_response_max_bytes =
+                    positive(key, parse(key, value)?)?
+            }
+            // Accepted so that a real Kafka server.properties loads; meaningless here.
+            "transaction.state.log.min.isr"
             | "num.network.threads"
             | "num.io.threads"
             | "log.dirs"

@@ -16,6 +16,8 @@
 //! ```
 //!
 //! or run the `krafty-broker` binary. Data lives in memory unless a data dir is given.
+//! `Broker::cluster(3)...start_cluster()` (`krafty-broker --nodes 3`) runs a replicated
+//! multi-node cluster in one process instead (`cluster/`).
 //!
 //! A SASL_PLAINTEXT listener beside the plaintext one, with PLAIN and SCRAM users:
 //!
@@ -47,6 +49,7 @@
 mod api;
 mod broker_configs;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 mod durable;
 pub mod fault;
@@ -71,6 +74,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+pub use cluster::{ClusterHandle, PartitionState, ReplicaInfo};
 pub use config::{BrokerConfig, ConfigError};
 pub use fault::Faults;
 
@@ -93,6 +97,8 @@ pub struct BrokerBuilder {
     sasl_users: Vec<(String, String)>,
     properties: Vec<(String, String)>,
     properties_file: Option<PathBuf>,
+    /// Nodes of a multi-node cluster (`start_cluster`); 0 or 1: one broker.
+    nodes: i32,
 }
 
 /// Entry point of the embedding API.
@@ -102,6 +108,24 @@ impl Broker {
     pub fn builder() -> BrokerBuilder {
         BrokerBuilder::default()
     }
+
+    /// A builder for an `n`-node cluster (start it with `start_cluster`).
+    pub fn cluster(n: i32) -> BrokerBuilder {
+        BrokerBuilder::default().nodes(n)
+    }
+}
+
+/// What one node starts with. A single broker opens its own topics; a cluster's nodes get
+/// theirs opened beforehand (the controller creates the internal topics on all of them) and
+/// their replication state, which reaches the controller (and its producer id counter).
+pub(crate) struct NodeStart<'a> {
+    pub config: Arc<BrokerConfig>,
+    pub data_dir: Option<PathBuf>,
+    /// (listener name, bind address)
+    pub specs: Vec<(String, String)>,
+    pub tls: Option<&'a tls::Tls>,
+    pub topics: Option<Arc<TopicManager>>,
+    pub cluster: Option<Arc<cluster::ReplicaManager>>,
 }
 
 fn invalid(e: impl std::fmt::Display) -> io::Error {
@@ -148,6 +172,39 @@ impl BrokerBuilder {
         self
     }
 
+    /// Starts `n` nodes in one process (`start_cluster`): node ids `node.id` (default 1) to
+    /// `node.id + n - 1`, each on its own ports (listener ports other than 0 go up by one per
+    /// node), each with `<data dir>/node-<id>` when a data dir is given.
+    pub fn nodes(mut self, n: i32) -> Self {
+        self.nodes = n;
+        self
+    }
+
+    /// The listeners to bind: (name, address).
+    pub(crate) fn listener_specs(&self) -> io::Result<Vec<(String, String)>> {
+        Ok(match (&self.listeners, &self.listen) {
+            (Some(_), Some(_)) => return Err(invalid("give either listen or listeners, not both")),
+            (Some(spec), None) => parse_listeners(spec).map_err(invalid)?,
+            (None, listen) => vec![(
+                "PLAINTEXT".to_string(),
+                listen.clone().unwrap_or_else(|| "127.0.0.1:9092".into()),
+            )],
+        })
+    }
+
+    pub(crate) fn node_count(&self) -> i32 {
+        self.nodes.max(1)
+    }
+
+    pub(crate) fn data_dir_path(&self) -> Option<&std::path::Path> {
+        self.data_dir.as_deref()
+    }
+
+    /// Starts a multi-node cluster (`nodes`) on the current tokio runtime.
+    pub async fn start_cluster(self) -> io::Result<ClusterHandle> {
+        cluster::start(self).await
+    }
+
     /// Validates the configuration without starting anything.
     pub fn build_config(&self) -> Result<BrokerConfig, ConfigError> {
         let mut config = BrokerConfig::default();
@@ -163,186 +220,270 @@ impl BrokerBuilder {
 
     /// Starts the broker on the current tokio runtime.
     pub async fn start(self) -> io::Result<BrokerHandle> {
+        if self.nodes > 1 {
+            return Err(invalid(
+                "a multi-node cluster starts with start_cluster (it returns every node)",
+            ));
+        }
         let config = Arc::new(self.build_config().map_err(invalid)?);
-        let specs = match (&self.listeners, &self.listen) {
-            (Some(_), Some(_)) => return Err(invalid("give either listen or listeners, not both")),
-            (Some(spec), None) => parse_listeners(spec).map_err(invalid)?,
-            (None, listen) => vec![(
-                "PLAINTEXT".to_string(),
-                listen.clone().unwrap_or_else(|| "127.0.0.1:9092".into()),
-            )],
-        };
+        let specs = self.listener_specs()?;
         // One TLS configuration (and generated certificate) for every TLS listener.
         let tls = if specs.iter().any(|(n, _)| n.ends_with("SSL")) {
             Some(tls::Tls::new(&config, self.data_dir.as_deref()).map_err(invalid)?)
         } else {
             None
         };
-        let mut bound = Vec::new();
-        for (i, (name, addr)) in specs.into_iter().enumerate() {
-            let tcp = tokio::net::TcpListener::bind(&addr).await?;
-            let local = tcp.local_addr()?;
-            let advertised = config
-                .advertised_listeners
-                .iter()
-                .find(|(n, _, _)| *n == name);
-            let (host, port) = match advertised {
-                Some((_, host, port)) if !host.is_empty() => (host.clone(), *port),
-                Some((_, _, port)) => (local.ip().to_string(), *port),
-                // The first listener keeps the older single-address overrides.
-                None if i == 0 => (
-                    config
-                        .advertised_host
-                        .clone()
-                        .unwrap_or_else(|| local.ip().to_string()),
-                    config.advertised_port.unwrap_or(local.port() as i32),
-                ),
-                None => (local.ip().to_string(), local.port() as i32),
-            };
-            let sasl = name.starts_with("SASL_");
-            let listener_tls = match &tls {
-                Some(t) if name.ends_with("SSL") => Some(t.acceptor.clone()),
-                _ => None,
-            };
-            if !local.ip().is_loopback() && !sasl {
-                tracing::warn!(%local, "listener {name} is bound beyond loopback without authentication");
-            }
-            bound.push((
-                tcp,
-                local,
-                shared::Listener {
-                    name,
-                    host,
-                    port,
-                    sasl,
-                    tls: listener_tls,
-                },
-            ));
-        }
-        let local_addr = bound[0].1;
-        let topics = Arc::new(TopicManager::open(self.data_dir.clone(), config.clone())?);
-        let partitions = config.group.offsets_topic_num_partitions;
-        let offsets = match topics.get(OFFSETS_TOPIC) {
-            Some(t) => t,
-            // Compacted, as Kafka's: a group's latest commit per partition is kept forever.
-            None => topics
-                .create(
-                    OFFSETS_TOPIC,
-                    partitions,
-                    1,
-                    [("cleanup.policy".to_string(), "compact".to_string())].into(),
-                    false,
-                )
-                .map_err(|e| invalid(e.message))?,
-        };
-        let offsets_logs = offsets.partitions.read_locked().clone();
-        let exists_topics = topics.clone();
-        let groups = GroupCoordinator::new(
-            config.group.clone(),
-            offsets_logs,
-            Arc::new(move |t: &str, p: i32| exists_topics.partition(t, p).is_some()),
-        );
-        let max_pid = topics
-            .all()
+        start_node(NodeStart {
+            config,
+            data_dir: self.data_dir.clone(),
+            specs,
+            tls: tls.as_ref(),
+            topics: None,
+            cluster: None,
+        })
+        .await
+    }
+}
+
+/// Starts one node: binds its listeners, opens (or takes) its topics, starts its coordinators
+/// and background tasks, and on a cluster registers with the controller and starts its
+/// replica fetchers.
+pub(crate) async fn start_node(node: NodeStart<'_>) -> io::Result<BrokerHandle> {
+    let NodeStart {
+        config,
+        data_dir,
+        specs,
+        tls,
+        topics,
+        cluster,
+    } = node;
+    let mut bound = Vec::new();
+    for (i, (name, addr)) in specs.into_iter().enumerate() {
+        let tcp = tokio::net::TcpListener::bind(&addr).await?;
+        let local = tcp.local_addr()?;
+        let advertised = config
+            .advertised_listeners
             .iter()
-            .flat_map(|t| t.partitions.read_locked().clone())
-            .map(|l| l.locked().max_producer_id())
-            .max()
-            .unwrap_or(0);
-        let cluster_id = config
-            .cluster_id
-            .clone()
-            .unwrap_or_else(|| cluster_id_for(self.data_dir.as_deref()));
-        let sasl = Arc::new(sasl::SaslUsers::new(
-            &config.sasl_users,
-            config.sasl_enabled_mechanisms.clone(),
-        ));
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let shared = Arc::new(shared::Shared {
-            stopping: stop_rx.clone(),
-            host: bound[0].2.host.clone(),
-            port: bound[0].2.port,
-            config: config.clone(),
-            topics: topics.clone(),
-            groups: groups.clone(),
-            txns: txn::TransactionCoordinator::new(config.txn.clone()),
-            fetch_sessions: Default::default(),
-            faults: Arc::new(Faults::default()),
-            next_producer_id: AtomicI64::new(max_pid + 1),
-            in_memory: self.data_dir.is_none(),
-            cluster_id,
-            sasl,
-            authentications: Default::default(),
-            fetch_reads: Default::default(),
-            broker_configs: Default::default(),
-        });
-        // Before any client connects: transactions a crash left half-ended are finished.
-        shared.txns.load(&shared);
-        let mut tasks = Vec::new();
-        let mut listeners = Vec::new();
-        let mut unauthenticated = Vec::new();
-        for (tcp, local, listener) in bound {
-            tracing::info!(%local, listener = %listener.name, "listening");
-            // OAUTHBEARER takes unsecured tokens, which anyone can make.
-            let authenticated = listener.sasl
-                && !config
-                    .sasl_enabled_mechanisms
-                    .iter()
-                    .any(|m| m == "OAUTHBEARER");
-            if exposed_without_authentication(&local, authenticated) {
-                tracing::warn!(
-                    %local,
-                    listener = %listener.name,
-                    "listening beyond loopback without authentication: whoever reaches this \
-                     address can read and write every topic (use a SASL listener without \
-                     OAUTHBEARER, whose unsecured tokens anyone can make)"
-                );
-                unauthenticated.push(local);
-            }
-            listeners.push((
-                listener.name.clone(),
-                local,
-                format!("{}:{}", listener.host, listener.port),
-            ));
-            tasks.push(tokio::spawn(server::serve(
-                tcp,
-                Arc::new(listener),
-                shared.clone(),
-                stop_rx.clone(),
-            )));
+            .find(|(n, _, _)| *n == name);
+        let (host, port) = match advertised {
+            Some((_, host, port)) if !host.is_empty() => (host.clone(), *port),
+            Some((_, _, port)) => (local.ip().to_string(), *port),
+            // The first listener keeps the older single-address overrides.
+            None if i == 0 => (
+                config
+                    .advertised_host
+                    .clone()
+                    .unwrap_or_else(|| local.ip().to_string()),
+                config.advertised_port.unwrap_or(local.port() as i32),
+            ),
+            None => (local.ip().to_string(), local.port() as i32),
+        };
+        let sasl = name.starts_with("SASL_");
+        let listener_tls = match &tls {
+            Some(t) if name.ends_with("SSL") => Some(t.acceptor.clone()),
+            _ => None,
+        };
+        if !local.ip().is_loopback() && !sasl {
+            tracing::warn!(%local, "listener {name} is bound beyond loopback without authentication");
         }
-        let retention = tokio::spawn(retention_task(
-            topics.clone(),
-            config.retention_check_interval_ms,
-            stop_rx,
+        bound.push((
+            tcp,
+            local,
+            shared::Listener {
+                name,
+                host,
+                port,
+                sasl,
+                tls: listener_tls,
+            },
         ));
-        tasks.push(retention);
-        tasks.push(tokio::spawn(cleaner_task(
-            topics.clone(),
-            config.cleaner_backoff_ms,
-            shared.stopping.clone(),
+    }
+    let local_addr = bound[0].1;
+    // Followers fetch over a PLAINTEXT listener (loopback when bound to every address).
+    let replication_address =
+        bound
+            .iter()
+            .find(|(_, _, l)| l.name == "PLAINTEXT")
+            .map(|(_, local, _)| {
+                let mut a = *local;
+                if a.ip().is_unspecified() {
+                    a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                a
+            });
+    let topics = match topics {
+        Some(t) => t,
+        None => Arc::new(TopicManager::open(data_dir.clone(), config.clone())?),
+    };
+    let partitions = config.group.offsets_topic_num_partitions;
+    let offsets = match topics.get(OFFSETS_TOPIC) {
+        Some(t) => t,
+        // Compacted, as Kafka's: a group's latest commit per partition is kept forever.
+        None => topics
+            .create(
+                OFFSETS_TOPIC,
+                partitions,
+                1,
+                [("cleanup.policy".to_string(), "compact".to_string())].into(),
+                false,
+            )
+            .map_err(|e| invalid(e.message))?,
+    };
+    let offsets_logs = offsets.partitions.read_locked().clone();
+    // On a cluster this node coordinates the groups of the partitions it leads; the others'
+    // replicas are not its to load or write (an empty in-memory log stands in).
+    let offsets_logs = match &cluster {
+        None => offsets_logs,
+        Some(c) => offsets_logs
+            .into_iter()
+            .enumerate()
+            .map(|(p, log)| match c.leader_error(OFFSETS_TOPIC, p as i32) {
+                None => Ok(log),
+                Some(_) => {
+                    let stand_in = log::PartitionLog::open(None, log.locked().config().clone())?;
+                    Ok(Arc::new(std::sync::Mutex::new(stand_in)))
+                }
+            })
+            .collect::<io::Result<Vec<_>>>()?,
+    };
+    let exists_topics = topics.clone();
+    let groups = GroupCoordinator::new(
+        config.group.clone(),
+        offsets_logs,
+        Arc::new(move |t: &str, p: i32| exists_topics.partition(t, p).is_some()),
+    );
+    let max_pid = topics
+        .all()
+        .iter()
+        .flat_map(|t| t.partitions.read_locked().clone())
+        .map(|l| l.locked().max_producer_id())
+        .max()
+        .unwrap_or(0);
+    let cluster_id = config
+        .cluster_id
+        .clone()
+        .unwrap_or_else(|| cluster_id_for(data_dir.as_deref()));
+    let next_producer_id = match &cluster {
+        Some(c) => c.controller.next_producer_id.clone(),
+        None => Arc::new(AtomicI64::new(0)),
+    };
+    next_producer_id.fetch_max(max_pid + 1, std::sync::atomic::Ordering::SeqCst);
+    let sasl = Arc::new(sasl::SaslUsers::new(
+        &config.sasl_users,
+        config.sasl_enabled_mechanisms.clone(),
+    ));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(shared::Shared {
+        stopping: stop_rx.clone(),
+        host: bound[0].2.host.clone(),
+        port: bound[0].2.port,
+        config: config.clone(),
+        topics: topics.clone(),
+        groups: groups.clone(),
+        txns: txn::TransactionCoordinator::new(config.txn.clone()),
+        fetch_sessions: Default::default(),
+        faults: Arc::new(Faults::default()),
+        next_producer_id,
+        in_memory: data_dir.is_none(),
+        cluster_id,
+        sasl,
+        authentications: Default::default(),
+        fetch_reads: Default::default(),
+        broker_configs: Default::default(),
+        cluster: cluster.clone(),
+    });
+    if let Some(c) = &cluster {
+        let endpoints = bound
+            .iter()
+            .map(|(_, _, l)| (l.name.clone(), l.host.clone(), l.port))
+            .collect();
+        c.controller
+            .register(c.node_id, &shared, endpoints, replication_address);
+        c.apply_all(&shared);
+    }
+    // Before any client connects: transactions a crash left half-ended are finished.
+    shared.txns.load(&shared);
+    let mut tasks = Vec::new();
+    let mut listeners = Vec::new();
+    let mut unauthenticated = Vec::new();
+    for (tcp, local, listener) in bound {
+        tracing::info!(%local, listener = %listener.name, "listening");
+        // OAUTHBEARER takes unsecured tokens, which anyone can make.
+        let authenticated = listener.sasl
+            && !config
+                .sasl_enabled_mechanisms
+                .iter()
+                .any(|m| m == "OAUTHBEARER");
+        if exposed_without_authentication(&local, authenticated) {
+            tracing::warn!(
+                %local,
+                listener = %listener.name,
+                "listening beyond loopback without authentication: whoever reaches this \
+                 address can read and write every topic (use a SASL listener without \
+                 OAUTHBEARER, whose unsecured tokens anyone can make)"
+            );
+            unauthenticated.push(local);
+        }
+        listeners.push((
+            listener.name.clone(),
+            local,
+            format!("{}:{}", listener.host, listener.port),
+        ));
+        tasks.push(tokio::spawn(server::serve(
+            tcp,
+            Arc::new(listener),
+            shared.clone(),
+            stop_rx.clone(),
         )));
-        tasks.push(tokio::spawn(flush_task(
-            topics.clone(),
-            config.flush_scheduler_interval_ms,
-            shared.stopping.clone(),
-        )));
-        tasks.push(tokio::spawn(abort_timed_out_transactions(
+    }
+    let retention = tokio::spawn(retention_task(
+        topics.clone(),
+        config.retention_check_interval_ms,
+        stop_rx,
+    ));
+    tasks.push(retention);
+    tasks.push(tokio::spawn(cleaner_task(
+        topics.clone(),
+        config.cleaner_backoff_ms,
+        shared.stopping.clone(),
+    )));
+    tasks.push(tokio::spawn(flush_task(
+        topics.clone(),
+        config.flush_scheduler_interval_ms,
+        shared.stopping.clone(),
+    )));
+    tasks.push(tokio::spawn(abort_timed_out_transactions(
+        shared.clone(),
+        shared.stopping.clone(),
+    )));
+    if let Some(c) = &cluster {
+        tasks.push(tokio::spawn(cluster::replica_manager::isr_task(
             shared.clone(),
             shared.stopping.clone(),
         )));
-        tracing::info!(%local_addr, data_dir = ?self.data_dir, "dev broker started");
-        Ok(BrokerHandle {
-            local_addr,
-            listeners,
-            unauthenticated,
-            tls_ca_pem: tls.and_then(|t| t.generated_ca_pem),
-            shared,
-            stop: stop_tx,
-            tasks: std::sync::Mutex::new(tasks),
-        })
+        for leader in c.controller.node_ids() {
+            if leader != c.node_id {
+                tasks.push(tokio::spawn(cluster::replica_fetcher::run(
+                    shared.clone(),
+                    leader,
+                    shared.stopping.clone(),
+                )));
+            }
+        }
     }
+    tracing::info!(%local_addr, node_id = config.node_id, data_dir = ?data_dir, "dev broker started");
+    Ok(BrokerHandle {
+        local_addr,
+        listeners,
+        unauthenticated,
+        tls_ca_pem: tls.and_then(|t| t.generated_ca_pem.clone()),
+        shared,
+        stop: stop_tx,
+        tasks: std::sync::Mutex::new(tasks),
+    })
+}
 
+impl BrokerBuilder {
     /// Starts the broker on a runtime of its own, for callers without one (bindings, threads).
     pub fn start_blocking(self) -> io::Result<BlockingBroker> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -395,7 +536,7 @@ fn parse_listeners(spec: &str) -> Result<Vec<(String, String)>, ConfigError> {
 }
 
 /// A stable cluster id for a data dir (so clients see the same cluster after a restart).
-fn cluster_id_for(dir: Option<&std::path::Path>) -> String {
+pub(crate) fn cluster_id_for(dir: Option<&std::path::Path>) -> String {
     let Some(dir) = dir else {
         return format!("krafty-{}", uuid::Uuid::new_v4().simple());
     };
@@ -500,6 +641,11 @@ fn exposed_without_authentication(local: &SocketAddr, authenticated: bool) -> bo
 }
 
 impl BrokerHandle {
+    /// This node's id (`node.id`; on a cluster, one of the cluster's ids).
+    pub fn node_id(&self) -> i32 {
+        self.shared.config.node_id
+    }
+
     /// The listeners bound beyond loopback without authentication (warned about at start).
     pub fn unauthenticated_listeners(&self) -> &[SocketAddr] {
         &self.unauthenticated

@@ -5,7 +5,7 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: krafty_broker::ServerAllocator = krafty_broker::ServerAllocator;
 
-/// A single-node Kafka-protocol broker for development and tests.
+/// A Kafka-protocol broker for development and tests (one node, or `--nodes N` in one process).
 #[derive(Parser, Debug)]
 #[command(name = "krafty-broker", version)]
 struct Cli {

@@ -51,8 +51,12 @@ pub struct Topic {
     /// Config overrides (CreateTopics, AlterConfigs, IncrementalAlterConfigs), by Kafka's
     /// topic property names.
     overrides: RwLock<BTreeMap<String, String>>,
-    /// Grows with CreatePartitions; index = partition.
+    /// Grows with CreatePartitions; index = partition. On a multi-node cluster a partition
+    /// this node is no replica of has an empty in-memory log, never written.
     pub partitions: RwLock<Vec<SharedLog>>,
+    /// Each partition's replicas (node ids, the preferred leader first) on a multi-node
+    /// cluster; empty on one node, which holds every partition.
+    pub replicas: RwLock<Vec<Vec<i32>>>,
 }
 
 impl Topic {
@@ -65,6 +69,15 @@ impl Topic {
 
     pub fn partition_count(&self) -> i32 {
         self.partitions.read_locked().len() as i32
+    }
+
+    /// Partition `p`'s replicas on a multi-node cluster (empty on one node).
+    pub fn replicas_of(&self, p: i32) -> Vec<i32> {
+        let replicas = self.replicas.read_locked();
+        usize::try_from(p)
+            .ok()
+            .and_then(|p| replicas.get(p).cloned())
+            .unwrap_or_default()
     }
 
     /// The topic's config overrides now.
@@ -144,6 +157,7 @@ pub fn topic_config_defaults(c: &BrokerConfig) -> Vec<(&'static str, String)> {
         ("segment.ms", c.log.segment_ms.to_string()),
         ("flush.messages", c.log.flush_messages.to_string()),
         ("flush.ms", c.log.flush_ms.to_string()),
+        ("min.insync.replicas", c.log.min_insync_replicas.to_string()),
     ]
 }
 
@@ -193,6 +207,9 @@ pub fn log_config(
             // Kafka's ranges: at least 1 message, at least 0 ms.
             "flush.messages" => c.flush_messages = at_least(k, num(v)?, 1)?,
             "flush.ms" => c.flush_ms = at_least(k, num(v)?, 0)?,
+            "min.insync.replicas" => {
+                c.min_insync_replicas = at_least(k, num(v)?, 1)?.min(i32::MAX as i64) as i32
+            }
             _ => {
                 return Err(err(
                     40,
@@ -232,6 +249,7 @@ impl TopicManager {
                 .filter_map(|kv| kv.split_once('='))
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
+            let replicas = parse_replicas(f.next().unwrap_or(""));
             let id = uuid::Uuid::parse_str(id).unwrap_or_else(|_| uuid::Uuid::new_v4());
             let n: i32 = n.parse().unwrap_or(1);
             let cfg =
@@ -239,7 +257,8 @@ impl TopicManager {
             let logs = (0..n)
                 .map(|p| {
                     let rp = recovery_points.get(&(name.to_string(), p)).copied();
-                    mgr.open_log(name, p, &cfg, rp)
+                    let local = mgr.hosts(replicas.get(p as usize));
+                    mgr.open_log(name, p, &cfg, rp, local)
                 })
                 .collect::<std::io::Result<Vec<_>>>()?;
             let topic = Topic {
@@ -248,6 +267,7 @@ impl TopicManager {
                 internal: is_internal(name),
                 overrides: RwLock::new(overrides),
                 partitions: RwLock::new(logs),
+                replicas: RwLock::new(replicas),
             };
             mgr.topics
                 .write_locked()
@@ -257,17 +277,25 @@ impl TopicManager {
         Ok(mgr)
     }
 
+    /// Whether this node holds a partition with these replicas (every partition on one node).
+    fn hosts(&self, replicas: Option<&Vec<i32>>) -> bool {
+        replicas.is_none_or(|r| r.is_empty() || r.contains(&self.config.node_id))
+    }
+
     /// Opens a partition's log; with a recovery point, what lies below it is not read again.
+    /// A partition this node is no replica of (`local` false) gets an empty in-memory log.
     fn open_log(
         &self,
         topic: &str,
         partition: i32,
         cfg: &LogConfig,
         recovery_point: Option<i64>,
+        local: bool,
     ) -> std::io::Result<SharedLog> {
         let dir = self
             .dir
             .as_ref()
+            .filter(|_| local)
             .map(|d| d.join(format!("{topic}-{partition}")));
         let log = PartitionLog::open_recovering(dir.as_deref(), cfg.clone(), recovery_point)?;
         let stats = log.stats();
@@ -301,20 +329,8 @@ impl TopicManager {
         self.get(topic)?.partition(partition)
     }
 
-    /// Creates a topic (`partitions` -1 = `num.partitions`); `validate_only` checks without creating.
-    pub fn create(
-        &self,
-        name: &str,
-        partitions: i32,
-        replication_factor: i16,
-        overrides: BTreeMap<String, String>,
-        validate_only: bool,
-    ) -> Result<Arc<Topic>, TopicError> {
-        let _guard = self.change.locked();
-        validate_topic_name(name)?;
-        if self.get(name).is_some() {
-            return Err(err(36, format!("topic `{name}` already exists")));
-        }
+    /// The partition count a creation asks for (-1: `num.partitions`), checked.
+    pub fn partitions_to_create(&self, partitions: i32) -> Result<i32, TopicError> {
         let partitions = if partitions == -1 {
             self.config.num_partitions
         } else {
@@ -327,6 +343,23 @@ impl TopicManager {
             ));
         }
         check_partition_limit(partitions)?;
+        Ok(partitions)
+    }
+
+    /// Creates a topic (`partitions` -1 = `num.partitions`); `validate_only` checks without creating.
+    pub fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        overrides: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, TopicError> {
+        validate_topic_name(name)?;
+        if self.get(name).is_some() {
+            return Err(err(36, format!("topic `{name}` already exists")));
+        }
+        let partitions = self.partitions_to_create(partitions)?;
         if replication_factor != -1 && replication_factor != 1 {
             return Err(err(
                 38,
@@ -335,6 +368,32 @@ impl TopicManager {
                 ),
             ));
         }
+        self.create_replicated(
+            name,
+            None,
+            vec![Vec::new(); partitions as usize],
+            overrides,
+            validate_only,
+        )
+    }
+
+    /// Creates a topic whose partitions have these replicas (a multi-node cluster's
+    /// controller gives every node the same id and assignment; empty replica lists: one
+    /// node); `None` for a new id.
+    pub fn create_replicated(
+        &self,
+        name: &str,
+        id: Option<uuid::Uuid>,
+        assignment: Vec<Vec<i32>>,
+        overrides: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let _guard = self.change.locked();
+        validate_topic_name(name)?;
+        if self.get(name).is_some() {
+            return Err(err(36, format!("topic `{name}` already exists")));
+        }
+        let partitions = self.partitions_to_create(assignment.len() as i32)?;
         let cfg = log_config(&self.config.log, &overrides)?;
         if validate_only {
             return Ok(Arc::new(Topic {
@@ -343,18 +402,21 @@ impl TopicManager {
                 internal: false,
                 overrides: RwLock::new(overrides),
                 partitions: RwLock::new(vec![]),
+                replicas: RwLock::new(vec![]),
             }));
         }
         let logs = (0..partitions)
-            .map(|p| self.open_log(name, p, &cfg, None))
+            .map(|p| self.open_log(name, p, &cfg, None, self.hosts(assignment.get(p as usize))))
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(|e| err(-1, format!("creating the log failed: {e}")))?;
+        let replicated = assignment.iter().any(|r| !r.is_empty());
         let topic = Arc::new(Topic {
             name: name.to_string(),
-            id: uuid::Uuid::new_v4(),
+            id: id.unwrap_or_else(uuid::Uuid::new_v4),
             internal: is_internal(name),
             overrides: RwLock::new(overrides),
             partitions: RwLock::new(logs),
+            replicas: RwLock::new(if replicated { assignment } else { Vec::new() }),
         });
         self.topics
             .write_locked()
@@ -381,7 +443,9 @@ impl TopicManager {
         let count = topic.partition_count();
         topic.partitions.write_locked().clear();
         if let Some(dir) = &self.dir {
-            for p in 0..count {
+            // Only this node's replicas have a directory.
+            let local = (0..count).filter(|p| self.hosts(Some(&topic.replicas_of(*p))));
+            for p in local {
                 if let Err(e) = std::fs::remove_dir_all(dir.join(format!("{name}-{p}"))) {
                     tracing::warn!(
                         topic = name,
@@ -434,6 +498,18 @@ impl TopicManager {
         count: i32,
         validate_only: bool,
     ) -> Result<(), TopicError> {
+        self.create_partitions_replicated(name, count, Vec::new(), validate_only)
+    }
+
+    /// Grows a topic to `count` partitions, the new ones with these replicas (a multi-node
+    /// cluster's; empty on one node).
+    pub fn create_partitions_replicated(
+        &self,
+        name: &str,
+        count: i32,
+        new_replicas: Vec<Vec<i32>>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
         let _guard = self.change.locked();
         let topic = self
             .get(name)
@@ -449,12 +525,16 @@ impl TopicManager {
         let cfg = log_config(&self.config.log, &topic.overrides())?;
         let mut logs = topic.partitions.write_locked();
         for p in current..count {
+            let local = self.hosts(new_replicas.get((p - current) as usize));
             logs.push(
-                self.open_log(name, p, &cfg, None)
+                self.open_log(name, p, &cfg, None, local)
                     .map_err(|e| err(-1, e.to_string()))?,
             );
         }
         drop(logs);
+        if !new_replicas.is_empty() {
+            topic.replicas.write_locked().extend(new_replicas);
+        }
         self.persist().map_err(|e| err(-1, e.to_string()))
     }
 
@@ -468,12 +548,23 @@ impl TopicManager {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             text.push_str(&format!(
-                "{}\t{}\t{}\t{}\n",
+                "{}\t{}\t{}\t{}",
                 t.name,
                 t.id,
                 t.partition_count(),
                 overrides.join("\u{1f}")
             ));
+            // A multi-node cluster's replica assignment (one node writes none).
+            let replicas = t.replicas.read_locked();
+            if !replicas.is_empty() {
+                let lists: Vec<String> = replicas
+                    .iter()
+                    .map(|r| r.iter().map(i32::to_string).collect::<Vec<_>>().join(","))
+                    .collect();
+                text.push('\t');
+                text.push_str(&lists.join(";"));
+            }
+            text.push('\n');
         }
         crate::durable::replace_file(&dir.join(META_FILE), text.as_bytes())
     }
@@ -582,6 +673,20 @@ fn read_checkpoint(path: &std::path::Path) -> RecoveryPoints {
             RecoveryPoints::new()
         }
     }
+}
+
+/// A replica assignment as the metadata file keeps it: `1,2,3;2,3,1` (none: empty).
+fn parse_replicas(text: &str) -> Vec<Vec<i32>> {
+    if text.trim().is_empty() {
+        return Vec::new();
+    }
+    text.split(';')
+        .map(|r| {
+            r.split(',')
+                .filter_map(|id| id.trim().parse().ok())
+                .collect()
+        })
+        .collect()
 }
 
 /// The most partitions one topic may have on the dev broker: a request for millions (a typo,

@@ -34,7 +34,7 @@ pub fn create_topics(
                         .map(|v| (c.name.to_string(), v.to_string()))
                 })
                 .collect();
-            if let Err(e) = check_assignments(shared.config.node_id, &t) {
+            if let Err(e) = check_assignments(&node_ids(shared), &t) {
                 return r
                     .with_error_code(e.code)
                     .with_error_message(Some(sb(&e.message)))
@@ -46,17 +46,52 @@ pub fn create_topics(
             } else {
                 t.num_partitions
             };
-            match shared.topics.create(
-                &t.name,
-                partitions,
-                t.replication_factor,
-                overrides,
-                req.validate_only,
-            ) {
+            let created = match &shared.cluster {
+                None => shared.topics.create(
+                    &t.name,
+                    partitions,
+                    t.replication_factor,
+                    overrides,
+                    req.validate_only,
+                ),
+                Some(c) => {
+                    let mut assignment: Vec<_> = t
+                        .assignments
+                        .iter()
+                        .map(|a| {
+                            (
+                                a.partition_index,
+                                a.broker_ids.iter().map(|b| b.0).collect(),
+                            )
+                        })
+                        .collect();
+                    assignment.sort_unstable();
+                    let assignment = (!assignment.is_empty())
+                        .then(|| assignment.into_iter().map(|(_, ids)| ids).collect());
+                    c.controller.create_topic(
+                        &t.name,
+                        partitions,
+                        t.replication_factor,
+                        assignment,
+                        overrides,
+                        req.validate_only,
+                    )
+                }
+            };
+            match created {
                 Ok(topic) => {
+                    // Validation builds no partitions: the factor asked for (or the default).
+                    let factor = match (topic.replicas_of(0).len(), &shared.cluster) {
+                        (0, Some(c)) if t.replication_factor == -1 => {
+                            c.controller.replication.default_replication_factor
+                        }
+                        (0, Some(_)) => t.replication_factor,
+                        (0, None) => 1,
+                        (n, _) => n as i16,
+                    };
                     let r = r
                         .with_num_partitions(partitions.max(topic.partition_count()))
-                        .with_replication_factor(1);
+                        .with_replication_factor(factor);
                     let r = if version >= 7 {
                         r.with_topic_id(topic.id)
                     } else {
@@ -94,10 +129,18 @@ pub fn create_topics(
     CreateTopicsResponse::default().with_topics(topics)
 }
 
+/// The brokers a replica assignment may name: this node, or every node of the cluster.
+fn node_ids(shared: &Shared) -> Vec<i32> {
+    match &shared.cluster {
+        Some(c) => c.controller.node_ids(),
+        None => vec![shared.config.node_id],
+    }
+}
+
 /// A CreateTopics replica assignment as Kafka checks it: instead of (not with) a partition
 /// count and replication factor, partitions numbered 0, 1, ..., each on distinct brokers that
-/// exist: here, the one node.
-fn check_assignments(node: i32, t: &CreatableTopic) -> Result<(), TopicError> {
+/// exist.
+fn check_assignments(nodes: &[i32], t: &CreatableTopic) -> Result<(), TopicError> {
     if t.assignments.is_empty() {
         return Ok(());
     }
@@ -123,15 +166,19 @@ fn check_assignments(node: i32, t: &CreatableTopic) -> Result<(), TopicError> {
                 a.partition_index
             ));
         }
-        if let Some(b) = ids.iter().find(|b| **b != node) {
+        if let Some(b) = ids.iter().find(|b| !nodes.contains(b)) {
             return invalid(format!(
                 "The manual partition assignment includes broker {b}, but no such broker is \
                  registered."
             ));
         }
-        if ids.len() > 1 {
+        if let Some(b) = ids
+            .iter()
+            .enumerate()
+            .find_map(|(i, b)| ids[..i].contains(b).then_some(b))
+        {
             return invalid(format!(
-                "The manual partition assignment includes the broker {node} more than once."
+                "The manual partition assignment includes the broker {b} more than once."
             ));
         }
     }
@@ -164,11 +211,15 @@ pub fn delete_topics(shared: &Shared, req: DeleteTopicsRequest) -> DeleteTopicsR
             let r = r
                 .with_name(Some(TopicName(sb(&name))))
                 .with_topic_id(topic_id);
-            match shared.topics.delete(&name) {
-                Ok(()) => {
-                    shared.groups.on_topic_deleted(&name);
-                    r
-                }
+            let deleted = match &shared.cluster {
+                Some(c) => c.controller.delete_topic(&name),
+                None => shared
+                    .topics
+                    .delete(&name)
+                    .map(|()| shared.groups.on_topic_deleted(&name)),
+            };
+            match deleted {
+                Ok(()) => r,
                 Err(e) => r
                     .with_error_code(e.code)
                     .with_error_message(Some(sb(&e.message))),
@@ -190,7 +241,8 @@ pub fn create_partitions(
             // Assignments, when given (not null), name the new partitions' replicas: one per
             // new partition, on brokers that exist.
             let current = shared.topics.get(&t.name).map_or(0, |t| t.partition_count());
-            if let Some(assignments) = &t.assignments {
+            // A cluster assigns the new partitions itself, round-robin.
+            if let Some(assignments) = t.assignments.as_ref().filter(|_| shared.cluster.is_none()) {
                 let added = t.count - current;
                 let node = BrokerId(shared.config.node_id);
                 let message = if added > 0 && assignments.len() != added as usize {
@@ -206,10 +258,11 @@ pub fn create_partitions(
                     return r.with_error_code(39).with_error_message(Some(sb(&message)));
                 }
             }
-            match shared
-                .topics
-                .create_partitions(&t.name, t.count, req.validate_only)
-            {
+            let grown = match &shared.cluster {
+                Some(c) => c.controller.create_partitions(&t.name, t.count, req.validate_only),
+                None => shared.topics.create_partitions(&t.name, t.count, req.validate_only),
+            };
+            match grown {
                 Ok(()) => r,
                 Err(e) => r
                     .with_error_code(e.code)
@@ -234,6 +287,7 @@ fn broker_synonym(topic_key: &str) -> Option<&'static str> {
         "retention.bytes" => "log.retention.bytes",
         "segment.bytes" => "log.segment.bytes",
         "flush.messages" => "log.flush.interval.messages",
+        "min.insync.replicas" => "min.insync.replicas",
         _ => return None,
     })
 }
@@ -414,11 +468,10 @@ pub fn alter_configs(shared: &Shared, req: AlterConfigsRequest) -> AlterConfigsR
                         Ok(())
                     };
                     match target {
-                        Alterable::Topic(name) => {
-                            shared
-                                .topics
-                                .alter_configs(name, replace, req.validate_only)
-                        }
+                        Alterable::Topic(name) => shared
+                            .topics
+                            .alter_configs(name, replace, req.validate_only)
+                            .inspect(|_| copy_overrides(shared, name, req.validate_only)),
                         Alterable::Broker(name) => shared.broker_configs.alter(
                             &shared.config,
                             name,
@@ -468,7 +521,10 @@ pub fn incremental_alter_configs(
                                 .iter()
                                 .try_for_each(|c| apply_incremental(o, c, &defaults))
                         };
-                        shared.topics.alter_configs(name, edit, req.validate_only)
+                        shared
+                            .topics
+                            .alter_configs(name, edit, req.validate_only)
+                            .inspect(|_| copy_overrides(shared, name, req.validate_only))
                     }
                     Alterable::Broker(name) => {
                         let edit = |o: &mut BTreeMap<String, String>| {
@@ -548,4 +604,11 @@ fn apply_incremental(
         }
     }
     Ok(())
+}
+
+/// On a cluster, a topic's altered configs go to every node's replicas too.
+fn copy_overrides(shared: &Shared, topic: &str, validate_only: bool) {
+    if let (Some(c), false) = (&shared.cluster, validate_only) {
+        c.controller.copy_overrides(topic, &shared.topics);
+    }
 }

@@ -10,6 +10,11 @@
 //! up to the last stable offset and lists the aborted transactions in what it returns, so the
 //! consumer drops them. The answer is encoded by `fetch_wire.rs`, which sends each
 //! partition's records from the buffer the log read them into.
+//!
+//! On a multi-node cluster only a partition's leader serves it (NOT_LEADER_OR_FOLLOWER
+//! elsewhere). A consumer reads below the high watermark; a follower's fetch (a replica id of
+//! 0 or more) reads to the log end, and each of its read passes tells the leader's
+//! `ReplicaManager` where the follower's log ends, which moves the ISR and the high watermark.
 
 use crate::sync::LockExt;
 use std::sync::atomic::Ordering;
@@ -34,6 +39,8 @@ struct ReadPass {
     wanted: Vec<Wanted>,
     /// Notified by every append to a partition this fetch read (while this `Arc` lives).
     wake: Arc<Notify>,
+    /// The follower's node id, for a replica fetch on a cluster.
+    follower: Option<i32>,
 }
 
 pub async fn fetch(shared: &Arc<Shared>, mut req: FetchRequest, version: i16) -> FetchResponse {
@@ -49,11 +56,17 @@ pub async fn fetch(shared: &Arc<Shared>, mut req: FetchRequest, version: i16) ->
     }
     let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
     let min_bytes = req.min_bytes.max(0) as usize;
+    let replica_id = if version >= 15 {
+        req.replica_state.replica_id.0
+    } else {
+        req.replica_id.0
+    };
     let pass = Arc::new(ReadPass {
         max_bytes: req.max_bytes,
         read_committed: req.isolation_level == 1,
         wanted: plan.partitions,
         wake: Arc::new(Notify::new()),
+        follower: (replica_id >= 0 && shared.cluster.is_some()).then_some(replica_id),
     });
     let mut stopping = shared.stopping.clone();
     let mut response = loop {
@@ -165,10 +178,21 @@ fn read_once(shared: &Shared, pass: &ReadPass) -> (FetchResponse, usize, bool) {
                         Some(partition),
                     );
                     let log = shared.topics.partition(&name, partition);
+                    // Only the leader serves; a follower's fetch also tells it where the
+                    // follower's log ends.
+                    let not_served = || match (pass.follower, &shared.cluster) {
+                        (Some(follower), Some(c)) => c
+                            .on_follower_fetch(shared, &name, partition, follower, fetch_offset)
+                            .err(),
+                        _ => shared.leader_error(&name, partition),
+                    };
                     let (code, log) = match (injected, log) {
                         (Some(code), _) => (code, None),
                         (None, None) => (3, None),
-                        (None, Some(log)) => (0, Some(log)),
+                        (None, Some(log)) => match not_served() {
+                            Some(code) => (code, None),
+                            None => (0, Some(log)),
+                        },
                     };
                     let Some(log) = log else {
                         errors = true;
@@ -181,13 +205,21 @@ fn read_once(shared: &Shared, pass: &ReadPass) -> (FetchResponse, usize, bool) {
                     let mut log = log.locked();
                     log.notify_on_append(&pass.wake);
                     let (start, end) = (log.log_start_offset(), log.log_end_offset());
-                    let stable = log.last_stable_offset();
+                    // One node: the high watermark is the log end.
+                    let hw = log.high_watermark();
+                    let stable = log.last_stable_offset().min(hw);
                     let r = r
-                        .with_high_watermark(end)
+                        .with_high_watermark(hw)
                         .with_last_stable_offset(stable)
                         .with_log_start_offset(start);
                     let limit = (partition_max_bytes.max(0) as usize).min(budget);
-                    let below = if read_committed { stable } else { i64::MAX };
+                    let below = match (pass.follower, read_committed) {
+                        (Some(_), _) => i64::MAX,
+                        (None, true) => stable,
+                        (None, false) if hw < end => hw,
+                        (None, false) => i64::MAX,
+                    };
+                    let read_committed = read_committed && pass.follower.is_none();
                     // Kafka returns at least one batch from the first partition with data, so a
                     // batch larger than the limits never blocks a consumer.
                     match log.read_below(fetch_offset, limit, total == 0, below) {

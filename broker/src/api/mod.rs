@@ -16,6 +16,7 @@ mod fetch;
 pub mod fetch_session;
 mod fetch_wire;
 mod injected;
+mod not_coordinator;
 mod offsets;
 mod produce;
 mod txn;
@@ -181,6 +182,9 @@ pub async fn handle(
     if let Some(injected) = injected::response(&shared.faults, &request, version) {
         return Some(injected);
     }
+    if let Some(elsewhere) = not_coordinator::answer(shared, &request, version) {
+        return Some(elsewhere);
+    }
     let groups = &shared.groups;
     Some(match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions(
@@ -198,9 +202,11 @@ pub async fn handle(
             ResponseKind::FindCoordinator(cluster::find_coordinator(shared, listener, r, version))
         }
         RequestKind::Produce(r) => {
-            return off_workers(shared, move |s| produce::produce(s, r, version))
-                .await
-                .map(ResponseKind::Produce)
+            let timeout_ms = r.timeout_ms;
+            let appended = off_workers(shared, move |s| produce::append_all(s, r, version)).await;
+            let response = appended.response?;
+            let response = produce::await_acks(shared, response, appended.waits, timeout_ms).await;
+            return Some(ResponseKind::Produce(response));
         }
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::fetch(shared, r, version).await),
         RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(
@@ -240,15 +246,18 @@ pub async fn handle(
                 let id = r.transactional_id.clone();
                 let (producer_id, producer_epoch) = (r.producer_id.0, r.producer_epoch);
                 let partition = groups.partition_for(r.group_id.as_str());
+                // Asked of the id's transaction coordinator (another node on a cluster).
                 off_workers(shared, move |s| {
-                    txn::add_implicitly(
-                        s,
-                        id.as_str(),
-                        producer_id,
-                        producer_epoch,
-                        crate::topics::OFFSETS_TOPIC,
-                        partition,
-                    )
+                    s.on_txn_coordinator(id.as_str(), |c| {
+                        txn::add_implicitly(
+                            c,
+                            id.as_str(),
+                            producer_id,
+                            producer_epoch,
+                            crate::topics::OFFSETS_TOPIC,
+                            partition,
+                        )
+                    })
                 })
                 .await
             } else {

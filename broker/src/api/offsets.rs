@@ -37,11 +37,15 @@ pub fn list_offsets(shared: &Shared, req: ListOffsetsRequest, version: i16) -> L
                     let Some(log) = shared.topics.partition(&name, p.partition_index) else {
                         return r.with_error_code(3).with_timestamp(-1).with_offset(-1);
                     };
+                    if let Some(code) = shared.leader_error(&name, p.partition_index) {
+                        return r.with_error_code(code).with_timestamp(-1).with_offset(-1);
+                    }
                     let log = log.locked();
+                    // The high watermark: the log end on one node.
                     let visible_end = if read_committed {
-                        log.last_stable_offset()
+                        log.last_stable_offset().min(log.high_watermark())
                     } else {
-                        log.log_end_offset()
+                        log.high_watermark()
                     };
                     let (offset, ts) = match p.timestamp {
                         -1 => (visible_end, -1),
@@ -77,7 +81,16 @@ pub fn offset_for_leader_epoch(
                 .into_iter()
                 .map(|p| {
                     let r = EpochEndOffset::default().with_partition(p.partition);
-                    match shared.topics.partition(&t.topic, p.partition) {
+                    let log = shared.topics.partition(&t.topic, p.partition);
+                    if let (Some(code), Some(_)) =
+                        (shared.leader_error(&t.topic, p.partition), &log)
+                    {
+                        return r
+                            .with_error_code(code)
+                            .with_leader_epoch(-1)
+                            .with_end_offset(-1);
+                    }
+                    match log {
                         None => r
                             .with_error_code(3)
                             .with_leader_epoch(-1)
@@ -116,7 +129,18 @@ pub fn delete_records(shared: &Shared, req: DeleteRecordsRequest) -> DeleteRecor
                     let Some(log) = shared.topics.partition(&t.name, p.partition_index) else {
                         return r.with_error_code(3).with_low_watermark(-1);
                     };
-                    let result = log.locked().delete_records_before(p.offset);
+                    if let Some(code) = shared.leader_error(&t.name, p.partition_index) {
+                        return r.with_error_code(code).with_low_watermark(-1);
+                    }
+                    let mut log = log.locked();
+                    // Up to the high watermark (the log end on one node); followers move
+                    // their log start when their fetches tell them the leader's.
+                    let hw = log.high_watermark();
+                    let result = match p.offset {
+                        -1 => log.delete_records_before(hw),
+                        o if o > hw => Err(1),
+                        o => log.delete_records_before(o),
+                    };
                     match result {
                         Ok(low) => r.with_low_watermark(low),
                         Err(code) => r.with_error_code(code).with_low_watermark(-1),

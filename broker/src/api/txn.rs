@@ -33,6 +33,13 @@ fn caller(id: &TransactionalId, producer_id: ProducerId, epoch: i16, version: i1
     }
 }
 
+/// On a multi-node cluster, whether another node coordinates `transactional_id` (it leads the
+/// id's `__transaction_state` partition): the request is answered NOT_COORDINATOR, as Kafka
+/// answers it, and the client looks the coordinator up again.
+fn elsewhere(shared: &Shared, transactional_id: &str) -> bool {
+    shared.coordinated_elsewhere(crate::topics::TRANSACTION_STATE_TOPIC, transactional_id)
+}
+
 pub fn init_producer_id(
     shared: &Shared,
     transactional_id: &str,
@@ -43,6 +50,12 @@ pub fn init_producer_id(
     if transactional_id.is_empty() {
         return r
             .with_error_code(42) // INVALID_REQUEST, as Kafka answers an empty id
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+    }
+    if elsewhere(shared, transactional_id) {
+        return r
+            .with_error_code(code::NOT_COORDINATOR)
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1);
     }
@@ -80,7 +93,12 @@ pub fn add_partitions_to_txn(
         .iter()
         .map(|t| (t.name.to_string(), t.partitions.clone()))
         .collect();
-    let results = match shared.txns.add_partitions(shared, &caller, &partitions) {
+    let added = if elsewhere(shared, caller.transactional_id) {
+        Err(code::NOT_COORDINATOR)
+    } else {
+        shared.txns.add_partitions(shared, &caller, &partitions)
+    };
+    let results = match added {
         Ok(results) => results,
         // One error for the request: every partition carries it.
         Err(code) => partitions
@@ -118,6 +136,9 @@ pub fn add_offsets_to_txn(
         req.producer_epoch,
         version,
     );
+    if elsewhere(shared, caller.transactional_id) {
+        return AddOffsetsToTxnResponse::default().with_error_code(code::NOT_COORDINATOR);
+    }
     AddOffsetsToTxnResponse::default().with_error_code(shared.txns.add_offsets(
         shared,
         &caller,
@@ -133,6 +154,12 @@ pub fn end_txn(shared: &Shared, req: EndTxnRequest, version: i16) -> EndTxnRespo
         version,
     );
     let r = EndTxnResponse::default();
+    if elsewhere(shared, caller.transactional_id) {
+        return r
+            .with_error_code(code::NOT_COORDINATOR)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+    }
     if version < 5 {
         return r
             .with_error_code(shared.txns.end_txn(shared, &caller, req.committed))

@@ -89,6 +89,8 @@ pub struct LogConfig {
     /// `log.flush.interval.ms` / `flush.ms` (default `Long.MAX_VALUE`: never): the flusher
     /// fsyncs a log whose oldest unflushed append is this old.
     pub flush_ms: i64,
+    /// `min.insync.replicas` (default 1): an acks=all append needs this many in-sync replicas.
+    pub min_insync_replicas: i32,
 }
 
 impl Default for LogConfig {
@@ -108,6 +110,7 @@ impl Default for LogConfig {
             delete_retention_ms: 86_400_000,
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
+            min_insync_replicas: 1,
         }
     }
 }
@@ -198,6 +201,9 @@ pub struct PartitionLog {
     /// The log end, while the producer-state snapshot of it is on disk.
     snapshot_at_end: Option<i64>,
     stats: LogStats,
+    /// A replicated partition's high watermark (`cluster/high_watermark.rs` moves it); `None`
+    /// while it is the log end (see [`PartitionLog::high_watermark`]).
+    high_watermark: Option<i64>,
 }
 
 /// File in the partition directory keeping the log start offset moved by DeleteRecords.
@@ -244,6 +250,7 @@ impl PartitionLog {
             stats: loaded.stats,
             cleaned_up_to: 0,
             waiters: Vec::new(),
+            high_watermark: None,
         })
     }
 
@@ -341,23 +348,7 @@ impl PartitionLog {
             -1
         };
         let h = BatchHeader::parse(&bytes).expect("header parsed above");
-        self.maybe_roll(bytes.len(), now_ms).map_err(io_error)?;
-        self.active().append(&bytes, &h).map_err(io_error)?;
-        self.producers.record(&h);
-        if h.is_transactional() {
-            let marker = h
-                .is_control()
-                .then(|| control::control_type(&bytes))
-                .flatten();
-            let end = self.log_end_offset();
-            if let Some(aborted) = self.txns.on_batch(&h, marker, end) {
-                self.active().append_aborted(&aborted).map_err(io_error)?;
-            }
-        }
-        // `flush.messages`: with 1, what a fetch sees (and the producer's answer) is on disk.
-        let flushed = self.after_append(now_ms);
-        self.wake_waiters();
-        flushed.map_err(io_error)?;
+        self.write_batch(&bytes, &h, now_ms)?;
         Ok(AppendResult {
             base_offset,
             last_offset: h.last_offset(),
@@ -365,6 +356,100 @@ impl PartitionLog {
             log_start_offset: self.log_start_offset,
             duplicate: false,
         })
+    }
+
+    /// Writes one batch whose offsets are final: the segment, producer state, transactions,
+    /// `flush.messages`, and the fetches parked on this log.
+    fn write_batch(
+        &mut self,
+        bytes: &[u8],
+        h: &BatchHeader,
+        now_ms: i64,
+    ) -> Result<(), AppendError> {
+        self.maybe_roll(bytes.len(), now_ms).map_err(io_error)?;
+        self.active().append(bytes, h).map_err(io_error)?;
+        self.producers.record(h);
+        if h.is_transactional() {
+            let marker = h
+                .is_control()
+                .then(|| control::control_type(bytes))
+                .flatten();
+            let end = self.log_end_offset();
+            if let Some(aborted) = self.txns.on_batch(h, marker, end) {
+                self.active().append_aborted(&aborted).map_err(io_error)?;
+            }
+        }
+        // `flush.messages`: with 1, what a fetch sees (and the producer's answer) is on disk.
+        let flushed = self.after_append(now_ms);
+        self.wake_waiters();
+        flushed.map_err(io_error)
+    }
+
+    /// A follower's append: the batches a Fetch from the leader returned, kept exactly as the
+    /// leader wrote them (offsets, producer ids and sequences, timestamps), so every replica
+    /// holds the same log. Batches this log already holds are skipped, and a partial batch at
+    /// the end (a fetch cut by its byte limit) is left for the next fetch. Returns the new
+    /// log end.
+    pub fn append_replicated(&mut self, records: Bytes, now_ms: i64) -> Result<i64, AppendError> {
+        let mut rest = records;
+        while let Some(h) = BatchHeader::parse(&rest) {
+            let size = h.total_size();
+            if h.length < 0 || size > rest.len() {
+                break;
+            }
+            let batch = rest.split_to(size);
+            if h.last_offset() < self.log_end_offset() {
+                continue;
+            }
+            if h.base_offset < self.log_end_offset() || h.magic != 2 || !batch::crc_ok(&batch) {
+                return Err(error(
+                    2,
+                    format!(
+                        "replicated batch at offset {} does not follow the log end {}",
+                        h.base_offset,
+                        self.log_end_offset()
+                    ),
+                ));
+            }
+            self.write_batch(&batch, &h, now_ms)?;
+        }
+        Ok(self.log_end_offset())
+    }
+
+    /// The high watermark: below it every in-sync replica holds the records, and consumers
+    /// read only below it. A log that is not replicated (one node, or a leader that is its
+    /// partition's only in-sync replica) has it at its log end.
+    pub fn high_watermark(&self) -> i64 {
+        let end = self.log_end_offset();
+        self.high_watermark.map_or(end, |hw| hw.min(end))
+    }
+
+    /// Whether the high watermark is tracked apart from the log end (a replicated partition).
+    pub fn high_watermark_tracked(&self) -> bool {
+        self.high_watermark.is_some()
+    }
+
+    /// Whether the high watermark follows the in-sync replicas (`Some(start)`, its value for
+    /// now) or the log end (`None`). Parked fetches and acks=all produces are woken, as it
+    /// may have moved.
+    pub fn track_high_watermark(&mut self, start: Option<i64>) {
+        self.high_watermark = start.map(|hw| hw.min(self.log_end_offset()));
+        self.wake_waiters();
+    }
+
+    /// Moves a tracked high watermark forward to `hw` (never back, never past the log end),
+    /// waking the fetches and acks=all produces parked on this log when it moves. Whether it
+    /// moved.
+    pub fn advance_high_watermark(&mut self, hw: i64) -> bool {
+        let end = self.log_end_offset();
+        match self.high_watermark {
+            Some(old) if hw.min(end) > old => {
+                self.high_watermark = Some(hw.min(end));
+                self.wake_waiters();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Writes a transaction marker (COMMIT or ABORT) for `producer_id`, as the transaction
@@ -592,7 +677,8 @@ impl PartitionLog {
         self.log_start_offset
     }
 
-    /// The next offset to be assigned; the high watermark on a single node.
+    /// The next offset to be assigned (the log end offset, LEO); the high watermark on a
+    /// single node.
     pub fn log_end_offset(&self) -> i64 {
         self.segments.last().map_or(0, |s| s.next_offset)
     }

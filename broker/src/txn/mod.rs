@@ -17,8 +17,10 @@
 //! retried with the epoch before that bump is answered as the end it repeats (which is also
 //! how a producer whose transaction timed out learns the epoch the abort bumped).
 //!
-//! One node coordinates and leads every partition, so markers are appended in the request
-//! that ends the transaction; all state sits behind one mutex, taken before any log lock.
+//! Markers are appended in the request that ends the transaction, to each partition's leader
+//! (this node, or on a multi-node cluster the node leading it, reached in process); all state
+//! sits behind one mutex, taken before any log lock. On a cluster each node coordinates the
+//! transactional ids whose `__transaction_state` partition it leads.
 
 mod persist;
 mod state;
@@ -111,7 +113,14 @@ impl TransactionCoordinator {
         };
         let logs = topic.partitions.read_locked().clone();
         let mut txns = self.txns.locked();
-        for log in &logs {
+        for (p, log) in logs.iter().enumerate() {
+            // On a cluster, only the partitions this node leads (it coordinates their ids).
+            if shared
+                .leader_error(TRANSACTION_STATE_TOPIC, p as i32)
+                .is_some()
+            {
+                continue;
+            }
             let log = log.locked();
             let replayed = log.replay(crate::log::REPLAY_CHUNK, |record| {
                 let Some(id) = record.key.as_deref().and_then(persist::decode_key) else {
@@ -163,24 +172,33 @@ impl TransactionCoordinator {
 
     /// The `__transaction_state` partitions, created on first use.
     fn state_logs(&self, shared: &Shared) -> Result<Vec<SharedLog>, i16> {
+        // Compacted, as Kafka's: each transactional id's latest state is kept.
+        let compact = [("cleanup.policy".to_string(), "compact".to_string())].into();
         let topic = match shared.topics.get(TRANSACTION_STATE_TOPIC) {
             Some(t) => t,
-            None => shared
-                .topics
-                .create(
+            None => match &shared.cluster {
+                Some(c) => c.controller.create_internal(
+                    TRANSACTION_STATE_TOPIC,
+                    self.config.state_log_num_partitions,
+                    c.controller
+                        .replication
+                        .transaction_state_replication_factor,
+                    compact,
+                ),
+                None => shared.topics.create(
                     TRANSACTION_STATE_TOPIC,
                     self.config.state_log_num_partitions,
                     1,
-                    // Compacted, as Kafka's: each transactional id's latest state is kept.
-                    [("cleanup.policy".to_string(), "compact".to_string())].into(),
+                    compact,
                     false,
-                )
-                .or_else(|_| {
-                    shared
-                        .topics
-                        .get(TRANSACTION_STATE_TOPIC)
-                        .ok_or(code::NOT_COORDINATOR)
-                })?,
+                ),
+            }
+            .or_else(|_| {
+                shared
+                    .topics
+                    .get(TRANSACTION_STATE_TOPIC)
+                    .ok_or(code::NOT_COORDINATOR)
+            })?,
         };
         let logs = topic.partitions.read_locked().clone();
         Ok(logs)
@@ -468,20 +486,23 @@ impl TransactionCoordinator {
         let now = now_ms();
         for (topic, partitions) in &m.partitions {
             for p in partitions {
-                let Some(log) = shared.topics.partition(topic, *p) else {
-                    continue; // deleted since it joined the transaction
-                };
-                let written =
-                    log.locked()
-                        .append_marker(m.producer_id, m.producer_epoch, commit, 0, now);
-                match written {
-                    Ok(_) if topic == OFFSETS_TOPIC => {
-                        shared
+                // To the partition's leader (WriteTxnMarkers, in process).
+                let written = shared.on_leader(topic, *p, |leader| {
+                    let log = leader.topics.partition(topic, *p)?;
+                    let written =
+                        log.locked()
+                            .append_marker(m.producer_id, m.producer_epoch, commit, 0, now);
+                    if written.is_ok() && topic == OFFSETS_TOPIC {
+                        leader
                             .groups
                             .complete_txn_offsets(*p, m.producer_id, commit)
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(
+                    Some(written)
+                });
+                match written.flatten() {
+                    // Deleted since it joined the transaction (or its leader is gone).
+                    None | Some(Ok(_)) => {}
+                    Some(Err(e)) => tracing::warn!(
                         id = %m.transactional_id, topic, partition = p,
                         "transaction marker not written: {}", e.message
                     ),

@@ -1,0 +1,238 @@
+//! A multi-node dev cluster in one process (issue 17): N brokers, each a full node on its own
+//! ports with its own data dir, sharing one in-process controller (`controller.rs`) that holds
+//! every partition's replicas, leader, leader epoch and ISR. Followers replicate with the
+//! Kafka protocol (`replica_fetcher.rs`: Fetch with a replica id, over TCP); the leader tracks
+//! them (`replica_manager.rs`, `isr.rs`) and moves the high watermark (`high_watermark.rs`),
+//! which gates consumer fetches and acks=all produces.
+//!
+//! Locks: the controller's maps are held only to read or change an entry, never while a log,
+//! a node or another lock is reached (its `change` mutex, serialising topic changes, is taken
+//! before any `TopicManager` or log lock). `ReplicaManager`'s follower map is never held with
+//! a log lock: the leader's log end is read first, the high watermark written after. A
+//! transaction coordinator writing markers to another node's partition takes that node's log
+//! and group locks under its own mutex, as on one node; nothing takes them the other way round.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let cluster = krafty_broker::Broker::cluster(3)
+//!     .listen("127.0.0.1:0")
+//!     .config("default.replication.factor", "3")
+//!     .start_cluster()
+//!     .await?;
+//! println!("bootstrap.servers={}", cluster.bootstrap_servers());
+//! cluster.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod assignment;
+pub mod controller;
+pub mod high_watermark;
+pub mod isr;
+pub mod replica_fetcher;
+pub mod replica_manager;
+
+use std::io;
+use std::sync::Arc;
+
+pub use controller::{Controller, PartitionState};
+pub use replica_manager::ReplicaManager;
+
+use crate::sync::LockExt;
+use crate::topics::{TopicManager, OFFSETS_TOPIC};
+use crate::{BrokerBuilder, BrokerHandle, NodeStart};
+
+/// One replica of a partition as its node holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaInfo {
+    pub node_id: i32,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+    pub high_watermark: i64,
+}
+
+/// A running multi-node cluster.
+pub struct ClusterHandle {
+    nodes: Vec<BrokerHandle>,
+    controller: Arc<Controller>,
+}
+
+fn invalid(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
+}
+
+/// `host:port` with the port moved up by `by` (port 0 stays 0: each node picks its own).
+fn shifted(addr: &str, by: i32) -> String {
+    match addr
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h, p.parse::<i32>().ok()?)))
+    {
+        Some((host, port)) if port != 0 => format!("{host}:{}", port + by),
+        _ => addr.to_string(),
+    }
+}
+
+/// Starts the builder's nodes: their topics opened first and handed to the controller, which
+/// creates `__consumer_offsets` on all of them; then each node serves.
+pub(crate) async fn start(builder: BrokerBuilder) -> io::Result<ClusterHandle> {
+    let base = builder.build_config().map_err(invalid)?;
+    let n = builder.node_count();
+    let specs = builder.listener_specs()?;
+    let root = builder.data_dir_path().map(|d| d.to_path_buf());
+    if let Some(root) = &root {
+        std::fs::create_dir_all(root)?;
+    }
+    if !specs.iter().any(|(name, _)| name == "PLAINTEXT") {
+        return Err(invalid(
+            "a multi-node cluster needs a PLAINTEXT listener: followers replicate over it",
+        ));
+    }
+    // One certificate (and CA) for every node's TLS listeners.
+    let tls = if specs.iter().any(|(name, _)| name.ends_with("SSL")) {
+        Some(crate::tls::Tls::new(&base, root.as_deref()).map_err(invalid)?)
+    } else {
+        None
+    };
+    let cluster_id = base
+        .cluster_id
+        .clone()
+        .unwrap_or_else(|| crate::cluster_id_for(root.as_deref()));
+    let controller = Arc::new(Controller::new(base.replication.clone()));
+    let mut prepared = Vec::new();
+    for i in 0..n {
+        let mut config = base.clone();
+        config.node_id = base.node_id + i;
+        config.cluster_id = Some(cluster_id.clone());
+        config.advertised_port = config.advertised_port.map(|p| p + i);
+        for (_, _, port) in &mut config.advertised_listeners {
+            *port += i;
+        }
+        let config = Arc::new(config);
+        let dir = root
+            .as_ref()
+            .map(|d| d.join(format!("node-{}", config.node_id)));
+        let topics = Arc::new(TopicManager::open(dir.clone(), config.clone())?);
+        controller.add_node(config.node_id, topics.clone());
+        let node_specs: Vec<(String, String)> = specs
+            .iter()
+            .map(|(name, addr)| (name.clone(), shifted(addr, i)))
+            .collect();
+        prepared.push((config, dir, topics, node_specs));
+    }
+    controller.load();
+    controller
+        .create_internal(
+            OFFSETS_TOPIC,
+            base.group.offsets_topic_num_partitions,
+            base.replication.offsets_topic_replication_factor,
+            [("cleanup.policy".to_string(), "compact".to_string())].into(),
+        )
+        .map_err(|e| invalid(e.message))?;
+    let mut nodes: Vec<BrokerHandle> = Vec::new();
+    for (config, data_dir, topics, specs) in prepared {
+        let replicas = Arc::new(ReplicaManager::new(config.node_id, controller.clone()));
+        let started = crate::start_node(NodeStart {
+            config,
+            data_dir,
+            specs,
+            tls: tls.as_ref(),
+            topics: Some(topics),
+            cluster: Some(replicas),
+        })
+        .await;
+        match started {
+            Ok(node) => nodes.push(node),
+            Err(e) => {
+                for node in &nodes {
+                    node.shutdown().await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    tracing::info!(nodes = n, "dev cluster started");
+    Ok(ClusterHandle { nodes, controller })
+}
+
+impl ClusterHandle {
+    /// Every node, by ascending id.
+    pub fn nodes(&self) -> &[BrokerHandle] {
+        &self.nodes
+    }
+
+    /// The node with this id.
+    pub fn node(&self, id: i32) -> Option<&BrokerHandle> {
+        self.nodes.iter().find(|n| n.node_id() == id)
+    }
+
+    /// Every node's `host:port`, comma-separated, for a client's `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        let all: Vec<String> = self.nodes.iter().map(|n| n.bootstrap_servers()).collect();
+        all.join(",")
+    }
+
+    /// The controller's record of a partition: replicas, leader, leader epoch, ISR.
+    pub fn partition_state(&self, topic: &str, partition: i32) -> Option<PartitionState> {
+        self.controller.partition(topic, partition)
+    }
+
+    /// Each replica of a partition: its node's log start, log end and high watermark.
+    pub fn replicas(&self, topic: &str, partition: i32) -> Vec<ReplicaInfo> {
+        let Some(state) = self.partition_state(topic, partition) else {
+            return Vec::new();
+        };
+        state
+            .replicas
+            .iter()
+            .filter_map(|id| {
+                let log = self.node(*id)?.shared.topics.partition(topic, partition)?;
+                let log = log.locked();
+                Some(ReplicaInfo {
+                    node_id: *id,
+                    log_start_offset: log.log_start_offset(),
+                    log_end_offset: log.log_end_offset(),
+                    high_watermark: log.high_watermark(),
+                })
+            })
+            .collect()
+    }
+
+    /// The batches a replica holds from `offset` on (up to `max_bytes`), as its log stores them.
+    pub fn read_replica(
+        &self,
+        node: i32,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Option<bytes::Bytes> {
+        let log = self.node(node)?.shared.topics.partition(topic, partition)?;
+        let log = log.locked();
+        log.read(offset, max_bytes, true).ok()
+    }
+
+    /// Fault: stops `node`'s replica fetchers (it falls behind every leader it follows, and
+    /// leaves their ISRs after `replica.lag.time.max.ms` once they have records it lacks)
+    /// until [`resume_replica_fetchers`](Self::resume_replica_fetchers).
+    pub fn pause_replica_fetchers(&self, node: i32) {
+        if let Some(c) = self.node(node).and_then(|n| n.shared.cluster.as_ref()) {
+            c.fetchers_paused.send_replace(true);
+        }
+    }
+
+    /// Ends [`pause_replica_fetchers`](Self::pause_replica_fetchers).
+    pub fn resume_replica_fetchers(&self, node: i32) {
+        if let Some(c) = self.node(node).and_then(|n| n.shared.cluster.as_ref()) {
+            c.fetchers_paused.send_replace(false);
+        }
+    }
+
+    /// Stops every node (all are told first, so none waits on another's fetches).
+    pub async fn shutdown(&self) {
+        for node in &self.nodes {
+            let _ = node.stop.send(true);
+        }
+        for node in &self.nodes {
+            node.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! A node's side of replication (Kafka's ReplicaManager): for the partitions it leads, what
+//! each follower fetched (`isr.rs`), the high watermark that follows from it
+//! (`high_watermark.rs`), and the ISR changes it asks the controller for; for the partitions it
+//! follows, the switch that pauses its replica fetchers (a fault for tests).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use super::controller::Controller;
+use super::isr::{self, FollowerProgress};
+use crate::log::now_ms;
+use crate::shared::Shared;
+use crate::sync::LockExt;
+
+/// NOT_LEADER_OR_FOLLOWER: the request went to a node that does not lead the partition.
+pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+
+/// One node's replication state.
+pub struct ReplicaManager {
+    pub node_id: i32,
+    pub controller: Arc<Controller>,
+    /// Per partition this node leads: each follower's progress.
+    followers: Mutex<HashMap<(String, i32), HashMap<i32, FollowerProgress>>>,
+    /// True while this node's replica fetchers are paused (a fault: the node falls behind).
+    pub fetchers_paused: watch::Sender<bool>,
+}
+
+impl ReplicaManager {
+    pub fn new(node_id: i32, controller: Arc<Controller>) -> ReplicaManager {
+        ReplicaManager {
+            node_id,
+            controller,
+            followers: Mutex::new(HashMap::new()),
+            fetchers_paused: watch::channel(false).0,
+        }
+    }
+
+    /// NOT_LEADER_OR_FOLLOWER when another node leads the partition; `None` when this node
+    /// does (or the controller does not know the partition: the caller answers for that).
+    pub fn leader_error(&self, topic: &str, partition: i32) -> Option<i16> {
+        let state = self.controller.partition(topic, partition)?;
+        (state.leader != self.node_id).then_some(NOT_LEADER_OR_FOLLOWER)
+    }
+
+    /// The partition's in-sync replica count, when this node leads it.
+    pub fn isr_size(&self, topic: &str, partition: i32) -> Option<usize> {
+        let state = self.controller.partition(topic, partition)?;
+        (state.leader == self.node_id).then_some(state.isr.len())
+    }
+
+    /// Sets how this replica's high watermark moves, from the partition's state: a leader
+    /// alone in its ISR has it at its log end; other leaders and every follower track it.
+    pub fn apply_state(&self, shared: &Shared, topic: &str, partition: i32) {
+        let Some(state) = self.controller.partition(topic, partition) else {
+            return;
+        };
+        if !state.replicas.contains(&self.node_id) || state.replicas.len() < 2 {
+            return;
+        }
+        let Some(log) = shared.topics.partition(topic, partition) else {
+            return;
+        };
+        let mut log = log.locked();
+        let alone = state.leader == self.node_id && state.isr == [self.node_id];
+        if alone {
+            log.track_high_watermark(None);
+        } else if !log.high_watermark_tracked() {
+            let hw = log.high_watermark();
+            log.track_high_watermark(Some(hw));
+        }
+    }
+
+    /// Applies [`apply_state`](Self::apply_state) to every partition this node holds (at start).
+    pub fn apply_all(&self, shared: &Shared) {
+        for topic in shared.topics.all() {
+            for p in 0..topic.partition_count() {
+                self.apply_state(shared, &topic.name, p);
+            }
+        }
+    }
+
+    /// A follower's fetch from `fetch_offset`: records its progress, lets it join the ISR
+    /// once it holds everything below the high watermark, and moves the high watermark.
+    /// NOT_LEADER_OR_FOLLOWER when this node does not lead the partition or `follower` is
+    /// no replica of it.
+    pub fn on_follower_fetch(
+        &self,
+        shared: &Shared,
+        topic: &str,
+        partition: i32,
+        follower: i32,
+        fetch_offset: i64,
+    ) -> Result<(), i16> {
+        let state = self.controller.partition(topic, partition).ok_or(3i16)?;
+        if state.leader != self.node_id || !state.replicas.contains(&follower) {
+            return Err(NOT_LEADER_OR_FOLLOWER);
+        }
+        let log = shared.topics.partition(topic, partition).ok_or(3i16)?;
+        let (leader_end, hw) = {
+            let log = log.locked();
+            (log.log_end_offset(), log.high_watermark())
+        };
+        let now = now_ms();
+        {
+            let mut all = self.followers.locked();
+            let progress = all
+                .entry((topic.to_string(), partition))
+                .or_default()
+                .entry(follower)
+                .or_insert_with(|| FollowerProgress::new(now));
+            progress.on_fetch(fetch_offset, leader_end, now);
+        }
+        if !state.isr.contains(&follower) && isr::may_join(fetch_offset, hw) {
+            let mut isr = state.isr.clone();
+            isr.push(follower);
+            isr.sort_unstable();
+            if self
+                .controller
+                .alter_isr(topic, partition, self.node_id, isr)
+                .is_some()
+            {
+                self.apply_state(shared, topic, partition);
+            }
+        }
+        self.update_high_watermark(shared, topic, partition);
+        Ok(())
+    }
+
+    /// Moves a led partition's high watermark to what its ISR holds.
+    pub fn update_high_watermark(&self, shared: &Shared, topic: &str, partition: i32) {
+        let Some(state) = self.controller.partition(topic, partition) else {
+            return;
+        };
+        if state.leader != self.node_id || state.replicas.len() < 2 {
+            return;
+        }
+        let Some(log) = shared.topics.partition(topic, partition) else {
+            return;
+        };
+        let leader_end = log.locked().log_end_offset();
+        let hw = {
+            let all = self.followers.locked();
+            let none = HashMap::new();
+            let progress = all.get(&(topic.to_string(), partition)).unwrap_or(&none);
+            super::high_watermark::compute(self.node_id, leader_end, &state.isr, progress)
+        };
+        if let Some(hw) = hw {
+            log.locked().advance_high_watermark(hw);
+        }
+    }
+
+    /// The ISR check (every half `replica.lag.time.max.ms`, as Kafka's): followers of the
+    /// partitions this node leads that stayed behind its log end for longer than the lag time
+    /// leave the ISR, and the high watermark moves past them.
+    pub fn shrink_isrs(&self, shared: &Shared) {
+        let lag_max = self.controller.replication.replica_lag_time_max_ms;
+        let now = now_ms();
+        for (topic, partition) in self.controller.led_by(self.node_id) {
+            let Some(state) = self.controller.partition(&topic, partition) else {
+                continue;
+            };
+            let Some(log) = shared.topics.partition(&topic, partition) else {
+                continue;
+            };
+            let leader_end = log.locked().log_end_offset();
+            let out: Vec<i32> = {
+                let mut all = self.followers.locked();
+                let progress = all.entry((topic.clone(), partition)).or_default();
+                state
+                    .isr
+                    .iter()
+                    .filter(|id| **id != self.node_id)
+                    .filter(|id| {
+                        progress
+                            .entry(**id)
+                            .or_insert_with(|| FollowerProgress::new(now))
+                            .out_of_sync(leader_end, now, lag_max)
+                    })
+                    .copied()
+                    .collect()
+            };
+            if out.is_empty() {
+                continue;
+            }
+            let isr: Vec<i32> = state
+                .isr
+                .iter()
+                .copied()
+                .filter(|id| !out.contains(id))
+                .collect();
+            tracing::info!(topic, partition, out_of_sync = ?out, "shrinking the ISR");
+            if self
+                .controller
+                .alter_isr(&topic, partition, self.node_id, isr)
+                .is_some()
+            {
+                self.apply_state(shared, &topic, partition);
+                self.update_high_watermark(shared, &topic, partition);
+            }
+        }
+    }
+}
+
+/// Runs the ISR check every half `replica.lag.time.max.ms` until the node stops.
+pub async fn isr_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let Some(replicas) = shared.cluster.clone() else {
+        return;
+    };
+    let half = (replicas.controller.replication.replica_lag_time_max_ms / 2).max(5) as u64;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(half));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => replicas.shrink_isrs(&shared),
+            _ = stop.changed() => return,
+        }
+    }
+}
