@@ -36,6 +36,22 @@ async fn three_nodes() -> Option<(ClusterHandle, tempfile::TempDir)> {
 
 /// A group id whose coordinator (the leader of its `__consumer_offsets` partition) is not
 /// node `not`.
+/// An admin client on `bootstrap`, with `topic` created (`partitions`, replication factor 3).
+async fn admin_with_topic(bootstrap: &str, topic: &str, partitions: i32) -> AdminClient {
+    let admin = within(
+        30,
+        "admin",
+        AdminClient::from_properties([("bootstrap.servers", bootstrap)]),
+    )
+    .await
+    .unwrap();
+    admin
+        .create_topics(&[NewTopic::new(topic, partitions, 3)])
+        .await
+        .unwrap();
+    admin
+}
+
 fn group_coordinated_elsewhere(cluster: &ClusterHandle, not: i32) -> (String, i32) {
     (0..1000)
         .map(|i| unique_topic(&format!("replicated-group-{i}")))
@@ -55,17 +71,7 @@ async fn acks_all_idempotent_records_round_trip_exactly_once_through_a_group() {
     let first = cluster.nodes()[0].bootstrap_servers();
     let bootstrap = first.as_str();
     let topic = unique_topic("replicated");
-    let admin = within(
-        30,
-        "admin",
-        AdminClient::from_properties([("bootstrap.servers", bootstrap)]),
-    )
-    .await
-    .unwrap();
-    admin
-        .create_topics(&[NewTopic::new(&topic, 3, 3)])
-        .await
-        .unwrap();
+    let admin = admin_with_topic(bootstrap, &topic, 3).await;
     let leaders: Vec<i32> = (0..3)
         .map(|p| cluster.partition_state(&topic, p).unwrap().leader)
         .collect();
@@ -194,18 +200,7 @@ async fn a_transaction_commits_across_nodes() {
     };
     let bootstrap = cluster.nodes()[0].bootstrap_servers();
     let topic = unique_topic("replicated-txn");
-    let admin = within(
-        30,
-        "admin",
-        AdminClient::from_properties([("bootstrap.servers", bootstrap.as_str())]),
-    )
-    .await
-    .unwrap();
-    admin
-        .create_topics(&[NewTopic::new(&topic, 3, 3)])
-        .await
-        .unwrap();
-    admin.close().await;
+    admin_with_topic(&bootstrap, &topic, 3).await.close().await;
     let p = transactional(&bootstrap, &unique_topic("replicated-txn-id")).await;
     within(60, "init", p.init_transactions()).await.unwrap();
     p.begin_transaction().unwrap();
@@ -243,18 +238,7 @@ async fn acks_all_goes_on_after_a_lagging_follower_leaves_the_isr() {
         .expect("the cluster starts");
     let bootstrap = cluster.bootstrap_servers();
     let topic = unique_topic("replicated-lagging");
-    let admin = within(
-        30,
-        "admin",
-        AdminClient::from_properties([("bootstrap.servers", bootstrap.as_str())]),
-    )
-    .await
-    .unwrap();
-    admin
-        .create_topics(&[NewTopic::new(&topic, 1, 3)])
-        .await
-        .unwrap();
-    admin.close().await;
+    admin_with_topic(&bootstrap, &topic, 1).await.close().await;
     let state = cluster.partition_state(&topic, 0).unwrap();
     let lagging = *state.replicas.iter().find(|r| **r != state.leader).unwrap();
     let producer: KafkaProducer<String, String> = KafkaProducer::from_properties(
