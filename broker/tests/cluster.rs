@@ -4,16 +4,18 @@
 //! gating consumers, acks=all waiting for the ISR, `min.insync.replicas`, and the ISR shrinking
 //! after `replica.lag.time.max.ms` and growing back once the follower catches up.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use kafka_protocol::protocol::{Request, StrBytes};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
@@ -40,31 +42,15 @@ impl Conn {
 
     async fn send<R: Request>(&mut self, req: R, version: i16) -> R::Response {
         self.correlation += 1;
-        let key = ApiKey::try_from(R::KEY).unwrap();
-        let mut buf = BytesMut::new();
-        buf.put_i32(0);
-        RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("raw")))
-            .encode(&mut buf, key.request_header_version(version))
-            .unwrap();
-        req.encode(&mut buf, version).unwrap();
-        let len = (buf.len() - 4) as i32;
-        buf[..4].copy_from_slice(&len.to_be_bytes());
-        self.stream.write_all(&buf).await.unwrap();
+        let frame = common::request_frame(&req, version, self.correlation);
+        self.stream.write_all(&frame).await.unwrap();
         let size = tokio::time::timeout(Duration::from_secs(20), self.stream.read_i32())
             .await
             .expect("an answer within 20 s")
             .unwrap();
         let mut frame = vec![0u8; size as usize];
         self.stream.read_exact(&mut frame).await.unwrap();
-        let mut frame = Bytes::from(frame);
-        let header =
-            ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
-        assert_eq!(header.correlation_id, self.correlation);
-        R::Response::decode(&mut frame, version).unwrap()
+        common::decode_response::<R>(Bytes::from(frame), version, self.correlation)
     }
 }
 

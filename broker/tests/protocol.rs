@@ -1,5 +1,7 @@
 //! The dev broker over real TCP, spoken to with raw `kafka-protocol` frames.
 
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -61,25 +63,13 @@ impl Conn {
 
     fn send<R: Request>(&mut self, req: R, version: i16) -> Option<R::Response> {
         self.correlation += 1;
-        let key = ApiKey::try_from(R::KEY).unwrap();
-        let mut buf = BytesMut::new();
-        buf.put_i32(0);
-        RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("raw")))
-            .encode(&mut buf, key.request_header_version(version))
-            .unwrap();
-        req.encode(&mut buf, version).unwrap();
-        let len = (buf.len() - 4) as i32;
-        buf[..4].copy_from_slice(&len.to_be_bytes());
-        self.raw(&buf);
-        let mut frame = self.read_frame()?;
-        let header =
-            ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
-        assert_eq!(header.correlation_id, self.correlation);
-        Some(R::Response::decode(&mut frame, version).unwrap())
+        self.raw(&common::request_frame(&req, version, self.correlation));
+        let frame = self.read_frame()?;
+        Some(common::decode_response::<R>(
+            frame,
+            version,
+            self.correlation,
+        ))
     }
 }
 
