@@ -28,6 +28,8 @@ pub struct BatchHeader {
     pub base_offset: i64,
     /// Bytes after the length field.
     pub length: i32,
+    /// The leader epoch of the leader that appended the batch (set by the broker).
+    pub partition_leader_epoch: i32,
     pub magic: i8,
     pub crc: u32,
     pub attributes: i16,
@@ -59,6 +61,7 @@ impl BatchHeader {
         Some(BatchHeader {
             base_offset: i64_at(b, 0),
             length: i32_at(b, LENGTH),
+            partition_leader_epoch: i32_at(b, LEADER_EPOCH),
             magic: b[MAGIC] as i8,
             crc: u32::from_be_bytes(b[CRC..CRC + 4].try_into().unwrap()),
             attributes: i16_at(b, ATTRIBUTES),

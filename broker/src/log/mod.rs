@@ -20,12 +20,14 @@ mod cleaner;
 mod control;
 mod flush;
 mod index;
+pub mod leader_epoch;
 mod producer_state;
 mod records;
 mod recovery;
 mod replay;
 mod segment;
 mod snapshot;
+mod truncate;
 mod txn_index;
 
 use std::io;
@@ -48,6 +50,7 @@ pub use txn_index::AbortedTxn;
 pub(crate) fn batch_for_tests(n: usize) -> Bytes {
     batch::tests::batch(n, None, 0)
 }
+use leader_epoch::EpochCache;
 use producer_state::{ProducerState, SequenceCheck};
 use segment::Segment;
 use txn_index::TxnIndex;
@@ -204,6 +207,10 @@ pub struct PartitionLog {
     /// A replicated partition's high watermark (`cluster/high_watermark.rs` moves it); `None`
     /// while it is the log end (see [`PartitionLog::high_watermark`]).
     high_watermark: Option<i64>,
+    /// Where each leader epoch's appends start (`leader_epoch.rs`).
+    epochs: EpochCache,
+    /// The epoch stamped on the batches this log appends as its partition's leader.
+    leader_epoch: i32,
 }
 
 /// File in the partition directory keeping the log start offset moved by DeleteRecords.
@@ -236,7 +243,10 @@ impl PartitionLog {
         recovery_point: Option<i64>,
     ) -> io::Result<PartitionLog> {
         let loaded = recovery::load(dir, &config, recovery_point)?;
-        let unflushed = loaded.recovery_point < loaded.segments.last().map_or(0, |s| s.next_offset);
+        let end = loaded.segments.last().map_or(0, |s| s.next_offset);
+        let unflushed = loaded.recovery_point < end;
+        let epochs = load_epochs(dir, &loaded.segments, end)?;
+        let leader_epoch = epochs.latest().map_or(0, |e| e.epoch);
         Ok(PartitionLog {
             dir: dir.map(Path::to_path_buf),
             config,
@@ -251,6 +261,8 @@ impl PartitionLog {
             cleaned_up_to: 0,
             waiters: Vec::new(),
             high_watermark: None,
+            epochs,
+            leader_epoch,
         })
     }
 
@@ -340,7 +352,7 @@ impl PartitionLog {
         }
         let base_offset = self.log_end_offset();
         let mut bytes = BytesMut::from(batch);
-        batch::assign_offsets(&mut bytes, base_offset, 0);
+        batch::assign_offsets(&mut bytes, base_offset, self.leader_epoch);
         let log_append_time_ms = if self.config.timestamp_type == TimestampType::LogAppendTime {
             batch::set_log_append_time(&mut bytes, now_ms);
             now_ms
@@ -369,6 +381,9 @@ impl PartitionLog {
         self.maybe_roll(bytes.len(), now_ms).map_err(io_error)?;
         self.active().append(bytes, h).map_err(io_error)?;
         self.producers.record(h);
+        if self.epochs.assign(h.partition_leader_epoch, h.base_offset) {
+            self.save_epochs().map_err(io_error)?;
+        }
         if h.is_transactional() {
             let marker = h
                 .is_control()
@@ -414,6 +429,34 @@ impl PartitionLog {
             self.write_batch(&batch, &h, now_ms)?;
         }
         Ok(self.log_end_offset())
+    }
+
+    /// This replica leads its partition from now on in `epoch`: the batches it appends carry
+    /// it, and its epoch cache says the epoch starts at the log end.
+    pub fn become_leader(&mut self, epoch: i32) -> io::Result<()> {
+        self.leader_epoch = epoch;
+        if self.epochs.assign(epoch, self.log_end_offset()) {
+            self.save_epochs()?;
+        }
+        Ok(())
+    }
+
+    /// The latest leader epoch this log holds records of (or was led in), if any.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.epochs.latest().map(|e| e.epoch)
+    }
+
+    /// OffsetForLeaderEpoch's answer for `epoch`: (the largest epoch at or below it here,
+    /// the offset where that epoch's appends end); (-1, -1) when undefined.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        self.epochs.end_offset_for(epoch, self.log_end_offset())
+    }
+
+    fn save_epochs(&self) -> io::Result<()> {
+        match &self.dir {
+            Some(dir) => self.epochs.write(dir),
+            None => Ok(()),
+        }
     }
 
     /// The high watermark: below it every in-sync replica holds the records, and consumers
@@ -833,6 +876,31 @@ fn io_error(e: io::Error) -> AppendError {
 }
 
 /// Milliseconds since the Unix epoch.
+/// The leader epoch cache of a log just opened: its checkpoint, else (a log written before
+/// there was one) every batch header read once; epochs past the log end (a torn tail) go.
+fn load_epochs(dir: Option<&Path>, segments: &[Segment], end: i64) -> io::Result<EpochCache> {
+    let Some(dir) = dir else {
+        return Ok(EpochCache::default());
+    };
+    let mut epochs = match EpochCache::read(dir) {
+        Some(cache) => cache,
+        None => {
+            let mut cache = EpochCache::default();
+            for seg in segments {
+                seg.replay(&mut |h, _| {
+                    cache.assign(h.partition_leader_epoch, h.base_offset);
+                })?;
+            }
+            if cache.latest().is_some() {
+                cache.write(dir)?;
+            }
+            cache
+        }
+    };
+    epochs.truncate_from_end(end);
+    Ok(epochs)
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -492,6 +492,28 @@ impl Segment {
         Ok(())
     }
 
+    /// Cuts the segment before the batch holding `offset` (a follower truncating to its
+    /// leader's log), then re-tracks what is left so its indexes, bounds and max timestamp
+    /// describe exactly the batches kept.
+    pub fn truncate_to_offset(&mut self, offset: i64) -> io::Result<()> {
+        let Some(cut) = self.find_position(offset)? else {
+            return Ok(());
+        };
+        self.truncate(cut)?;
+        let kept: Vec<ScannedBatch> = self.scan_from(0).collect::<io::Result<_>>()?;
+        self.index.clear();
+        self.time_index.clear();
+        self.bytes_since_index = 0;
+        self.next_offset = self.base_offset;
+        self.max_timestamp = -1;
+        self.max_timestamp_offset = self.base_offset;
+        for b in &kept {
+            self.track(b.position, &b.header);
+        }
+        self.rewrite_index_files()?;
+        Ok(())
+    }
+
     /// Writes the in-memory indexes over the index files (after recovery or truncation);
     /// whether a file changed.
     fn rewrite_index_files(&mut self) -> io::Result<bool> {

@@ -124,6 +124,7 @@ mod tests {
 
     fn header(producer_id: i64, base: i64, count: i32, seq: i32, txn: bool) -> BatchHeader {
         BatchHeader {
+            partition_leader_epoch: 0,
             base_offset: base,
             length: 0,
             magic: 2,

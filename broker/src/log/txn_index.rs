@@ -149,6 +149,7 @@ mod tests {
 
     fn header(pid: i64, base: i64, count: i32, control: bool) -> BatchHeader {
         BatchHeader {
+            partition_leader_epoch: 0,
             base_offset: base,
             length: 0,
             magic: 2,
