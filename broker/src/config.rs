@@ -97,6 +97,9 @@ pub struct ReplicationConfig {
     pub replica_fetch_max_bytes: i32,
     /// `replica.fetch.response.max.bytes` (default 10485760): per follower fetch.
     pub replica_fetch_response_max_bytes: i32,
+    /// `unclean.leader.election.enable` (default false): whether a partition whose in-sync
+    /// replicas are all down may elect a replica outside the ISR (losing what it lacks).
+    pub unclean_leader_election: bool,
 }
 
 impl Default for ReplicationConfig {
@@ -109,6 +112,7 @@ impl Default for ReplicationConfig {
             replica_fetch_wait_max_ms: 500,
             replica_fetch_max_bytes: 1_048_576,
             replica_fetch_response_max_bytes: 10_485_760,
+            unclean_leader_election: false,
         }
     }
 }
@@ -373,6 +377,9 @@ impl BrokerConfig {
             }
             "min.insync.replicas" => {
                 self.log.min_insync_replicas = positive(key, parse(key, value)?)?
+            }
+            "unclean.leader.election.enable" => {
+                self.replication.unclean_leader_election = parse_bool(key, value)?
             }
             "replica.lag.time.max.ms" => {
                 self.replication.replica_lag_time_max_ms = positive(key, parse(key, value)?)?

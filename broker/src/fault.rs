@@ -52,9 +52,20 @@ pub(crate) struct ConnectionThrottle {
 }
 
 /// The broker's fault-injection controls; shared by every connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Faults {
     state: Mutex<State>,
+    /// True while the node is cut off (see [`Faults::set_isolated`]).
+    isolated: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            state: Mutex::default(),
+            isolated: tokio::sync::watch::channel(false).0,
+        }
+    }
 }
 
 impl Faults {
@@ -108,6 +119,24 @@ impl Faults {
             throttle_ms,
             remaining: count,
         });
+    }
+
+    /// A network partition around this node: every connection, open or new, goes silent (the
+    /// broker reads nothing more and answers nothing, and sends no FIN or RST either), so
+    /// peers see requests time out, as across a cut link, rather than a refused connection.
+    /// Ending it closes those connections.
+    pub fn set_isolated(&self, isolated: bool) {
+        self.isolated.send_replace(isolated);
+    }
+
+    /// Whether the node is cut off now.
+    pub fn is_isolated(&self) -> bool {
+        *self.isolated.borrow()
+    }
+
+    /// Watches [`set_isolated`](Self::set_isolated).
+    pub(crate) fn isolation(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.isolated.subscribe()
     }
 
     /// Removes every injected fault that has not fired yet (the fired counts are kept).

@@ -698,6 +698,29 @@ impl BrokerHandle {
         self.shared.topics.enforce_retention(log::now_ms());
     }
 
+    /// Each listener: (name, bound address).
+    pub fn bound_listeners(&self) -> Vec<(String, SocketAddr)> {
+        self.listeners
+            .iter()
+            .map(|(n, a, _)| (n.clone(), *a))
+            .collect()
+    }
+
+    /// Stops at once, as a killed process: connections close mid-request, nothing is
+    /// flushed (what was written stays in the files, as after a kill).
+    pub(crate) async fn kill(&self) {
+        let _ = self.stop.send(true);
+        let tasks: Vec<_> = self.tasks.locked().drain(..).collect();
+        for t in &tasks {
+            t.abort();
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        self.shared.groups.shutdown();
+        tracing::info!(node_id = self.node_id(), "dev broker killed");
+    }
+
     /// Stops accepting, lets in-flight requests finish, flushes every log.
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);

@@ -88,6 +88,18 @@ pub async fn serve(
     while connections.join_next().await.is_some() {}
 }
 
+/// An isolated node's connection: nothing read or answered until the isolation ends (or the
+/// broker stops), then closed.
+async fn silent_until_healed(
+    isolation: &mut watch::Receiver<bool>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> String {
+    tokio::select! {
+        _ = isolation.wait_for(|cut| !*cut) => "isolation ended".into(),
+        _ = shutdown.changed() => "broker shutting down".into(),
+    }
+}
+
 /// Serves one connection; returns why it closed.
 async fn serve_connection(
     rd: impl AsyncRead + Unpin,
@@ -103,13 +115,19 @@ async fn serve_connection(
     // Injected throttles (KIP-219) are only observed: a request that comes early is served.
     let mut throttle = ConnectionThrottle::default();
     let mut auth = Authenticator::default();
+    let mut isolation = shared.faults.isolation();
     loop {
         let size = tokio::select! {
+            biased;
+            _ = isolation.wait_for(|cut| *cut) => None,
             size = rd.read_i32() => match size {
-                Ok(n) => n,
+                Ok(n) => Some(n),
                 Err(_) => return "peer closed".into(),
             },
             _ = shutdown.changed() => return "broker shutting down".into(),
+        };
+        let Some(size) = size else {
+            return silent_until_healed(&mut isolation, &mut shutdown).await;
         };
         if size < 8 || size as usize > max {
             tracing::warn!(

@@ -94,6 +94,11 @@ pub fn metadata(
                                     Some(code) => {
                                         part.with_error_code(code).with_leader_id(BrokerId(-1))
                                     }
+                                    // Every in-sync replica is down: no leader until
+                                    // one returns.
+                                    None if leader.0 < 0 => {
+                                        part.with_error_code(5).with_leader_id(leader)
+                                    }
                                     None => part.with_leader_id(leader),
                                 }
                             })

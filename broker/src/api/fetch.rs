@@ -41,6 +41,9 @@ struct ReadPass {
     wake: Arc<Notify>,
     /// The follower's node id, for a replica fetch on a cluster.
     follower: Option<i32>,
+    /// On a cluster, the leader epoch each partition of this request names (-1: unchecked),
+    /// for FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH.
+    leader_epochs: std::collections::HashMap<(String, i32), i32>,
 }
 
 pub async fn fetch(shared: &Arc<Shared>, mut req: FetchRequest, version: i16) -> FetchResponse {
@@ -49,6 +52,19 @@ pub async fn fetch(shared: &Arc<Shared>, mut req: FetchRequest, version: i16) ->
         resolve_topic_ids(shared, &mut req)
     } else {
         Vec::new()
+    };
+    let leader_epochs = match &shared.cluster {
+        Some(_) => req
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(move |p| ((t.topic.to_string(), p.partition), p.current_leader_epoch))
+            })
+            .filter(|(_, epoch)| *epoch >= 0)
+            .collect(),
+        None => Default::default(),
     };
     let plan = shared.fetch_sessions.plan(&req, version);
     if plan.error != 0 {
@@ -67,6 +83,7 @@ pub async fn fetch(shared: &Arc<Shared>, mut req: FetchRequest, version: i16) ->
         wanted: plan.partitions,
         wake: Arc::new(Notify::new()),
         follower: (replica_id >= 0 && shared.cluster.is_some()).then_some(replica_id),
+        leader_epochs,
     });
     let mut stopping = shared.stopping.clone();
     let mut response = loop {
@@ -180,11 +197,19 @@ fn read_once(shared: &Shared, pass: &ReadPass) -> (FetchResponse, usize, bool) {
                     let log = shared.topics.partition(&name, partition);
                     // Only the leader serves; a follower's fetch also tells it where the
                     // follower's log ends.
-                    let not_served = || match (pass.follower, &shared.cluster) {
-                        (Some(follower), Some(c)) => c
-                            .on_follower_fetch(shared, &name, partition, follower, fetch_offset)
-                            .err(),
-                        _ => shared.leader_error(&name, partition),
+                    let not_served = || {
+                        let epoch = pass.leader_epochs.get(&(name.clone(), partition));
+                        if let (Some(epoch), Some(c)) = (epoch, &shared.cluster) {
+                            if let Some(code) = c.epoch_error(&name, partition, *epoch) {
+                                return Some(code);
+                            }
+                        }
+                        match (pass.follower, &shared.cluster) {
+                            (Some(follower), Some(c)) => c
+                                .on_follower_fetch(shared, &name, partition, follower, fetch_offset)
+                                .err(),
+                            _ => shared.leader_error(&name, partition),
+                        }
                     };
                     let (code, log) = match (injected, log) {
                         (Some(code), _) => (code, None),

@@ -67,7 +67,9 @@ pub fn list_offsets(shared: &Shared, req: ListOffsetsRequest, version: i16) -> L
     ListOffsetsResponse::default().with_topics(topics)
 }
 
-/// OffsetForLeaderEpoch: there is only ever epoch 0, which ends at the log end.
+/// OffsetForLeaderEpoch: where the requested epoch's appends end in the leader's log, from its
+/// leader epoch cache (`log/leader_epoch.rs`); followers ask it before they fetch after a
+/// leader change, and consumers to detect truncation (KIP-320).
 pub fn offset_for_leader_epoch(
     shared: &Shared,
     req: OffsetForLeaderEpochRequest,
@@ -81,29 +83,32 @@ pub fn offset_for_leader_epoch(
                 .into_iter()
                 .map(|p| {
                     let r = EpochEndOffset::default().with_partition(p.partition);
-                    let log = shared.topics.partition(&t.topic, p.partition);
-                    if let (Some(code), Some(_)) =
-                        (shared.leader_error(&t.topic, p.partition), &log)
-                    {
-                        return r
+                    let undefined = |code: i16| {
+                        EpochEndOffset::default()
+                            .with_partition(p.partition)
                             .with_error_code(code)
                             .with_leader_epoch(-1)
-                            .with_end_offset(-1);
+                            .with_end_offset(-1)
+                    };
+                    let Some(log) = shared.topics.partition(&t.topic, p.partition) else {
+                        return undefined(3);
+                    };
+                    if let Some(code) = shared.leader_error(&t.topic, p.partition) {
+                        return undefined(code);
                     }
-                    match log {
-                        None => r
-                            .with_error_code(3)
-                            .with_leader_epoch(-1)
-                            .with_end_offset(-1),
-                        Some(_) if p.current_leader_epoch > 0 => r
-                            .with_error_code(74)
-                            .with_leader_epoch(-1)
-                            .with_end_offset(-1),
-                        Some(log) if p.leader_epoch >= 0 => r
-                            .with_leader_epoch(0)
-                            .with_end_offset(log.locked().log_end_offset()),
-                        Some(_) => r.with_leader_epoch(-1).with_end_offset(-1),
+                    let epoch_error = match &shared.cluster {
+                        Some(c) => c.epoch_error(&t.topic, p.partition, p.current_leader_epoch),
+                        // One node is always in epoch 0.
+                        None => (p.current_leader_epoch > 0).then_some(74),
+                    };
+                    if let Some(code) = epoch_error {
+                        return undefined(code);
                     }
+                    if p.leader_epoch < 0 {
+                        return undefined(0);
+                    }
+                    let (epoch, end) = log.locked().end_offset_for_epoch(p.leader_epoch);
+                    r.with_leader_epoch(epoch).with_end_offset(end)
                 })
                 .collect();
             OffsetForLeaderTopicResult::default()

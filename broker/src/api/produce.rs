@@ -178,7 +178,7 @@ pub fn append_all(shared: &Shared, req: ProduceRequest, version: i16) -> Appende
 /// batch (every append and every high watermark move wakes it); a partition still short at
 /// `timeout_ms`, or when the broker stops, is answered REQUEST_TIMED_OUT. One whose ISR
 /// shrank below `min.insync.replicas` meanwhile is answered NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-/// as Kafka answers it.
+/// and one whose leadership moved NOT_LEADER_OR_FOLLOWER, as Kafka answers them.
 pub async fn await_acks(
     shared: &Shared,
     mut response: ProduceResponse,
@@ -194,6 +194,14 @@ pub async fn await_acks(
     loop {
         let mut pending = Vec::new();
         for w in waits.drain(..) {
+            // Leadership moved while waiting: the new leader may not hold the batch (Kafka
+            // answers a delayed produce so too; the producer retries there).
+            if let Some(code) = shared.leader_error(&w.name, w.index) {
+                let p = &mut response.responses[w.topic].partition_responses[w.partition];
+                p.error_code = code;
+                p.error_message = Some(sb("this node no longer leads the partition"));
+                continue;
+            }
             let (hw, min_isr) = {
                 let mut log = w.log.locked();
                 log.notify_on_append(&wake);

@@ -39,6 +39,8 @@ struct Member {
     endpoints: Vec<Endpoint>,
     /// Where followers send their replica fetches (a PLAINTEXT listener).
     replication_address: Option<SocketAddr>,
+    /// Stopped or cut off: it leads nothing, is in no ISR, and Metadata leaves it out.
+    fenced: bool,
 }
 
 /// The cluster's metadata, shared by every node of the process.
@@ -50,6 +52,9 @@ pub struct Controller {
     /// Producer ids are unique across the cluster (Kafka's controller hands out blocks).
     pub next_producer_id: Arc<AtomicI64>,
     pub replication: ReplicationConfig,
+    /// Bumped by every leadership change (a node fenced or back), so replica fetchers drop a
+    /// fetch parked on a node that no longer leads.
+    leadership: tokio::sync::watch::Sender<u64>,
 }
 
 fn err(code: i16, message: impl Into<String>) -> TopicError {
@@ -67,6 +72,7 @@ impl Controller {
             change: Mutex::new(()),
             next_producer_id: Arc::new(AtomicI64::new(1)),
             replication,
+            leadership: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -79,6 +85,7 @@ impl Controller {
                 shared: None,
                 endpoints: Vec::new(),
                 replication_address: None,
+                fenced: false,
             },
         );
     }
@@ -103,9 +110,102 @@ impl Controller {
         self.members.read_locked().keys().copied().collect()
     }
 
-    /// The active controller's node id, as Metadata and DescribeCluster report it: the lowest.
+    /// The active controller's node id, as Metadata and DescribeCluster report it: the lowest
+    /// node not fenced.
     pub fn controller_id(&self) -> i32 {
-        self.node_ids().first().copied().unwrap_or(-1)
+        self.members
+            .read_locked()
+            .iter()
+            .find(|(_, m)| !m.fenced)
+            .map_or(-1, |(id, _)| *id)
+    }
+
+    /// Whether `node` serves and is not fenced.
+    pub fn is_alive(&self, node: i32) -> bool {
+        self.members
+            .read_locked()
+            .get(&node)
+            .is_some_and(|m| !m.fenced && m.shared.as_ref().is_some_and(|s| s.strong_count() > 0))
+    }
+
+    /// A node stopped or was cut off (Kafka's controller fencing a broker whose heartbeats
+    /// stopped): the partitions it led elect new leaders with their leader epochs bumped, and
+    /// it leaves every ISR. The other nodes are told; returns the partitions that changed.
+    pub fn fence_node(&self, node: i32) -> Vec<(String, i32)> {
+        let changed = {
+            let mut members = self.members.write_locked();
+            match members.get_mut(&node) {
+                Some(m) => m.fenced = true,
+                None => return Vec::new(),
+            }
+            let alive = |n: i32| {
+                members.get(&n).is_some_and(|m| {
+                    !m.fenced && m.shared.as_ref().is_some_and(|s| s.strong_count() > 0)
+                })
+            };
+            let unclean = self.replication.unclean_leader_election;
+            self.change_partitions(|s| super::election::on_fenced(s, node, alive, unclean))
+        };
+        self.publish(&changed);
+        changed
+    }
+
+    /// A fenced node is back (restarted, or reachable again): partitions left without a leader
+    /// whose last in-sync replica it is elect it. It rejoins the other ISRs as its replica
+    /// fetchers catch up. Returns the partitions that changed.
+    pub fn unfence_node(&self, node: i32) -> Vec<(String, i32)> {
+        match self.members.write_locked().get_mut(&node) {
+            Some(m) => m.fenced = false,
+            None => return Vec::new(),
+        }
+        let changed = self.change_partitions(|s| super::election::on_unfenced(s, node));
+        self.publish(&changed);
+        changed
+    }
+
+    /// Applies `f` to every partition state, keeping what it changes; the partitions changed.
+    fn change_partitions(
+        &self,
+        f: impl Fn(&PartitionState) -> Option<PartitionState>,
+    ) -> Vec<(String, i32)> {
+        let mut changed = Vec::new();
+        for (tp, state) in self.partitions.write_locked().iter_mut() {
+            if let Some(next) = f(state) {
+                tracing::info!(topic = %tp.0, partition = tp.1, leader = next.leader, leader_epoch = next.leader_epoch, isr = ?next.isr, "partition changed");
+                *state = next;
+                changed.push(tp.clone());
+            }
+        }
+        changed.sort();
+        changed
+    }
+
+    /// Watches leadership changes.
+    pub fn leadership_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.leadership.subscribe()
+    }
+
+    /// Forgets a stopped node's state (it is fenced first); its endpoints stay for its return.
+    pub fn unregister(&self, node: i32) {
+        if let Some(m) = self.members.write_locked().get_mut(&node) {
+            m.shared = None;
+        }
+    }
+
+    /// Tells every serving node of partitions whose state changed (as the controller's
+    /// metadata updates reach brokers): leaders take over, high watermarks re-track.
+    fn publish(&self, changed: &[(String, i32)]) {
+        self.leadership.send_modify(|n| *n += 1);
+        for node in self.node_ids() {
+            let Some(shared) = self.node(node) else {
+                continue;
+            };
+            if let Some(replicas) = &shared.cluster {
+                for (topic, p) in changed {
+                    replicas.on_partition_change(&shared, topic, *p);
+                }
+            }
+        }
     }
 
     /// Every node's endpoint on `listener` (by name; else its first), ascending by id.
@@ -113,6 +213,7 @@ impl Controller {
         self.members
             .read_locked()
             .iter()
+            .filter(|(_, m)| !m.fenced)
             .filter_map(|(id, m)| {
                 let e = m
                     .endpoints
@@ -206,19 +307,28 @@ impl Controller {
     }
 
     /// Records a new ISR from the partition's leader (AlterPartition): refused (`None`) when
-    /// `leader` no longer leads it. The partition epoch is bumped.
+    /// `leader` no longer leads it. A fenced node never joins (KIP-841: a fetch it sent before
+    /// it stopped must not bring it back). The partition epoch is bumped.
     pub fn alter_isr(
         &self,
         topic: &str,
         partition: i32,
         leader: i32,
-        isr: Vec<i32>,
+        mut isr: Vec<i32>,
     ) -> Option<PartitionState> {
+        let fenced: Vec<i32> = self
+            .members
+            .read_locked()
+            .iter()
+            .filter(|(_, m)| m.fenced)
+            .map(|(id, _)| *id)
+            .collect();
         let mut partitions = self.partitions.write_locked();
         let state = partitions.get_mut(&(topic.to_string(), partition))?;
         if state.leader != leader {
             return None;
         }
+        isr.retain(|n| state.isr.contains(n) || !fenced.contains(n));
         if state.isr != isr {
             tracing::info!(topic, partition, from = ?state.isr, to = ?isr, "ISR changed");
             state.isr = isr;
@@ -420,19 +530,10 @@ impl Controller {
         }
     }
 
-    /// Tells each serving replica of the partitions their state (how its high watermark
-    /// moves).
+    /// Tells each serving replica of new partitions their state.
     fn apply_to_replicas(&self, topic: &str, partitions: std::ops::Range<i32>) {
-        for node in self.node_ids() {
-            let Some(shared) = self.node(node) else {
-                continue;
-            };
-            if let Some(replicas) = &shared.cluster {
-                for p in partitions.clone() {
-                    replicas.apply_state(&shared, topic, p);
-                }
-            }
-        }
+        let changed: Vec<(String, i32)> = partitions.map(|p| (topic.to_string(), p)).collect();
+        self.publish(&changed);
     }
 }
 

@@ -26,13 +26,15 @@
 
 pub mod assignment;
 pub mod controller;
+pub mod election;
 pub mod high_watermark;
 pub mod isr;
 pub mod replica_fetcher;
 pub mod replica_manager;
+pub mod truncation;
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub use controller::{Controller, PartitionState};
 pub use replica_manager::ReplicaManager;
@@ -52,8 +54,30 @@ pub struct ReplicaInfo {
 
 /// A running multi-node cluster.
 pub struct ClusterHandle {
-    nodes: Vec<BrokerHandle>,
+    nodes: Vec<NodeSlot>,
     controller: Arc<Controller>,
+    tls: Option<crate::tls::Tls>,
+}
+
+/// One node: what it restarts with, and its broker while it runs.
+struct NodeSlot {
+    id: i32,
+    config: Arc<crate::config::BrokerConfig>,
+    data_dir: Option<std::path::PathBuf>,
+    /// (listener name, bind address): after the first start, the ports it bound, so a
+    /// restarted node is where clients and followers knew it.
+    specs: Vec<(String, String)>,
+    /// Its logs, kept while it is down (what a stopped process leaves on its disk).
+    topics: Arc<TopicManager>,
+    bootstrap: String,
+    running: Mutex<Option<Arc<BrokerHandle>>>,
+}
+
+fn unknown_node(node: i32) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("no node {node} in this cluster"),
+    )
 }
 
 fn invalid(e: impl std::fmt::Display) -> io::Error {
@@ -127,47 +151,153 @@ pub(crate) async fn start(builder: BrokerBuilder) -> io::Result<ClusterHandle> {
             [("cleanup.policy".to_string(), "compact".to_string())].into(),
         )
         .map_err(|e| invalid(e.message))?;
-    let mut nodes: Vec<BrokerHandle> = Vec::new();
+    let mut nodes: Vec<NodeSlot> = Vec::new();
     for (config, data_dir, topics, specs) in prepared {
         let replicas = Arc::new(ReplicaManager::new(config.node_id, controller.clone()));
         let started = crate::start_node(NodeStart {
-            config,
-            data_dir,
+            config: config.clone(),
+            data_dir: data_dir.clone(),
             specs,
             tls: tls.as_ref(),
-            topics: Some(topics),
+            topics: Some(topics.clone()),
             cluster: Some(replicas),
         })
         .await;
         match started {
-            Ok(node) => nodes.push(node),
+            Ok(node) => nodes.push(NodeSlot {
+                id: config.node_id,
+                config,
+                data_dir,
+                specs: node
+                    .bound_listeners()
+                    .into_iter()
+                    .map(|(name, addr)| (name, addr.to_string()))
+                    .collect(),
+                topics,
+                bootstrap: node.bootstrap_servers(),
+                running: Mutex::new(Some(Arc::new(node))),
+            }),
             Err(e) => {
                 for node in &nodes {
-                    node.shutdown().await;
+                    let running = node.running.locked().take();
+                    if let Some(n) = running {
+                        n.shutdown().await;
+                    }
                 }
                 return Err(e);
             }
         }
     }
     tracing::info!(nodes = n, "dev cluster started");
-    Ok(ClusterHandle { nodes, controller })
+    Ok(ClusterHandle {
+        nodes,
+        controller,
+        tls,
+    })
 }
 
 impl ClusterHandle {
-    /// Every node, by ascending id.
-    pub fn nodes(&self) -> &[BrokerHandle] {
-        &self.nodes
+    /// Every running node, by ascending id.
+    pub fn nodes(&self) -> Vec<Arc<BrokerHandle>> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.running.locked().clone())
+            .collect()
     }
 
-    /// The node with this id.
-    pub fn node(&self, id: i32) -> Option<&BrokerHandle> {
-        self.nodes.iter().find(|n| n.node_id() == id)
+    /// Every node's id, running or not.
+    pub fn node_ids(&self) -> Vec<i32> {
+        self.nodes.iter().map(|n| n.id).collect()
     }
 
-    /// Every node's `host:port`, comma-separated, for a client's `bootstrap.servers`.
+    /// The node with this id, while it runs.
+    pub fn node(&self, id: i32) -> Option<Arc<BrokerHandle>> {
+        self.slot(id)?.running.locked().clone()
+    }
+
+    fn slot(&self, id: i32) -> Option<&NodeSlot> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+
+    /// Every node's `host:port` (stopped ones too), comma-separated, for a client's
+    /// `bootstrap.servers`.
     pub fn bootstrap_servers(&self) -> String {
-        let all: Vec<String> = self.nodes.iter().map(|n| n.bootstrap_servers()).collect();
+        let all: Vec<&str> = self.nodes.iter().map(|n| n.bootstrap.as_str()).collect();
         all.join(",")
+    }
+
+    /// One node's `host:port`, running or not.
+    pub fn node_bootstrap(&self, id: i32) -> Option<String> {
+        Some(self.slot(id)?.bootstrap.clone())
+    }
+
+    /// Fault: stops `node` as a killed process stops (connections close mid-request; its
+    /// logs stay). The controller fences it: the partitions it led elect new leaders from
+    /// their ISRs with the leader epoch bumped, and it leaves every ISR. An error for an
+    /// unknown node; stopping a stopped node does nothing.
+    pub async fn stop_node(&self, node: i32) -> io::Result<()> {
+        let slot = self.slot(node).ok_or_else(|| unknown_node(node))?;
+        let Some(running) = slot.running.locked().take() else {
+            return Ok(());
+        };
+        running.kill().await;
+        self.controller.unregister(node);
+        self.controller.fence_node(node);
+        tracing::info!(node, "node stopped");
+        Ok(())
+    }
+
+    /// Starts a stopped `node` again on its old ports over its logs. Partitions left without
+    /// a leader whose last in-sync replica it is elect it; it follows the others, first
+    /// truncating each log to where its leader's diverges (OffsetForLeaderEpoch), and rejoins
+    /// their ISRs once caught up. Starting a running node does nothing.
+    pub async fn start_node(&self, node: i32) -> io::Result<()> {
+        let slot = self.slot(node).ok_or_else(|| unknown_node(node))?;
+        if slot.running.locked().is_some() {
+            return Ok(());
+        }
+        let replicas = Arc::new(ReplicaManager::new(node, self.controller.clone()));
+        let started = crate::start_node(NodeStart {
+            config: slot.config.clone(),
+            data_dir: slot.data_dir.clone(),
+            specs: slot.specs.clone(),
+            tls: self.tls.as_ref(),
+            topics: Some(slot.topics.clone()),
+            cluster: Some(replicas),
+        })
+        .await?;
+        *slot.running.locked() = Some(Arc::new(started));
+        self.controller.unfence_node(node);
+        tracing::info!(node, "node started");
+        Ok(())
+    }
+
+    /// Fault: a network partition cuts `node` off from clients and the other nodes. Its
+    /// connections go silent (requests time out; nothing is refused), its replica fetchers
+    /// stop, and the controller fences it as it would a broker whose heartbeats stopped. The
+    /// node keeps running, and keeps its state. [`heal_node`](Self::heal_node) ends it.
+    pub fn isolate_node(&self, node: i32) -> io::Result<()> {
+        let running = self.node(node).ok_or_else(|| unknown_node(node))?;
+        running.shared.faults.set_isolated(true);
+        if let Some(c) = &running.shared.cluster {
+            c.fetchers_paused.send_replace(true);
+        }
+        self.controller.fence_node(node);
+        tracing::info!(node, "node isolated");
+        Ok(())
+    }
+
+    /// Ends [`isolate_node`](Self::isolate_node): the silent connections close, the node is
+    /// unfenced and follows again, truncating first where its logs diverge.
+    pub fn heal_node(&self, node: i32) -> io::Result<()> {
+        let running = self.node(node).ok_or_else(|| unknown_node(node))?;
+        self.controller.unfence_node(node);
+        running.shared.faults.set_isolated(false);
+        if let Some(c) = &running.shared.cluster {
+            c.fetchers_paused.send_replace(false);
+        }
+        tracing::info!(node, "node healed");
+        Ok(())
     }
 
     /// The controller's record of a partition: replicas, leader, leader epoch, ISR.
@@ -175,7 +305,8 @@ impl ClusterHandle {
         self.controller.partition(topic, partition)
     }
 
-    /// Each replica of a partition: its node's log start, log end and high watermark.
+    /// Each replica of a partition: its node's log start, log end and high watermark (a
+    /// stopped node's as it left them).
     pub fn replicas(&self, topic: &str, partition: i32) -> Vec<ReplicaInfo> {
         let Some(state) = self.partition_state(topic, partition) else {
             return Vec::new();
@@ -184,7 +315,7 @@ impl ClusterHandle {
             .replicas
             .iter()
             .filter_map(|id| {
-                let log = self.node(*id)?.shared.topics.partition(topic, partition)?;
+                let log = self.slot(*id)?.topics.partition(topic, partition)?;
                 let log = log.locked();
                 Some(ReplicaInfo {
                     node_id: *id,
@@ -205,7 +336,7 @@ impl ClusterHandle {
         offset: i64,
         max_bytes: usize,
     ) -> Option<bytes::Bytes> {
-        let log = self.node(node)?.shared.topics.partition(topic, partition)?;
+        let log = self.slot(node)?.topics.partition(topic, partition)?;
         let log = log.locked();
         log.read(offset, max_bytes, true).ok()
     }
@@ -214,24 +345,25 @@ impl ClusterHandle {
     /// leaves their ISRs after `replica.lag.time.max.ms` once they have records it lacks)
     /// until [`resume_replica_fetchers`](Self::resume_replica_fetchers).
     pub fn pause_replica_fetchers(&self, node: i32) {
-        if let Some(c) = self.node(node).and_then(|n| n.shared.cluster.as_ref()) {
+        if let Some(c) = self.node(node).and_then(|n| n.shared.cluster.clone()) {
             c.fetchers_paused.send_replace(true);
         }
     }
 
     /// Ends [`pause_replica_fetchers`](Self::pause_replica_fetchers).
     pub fn resume_replica_fetchers(&self, node: i32) {
-        if let Some(c) = self.node(node).and_then(|n| n.shared.cluster.as_ref()) {
+        if let Some(c) = self.node(node).and_then(|n| n.shared.cluster.clone()) {
             c.fetchers_paused.send_replace(false);
         }
     }
 
     /// Stops every node (all are told first, so none waits on another's fetches).
     pub async fn shutdown(&self) {
-        for node in &self.nodes {
+        let running = self.nodes();
+        for node in &running {
             let _ = node.stop.send(true);
         }
-        for node in &self.nodes {
+        for node in &running {
             node.shutdown().await;
         }
     }

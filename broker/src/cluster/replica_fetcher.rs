@@ -5,6 +5,7 @@
 //! this replica's. Fetch v12 is spoken: topics by name, `ReplicaId` in the body (v15 moved it
 //! into `ReplicaState`), the version every node of this process serves.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::truncation;
 use crate::log::now_ms;
 use crate::shared::Shared;
 use crate::sync::LockExt;
@@ -25,6 +27,16 @@ const FETCH_VERSION: i16 = 12;
 /// How long to wait before trying again after a failure or with nothing to fetch.
 const BACKOFF: Duration = Duration::from_millis(50);
 
+/// Where a followed partition stands with its current leader epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// A new leader epoch: the log is first cut to where the leader's diverges
+    /// (`truncation.rs`).
+    Truncating,
+    /// Fetching from the log end.
+    Fetching,
+}
+
 /// Replicates the partitions `shared`'s node follows from `leader`, until `stop` flips.
 pub async fn run(shared: Arc<Shared>, leader: i32, mut stop: watch::Receiver<bool>) {
     let Some(replicas) = shared.cluster.clone() else {
@@ -33,8 +45,11 @@ pub async fn run(shared: Arc<Shared>, leader: i32, mut stop: watch::Receiver<boo
     let node = replicas.node_id;
     let controller = replicas.controller.clone();
     let mut paused = replicas.fetchers_paused.subscribe();
+    let mut leadership = controller.leadership_changes();
     let mut connection: Option<TcpStream> = None;
     let mut correlation_id = 0i32;
+    // Per followed partition: the leader epoch it follows in, and its phase.
+    let mut phases: HashMap<(String, i32), (i32, Phase)> = HashMap::new();
     loop {
         if *stop.borrow() {
             return;
@@ -48,9 +63,25 @@ pub async fn run(shared: Arc<Shared>, leader: i32, mut stop: watch::Receiver<boo
             }
             continue;
         }
-        let partitions = controller.followed_from(node, leader);
+        let followed: Vec<(String, i32, i32)> = controller
+            .followed_from(node, leader)
+            .into_iter()
+            .filter_map(|(t, p)| {
+                let epoch = controller.partition(&t, p)?.leader_epoch;
+                Some((t, p, epoch))
+            })
+            .collect();
+        phases.retain(|(t, p), _| followed.iter().any(|f| f.0 == *t && f.1 == *p));
+        for (t, p, epoch) in &followed {
+            let entry = phases
+                .entry((t.clone(), *p))
+                .or_insert((*epoch, Phase::Truncating));
+            if entry.0 != *epoch {
+                *entry = (*epoch, Phase::Truncating);
+            }
+        }
         let address = controller.replication_address(leader);
-        let (Some(address), false) = (address, partitions.is_empty()) else {
+        let (Some(address), false) = (address, followed.is_empty()) else {
             if sleep_or_stop(&mut stop, BACKOFF * 2).await {
                 return;
             }
@@ -72,10 +103,62 @@ pub async fn run(shared: Arc<Shared>, leader: i32, mut stop: watch::Receiver<boo
             }
         }
         let stream = connection.as_mut().expect("connected above");
-        let request = fetch_request(&shared, node, &partitions);
+        let truncating = to_truncate(&shared, &followed, &mut phases);
+        if !truncating.is_empty() {
+            let request = truncation::request(node, &truncating);
+            correlation_id = correlation_id.wrapping_add(1);
+            let answered = tokio::select! {
+                r = round_trip::<_, OffsetForLeaderEpochResponse>(stream, ApiKey::OffsetForLeaderEpoch, truncation::VERSION, correlation_id, &request) => r,
+                _ = leadership.changed() => {
+                    connection = None;
+                    continue;
+                }
+                _ = stop.changed() => return,
+            };
+            match answered {
+                Ok(response) => {
+                    for tp in truncation::apply(&shared, truncating, response).await {
+                        if let Some(entry) = phases.get_mut(&tp) {
+                            entry.1 = Phase::Fetching;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(node, leader, "OffsetForLeaderEpoch failed: {e}");
+                    connection = None;
+                    if sleep_or_stop(&mut stop, BACKOFF).await {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        let fetching: Vec<(String, i32, i32)> = followed
+            .into_iter()
+            .filter(|(t, p, _)| {
+                phases
+                    .get(&(t.clone(), *p))
+                    .is_some_and(|e| e.1 == Phase::Fetching)
+            })
+            .collect();
+        if fetching.is_empty() {
+            if sleep_or_stop(&mut stop, BACKOFF).await {
+                return;
+            }
+            continue;
+        }
+        let Some(stream) = connection.as_mut() else {
+            continue;
+        };
+        let request = fetch_request(&shared, node, &fetching);
         correlation_id = correlation_id.wrapping_add(1);
         let answered = tokio::select! {
-            r = round_trip(stream, correlation_id, &request) => r,
+            r = round_trip::<_, FetchResponse>(stream, ApiKey::Fetch, FETCH_VERSION, correlation_id, &request) => r,
+            // The leader changed: this fetch may be parked on a node cut off for good.
+            _ = leadership.changed() => {
+                connection = None;
+                continue;
+            }
             _ = stop.changed() => return,
         };
         let response = match answered {
@@ -99,6 +182,33 @@ pub async fn run(shared: Arc<Shared>, leader: i32, mut stop: watch::Receiver<boo
     }
 }
 
+/// The truncating partitions to ask the leader about: (topic, partition, leader epoch, this
+/// log's latest epoch). A log with no epoch yet (empty) has nothing to cut: it fetches.
+fn to_truncate(
+    shared: &Shared,
+    followed: &[(String, i32, i32)],
+    phases: &mut HashMap<(String, i32), (i32, Phase)>,
+) -> Vec<(String, i32, i32, i32)> {
+    let mut out = Vec::new();
+    for (t, p, epoch) in followed {
+        let key = (t.clone(), *p);
+        if phases.get(&key).map(|e| e.1) != Some(Phase::Truncating) {
+            continue;
+        }
+        let latest = shared
+            .topics
+            .partition(t, *p)
+            .and_then(|log| log.locked().latest_epoch());
+        match latest {
+            Some(latest) => out.push((t.clone(), *p, *epoch, latest)),
+            None => {
+                phases.insert(key, (*epoch, Phase::Fetching));
+            }
+        }
+    }
+    out
+}
+
 /// Sleeps; true when the node stops meanwhile.
 async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     tokio::select! {
@@ -107,11 +217,11 @@ async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     }
 }
 
-/// A Fetch from each followed partition's log end.
-fn fetch_request(shared: &Shared, node: i32, partitions: &[(String, i32)]) -> FetchRequest {
+/// A Fetch from each followed partition's log end, naming the leader epoch followed.
+fn fetch_request(shared: &Shared, node: i32, partitions: &[(String, i32, i32)]) -> FetchRequest {
     let replication = &shared.config.replication;
     let mut topics: Vec<FetchTopic> = Vec::new();
-    for (topic, p) in partitions {
+    for (topic, p, epoch) in partitions {
         let Some(log) = shared.topics.partition(topic, *p) else {
             continue;
         };
@@ -121,7 +231,7 @@ fn fetch_request(shared: &Shared, node: i32, partitions: &[(String, i32)]) -> Fe
         };
         let partition = FetchPartition::default()
             .with_partition(*p)
-            .with_current_leader_epoch(-1)
+            .with_current_leader_epoch(*epoch)
             .with_fetch_offset(end)
             .with_last_fetched_epoch(-1)
             .with_log_start_offset(start)
@@ -152,27 +262,26 @@ fn fetch_request(shared: &Shared, node: i32, partitions: &[(String, i32)]) -> Fe
         .with_topics(topics)
 }
 
-/// Sends one Fetch and reads its answer.
-async fn round_trip(
+/// Sends one request to the leader and reads its answer.
+async fn round_trip<Req: Encodable, Resp: Decodable>(
     stream: &mut TcpStream,
+    api_key: ApiKey,
+    version: i16,
     correlation_id: i32,
-    request: &FetchRequest,
-) -> std::io::Result<FetchResponse> {
+    request: &Req,
+) -> std::io::Result<Resp> {
     let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
     let mut out = BytesMut::with_capacity(256);
     out.put_i32(0);
     RequestHeader::default()
-        .with_request_api_key(ApiKey::Fetch as i16)
-        .with_request_api_version(FETCH_VERSION)
+        .with_request_api_key(api_key as i16)
+        .with_request_api_version(version)
         .with_correlation_id(correlation_id)
         .with_client_id(Some(StrBytes::from_static_str("krafty-replica-fetcher")))
-        .encode(
-            &mut out,
-            ApiKey::Fetch.request_header_version(FETCH_VERSION),
-        )
+        .encode(&mut out, api_key.request_header_version(version))
         .map_err(|e| bad(e.to_string()))?;
     request
-        .encode(&mut out, FETCH_VERSION)
+        .encode(&mut out, version)
         .map_err(|e| bad(e.to_string()))?;
     let len = (out.len() - 4) as i32;
     out[..4].copy_from_slice(&len.to_be_bytes());
@@ -184,18 +293,14 @@ async fn round_trip(
     let mut frame = BytesMut::zeroed(size as usize);
     stream.read_exact(&mut frame).await?;
     let mut frame: Bytes = frame.freeze();
-    let header = ResponseHeader::decode(
-        &mut frame,
-        ApiKey::Fetch.response_header_version(FETCH_VERSION),
-    )
-    .map_err(|e| bad(e.to_string()))?;
+    let header = ResponseHeader::decode(&mut frame, api_key.response_header_version(version))
+        .map_err(|e| bad(e.to_string()))?;
     if header.correlation_id != correlation_id {
         return Err(bad("correlation id mismatch".into()));
     }
-    let response =
-        FetchResponse::decode(&mut frame, FETCH_VERSION).map_err(|e| bad(e.to_string()))?;
+    let response = Resp::decode(&mut frame, version).map_err(|e| bad(e.to_string()))?;
     if frame.has_remaining() {
-        tracing::debug!("{} bytes after a Fetch response", frame.remaining());
+        tracing::debug!("{} bytes after a {api_key:?} response", frame.remaining());
     }
     Ok(response)
 }

@@ -10,12 +10,17 @@ use tokio::sync::watch;
 
 use super::controller::Controller;
 use super::isr::{self, FollowerProgress};
-use crate::log::now_ms;
+use crate::log::{now_ms, PartitionLog};
 use crate::shared::Shared;
 use crate::sync::LockExt;
+use crate::topics::OFFSETS_TOPIC;
 
 /// NOT_LEADER_OR_FOLLOWER: the request went to a node that does not lead the partition.
 pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+/// FENCED_LEADER_EPOCH: the request names a leader epoch older than the partition's.
+pub const FENCED_LEADER_EPOCH: i16 = 74;
+/// UNKNOWN_LEADER_EPOCH: the request names a leader epoch newer than this node knows.
+pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
 
 /// One node's replication state.
 pub struct ReplicaManager {
@@ -42,6 +47,27 @@ impl ReplicaManager {
     pub fn leader_error(&self, topic: &str, partition: i32) -> Option<i16> {
         let state = self.controller.partition(topic, partition)?;
         (state.leader != self.node_id).then_some(NOT_LEADER_OR_FOLLOWER)
+    }
+
+    /// A request naming the partition's leader epoch (Fetch, ListOffsets,
+    /// OffsetForLeaderEpoch: `CurrentLeaderEpoch`, -1 when unchecked) against the controller's:
+    /// FENCED_LEADER_EPOCH (74) when the requester's is older (its metadata is stale),
+    /// UNKNOWN_LEADER_EPOCH (75) when newer (this node has not heard of it yet).
+    pub fn epoch_error(
+        &self,
+        topic: &str,
+        partition: i32,
+        current_leader_epoch: i32,
+    ) -> Option<i16> {
+        if current_leader_epoch < 0 {
+            return None;
+        }
+        let state = self.controller.partition(topic, partition)?;
+        match current_leader_epoch.cmp(&state.leader_epoch) {
+            std::cmp::Ordering::Less => Some(FENCED_LEADER_EPOCH),
+            std::cmp::Ordering::Greater => Some(UNKNOWN_LEADER_EPOCH),
+            std::cmp::Ordering::Equal => None,
+        }
     }
 
     /// The partition's in-sync replica count, when this node leads it.
@@ -72,12 +98,70 @@ impl ReplicaManager {
         }
     }
 
-    /// Applies [`apply_state`](Self::apply_state) to every partition this node holds (at start).
+    /// Applies [`on_partition_change`](Self::on_partition_change) to every partition this
+    /// node holds (at start).
     pub fn apply_all(&self, shared: &Shared) {
         for topic in shared.topics.all() {
             for p in 0..topic.partition_count() {
-                self.apply_state(shared, &topic.name, p);
+                self.on_partition_change(shared, &topic.name, p);
             }
+        }
+    }
+
+    /// The controller changed a partition (a new leader, epoch or ISR): a replica that now
+    /// leads stamps the new epoch on its appends and forgets its followers' old progress; every
+    /// replica re-tracks its high watermark and wakes what is parked on the log (an acks=all
+    /// answer of a leader that lost the partition); a `__consumer_offsets` partition brings
+    /// its groups to the new leader's coordinator and out of the old one's.
+    pub fn on_partition_change(&self, shared: &Shared, topic: &str, partition: i32) {
+        let Some(state) = self.controller.partition(topic, partition) else {
+            return;
+        };
+        let Some(log) = shared.topics.partition(topic, partition) else {
+            return;
+        };
+        let leads = state.leader == self.node_id;
+        if leads {
+            let took_over = {
+                let mut log = log.locked();
+                let new = log.leader_epoch() < state.leader_epoch;
+                if new {
+                    if let Err(e) = log.become_leader(state.leader_epoch) {
+                        tracing::error!(topic, partition, "saving the leader epoch failed: {e}");
+                    }
+                }
+                new
+            };
+            if took_over {
+                self.followers
+                    .locked()
+                    .remove(&(topic.to_string(), partition));
+                tracing::info!(
+                    topic,
+                    partition,
+                    leader_epoch = state.leader_epoch,
+                    node = self.node_id,
+                    "leading"
+                );
+            }
+        }
+        self.apply_state(shared, topic, partition);
+        log.locked().wake_parked();
+        if topic == OFFSETS_TOPIC {
+            if leads {
+                shared.groups.take_over(partition as usize, log.clone());
+            } else {
+                let config = log.locked().config().clone();
+                match PartitionLog::open(None, config) {
+                    Ok(stand_in) => shared
+                        .groups
+                        .resign(partition as usize, Arc::new(Mutex::new(stand_in))),
+                    Err(e) => tracing::error!("no stand-in offsets log: {e}"),
+                }
+            }
+        }
+        if leads {
+            self.update_high_watermark(shared, topic, partition);
         }
     }
 
@@ -98,9 +182,13 @@ impl ReplicaManager {
             return Err(NOT_LEADER_OR_FOLLOWER);
         }
         let log = shared.topics.partition(topic, partition).ok_or(3i16)?;
-        let (leader_end, hw) = {
+        let (leader_end, hw, epoch_start) = {
             let log = log.locked();
-            (log.log_end_offset(), log.high_watermark())
+            (
+                log.log_end_offset(),
+                log.high_watermark(),
+                log.latest_epoch_start(),
+            )
         };
         let now = now_ms();
         {
@@ -112,7 +200,12 @@ impl ReplicaManager {
                 .or_insert_with(|| FollowerProgress::new(now));
             progress.on_fetch(fetch_offset, leader_end, now);
         }
-        if !state.isr.contains(&follower) && isr::may_join(fetch_offset, hw) {
+        // Kafka also asks that it reached the leader's current epoch: below that its log may
+        // still diverge from the leader's.
+        if !state.isr.contains(&follower)
+            && isr::may_join(fetch_offset, hw)
+            && fetch_offset >= epoch_start
+        {
             let mut isr = state.isr.clone();
             isr.push(follower);
             isr.sort_unstable();

@@ -105,7 +105,9 @@ pub struct GroupCoordinator {
     /// When offsets are next checked for `offsets.retention.minutes`.
     next_retention_check: Mutex<Instant>,
     groups: Mutex<HashMap<String, Group>>,
-    offsets_logs: Vec<SharedLog>,
+    /// Index = partition. On a cluster the partitions this node does not lead hold an empty
+    /// stand-in until it takes them over ([`take_over`](Self::take_over)).
+    offsets_logs: Vec<Mutex<SharedLog>>,
     partition_exists: PartitionExists,
 }
 
@@ -123,7 +125,7 @@ impl GroupCoordinator {
             next_retention_check: Mutex::new(Instant::now() + check_every),
             config,
             groups: Mutex::new(HashMap::new()),
-            offsets_logs,
+            offsets_logs: offsets_logs.into_iter().map(Mutex::new).collect(),
             partition_exists,
         });
         coordinator.load();
@@ -143,10 +145,71 @@ impl GroupCoordinator {
         crate::topics::coordinator_partition(group_id, self.offsets_logs.len())
     }
 
+    /// The log of one offsets partition.
+    fn offsets_log(&self, partition: usize) -> SharedLog {
+        self.offsets_logs[partition].locked().clone()
+    }
+
+    /// This node now leads offsets partition `partition` (a coordinator move on a cluster):
+    /// its groups are loaded from `log`, this node's replica, which holds what the old
+    /// coordinator wrote.
+    pub fn take_over(&self, partition: usize, log: SharedLog) {
+        let Some(slot) = self.offsets_logs.get(partition) else {
+            return;
+        };
+        if Arc::ptr_eq(&slot.locked(), &log) {
+            return;
+        }
+        *slot.locked() = log;
+        self.drop_groups_of(partition, 16);
+        self.load_partitions(&[partition]);
+        tracing::info!(
+            partition,
+            "took over the groups of a __consumer_offsets partition"
+        );
+    }
+
+    /// This node no longer leads offsets partition `partition`: its groups leave memory
+    /// (parked joins and syncs are answered NOT_COORDINATOR, so their members look the new
+    /// coordinator up) and writes go nowhere until it leads again.
+    pub fn resign(&self, partition: usize, stand_in: SharedLog) {
+        let Some(slot) = self.offsets_logs.get(partition) else {
+            return;
+        };
+        *slot.locked() = stand_in;
+        self.drop_groups_of(partition, 16);
+    }
+
+    /// Forgets the groups kept in `partition`, answering their parked requests with `code`.
+    fn drop_groups_of(&self, partition: usize, code: i16) {
+        let mut groups = self.groups.locked();
+        groups.retain(|id, g| {
+            if self.partition_for(id) as usize != partition {
+                return true;
+            }
+            for m in g.members.values_mut() {
+                if let Some((tx, _)) = m.join_waiter.take() {
+                    let _ = tx.send(requests::join_error(code, &m.member_id));
+                }
+                if let Some(tx) = m.sync_waiter.take() {
+                    let _ = tx.send(requests::sync_error(code));
+                }
+            }
+            false
+        });
+    }
+
     /// Replays every offsets partition.
     fn load(&self) {
+        let all: Vec<usize> = (0..self.offsets_logs.len()).collect();
+        self.load_partitions(&all);
+    }
+
+    /// Replays the given offsets partitions into the groups map.
+    fn load_partitions(&self, partitions: &[usize]) {
         let mut groups = self.groups.locked();
-        for (partition, log) in self.offsets_logs.iter().enumerate() {
+        for &partition in partitions {
+            let log = self.offsets_log(partition);
             let log = log.locked();
             // Offsets committed inside a transaction wait for its marker (TxnOffsetCommit).
             let mut pending: HashMap<i64, Vec<PendingOffset>> = HashMap::new();
@@ -256,19 +319,17 @@ impl GroupCoordinator {
         if records.is_empty() {
             return Ok(());
         }
-        let log = &self.offsets_logs[self.partition_for(group) as usize];
+        let log = self.offsets_log(self.partition_for(group) as usize);
         let now = now_ms();
         let batch = persist::encode_batch(records, producer, now);
-        log.locked()
-            .append_internal(batch, now)
-            .map(|_| ())
-            .map_err(|e| {
-                tracing::error!(group, "writing to __consumer_offsets failed: {}", e.message);
-                match e.code {
-                    10 => 28,
-                    _ => 16,
-                }
-            })
+        let appended = log.locked().append_internal(batch, now);
+        appended.map(|_| ()).map_err(|e| {
+            tracing::error!(group, "writing to __consumer_offsets failed: {}", e.message);
+            match e.code {
+                10 => 28,
+                _ => 16,
+            }
+        })
     }
 
     fn group_record(g: &Group) -> OffsetsRecord {

@@ -39,7 +39,8 @@ impl GroupCoordinator {
         };
         let partition = self.partition_for(&group_id) as usize;
         if group_code == 0 {
-            let current = self.offsets_logs[partition]
+            let current = self
+                .offsets_log(partition)
                 .locked()
                 .producer_epoch(producer.0);
             if current.is_some_and(|e| producer.1 < e) {

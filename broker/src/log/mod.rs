@@ -441,6 +441,24 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// The epoch this log stamps on what it appends.
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch
+    }
+
+    /// Wakes the fetches and acks=all produces parked on this log, to look again (its
+    /// partition's leadership changed).
+    pub fn wake_parked(&mut self) {
+        self.wake_waiters();
+    }
+
+    /// Where the latest leader epoch's appends start (the log start before any).
+    pub fn latest_epoch_start(&self) -> i64 {
+        self.epochs
+            .latest()
+            .map_or(self.log_start_offset, |e| e.start_offset)
+    }
+
     /// The latest leader epoch this log holds records of (or was led in), if any.
     pub fn latest_epoch(&self) -> Option<i32> {
         self.epochs.latest().map(|e| e.epoch)
@@ -449,6 +467,12 @@ impl PartitionLog {
     /// OffsetForLeaderEpoch's answer for `epoch`: (the largest epoch at or below it here,
     /// the offset where that epoch's appends end); (-1, -1) when undefined.
     pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        if self.epochs.latest().is_none() {
+            // Nothing appended yet: the current epoch starts at the log start.
+            let mut current = EpochCache::default();
+            current.assign(self.leader_epoch, self.log_start_offset);
+            return current.end_offset_for(epoch, self.log_end_offset());
+        }
         self.epochs.end_offset_for(epoch, self.log_end_offset())
     }
 

@@ -1,0 +1,387 @@
+//! Failover on a three-node dev cluster (`Broker::cluster`, replication factor 3), driven by
+//! its fault API: leaders stopped and restarted under an idempotent acks=all producer lose and
+//! duplicate nothing; with `min.insync.replicas=2` two stopped nodes refuse acks=all sends
+//! with NOT_ENOUGH_REPLICAS until one returns; a stopped leader's unreplicated tail is
+//! truncated when it returns and no consumer sees it; a consumer group goes on across a
+//! coordinator move; an isolated node's partitions move and it rejoins once healed. The dev
+//! broker's cluster only (Apache Kafka here is one node): with `KRAFTY_TEST_BOOTSTRAP` set
+//! these tests say so and return.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use krafty::admin::{AdminClient, NewTopic};
+use krafty::consumer::KafkaConsumer;
+use krafty::producer::{KafkaProducer, ProducerRecord};
+use krafty::serialization::StringSerde;
+use krafty::TopicPartition;
+use krafty_broker::{Broker, ClusterHandle};
+use krafty_tests::{external_bootstrap, unique_topic, within};
+
+const NOT_ENOUGH_REPLICAS: i16 = 19;
+
+/// A three-node cluster with `configs`, or `None` (with a message) against an external one.
+async fn three_nodes(configs: &[(&str, &str)]) -> Option<(ClusterHandle, tempfile::TempDir)> {
+    if external_bootstrap().is_some() {
+        println!("a multi-node dev cluster test: skipped with KRAFTY_TEST_BOOTSTRAP set");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut builder = Broker::cluster(3)
+        .listen("127.0.0.1:0")
+        .data_dir(dir.path())
+        .config("offsets.topic.num.partitions", "6");
+    for (k, v) in configs {
+        builder = builder.config(*k, *v);
+    }
+    let cluster = builder.start_cluster().await.expect("the cluster starts");
+    Some((cluster, dir))
+}
+
+async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    let admin = within(
+        30,
+        "admin",
+        AdminClient::from_properties([("bootstrap.servers", bootstrap)]),
+    )
+    .await
+    .unwrap();
+    admin
+        .create_topics(&[NewTopic::new(topic, partitions, 3)])
+        .await
+        .unwrap();
+    admin.close().await;
+}
+
+async fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> KafkaProducer<String, String> {
+    let mut props: Vec<(&str, &str)> = vec![("bootstrap.servers", bootstrap)];
+    props.extend_from_slice(extra);
+    KafkaProducer::from_properties(props, StringSerde, StringSerde)
+        .await
+        .unwrap()
+}
+
+/// Waits until `done` holds for the cluster, failing with `what` and the partition's state.
+async fn wait_for(
+    cluster: &ClusterHandle,
+    topic: &str,
+    what: &str,
+    done: impl Fn(&ClusterHandle) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done(cluster) {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {:?} {:?}",
+            cluster.partition_state(topic, 0),
+            cluster.replicas(topic, 0)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every record of `partitions` partitions from the start, by partition: (offset, value).
+async fn read_all(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+) -> BTreeMap<i32, Vec<(i64, String)>> {
+    let consumer: KafkaConsumer<String, String> = KafkaConsumer::from_properties(
+        [
+            ("bootstrap.servers", bootstrap),
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "false"),
+        ],
+        StringSerde,
+        StringSerde,
+    )
+    .await
+    .unwrap();
+    let tps: Vec<TopicPartition> = (0..partitions)
+        .map(|p| TopicPartition::new(topic, p))
+        .collect();
+    consumer.assign(&tps).await.unwrap();
+    let mut got: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline {
+        let count: usize = got.values().map(Vec::len).sum();
+        // Past the expected count, a little longer: a duplicate would show up.
+        if count >= expected && quiet_since.elapsed() > Duration::from_millis(500) {
+            break;
+        }
+        let records = within(30, "poll", consumer.poll(Duration::from_millis(200)))
+            .await
+            .unwrap();
+        if !records.is_empty() {
+            quiet_since = Instant::now();
+        }
+        for r in records {
+            got.entry(r.partition)
+                .or_default()
+                .push((r.offset, r.value));
+        }
+    }
+    within(30, "close", consumer.close()).await.unwrap();
+    got
+}
+
+/// Kafka's ReplicationTest shape, in small: an idempotent acks=all producer keeps sending
+/// while the leader of each partition in turn is stopped and started again; every
+/// acknowledged record is read back once, at its acknowledged offset, in send order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaders_stopped_and_restarted_under_an_idempotent_producer_lose_and_duplicate_nothing() {
+    let Some((cluster, _dir)) = three_nodes(&[("min.insync.replicas", "2")]).await else {
+        return;
+    };
+    let bootstrap = cluster.bootstrap_servers();
+    let topic = unique_topic("failover");
+    create_topic(&bootstrap, &topic, 3).await;
+    let producer = producer(
+        &bootstrap,
+        &[
+            ("acks", "all"),
+            ("enable.idempotence", "true"),
+            ("linger.ms", "2"),
+            ("retry.backoff.ms", "20"),
+            ("metadata.max.age.ms", "1000"),
+        ],
+    )
+    .await;
+    // At least this many, and on until the last restart: every stop falls amid sends.
+    const RECORDS: usize = 20_000;
+    let send_topic = topic.clone();
+    let rounds_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = rounds_done.clone();
+    let sending = tokio::spawn(async move {
+        let mut pending = Vec::with_capacity(RECORDS);
+        let mut i = 0;
+        while i < RECORDS || !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let record = ProducerRecord::new(&send_topic, format!("{i:07}"))
+                .with_key(format!("k{}", i % 97));
+            pending.push((i, producer.send(record).await.unwrap()));
+            if i % 100 == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            i += 1;
+        }
+        let mut sent: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
+        for (i, delivery) in pending {
+            let md = within(120, "delivery", delivery)
+                .await
+                .unwrap_or_else(|e| panic!("record {i} failed: {e}"));
+            sent.entry(md.partition)
+                .or_default()
+                .push((md.offset, format!("{i:07}")));
+        }
+        producer.close(Duration::from_secs(10)).await.unwrap();
+        sent
+    });
+    let mut epochs_seen = Vec::new();
+    for round in 0..6 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let partition = round % 3;
+        let before = cluster.partition_state(&topic, partition).unwrap();
+        cluster.stop_node(before.leader).await.unwrap();
+        let after = cluster.partition_state(&topic, partition).unwrap();
+        assert_ne!(after.leader, before.leader, "round {round}: a new leader");
+        assert!(before.isr.contains(&after.leader), "elected from the ISR");
+        assert_eq!(after.leader_epoch, before.leader_epoch + 1);
+        epochs_seen.push(after.leader_epoch);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        cluster.start_node(before.leader).await.unwrap();
+        wait_for(&cluster, &topic, "every replica back in the ISRs", |c| {
+            (0..3).all(|p| c.partition_state(&topic, p).unwrap().isr.len() == 3)
+        })
+        .await;
+    }
+    rounds_done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = within(180, "the producer", sending).await.unwrap();
+    let total: usize = sent.values().map(Vec::len).sum();
+    assert!(total >= RECORDS, "{total} records");
+    for (p, records) in &sent {
+        let mut sorted = records.clone();
+        sorted.sort();
+        let offsets: Vec<i64> = sorted.iter().map(|(o, _)| *o).collect();
+        assert_eq!(
+            offsets,
+            (0..records.len() as i64).collect::<Vec<_>>(),
+            "partition {p}: one offset per record, no gap"
+        );
+        let values: Vec<&String> = sorted.iter().map(|(_, v)| v).collect();
+        assert!(
+            values.windows(2).all(|w| w[0] < w[1]),
+            "partition {p}: in send order"
+        );
+    }
+    let mut expected = sent.clone();
+    for records in expected.values_mut() {
+        records.sort();
+    }
+    let got = read_all(&bootstrap, &topic, 3, total).await;
+    assert!(
+        got == expected,
+        "every acknowledged record once, at its offset"
+    );
+    cluster.shutdown().await;
+}
+
+/// With `min.insync.replicas=2`, acks=all sends fail with NOT_ENOUGH_REPLICAS while two of
+/// three nodes are down, and succeed again once one returns and catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_down_refuse_acks_all_with_not_enough_replicas_until_one_returns() {
+    let Some((cluster, _dir)) = three_nodes(&[("min.insync.replicas", "2")]).await else {
+        return;
+    };
+    let bootstrap = cluster.bootstrap_servers();
+    let topic = unique_topic("min-isr");
+    create_topic(&bootstrap, &topic, 1).await;
+    let producer = producer(
+        &bootstrap,
+        &[
+            ("acks", "all"),
+            ("enable.idempotence", "false"),
+            ("retries", "0"),
+        ],
+    )
+    .await;
+    let send = |value: &str| {
+        let record = ProducerRecord::new(&topic, value.to_string());
+        let producer = &producer;
+        async move {
+            let delivery = producer.send(record).await.unwrap();
+            within(60, "delivery", delivery).await
+        }
+    };
+    assert_eq!(send("before").await.unwrap().offset, 0);
+    let state = cluster.partition_state(&topic, 0).unwrap();
+    let followers: Vec<i32> = state
+        .replicas
+        .iter()
+        .copied()
+        .filter(|r| *r != state.leader)
+        .collect();
+    for f in &followers {
+        cluster.stop_node(*f).await.unwrap();
+    }
+    assert_eq!(
+        cluster.partition_state(&topic, 0).unwrap().isr,
+        [state.leader]
+    );
+    let refused = send("while-down").await.unwrap_err();
+    assert_eq!(refused.code(), Some(NOT_ENOUGH_REPLICAS), "{refused}");
+    cluster.start_node(followers[0]).await.unwrap();
+    wait_for(
+        &cluster,
+        &topic,
+        "the returning node rejoins the ISR",
+        |c| c.partition_state(&topic, 0).unwrap().isr.len() == 2,
+    )
+    .await;
+    assert_eq!(send("after").await.unwrap().offset, 1);
+    producer.close(Duration::from_secs(10)).await.unwrap();
+    let got = read_all(&bootstrap, &topic, 1, 2).await;
+    let values: Vec<&str> = got[&0].iter().map(|(_, v)| v.as_str()).collect();
+    assert_eq!(values, ["before", "after"]);
+    cluster.shutdown().await;
+}
+
+/// A leader that appended records its followers never fetched (acks=1) is stopped; a follower
+/// takes over and appends new records at the same offsets. When the old leader returns it
+/// truncates its tail (OffsetForLeaderEpoch) and copies the new leader's records: every
+/// replica then holds the same log, and no consumer ever reads the lost tail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_leader_truncates_its_unreplicated_tail() {
+    let Some((cluster, _dir)) = three_nodes(&[]).await else {
+        return;
+    };
+    let bootstrap = cluster.bootstrap_servers();
+    let topic = unique_topic("truncation");
+    create_topic(&bootstrap, &topic, 1).await;
+    let all = producer(&bootstrap, &[("acks", "all")]).await;
+    for i in 0..10 {
+        let d = all
+            .send(ProducerRecord::new(&topic, format!("r{i}")))
+            .await
+            .unwrap();
+        assert_eq!(within(30, "delivery", d).await.unwrap().offset, i);
+    }
+    let state = cluster.partition_state(&topic, 0).unwrap();
+    let old = state.leader;
+    let followers: Vec<i32> = state
+        .replicas
+        .iter()
+        .copied()
+        .filter(|r| *r != old)
+        .collect();
+    wait_for(&cluster, &topic, "followers hold the first records", |c| {
+        c.replicas(&topic, 0).iter().all(|r| r.log_end_offset == 10)
+    })
+    .await;
+    for f in &followers {
+        cluster.pause_replica_fetchers(*f);
+    }
+    let one = producer(
+        &bootstrap,
+        &[("acks", "1"), ("enable.idempotence", "false")],
+    )
+    .await;
+    for i in 0..5 {
+        let d = one
+            .send(ProducerRecord::new(&topic, format!("tail{i}")))
+            .await
+            .unwrap();
+        assert_eq!(within(30, "delivery", d).await.unwrap().offset, 10 + i);
+    }
+    one.close(Duration::from_secs(10)).await.unwrap();
+    cluster.stop_node(old).await.unwrap();
+    for f in &followers {
+        cluster.resume_replica_fetchers(*f);
+    }
+    let new = cluster.partition_state(&topic, 0).unwrap();
+    assert!(followers.contains(&new.leader));
+    assert_eq!(new.leader_epoch, 1);
+    for i in 0..3 {
+        let d = all
+            .send(ProducerRecord::new(&topic, format!("after{i}")))
+            .await
+            .unwrap();
+        assert_eq!(within(60, "delivery", d).await.unwrap().offset, 10 + i);
+    }
+    all.close(Duration::from_secs(10)).await.unwrap();
+    let old_log = cluster.replicas(&topic, 0);
+    let old_end = old_log
+        .iter()
+        .find(|r| r.node_id == old)
+        .unwrap()
+        .log_end_offset;
+    assert_eq!(old_end, 15, "the stopped leader kept its tail: {old_log:?}");
+
+    cluster.start_node(old).await.unwrap();
+    wait_for(
+        &cluster,
+        &topic,
+        "the old leader truncates and catches up",
+        |c| {
+            c.partition_state(&topic, 0).unwrap().isr.len() == 3
+                && c.replicas(&topic, 0).iter().all(|r| r.log_end_offset == 13)
+        },
+    )
+    .await;
+    let leaders = cluster
+        .read_replica(new.leader, &topic, 0, 0, 1 << 20)
+        .unwrap();
+    for r in cluster.replicas(&topic, 0) {
+        let log = cluster
+            .read_replica(r.node_id, &topic, 0, 0, 1 << 20)
+            .unwrap();
+        assert!(log == leaders, "node {}'s replica differs", r.node_id);
+    }
+    let got = read_all(&bootstrap, &topic, 1, 13).await;
+    let values: Vec<String> = got[&0].iter().map(|(_, v)| v.clone()).collect();
+    let mut expected: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
+    expected.extend((0..3).map(|i| format!("after{i}")));
+    assert_eq!(values, expected);
+    cluster.shutdown().await;
+}
