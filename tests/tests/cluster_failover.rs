@@ -385,3 +385,182 @@ async fn a_returning_leader_truncates_its_unreplicated_tail() {
     assert_eq!(values, expected);
     cluster.shutdown().await;
 }
+
+/// Polls until `seen` holds `count` distinct values.
+async fn poll_until(
+    consumer: &KafkaConsumer<String, String>,
+    seen: &mut std::collections::BTreeSet<String>,
+    count: usize,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} records",
+            seen.len()
+        );
+        for r in within(30, "poll", consumer.poll(Duration::from_millis(200)))
+            .await
+            .unwrap()
+        {
+            seen.insert(r.value);
+        }
+    }
+}
+
+/// A group's coordinator node is stopped mid-consumption: the group moves to the new leader
+/// of its `__consumer_offsets` partition (loaded from that replica), the consumer finds it
+/// and goes on from its committed offsets, and its later commits land there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_group_goes_on_across_a_coordinator_move() {
+    let Some((cluster, _dir)) = three_nodes(&[]).await else {
+        return;
+    };
+    let bootstrap = cluster.bootstrap_servers();
+    let topic = unique_topic("coordinator-move");
+    create_topic(&bootstrap, &topic, 3).await;
+    let producer = producer(&bootstrap, &[("acks", "all")]).await;
+    let send_range = |from: usize, to: usize| {
+        let producer = &producer;
+        let topic = &topic;
+        async move {
+            let mut pending = Vec::new();
+            for i in from..to {
+                let record = ProducerRecord::new(topic, format!("v{i:04}"));
+                pending.push(producer.send(record).await.unwrap());
+            }
+            for d in pending {
+                within(60, "delivery", d).await.unwrap();
+            }
+        }
+    };
+    send_range(0, 300).await;
+    let group = unique_topic("moving-group");
+    let offsets_partition = krafty_broker::topics::coordinator_partition(&group, 6);
+    let coordinator = cluster
+        .partition_state("__consumer_offsets", offsets_partition)
+        .unwrap()
+        .leader;
+    let consumer: KafkaConsumer<String, String> = KafkaConsumer::from_properties(
+        [
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("group.id", group.as_str()),
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "false"),
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "200"),
+        ],
+        StringSerde,
+        StringSerde,
+    )
+    .await
+    .unwrap();
+    consumer.subscribe(&[topic.as_str()], None).await.unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    poll_until(&consumer, &mut seen, 300).await;
+    within(30, "commit", consumer.commit_sync()).await.unwrap();
+    // The commit reached every replica of the group's offsets partition.
+    wait_for(&cluster, &topic, "the commit is replicated", |c| {
+        let r = c.replicas("__consumer_offsets", offsets_partition);
+        r.iter()
+            .all(|x| x.log_end_offset == r[0].log_end_offset && x.log_end_offset > 0)
+    })
+    .await;
+    cluster.stop_node(coordinator).await.unwrap();
+    let moved_to = cluster
+        .partition_state("__consumer_offsets", offsets_partition)
+        .unwrap()
+        .leader;
+    assert!(
+        moved_to != coordinator && moved_to > 0,
+        "moved to {moved_to}"
+    );
+    send_range(300, 400).await;
+    poll_until(&consumer, &mut seen, 400).await;
+    // The new coordinator loaded the group's offsets but not its members (the dev broker does
+    // not persist membership, Kafka does): the first commit there may find the member
+    // unknown, and the consumer rejoins on its next poll and commits then.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match within(30, "commit after the move", consumer.commit_sync()).await {
+            Ok(()) => break,
+            Err(e) if e.code() == Some(25) || e.code() == Some(27) => {
+                assert!(Instant::now() < deadline, "no commit after the move: {e}");
+                for r in within(30, "poll", consumer.poll(Duration::from_millis(200)))
+                    .await
+                    .unwrap()
+                {
+                    seen.insert(r.value);
+                }
+            }
+            Err(e) => panic!("commit after the move: {e}"),
+        }
+    }
+    within(30, "close", consumer.close()).await.unwrap();
+    producer.close(Duration::from_secs(10)).await.unwrap();
+    let expected: std::collections::BTreeSet<String> =
+        (0..400).map(|i| format!("v{i:04}")).collect();
+    assert_eq!(seen, expected);
+    let admin = AdminClient::from_properties([("bootstrap.servers", bootstrap.as_str())])
+        .await
+        .unwrap();
+    let committed = admin.list_consumer_group_offsets(&group).await.unwrap();
+    assert_eq!(committed.values().sum::<i64>(), 400, "{committed:?}");
+    admin.close().await;
+    cluster.shutdown().await;
+}
+
+/// An isolated leader's partition moves to an in-sync follower and an acks=all producer goes
+/// on there (its requests to the silent node time out); healed, the node follows again and
+/// holds the same log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_isolated_leader_is_replaced_and_rejoins_when_healed() {
+    let Some((cluster, _dir)) = three_nodes(&[]).await else {
+        return;
+    };
+    let bootstrap = cluster.bootstrap_servers();
+    let topic = unique_topic("isolation");
+    create_topic(&bootstrap, &topic, 1).await;
+    let producer = producer(
+        &bootstrap,
+        &[
+            ("acks", "all"),
+            ("enable.idempotence", "true"),
+            ("request.timeout.ms", "2000"),
+            ("retry.backoff.ms", "50"),
+        ],
+    )
+    .await;
+    let send = |i: usize| {
+        let producer = &producer;
+        let record = ProducerRecord::new(&topic, format!("r{i}"));
+        async move {
+            let d = producer.send(record).await.unwrap();
+            within(60, "delivery", d).await.unwrap().offset
+        }
+    };
+    for i in 0..5 {
+        assert_eq!(send(i).await, i as i64);
+    }
+    let before = cluster.partition_state(&topic, 0).unwrap();
+    cluster.isolate_node(before.leader).unwrap();
+    let after = cluster.partition_state(&topic, 0).unwrap();
+    assert_ne!(after.leader, before.leader);
+    assert_eq!(after.leader_epoch, before.leader_epoch + 1);
+    assert!(!after.isr.contains(&before.leader));
+    for i in 5..10 {
+        assert_eq!(send(i).await, i as i64);
+    }
+    cluster.heal_node(before.leader).unwrap();
+    wait_for(&cluster, &topic, "the healed node rejoins", |c| {
+        c.partition_state(&topic, 0).unwrap().isr.len() == 3
+            && c.replicas(&topic, 0).iter().all(|r| r.log_end_offset == 10)
+    })
+    .await;
+    producer.close(Duration::from_secs(10)).await.unwrap();
+    let got = read_all(&bootstrap, &topic, 1, 10).await;
+    let values: Vec<&str> = got[&0].iter().map(|(_, v)| v.as_str()).collect();
+    let expected: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
+    assert_eq!(values, expected);
+    cluster.shutdown().await;
+}
