@@ -74,6 +74,47 @@ fn instant_of(ms: i64) -> Instant {
 }
 
 /// A committed offset as `__consumer_offsets` holds it.
+/// A group's members as its last completed rebalance left them: Stable in that generation,
+/// each with a fresh session (one gone meanwhile expires after its session timeout, and the
+/// group rebalances then), as Kafka's coordinator loads them after a restart or a move.
+fn restore_members(g: &mut Group, leader: Option<String>, members: Vec<persist::MemberValue>) {
+    g.members.clear();
+    g.static_members.clear();
+    g.leader = leader;
+    let protocol = match &g.protocol {
+        Some(p) if !members.is_empty() => p.clone(),
+        _ => {
+            g.state = GroupState::Empty;
+            return;
+        }
+    };
+    let now = Instant::now();
+    for m in members {
+        if let Some(instance) = &m.instance_id {
+            g.static_members
+                .insert(instance.clone(), m.member_id.clone());
+        }
+        g.members.insert(
+            m.member_id.clone(),
+            state::Member {
+                member_id: m.member_id,
+                instance_id: m.instance_id,
+                client_id: m.client_id,
+                client_host: m.client_host,
+                session_timeout_ms: m.session_timeout_ms,
+                rebalance_timeout_ms: m.rebalance_timeout_ms,
+                protocols: vec![(protocol.clone(), m.subscription)],
+                assignment: m.assignment,
+                join_waiter: None,
+                sync_waiter: None,
+                last_heartbeat: now,
+            },
+        );
+    }
+    g.state = GroupState::Stable;
+    g.empty_since = None;
+}
+
 fn stored(v: OffsetValue) -> Committed {
     Committed {
         offset: v.offset,
@@ -272,6 +313,7 @@ impl GroupCoordinator {
                         g.empty_since = Some(instant_of(v.state_timestamp));
                         g.protocol_type = Some(v.protocol_type).filter(|p| !p.is_empty());
                         g.protocol = v.protocol;
+                        restore_members(g, v.leader, v.members);
                     }
                     Some(OffsetsRecord::Group { group, value: None }) => {
                         groups.remove(&group);
@@ -341,6 +383,23 @@ impl GroupCoordinator {
                 protocol: g.protocol.clone(),
                 leader: g.leader.clone(),
                 state_timestamp: now_ms(),
+                members: match (g.state, &g.protocol) {
+                    (GroupState::Stable, Some(protocol)) => g
+                        .members
+                        .values()
+                        .map(|m| persist::MemberValue {
+                            member_id: m.member_id.clone(),
+                            instance_id: m.instance_id.clone(),
+                            client_id: m.client_id.clone(),
+                            client_host: m.client_host.clone(),
+                            rebalance_timeout_ms: m.rebalance_timeout_ms,
+                            session_timeout_ms: m.session_timeout_ms,
+                            subscription: m.metadata_for(protocol),
+                            assignment: m.assignment.clone(),
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                },
             }),
         }
     }

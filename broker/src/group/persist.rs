@@ -30,7 +30,9 @@ pub struct OffsetValue {
     pub commit_timestamp: i64,
 }
 
-/// What survives a restart of a group: members rejoin and get a new generation.
+/// What survives a restart or a coordinator move of a group: its generation, protocol, and
+/// (written when a rebalance completes) its members with their assignments, so they go on
+/// heartbeating and committing in that generation, as with Kafka's coordinator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupValue {
     pub protocol_type: String,
@@ -38,6 +40,75 @@ pub struct GroupValue {
     pub protocol: Option<String>,
     pub leader: Option<String>,
     pub state_timestamp: i64,
+    pub members: Vec<MemberValue>,
+}
+
+/// One member in GroupMetadataValue v3's layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberValue {
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub rebalance_timeout_ms: i32,
+    pub session_timeout_ms: i32,
+    /// The member's metadata for the group's protocol.
+    pub subscription: Bytes,
+    pub assignment: Bytes,
+}
+
+fn put_bytes(b: &mut BytesMut, v: &[u8]) {
+    b.put_i32(v.len() as i32);
+    b.put_slice(v);
+}
+
+fn get_bytes(b: &mut Bytes) -> Option<Bytes> {
+    if b.remaining() < 4 {
+        return None;
+    }
+    let n = b.get_i32();
+    if n < 0 {
+        return Some(Bytes::new());
+    }
+    (b.remaining() >= n as usize).then(|| b.split_to(n as usize))
+}
+
+/// The members of a GroupMetadataValue of `version` (v0 lacks the rebalance timeout, v0-2
+/// the instance id); `None` when they do not parse.
+fn get_members(v: &mut Bytes, version: i16) -> Option<Vec<MemberValue>> {
+    if v.remaining() < 4 {
+        return Some(Vec::new());
+    }
+    let count = v.get_i32().max(0);
+    let mut members = Vec::new();
+    for _ in 0..count {
+        let member_id = get_str(v)?;
+        let instance_id = if version >= 3 { get_nullable(v)? } else { None };
+        let client_id = get_str(v)?;
+        let client_host = get_str(v)?;
+        let rebalance_timeout_ms = if version >= 1 {
+            (v.remaining() >= 4).then(|| v.get_i32())?
+        } else {
+            -1
+        };
+        let session_timeout_ms = (v.remaining() >= 4).then(|| v.get_i32())?;
+        let rebalance_timeout_ms = if rebalance_timeout_ms < 0 {
+            session_timeout_ms
+        } else {
+            rebalance_timeout_ms
+        };
+        members.push(MemberValue {
+            member_id,
+            instance_id,
+            client_id,
+            client_host,
+            rebalance_timeout_ms,
+            session_timeout_ms,
+            subscription: get_bytes(v)?,
+            assignment: get_bytes(v)?,
+        });
+    }
+    Some(members)
 }
 
 fn put_str(b: &mut BytesMut, s: &str) {
@@ -114,7 +185,17 @@ impl OffsetsRecord {
                 put_nullable(&mut b, v.protocol.as_deref());
                 put_nullable(&mut b, v.leader.as_deref());
                 b.put_i64(v.state_timestamp);
-                b.put_i32(0); // members: they rejoin after a restart
+                b.put_i32(v.members.len() as i32);
+                for m in &v.members {
+                    put_str(&mut b, &m.member_id);
+                    put_nullable(&mut b, m.instance_id.as_deref());
+                    put_str(&mut b, &m.client_id);
+                    put_str(&mut b, &m.client_host);
+                    b.put_i32(m.rebalance_timeout_ms);
+                    b.put_i32(m.session_timeout_ms);
+                    put_bytes(&mut b, &m.subscription);
+                    put_bytes(&mut b, &m.assignment);
+                }
             }
         }
         Some(b.freeze())
@@ -180,12 +261,15 @@ impl OffsetsRecord {
                         } else {
                             -1
                         };
+                        // Members that do not parse rejoin (the group is kept).
+                        let members = get_members(&mut v, version).unwrap_or_default();
                         Some(GroupValue {
                             protocol_type,
                             generation,
                             protocol,
                             leader,
                             state_timestamp,
+                            members,
                         })
                     }
                 };
@@ -234,8 +318,18 @@ mod tests {
                 protocol_type: "consumer".into(),
                 generation: 5,
                 protocol: Some("range".into()),
-                leader: None,
+                leader: Some("m1".into()),
                 state_timestamp: 9,
+                members: vec![MemberValue {
+                    member_id: "m1".into(),
+                    instance_id: Some("i1".into()),
+                    client_id: "c".into(),
+                    client_host: "/127.0.0.1".into(),
+                    rebalance_timeout_ms: 300_000,
+                    session_timeout_ms: 45_000,
+                    subscription: Bytes::from_static(b"sub"),
+                    assignment: Bytes::from_static(b"assign"),
+                }],
             }),
         };
         assert_eq!(OffsetsRecord::decode(&g.key(), g.value().as_ref()), Some(g));

@@ -336,10 +336,28 @@ async fn commits_are_checked_persisted_and_reloaded() {
         )
         .await;
     assert_eq!(described.groups[0].protocol_type.as_str(), "consumer");
+    // Its member too, in its generation (as Kafka's coordinator loads groups): it commits
+    // without rejoining.
+    assert_eq!(described.groups[0].group_state.as_str(), "Stable");
+    assert_eq!(described.groups[0].members.len(), 1);
+    assert_eq!(described.groups[0].members[0].member_id.as_str(), a);
     assert_eq!(
-        described.groups[0].group_state.as_str(),
-        "Empty",
-        "members rejoin after a restart"
+        reloaded
+            .offset_commit(commit(&a, r.generation_id, "t", 43), 8)
+            .topics[0]
+            .partitions[0]
+            .error_code,
+        0
+    );
+    let leave = LeaveGroupRequest::default()
+        .with_group_id(GroupId(sb("g")))
+        .with_members(vec![
+            kafka_protocol::messages::leave_group_request::MemberIdentity::default()
+                .with_member_id(sb(&a)),
+        ]);
+    assert_eq!(
+        reloaded.leave_group(leave, 5).await.members[0].error_code,
+        0
     );
     // Deleting the empty group drops its offsets (tombstones survive a reload too).
     let del = reloaded
