@@ -287,6 +287,9 @@ impl BrokerConfig {
                 self.group.initial_rebalance_delay_ms = parse(key, value)?
             }
             "group.max.size" => self.group.max_size = positive(key, parse(key, value)?)?,
+            "offsets.commit.timeout.ms" => {
+                self.group.offsets_commit_timeout_ms = positive(key, parse(key, value)?)?
+            }
             "offsets.retention.check.interval.ms" => {
                 self.group.offsets_retention_check_interval_ms = positive(key, parse(key, value)?)?
             }

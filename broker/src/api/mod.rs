@@ -304,9 +304,15 @@ pub async fn handle(
         RequestKind::LeaveGroup(r) => {
             ResponseKind::LeaveGroup(groups.leave_group(r, version).await)
         }
-        RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(
-            off_workers(shared, move |s| s.groups.offset_commit(r, version)).await,
-        ),
+        RequestKind::OffsetCommit(r) => {
+            let group = r.group_id.to_string();
+            let mut response =
+                off_workers(shared, move |s| s.groups.offset_commit(r, version)).await;
+            if shared.cluster.is_some() {
+                commit_replicated(shared, &group, &mut response).await;
+            }
+            ResponseKind::OffsetCommit(response)
+        }
         RequestKind::OffsetFetch(r) => {
             ResponseKind::OffsetFetch(groups.offset_fetch(r, version).await)
         }
@@ -324,4 +330,36 @@ pub async fn handle(
             return None;
         }
     })
+}
+
+/// On a cluster, a commit is answered once every in-sync replica of its offsets partition holds
+/// it (Kafka writes commits with acks=all): until then a failover could lose it. The commits
+/// that were written get the wait's error if it fails.
+async fn commit_replicated(shared: &Arc<Shared>, group: &str, response: &mut OffsetCommitResponse) {
+    let written = response
+        .topics
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .any(|p| p.error_code == 0);
+    if !written {
+        return;
+    }
+    let (partition, log) = shared.groups.group_log(group);
+    let end = crate::sync::LockExt::locked(&*log).log_end_offset();
+    let waited = crate::cluster::replica_manager::await_high_watermark(
+        shared,
+        crate::topics::OFFSETS_TOPIC,
+        partition,
+        &log,
+        end,
+        shared.groups.commit_timeout(),
+    )
+    .await;
+    if let Err(code) = waited {
+        for p in response.topics.iter_mut().flat_map(|t| &mut t.partitions) {
+            if p.error_code == 0 {
+                p.error_code = code;
+            }
+        }
+    }
 }

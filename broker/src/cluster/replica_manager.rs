@@ -296,6 +296,41 @@ impl ReplicaManager {
     }
 }
 
+/// Waits until the high watermark of `topic`/`partition` (led here) reaches `end`: what an
+/// internal write (a group's commit) needs before it is answered, as Kafka writes them with
+/// acks=all. `Err` with Kafka's answer for a commit: NOT_COORDINATOR (16) when this node lost
+/// the partition meanwhile, COORDINATOR_NOT_AVAILABLE (15) after `timeout` or at shutdown.
+pub async fn await_high_watermark(
+    shared: &Shared,
+    topic: &str,
+    partition: i32,
+    log: &crate::log::SharedLog,
+    end: i64,
+    timeout: std::time::Duration,
+) -> Result<(), i16> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let mut stopping = shared.stopping.clone();
+    loop {
+        if shared.leader_error(topic, partition).is_some() {
+            return Err(16);
+        }
+        let hw = {
+            let mut log = log.locked();
+            log.notify_on_append(&wake);
+            log.high_watermark()
+        };
+        if hw >= end {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep_until(deadline) => return Err(15),
+            _ = stopping.changed() => return Err(15),
+        }
+    }
+}
+
 /// Runs the ISR check every half `replica.lag.time.max.ms` until the node stops.
 pub async fn isr_task(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let Some(replicas) = shared.cluster.clone() else {

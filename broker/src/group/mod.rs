@@ -51,6 +51,10 @@ pub struct GroupConfig {
     pub offsets_retention_minutes: i64,
     /// `offsets.retention.check.interval.ms` (default 600000).
     pub offsets_retention_check_interval_ms: u64,
+    /// `offsets.commit.timeout.ms` (default 5000): on a cluster, how long a commit waits for
+    /// every in-sync replica of its offsets partition before it is answered
+    /// COORDINATOR_NOT_AVAILABLE.
+    pub offsets_commit_timeout_ms: u64,
 }
 
 impl Default for GroupConfig {
@@ -63,6 +67,7 @@ impl Default for GroupConfig {
             max_size: i32::MAX,
             offsets_retention_minutes: 7 * 24 * 60,
             offsets_retention_check_interval_ms: 600_000,
+            offsets_commit_timeout_ms: 5000,
         }
     }
 }
@@ -184,6 +189,16 @@ impl GroupCoordinator {
     /// `__consumer_offsets` partition for a group: Java's `Utils.abs(groupId.hashCode()) % n`.
     pub fn partition_for(&self, group_id: &str) -> i32 {
         crate::topics::coordinator_partition(group_id, self.offsets_logs.len())
+    }
+
+    /// The offsets partition `group` is kept in, and its log here.
+    pub fn group_log(&self, group: &str) -> (i32, SharedLog) {
+        let p = self.partition_for(group);
+        (p, self.offsets_log(p as usize))
+    }
+
+    pub fn commit_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.offsets_commit_timeout_ms)
     }
 
     /// The log of one offsets partition.

@@ -103,8 +103,15 @@ impl ProducerState {
             return err(
                 45,
                 format!(
-                    "producer {} out of order sequence: expected {expected}, got {}",
-                    h.producer_id, h.base_sequence
+                    "producer {} out of order sequence: expected {expected}, got {} (last batches here: {})",
+                    h.producer_id,
+                    h.base_sequence,
+                    entry
+                        .batches
+                        .iter()
+                        .map(|b| format!("{}..={} at {}", b.first_seq, b.last_seq, b.first_offset))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             );
         }
