@@ -111,6 +111,10 @@ struct Inner {
     addresses: Mutex<HashMap<i32, String>>,
     /// Live connections by node id; a slot's mutex serialises connecting to that node.
     connections: Mutex<HashMap<i32, ConnectionSlot>>,
+    /// Nodes whose last connection attempt failed, until when they are passed over for
+    /// requests any node can answer (Java's leastLoadedNode skips nodes in reconnect
+    /// backoff): a stopped broker still in the metadata is not asked again and again.
+    unreachable: Mutex<HashMap<i32, std::time::Instant>>,
     metadata: RwLock<Arc<ClusterMetadata>>,
     /// Topics whose metadata the cache keeps.
     tracked: Mutex<BTreeSet<String>>,
@@ -137,6 +141,7 @@ impl NetworkClient {
         let inner = Arc::new(Inner {
             addresses: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
+            unreachable: Mutex::new(HashMap::new()),
             metadata: RwLock::new(Arc::new(ClusterMetadata::default())),
             tracked: Mutex::new(BTreeSet::new()),
             refresh: tokio::sync::Notify::new(),
@@ -211,6 +216,7 @@ impl NetworkClient {
                 Ok(c) => {
                     let c = Arc::new(c);
                     *slot = Some(c.clone());
+                    self.inner.unreachable.lock().unwrap().remove(&node_id);
                     return Ok(c);
                 }
                 Err(e) if attempts < 2 && e.is_retriable() => {
@@ -219,7 +225,17 @@ impl NetworkClient {
                     tokio::time::sleep(jitter(backoff)).await;
                     backoff = (backoff * 2).min(cfg.reconnect_backoff_max);
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    if e.is_retriable() {
+                        let until = std::time::Instant::now() + cfg.reconnect_backoff_max;
+                        self.inner
+                            .unreachable
+                            .lock()
+                            .unwrap()
+                            .insert(node_id, until);
+                    }
+                    return Err(e);
+                }
             }
         }
     }
@@ -474,12 +490,15 @@ impl NetworkClient {
     }
 
     /// The broker with the fewest requests in flight (for metadata, FindCoordinator, ...),
-    /// preferring one that is not throttled.
+    /// preferring one whose last connection attempt did not fail and that is not throttled.
     pub async fn least_loaded_node(&self) -> Result<i32> {
         let md = self.metadata();
         let conns = self.inner.connections.lock().unwrap().clone();
-        let load = |id: i32| -> (bool, usize) {
-            conns
+        let now = std::time::Instant::now();
+        let unreachable = self.inner.unreachable.lock().unwrap().clone();
+        let failed = |id: i32| unreachable.get(&id).is_some_and(|until| *until > now);
+        let load = |id: i32| -> (bool, bool, usize) {
+            let (throttled, in_flight) = conns
                 .get(&id)
                 .and_then(|s| {
                     s.try_lock().ok().and_then(|c| {
@@ -487,7 +506,8 @@ impl NetworkClient {
                             .map(|c| (c.throttled_until().is_some(), c.in_flight()))
                     })
                 })
-                .unwrap_or((false, 0))
+                .unwrap_or((false, 0));
+            (failed(id), throttled, in_flight)
         };
         md.brokers
             .iter()

@@ -197,6 +197,12 @@ struct PartitionQueue {
     in_flight: usize,
     /// Set when a batch failed retriably: drain nothing until `in_flight` is 0 again.
     hold: bool,
+    /// The node the in-flight batches went to. With idempotence a partition sends to a new
+    /// leader only once nothing is in flight to the old one (as librdkafka drains a partition
+    /// on a leader change): else a batch still on its way (or failing) to the old leader would
+    /// be retried behind later batches the new leader took, outside the broker's window of
+    /// five batches it recognises as duplicates, and be refused OUT_OF_ORDER_SEQUENCE forever.
+    in_flight_to: i32,
     /// Sequence numbers under the current producer id and epoch (idempotence).
     sequences: PartitionSequences,
     /// Where `drain` publishes this queue's load for the partitioner (adaptive partitioning).
@@ -526,7 +532,7 @@ impl RecordAccumulator {
                 continue;
             }
             let leader = leader_of(tp);
-            if leader < 0 {
+            if leader < 0 || (idempotent && q.in_flight > 0 && q.in_flight_to != leader) {
                 continue;
             }
             let took = can_send_to(leader, front.uncompressed_size());
@@ -549,6 +555,7 @@ impl RecordAccumulator {
                 batch.base_sequence = q.sequences.assign(batch.builder.count());
             }
             q.in_flight += 1;
+            q.in_flight_to = leader;
             out.push(Drained { batch, leader });
         }
         if let Some(r) = readiness.as_mut() {
@@ -684,6 +691,7 @@ impl RecordAccumulator {
             };
             return self.fail(batch, err, true);
         }
+        tracing::debug!(tp = %batch.tp, base_sequence = batch.base_sequence, records = batch.record_count(), attempt = batch.attempts, "batch retried: {error}");
         batch.attempts += 1;
         batch.retry_at = Some(now + backoff);
         let mut queues = self.queues.lock().unwrap();
@@ -1139,5 +1147,48 @@ mod tests {
         acc.succeed(last.into_iter().next().unwrap().batch, 101, -1);
         assert_eq!(r1.await.unwrap().unwrap().offset, 101);
         assert_eq!(acc.incomplete(), 0);
+    }
+
+    /// With idempotence a partition whose leader moved waits until nothing is in flight to the
+    /// old leader: a batch that failed there is retried first, at the new leader, which may
+    /// already hold it (replicated) and then recognises it as a duplicate.
+    #[tokio::test(start_paused = true)]
+    async fn an_idempotent_partition_reaches_a_new_leader_only_after_the_old_leaders_batches() {
+        let acc = RecordAccumulator::new(config(60, 1 << 20));
+        let tp = TopicPartition::new("t", 0);
+        let any = |_: i32, _: usize| true;
+        let first = add(&acc, &tp, &[0; 40]);
+        let now = Instant::now() + Duration::from_millis(100);
+        let (mut one, _) = acc.drain(now, false, &|_| 1, &any, true);
+        let mut one = one.pop().unwrap().batch;
+        acc.encode(&mut one, 7, 0).unwrap();
+        acc.succeed(one, 10, -1);
+        assert_eq!(first.await.unwrap().unwrap().offset, 10);
+        let r1 = add(&acc, &tp, &[1; 40]);
+        let r2 = add(&acc, &tp, &[2; 40]);
+        let (mut a, _) = acc.drain(now, false, &|_| 1, &any, true);
+        let mut a = a.pop().unwrap().batch;
+        acc.encode(&mut a, 7, 0).unwrap();
+        // The leader moved to node 2 while `a` is on its way to node 1.
+        let (none, _) = acc.drain(now, false, &|_| 2, &any, true);
+        assert!(
+            none.is_empty(),
+            "sent to node 2 while a batch is in flight to node 1"
+        );
+        acc.retry(a, KafkaError::broker(6), Duration::from_millis(10));
+        let (again, _) = acc.drain(now + Duration::from_millis(20), false, &|_| 2, &any, true);
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            (again[0].batch.base_sequence, again[0].leader),
+            (1, 2),
+            "the retry first"
+        );
+        let (held, _) = acc.drain(now + Duration::from_millis(20), false, &|_| 2, &any, true);
+        assert_eq!(held.len(), 1, "then the next batch to the same leader");
+        assert_eq!(held[0].batch.base_sequence, 2);
+        acc.succeed(again.into_iter().next().unwrap().batch, 11, -1);
+        acc.succeed(held.into_iter().next().unwrap().batch, 12, -1);
+        assert_eq!(r1.await.unwrap().unwrap().offset, 11);
+        assert_eq!(r2.await.unwrap().unwrap().offset, 12);
     }
 }
