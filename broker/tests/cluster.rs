@@ -191,14 +191,27 @@ async fn fetch(
     )
 }
 
+/// A consumer's ListOffsets latest (replica id -1): (error code, offset).
 async fn latest_offset(conn: &mut Conn, topic: &str, partition: i32) -> (i16, i64) {
+    list_offsets_as(conn, -1, topic, partition, -1).await
+}
+
+/// ListOffsets at `timestamp` (-1 latest, -2 earliest) sent with `replica_id` (-1 a consumer,
+/// -2 Kafka's DEBUGGING_REPLICA_ID): (error code, offset).
+async fn list_offsets_as(
+    conn: &mut Conn,
+    replica_id: i32,
+    topic: &str,
+    partition: i32,
+    timestamp: i64,
+) -> (i16, i64) {
     let req = ListOffsetsRequest::default()
-        .with_replica_id(BrokerId(-1))
+        .with_replica_id(BrokerId(replica_id))
         .with_topics(vec![ListOffsetsTopic::default()
             .with_name(TopicName(sb(topic)))
             .with_partitions(vec![ListOffsetsPartition::default()
                 .with_partition_index(partition)
-                .with_timestamp(-1)])]);
+                .with_timestamp(timestamp)])]);
     let resp = conn.send(req, 7).await;
     let p = &resp.topics[0].partitions[0];
     (p.error_code, p.offset)
@@ -333,6 +346,78 @@ async fn followers_answer_not_leader_or_follower() {
     assert_eq!(
         produce(&mut c, "t", 0, batch(1, -1, 0), 1, 5000).await,
         (0, 0)
+    );
+    cluster.shutdown().await;
+}
+
+/// ListOffsets with replica id -2 (Kafka's DEBUGGING_REPLICA_ID) is answered by every replica
+/// from its own log, latest being that replica's log end offset: with one follower paused, the
+/// leader's is past the high watermark a consumer's ListOffsets gives, the fetching follower's
+/// equals the leader's and the paused follower's is the high watermark. A consumer's ListOffsets
+/// to a follower is still NOT_LEADER_OR_FOLLOWER, and so is a debugging one to a node that holds
+/// no replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debugging_list_offsets_reads_each_replicas_log_end() {
+    let cluster = start(&[]).await;
+    let mut conn = Conn::to_node(&cluster, 1).await;
+    assert_eq!(create_topic(&mut conn, "t", 1, 3, &[]).await, 0);
+    assert_eq!(create_topic(&mut conn, "two-replicas", 1, 2, &[]).await, 0);
+    let (leader, followers) = roles(&cluster, "t", 0);
+    let (paused, fetching) = (followers[0], followers[1]);
+    let mut to_leader = Conn::to_node(&cluster, leader).await;
+    assert_eq!(
+        produce(&mut to_leader, "t", 0, batch(2, -1, 0), -1, 5000).await,
+        (0, 0)
+    );
+    // Still in the ISR (the lag time is 30 s): the high watermark stays at its log end, 2.
+    cluster.pause_replica_fetchers(paused);
+    assert_eq!(
+        produce(&mut to_leader, "t", 0, batch(3, -1, 0), 1, 5000).await,
+        (0, 2)
+    );
+    eventually("the fetching follower holds 5 records", || {
+        cluster
+            .replicas("t", 0)
+            .iter()
+            .any(|r| r.node_id == fetching && r.log_end_offset == 5)
+    })
+    .await;
+    assert_eq!(
+        list_offsets_as(&mut to_leader, -1, "t", 0, -1).await,
+        (0, 2)
+    );
+    assert_eq!(
+        list_offsets_as(&mut to_leader, -2, "t", 0, -1).await,
+        (0, 5)
+    );
+    let mut to_paused = Conn::to_node(&cluster, paused).await;
+    assert_eq!(
+        list_offsets_as(&mut to_paused, -2, "t", 0, -1).await,
+        (0, 2)
+    );
+    assert_eq!(
+        list_offsets_as(&mut to_paused, -2, "t", 0, -2).await,
+        (0, 0)
+    );
+    assert_eq!(
+        list_offsets_as(&mut to_paused, -1, "t", 0, -1).await,
+        (6, -1)
+    );
+    let mut to_fetching = Conn::to_node(&cluster, fetching).await;
+    assert_eq!(
+        list_offsets_as(&mut to_fetching, -2, "t", 0, -1).await,
+        (0, 5)
+    );
+    assert_eq!(
+        list_offsets_as(&mut to_fetching, -1, "t", 0, -1).await,
+        (6, -1)
+    );
+    let replicas = cluster.partition_state("two-replicas", 0).unwrap().replicas;
+    let outsider = (1..=3).find(|n| !replicas.contains(n)).unwrap();
+    let mut to_outsider = Conn::to_node(&cluster, outsider).await;
+    assert_eq!(
+        list_offsets_as(&mut to_outsider, -2, "two-replicas", 0, -1).await,
+        (6, -1)
     );
     cluster.shutdown().await;
 }
@@ -923,5 +1008,103 @@ async fn topic_changes_reach_every_node() {
         assert_eq!(c.send(m, 12).await.topics[0].error_code, 3, "node {id}");
     }
     assert!(cluster.partition_state("assigned", 0).is_none());
+    cluster.shutdown().await;
+}
+
+/// After the leader stops, the new leader answers in leader epoch 1: requests naming epoch 0
+/// get FENCED_LEADER_EPOCH (74), epoch 2 UNKNOWN_LEADER_EPOCH (75); Metadata and ListOffsets
+/// report epoch 1; OffsetForLeaderEpoch says epoch 0 ended where epoch 1 began and epoch 1
+/// runs to the log end; the stopped node is left out of Metadata's brokers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_fences_requests_naming_the_old_epoch() {
+    let cluster = start(&[]).await;
+    let topic = "epochs";
+    let mut conn = Conn::to_node(&cluster, 1).await;
+    assert_eq!(create_topic(&mut conn, topic, 1, 3, &[]).await, 0);
+    let (old, _) = roles(&cluster, topic, 0);
+    let mut to_old = Conn::to_node(&cluster, old).await;
+    assert_eq!(
+        produce(&mut to_old, topic, 0, batch(4, -1, 0), -1, 5000).await,
+        (0, 0)
+    );
+    cluster.stop_node(old).await.unwrap();
+    let (new, _) = roles(&cluster, topic, 0);
+    assert_ne!(new, old);
+    let mut conn = Conn::to_node(&cluster, new).await;
+    assert_eq!(
+        produce(&mut conn, topic, 0, batch(2, -1, 0), -1, 5000).await,
+        (0, 4)
+    );
+
+    let md = metadata(&mut conn, &[topic]).await;
+    let p = &md.topics[0].partitions[0];
+    assert_eq!((p.leader_id.0, p.leader_epoch), (new, 1));
+    assert!(
+        md.brokers.iter().all(|b| b.node_id.0 != old),
+        "{:?}",
+        md.brokers
+    );
+
+    let list = |epoch: i32| {
+        ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(TopicName(sb(topic)))
+                .with_partitions(vec![ListOffsetsPartition::default()
+                    .with_partition_index(0)
+                    .with_current_leader_epoch(epoch)
+                    .with_timestamp(-1)])])
+    };
+    for (epoch, code) in [(0, 74), (2, 75), (1, 0), (-1, 0)] {
+        let r = conn.send(list(epoch), 7).await;
+        let p = &r.topics[0].partitions[0];
+        assert_eq!(p.error_code, code, "ListOffsets naming epoch {epoch}");
+        if code == 0 {
+            assert_eq!((p.offset, p.leader_epoch), (6, 1));
+        }
+    }
+
+    let fetch_in = |epoch: i32| {
+        FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(0)
+            .with_max_bytes(1 << 20)
+            .with_session_epoch(-1)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(TopicName(sb(topic)))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_current_leader_epoch(epoch)
+                    .with_fetch_offset(0)
+                    .with_partition_max_bytes(1 << 20)])])
+    };
+    for (epoch, code) in [(0, 74), (2, 75), (1, 0)] {
+        let r = conn.send(fetch_in(epoch), 12).await;
+        assert_eq!(
+            r.responses[0].partitions[0].error_code, code,
+            "Fetch naming epoch {epoch}"
+        );
+    }
+
+    let end_of = |asked: i32, current: i32| {
+        use kafka_protocol::messages::offset_for_leader_epoch_request::*;
+        OffsetForLeaderEpochRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![OffsetForLeaderTopic::default()
+                .with_topic(TopicName(sb(topic)))
+                .with_partitions(vec![OffsetForLeaderPartition::default()
+                    .with_partition(0)
+                    .with_current_leader_epoch(current)
+                    .with_leader_epoch(asked)])])
+    };
+    for (asked, current, expected) in [(0, 1, (0, 0, 4)), (1, 1, (0, 1, 6)), (0, 0, (74, -1, -1))] {
+        let r = conn.send(end_of(asked, current), 4).await;
+        let p = &r.topics[0].partitions[0];
+        assert_eq!(
+            (p.error_code, p.leader_epoch, p.end_offset),
+            expected,
+            "OffsetForLeaderEpoch for epoch {asked} naming {current}"
+        );
+    }
     cluster.shutdown().await;
 }

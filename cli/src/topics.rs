@@ -23,6 +23,9 @@ pub enum Command {
         #[arg(long)]
         internal: bool,
     },
+    /// Each partition's leader, replicas, ISR, log start offset, the leader's log end offset
+    /// and the high watermark; under it one line per replica: its log end offset (asked of
+    /// the replica's own node), whether it is in the ISR, and its lag behind the leader.
     Describe {
         /// Only this topic (default: all).
         #[arg(long)]
@@ -79,10 +82,14 @@ pub async fn run(client: &ClientArgs, command: Command) -> CliResult {
                     .list_offsets(&tps, OffsetSpec::Earliest)
                     .await
                     .map_err(e)?;
-                let end = admin
+                // A consumer's latest (replica id -1, read_uncommitted, from the leader) is the
+                // high watermark. Read before the replicas' log ends: a leader's log end read
+                // after it is never below it.
+                let high_watermarks = admin
                     .list_offsets(&tps, OffsetSpec::Latest)
                     .await
                     .map_err(e)?;
+                let log_ends = admin.list_replica_log_end_offsets(&tps).await.map_err(e)?;
                 let configs = admin.describe_topic_configs(&t.name).await.map_err(e)?;
                 let overrides: Vec<String> = configs
                     .iter()
@@ -104,16 +111,42 @@ pub async fn run(client: &ClientArgs, command: Command) -> CliResult {
                             .collect::<Vec<_>>()
                             .join(",")
                     };
+                    let log_end = |node: i32| match log_ends.get(&(tp.clone(), node)) {
+                        Some(Ok(offset)) => Some(*offset),
+                        Some(Err(err)) => {
+                            eprintln!("replica {node} of {tp}: log end offset unavailable: {err}");
+                            None
+                        }
+                        None => None,
+                    };
+                    // The partition's LogEndOffset is its leader's: past the high watermark it
+                    // holds records not yet on every ISR member (on one node the two are equal).
+                    let leader_end = log_end(p.leader);
                     println!(
-                        "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}\tLogStartOffset: {}\tLogEndOffset: {}",
+                        "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}\tLogStartOffset: {}\tLogEndOffset: {}\tHighWatermark: {}",
                         t.name,
                         p.partition,
                         p.leader,
                         list(&p.replicas),
                         list(&p.isr),
                         start.get(tp).copied().unwrap_or(-1),
-                        end.get(tp).copied().unwrap_or(-1)
+                        shown(leader_end),
+                        high_watermarks.get(tp).copied().unwrap_or(-1)
                     );
+                    for replica in &p.replicas {
+                        let end = if *replica == p.leader {
+                            leader_end
+                        } else {
+                            log_end(*replica)
+                        };
+                        println!(
+                            "\t\tReplica: {}\tLogEndOffset: {}\tInIsr: {}\tLag: {}",
+                            replica,
+                            shown(end),
+                            p.isr.contains(replica),
+                            shown(replica_lag(leader_end, end))
+                        );
+                    }
                 }
             }
         }
@@ -131,4 +164,20 @@ pub async fn run(client: &ClientArgs, command: Command) -> CliResult {
     }
     admin.close().await;
     Ok(())
+}
+
+/// How many records a replica lacks: the leader's log end offset minus the replica's, as
+/// Kafka's ISR check measures it (a follower is caught up when it has reached the leader's log
+/// end). Not the high watermark minus it: the high watermark is the minimum over the ISR, so a
+/// slow ISR member would show no lag while it is the one holding the high watermark back.
+/// The two log ends come from different nodes at different moments; a follower read a moment
+/// after the leader can be ahead of that reading, which is no lag, not a negative one.
+fn replica_lag(leader_end: Option<i64>, replica_end: Option<i64>) -> Option<i64> {
+    Some((leader_end? - replica_end?).max(0))
+}
+
+/// An offset or lag, or `unavailable` when its node did not answer: the rest of the
+/// partition is still described.
+fn shown(value: Option<i64>) -> String {
+    value.map_or_else(|| "unavailable".to_string(), |v| v.to_string())
 }

@@ -98,6 +98,13 @@ fn words(out: &str) -> Vec<Vec<&str>> {
         .collect()
 }
 
+/// The value of the `name: value` column of a tab-separated `topics describe` line.
+fn column<'a>(line: &'a str, name: &str) -> &'a str {
+    line.split('\t')
+        .find_map(|c| c.strip_prefix(name)?.strip_prefix(": "))
+        .unwrap_or_else(|| panic!("no {name} column in {line:?}"))
+}
+
 fn ok(bs: &str, args: &[&str], stdin: Option<&str>) -> String {
     let (success, out, err) = krafty(bs, args, stdin);
     assert!(success, "krafty {args:?} failed: {err}");
@@ -164,7 +171,8 @@ fn topics_create_list_describe_add_partitions_delete() {
             .to_string();
     for (p, end) in [(0, 0), (1, 0), (2, 0), (3, 2)] {
         want += &format!(
-            "\tTopic: orders\tPartition: {p}\tLeader: 1\tReplicas: 1\tIsr: 1\tLogStartOffset: 0\tLogEndOffset: {end}\n"
+            "\tTopic: orders\tPartition: {p}\tLeader: 1\tReplicas: 1\tIsr: 1\tLogStartOffset: 0\tLogEndOffset: {end}\tHighWatermark: {end}\n\
+             \t\tReplica: 1\tLogEndOffset: {end}\tInIsr: true\tLag: 0\n"
         );
     }
     assert_eq!(described, want);
@@ -178,6 +186,163 @@ fn topics_create_list_describe_add_partitions_delete() {
         !success && err.lines().count() == 1 && err.contains("UNKNOWN_TOPIC_OR_PARTITION"),
         "{err}"
     );
+}
+
+/// `topics describe` on a three-node dev cluster: the ISR, high watermark and log end offset
+/// picture of a replicated partition. With one follower's fetchers paused after 2 acks=all
+/// records and 3 more sent with acks=1, the leader and the fetching follower are at 5, the
+/// paused follower at 2 with a lag of 3, and the high watermark at 2 (the paused follower is
+/// still in the ISR: the lag time is 10 minutes). Once the paused follower's node stops, its
+/// line says `unavailable` (stderr says why) and the command still succeeds.
+#[test]
+fn topics_describe_shows_each_replicas_log_end_on_a_cluster() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cluster = runtime
+        .block_on(
+            Broker::cluster(3)
+                .listen("127.0.0.1:0")
+                .config("default.replication.factor", "3")
+                .config("replica.lag.time.max.ms", "600000")
+                .start_cluster(),
+        )
+        .expect("the cluster starts");
+    let bs = cluster.bootstrap_servers();
+    ok(&bs, &["topics", "create", "--topic", "orders"], None);
+    let state = cluster.partition_state("orders", 0).unwrap();
+    let followers: Vec<i32> = state
+        .replicas
+        .iter()
+        .copied()
+        .filter(|r| *r != state.leader)
+        .collect();
+    // The follower paused, then stopped, is not node 1: the admin client's Metadata requests
+    // go there (the first of equally loaded brokers), and must still be answered.
+    let (paused, fetching) = if followers[0] != 1 {
+        (followers[0], followers[1])
+    } else {
+        (followers[1], followers[0])
+    };
+    ok(
+        &bs,
+        &["produce", "--topic", "orders", "--acks", "all"],
+        Some("a\nb\n"),
+    );
+    cluster.pause_replica_fetchers(paused);
+    ok(
+        &bs,
+        &["produce", "--topic", "orders", "--acks", "1"],
+        Some("c\nd\ne\n"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cluster
+        .replicas("orders", 0)
+        .iter()
+        .any(|r| r.node_id == fetching && r.log_end_offset == 5)
+    {
+        assert!(Instant::now() < deadline, "the fetching follower reaches 5");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let list = |v: &[i32]| {
+        v.iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let want = |paused_end: &str, paused_lag: &str| {
+        let mut want = format!(
+            "Topic: orders\tPartitionCount: 1\tReplicationFactor: 3\tConfigs: \n\
+             \tTopic: orders\tPartition: 0\tLeader: {}\tReplicas: {}\tIsr: {}\tLogStartOffset: 0\tLogEndOffset: 5\tHighWatermark: 2\n",
+            state.leader,
+            list(&state.replicas),
+            list(&state.isr)
+        );
+        for r in &state.replicas {
+            let (end, lag) = if *r == paused {
+                (paused_end, paused_lag)
+            } else {
+                ("5", "0")
+            };
+            want += &format!("\t\tReplica: {r}\tLogEndOffset: {end}\tInIsr: true\tLag: {lag}\n");
+        }
+        want
+    };
+    let (success, described, err) = krafty(&bs, &["topics", "describe", "--topic", "orders"], None);
+    assert!(success, "{err}");
+    assert_eq!(described, want("2", "3"));
+    assert_eq!(err, "");
+
+    runtime.block_on(cluster.node(paused).unwrap().shutdown());
+    let (success, described, err) = krafty(&bs, &["topics", "describe", "--topic", "orders"], None);
+    assert!(success, "{err}");
+    assert_eq!(described, want("unavailable", "unavailable"));
+    assert!(
+        err.starts_with(&format!(
+            "replica {paused} of orders-0: log end offset unavailable: network error"
+        )) && err.lines().count() == 1,
+        "{err}"
+    );
+    runtime.block_on(cluster.shutdown());
+}
+
+/// `topics describe` on one node, the dev broker or the Apache Kafka `KRAFTY_TEST_BOOTSTRAP`
+/// names: each partition's only replica is its leader, in the ISR, with no lag, its log end
+/// the high watermark once the acks=all records are acknowledged.
+#[test]
+fn topics_describe_on_one_node_shows_its_replica_at_the_high_watermark() {
+    let embedded;
+    let bs = match std::env::var("KRAFTY_TEST_BOOTSTRAP") {
+        Ok(bs) if !bs.is_empty() => bs,
+        _ => {
+            embedded = broker();
+            embedded.bootstrap_servers()
+        }
+    };
+    // An external cluster keeps its topics between runs.
+    let topic = format!("describe-{:x}", now_ms());
+    ok(
+        &bs,
+        &[
+            "topics",
+            "create",
+            "--topic",
+            &topic,
+            "--partitions",
+            "2",
+            "--replication-factor",
+            "1",
+        ],
+        None,
+    );
+    ok(
+        &bs,
+        &["produce", "--topic", &topic, "--format", "json", "--acks", "all"],
+        Some("{\"value\":\"a\",\"partition\":1}\n{\"value\":\"b\",\"partition\":1}\n{\"value\":\"c\",\"partition\":1}\n"),
+    );
+    let (success, described, err) = krafty(&bs, &["topics", "describe", "--topic", &topic], None);
+    assert!(success, "{err}");
+    let (head, partitions) = described.split_once('\n').unwrap();
+    // A real Kafka's static broker configs are listed with the overrides.
+    assert!(
+        head.starts_with(&format!(
+            "Topic: {topic}\tPartitionCount: 2\tReplicationFactor: 1\tConfigs: "
+        )),
+        "{described}"
+    );
+    let node = column(partitions.lines().next().unwrap(), "Leader");
+    let mut want = String::new();
+    for (p, end) in [(0, 0), (1, 3)] {
+        want += &format!(
+            "\tTopic: {topic}\tPartition: {p}\tLeader: {node}\tReplicas: {node}\tIsr: {node}\tLogStartOffset: 0\tLogEndOffset: {end}\tHighWatermark: {end}\n\
+             \t\tReplica: {node}\tLogEndOffset: {end}\tInIsr: true\tLag: 0\n"
+        );
+    }
+    assert_eq!(partitions, want);
+    assert_eq!(err, "");
+    ok(&bs, &["topics", "delete", "--topic", &topic], None);
 }
 
 #[test]
@@ -535,22 +700,14 @@ fn broker_subcommand_serves_clients() {
     let described = ok(&addr, &["topics", "describe", "--topic", "auto"], None);
     let ends: Vec<&str> = described
         .lines()
-        .skip(1)
-        .map(|l| l.rsplit('\t').next().unwrap())
+        .filter(|l| l.starts_with("\tTopic: "))
+        .map(|l| column(l, "LogEndOffset"))
         .collect();
     assert!(
         described.starts_with("Topic: auto\tPartitionCount: 2\t"),
         "num.partitions applied: {described}"
     );
-    let total: i64 = ends
-        .iter()
-        .map(|e| {
-            e.strip_prefix("LogEndOffset: ")
-                .unwrap()
-                .parse::<i64>()
-                .unwrap()
-        })
-        .sum();
+    let total: i64 = ends.iter().map(|e| e.parse::<i64>().unwrap()).sum();
     assert_eq!(
         (ends.len(), total),
         (2, 1),

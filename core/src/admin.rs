@@ -1,5 +1,5 @@
-//! The admin client: topics, configs (in `configs`), ACLs (in `acls`), offsets, consumer
-//! groups and client quotas.
+//! The admin client: topics, configs (in `configs`), ACLs (in `acls`), offsets (each
+//! replica's log end offset in `replicas`), consumer groups and client quotas.
 //!
 //! Every call is one or a few requests through the shared [`NetworkClient`]; per-item errors
 //! come back as [`KafkaError::Broker`] carrying Kafka's code and the topic or group.
@@ -27,6 +27,7 @@ use crate::topic_partition::TopicPartition;
 
 mod acls;
 mod configs;
+mod replicas;
 pub use acls::{
     AclBinding, AclBindingFilter, AclOperation, AclPatternType, AclPermissionType, AclResourceType,
 };

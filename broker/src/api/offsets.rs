@@ -11,8 +11,15 @@ use crate::shared::Shared;
 /// ListOffsets: -1 latest, -2 earliest, -3 max timestamp, else the first offset at or after
 /// the timestamp (-1 when none). With read_committed (isolation level 1) latest is the last
 /// stable offset and a timestamp lookup finds nothing past it.
+///
+/// Replica id -2 (Kafka's `DEBUGGING_REPLICA_ID`, what `topics describe` sends to each
+/// replica's node) is answered by any replica, not only the leader, and sees the whole local
+/// log: latest is this replica's log end offset, not the high watermark, and the isolation
+/// level is ignored, as Kafka's `ReplicaManager.fetchOffset` does. It is how an operator reads
+/// a follower's log end offset over the protocol.
 pub fn list_offsets(shared: &Shared, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
-    let read_committed = req.isolation_level == 1;
+    let debugging = req.replica_id.0 == -2;
+    let read_committed = req.isolation_level == 1 && !debugging;
     // Leader epochs exist from v4; the codec refuses them below.
     let epoch = if version >= 4 { 0 } else { -1 };
     let topics = req
@@ -24,6 +31,14 @@ pub fn list_offsets(shared: &Shared, req: ListOffsetsRequest, version: i16) -> L
                 .partitions
                 .into_iter()
                 .map(|p| {
+                    // A cluster's partitions answer their leader epoch (from v4).
+                    let cluster = shared.cluster.as_ref();
+                    let state =
+                        cluster.and_then(|c| c.controller.partition(&name, p.partition_index));
+                    let epoch = match &state {
+                        Some(s) if version >= 4 => s.leader_epoch,
+                        _ => epoch,
+                    };
                     let r = ListOffsetsPartitionResponse::default()
                         .with_partition_index(p.partition_index)
                         .with_leader_epoch(epoch);
@@ -37,12 +52,28 @@ pub fn list_offsets(shared: &Shared, req: ListOffsetsRequest, version: i16) -> L
                     let Some(log) = shared.topics.partition(&name, p.partition_index) else {
                         return r.with_error_code(3).with_timestamp(-1).with_offset(-1);
                     };
-                    if let Some(code) = shared.leader_error(&name, p.partition_index) {
+                    let refused = if debugging {
+                        // A node of the dev cluster has an empty in-memory log for a partition
+                        // it holds no replica of; Kafka has none there: NOT_LEADER_OR_FOLLOWER.
+                        shared.cluster.as_ref().and_then(|c| {
+                            let state = c.controller.partition(&name, p.partition_index)?;
+                            (!state.replicas.contains(&c.node_id))
+                                .then_some(crate::cluster::replica_manager::NOT_LEADER_OR_FOLLOWER)
+                        })
+                    } else {
+                        shared.leader_error(&name, p.partition_index).or_else(|| {
+                            cluster?.epoch_error(&name, p.partition_index, p.current_leader_epoch)
+                        })
+                    };
+                    if let Some(code) = refused {
                         return r.with_error_code(code).with_timestamp(-1).with_offset(-1);
                     }
                     let log = log.locked();
-                    // The high watermark: the log end on one node.
-                    let visible_end = if read_committed {
+                    // The high watermark (the log end on one node); the log end itself for a
+                    // debugging read.
+                    let visible_end = if debugging {
+                        log.log_end_offset()
+                    } else if read_committed {
                         log.last_stable_offset().min(log.high_watermark())
                     } else {
                         log.high_watermark()
