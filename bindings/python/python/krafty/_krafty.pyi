@@ -298,12 +298,22 @@ class DevBroker:
     """The bundled Kafka-protocol dev broker, in this process, on 127.0.0.1 (`port=0`: any
     free port). In memory unless `data_dir` is given. Settings by Kafka's names. `listeners`
     (`"PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"`) replaces the one plaintext
-    listener; SASL users come from `sasl_users="alice:secret,..."`."""
+    listener; SASL users come from `sasl_users="alice:secret,..."`.
+
+    `nodes=3` starts a replicated cluster of three nodes in this process (node ids 1 to 3; a
+    non-zero `port` is node 1's, the next nodes take the next ports; `data_dir/node-<id>`), whose
+    `bootstrap_servers` lists every node. Its node faults script failover tests: `stop_node`,
+    `start_node`, `isolate_node`, `heal_node`, `pause_replica_fetchers`; `partition_state` and
+    `replicas` show leaders, ISRs and log ends. On a cluster the other faults (`fail_next`, ...)
+    apply to every running node and the counters add up the running nodes'. The node methods
+    raise `RuntimeError` on a single broker, `ValueError` for an unknown node id."""
     def __new__(cls, port: int = 0, data_dir: Optional[str] = None,
                  config: Optional[Mapping[str, Any]] = None, listeners: Optional[str] = None,
-                 **kwargs: Any) -> DevBroker: ...
+                 nodes: int = 1, **kwargs: Any) -> DevBroker: ...
     @property
-    def bootstrap_servers(self) -> str: ...
+    def bootstrap_servers(self) -> str:
+        """`host:port` for a client's `bootstrap_servers` (a cluster's: every node's,
+        comma-separated, stopped ones too)."""
     def listener_bootstrap(self, name: str) -> Optional[str]: ...
     def tls_ca_pem(self) -> Optional[str]: ...
     def fail_next(self, api_key: int, error_code: int, count: int = 1, topic: Optional[str] = None,
@@ -314,6 +324,35 @@ class DevBroker:
     def errors_fired(self) -> int: ...
     def errors_pending(self) -> int: ...
     def connections_dropped(self) -> int: ...
+    def node_ids(self) -> List[int]:
+        """A cluster's node ids, running or not, ascending."""
+    def node_bootstrap(self, node_id: int) -> str:
+        """One node's `host:port`, running or not."""
+    def stop_node(self, node_id: int) -> None:
+        """Stops a node as a killed process stops (its logs stay): the partitions it led elect
+        new leaders from their ISRs (leader epoch + 1) before this returns, and it leaves every
+        ISR. Stopping a stopped node does nothing."""
+    def start_node(self, node_id: int) -> None:
+        """Starts a stopped node again on its old ports over its logs; it rejoins each ISR once
+        caught up with the leader (not yet when this returns). Starting a running node does
+        nothing."""
+    def isolate_node(self, node_id: int) -> None:
+        """A network partition around a running node: its connections go silent (requests time
+        out), it stops replicating and leaves every ISR; its partitions elect other leaders."""
+    def heal_node(self, node_id: int) -> None:
+        """Ends `isolate_node`: the node follows again and rejoins the ISRs once caught up."""
+    def pause_replica_fetchers(self, node_id: int) -> None:
+        """Stops a running node's replication: it falls behind, and leaves an ISR after
+        `replica.lag.time.max.ms` once the leader has records it lacks."""
+    def resume_replica_fetchers(self, node_id: int) -> None:
+        """Ends `pause_replica_fetchers`."""
+    def partition_state(self, topic: str, partition: int) -> Optional[Dict[str, Any]]:
+        """The cluster's record of a partition (None for an unknown one): `leader` (a node id,
+        -1 without one), `leader_epoch`, `replicas` (node ids, the preferred leader first),
+        `isr` (the leader included) and `partition_epoch` (bumped by every change)."""
+    def replicas(self, topic: str, partition: int) -> List[Dict[str, Any]]:
+        """Each replica of a partition as its node holds it (a stopped node's as it left it):
+        `node_id`, `log_start_offset`, `log_end_offset`, `high_watermark`."""
     def shutdown(self) -> None: ...
     def __enter__(self) -> "DevBroker": ...
     def __exit__(self, *exc: Any) -> None: ...
