@@ -26,6 +26,9 @@ pub struct BrokerArgs {
     /// Nodes of a dev cluster in this one process (replicated with the Kafka protocol): node
     /// ids from `node.id` (1) up, each on the listener ports plus its index (9092, 9093, ...),
     /// each in `<data-dir>/node-<id>`. Topics get `default.replication.factor` replicas.
+    /// Standard input takes fault commands, one per line, each answered with one line:
+    /// `stop <id>`, `start <id>`, `isolate <id>`, `heal <id>`, `pause-fetchers <id>`,
+    /// `resume-fetchers <id>`, `state <topic> <partition>`, `nodes`, `help`.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=64))]
     pub nodes: i32,
 }
@@ -88,8 +91,9 @@ async fn until_stopped() -> Result<(), String> {
     Ok(())
 }
 
-/// `--nodes N`: starts the cluster, prints each node and the bootstrap list, runs until
-/// stopped.
+/// `--nodes N`: starts the cluster, prints each node and the bootstrap list, then runs the
+/// fault commands read on standard input (`cluster/control.rs`) until stopped (the end of
+/// standard input does not stop it).
 async fn run_cluster(builder: crate::BrokerBuilder) -> Result<(), String> {
     let cluster = builder.start_cluster().await.map_err(|e| e.to_string())?;
     for node in cluster.nodes() {
@@ -105,7 +109,25 @@ async fn run_cluster(builder: crate::BrokerBuilder) -> Result<(), String> {
             "TLS: generated certificate for localhost and 127.0.0.1, signed by this CA:\n{ca}"
         );
     }
-    until_stopped().await?;
+    use tokio::io::AsyncBufReadExt;
+    let mut commands = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut reading = true;
+    let stopped = until_stopped();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            r = &mut stopped => {
+                r?;
+                break;
+            }
+            line = commands.next_line(), if reading => match line {
+                Ok(Some(line)) if line.trim().is_empty() => {}
+                Ok(Some(line)) => println!("{}", crate::cluster::control::execute(&cluster, &line).await),
+                // Standard input closed (or unreadable): run on until a signal.
+                _ => reading = false,
+            },
+        }
+    }
     cluster.shutdown().await;
     Ok(())
 }

@@ -718,3 +718,93 @@ fn broker_subcommand_serves_clients() {
         "the broker still runs"
     );
 }
+
+/// `krafty broker --nodes 3` takes fault commands on standard input, one answer line each: a
+/// stopped leader's partition moves (its leader epoch bumped), the node comes back, and a
+/// bad command is an error line while the cluster keeps serving.
+#[test]
+fn broker_cluster_takes_fault_commands_on_stdin() {
+    use std::io::{BufRead, BufReader};
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_krafty"))
+            .args(["broker", "--nodes", "3", "--listen", "127.0.0.1:0"])
+            .args(["--set", "default.replication.factor=3"])
+            .args(["--set", "offsets.topic.num.partitions=3"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut input = child.0.stdin.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = child.0.stdout.take().unwrap();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next = |what: &str| {
+        lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no line from the broker: {what}"))
+    };
+    let bootstrap = loop {
+        let line = next("the bootstrap list");
+        if let Some(list) = line.strip_prefix("bootstrap.servers=") {
+            break list.to_string();
+        }
+    };
+    let mut ask = |command: &str| {
+        writeln!(input, "{command}").unwrap();
+        input.flush().unwrap();
+        next(command)
+    };
+    ok(
+        &bootstrap,
+        &["topics", "create", "--topic", "chaos", "--partitions", "1"],
+        None,
+    );
+    let state = ask("state chaos 0");
+    assert!(state.starts_with("ok state chaos 0 leader="), "{state}");
+    let leader: i32 = state
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("leader="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(state.contains(" leader_epoch=0 isr="), "{state}");
+    assert_eq!(ask(&format!("stop {leader}")), format!("ok stop {leader}"));
+    let after = ask("state chaos 0");
+    assert!(after.contains(" leader_epoch=1 "), "{after}");
+    assert!(!after.contains(&format!("leader={leader} ")), "{after}");
+    let nodes = ask("nodes");
+    assert!(nodes.contains(&format!("{leader}=down")), "{nodes}");
+    // The cluster still takes records, on the new leader.
+    ok(
+        &bootstrap,
+        &["produce", "--topic", "chaos"],
+        Some("after the stop\n"),
+    );
+    assert_eq!(
+        ask(&format!("start {leader}")),
+        format!("ok start {leader}")
+    );
+    assert!(ask("nodes").contains(&format!("{leader}=up")));
+    assert_eq!(ask("stop 9"), "error: no node 9 (nodes: [1, 2, 3])");
+    assert!(ask("explode 1").starts_with("error: unknown command `explode`"));
+    let consumed = ok(
+        &bootstrap,
+        &[
+            "consume",
+            "--topic",
+            "chaos",
+            "--from-beginning",
+            "--max-messages",
+            "1",
+        ],
+        None,
+    );
+    assert_eq!(consumed.trim(), "after the stop");
+}

@@ -25,6 +25,7 @@
 //! ```
 
 pub mod assignment;
+pub mod control;
 pub mod controller;
 pub mod election;
 pub mod high_watermark;
