@@ -567,3 +567,68 @@ async fn an_isolated_leader_is_replaced_and_rejoins_when_healed() {
     assert_eq!(values, expected);
     cluster.shutdown().await;
 }
+
+/// The transaction coordinator's node stops mid-transaction: the new leader of the
+/// transactional id's `__transaction_state` partition loads the open transaction (its
+/// partitions included, replicated before each request was answered), the producer finds it
+/// and commits, and a read_committed consumer reads the transaction once; a second
+/// transaction runs on the new coordinator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_commits_across_a_coordinator_move() {
+    let Some((cluster, _dir)) = three_nodes(&[("transaction.state.log.num.partitions", "5")]).await
+    else {
+        return;
+    };
+    let bootstrap = cluster.bootstrap_servers();
+    let topic = unique_topic("txn-move");
+    create_topic(&bootstrap, &topic, 3).await;
+    let id = unique_topic("txn-move-id");
+    let p = krafty_tests::clients::transactional(&bootstrap, &id).await;
+    within(60, "init", p.init_transactions()).await.unwrap();
+    p.begin_transaction().unwrap();
+    for i in 0..9 {
+        p.send(ProducerRecord::new(topic.clone(), format!("t{i}")).with_partition(i % 3))
+            .await
+            .unwrap();
+    }
+    within(60, "flush", p.flush()).await.unwrap();
+    let state_partition = krafty_broker::topics::coordinator_partition(&id, 5);
+    let coordinator = cluster
+        .partition_state("__transaction_state", state_partition)
+        .unwrap()
+        .leader;
+    cluster.stop_node(coordinator).await.unwrap();
+    let moved_to = cluster
+        .partition_state("__transaction_state", state_partition)
+        .unwrap()
+        .leader;
+    assert!(
+        moved_to > 0 && moved_to != coordinator,
+        "moved to {moved_to}"
+    );
+    within(60, "commit after the move", p.commit_transaction())
+        .await
+        .unwrap();
+    p.begin_transaction().unwrap();
+    p.send(ProducerRecord::new(topic.clone(), "second".to_string()).with_partition(0))
+        .await
+        .unwrap();
+    within(60, "second commit", p.commit_transaction())
+        .await
+        .unwrap();
+    p.close(Duration::from_secs(10)).await.unwrap();
+    let consumer = krafty_tests::clients::isolated_consumer(
+        &bootstrap,
+        &unique_topic("g-rc"),
+        "read_committed",
+    )
+    .await;
+    let mut seen =
+        krafty_tests::clients::values_until_quiet(&consumer, &topic, Duration::from_secs(2)).await;
+    seen.sort();
+    let mut expected: Vec<String> = (0..9).map(|i| format!("t{i}")).collect();
+    expected.push("second".into());
+    expected.sort();
+    assert_eq!(seen, expected);
+    cluster.shutdown().await;
+}

@@ -220,25 +220,67 @@ pub async fn handle(
         ),
         // The transaction coordinator records its state (and may write abort markers).
         RequestKind::InitProducerId(r) if r.transactional_id.is_some() => {
-            ResponseKind::InitProducerId(
-                off_workers(shared, move |s| {
-                    let id = r.transactional_id.as_deref().map_or("", |id| id.as_str());
-                    txn::init_producer_id(s, id, &r, version)
-                })
-                .await,
-            )
+            let id = r
+                .transactional_id
+                .as_deref()
+                .map_or("", |id| id.as_str())
+                .to_string();
+            let mut response = off_workers(shared, move |s| {
+                let id = r.transactional_id.as_deref().map_or("", |id| id.as_str());
+                txn::init_producer_id(s, id, &r, version)
+            })
+            .await;
+            if response.error_code == 0 {
+                if let Err(code) = txn_state_replicated(shared, &id).await {
+                    response.error_code = code;
+                }
+            }
+            ResponseKind::InitProducerId(response)
         }
         RequestKind::InitProducerId(r) => {
             ResponseKind::InitProducerId(produce::init_producer_id(shared, r))
         }
-        RequestKind::AddPartitionsToTxn(r) => ResponseKind::AddPartitionsToTxn(
-            off_workers(shared, move |s| txn::add_partitions_to_txn(s, r, version)).await,
-        ),
-        RequestKind::AddOffsetsToTxn(r) => ResponseKind::AddOffsetsToTxn(
-            off_workers(shared, move |s| txn::add_offsets_to_txn(s, r, version)).await,
-        ),
+        RequestKind::AddPartitionsToTxn(r) => {
+            let id = r.v3_and_below_transactional_id.to_string();
+            let mut response =
+                off_workers(shared, move |s| txn::add_partitions_to_txn(s, r, version)).await;
+            let added = response
+                .results_by_topic_v3_and_below
+                .iter()
+                .flat_map(|t| &t.results_by_partition)
+                .any(|p| p.partition_error_code == 0);
+            if added {
+                if let Err(code) = txn_state_replicated(shared, &id).await {
+                    response
+                        .results_by_topic_v3_and_below
+                        .iter_mut()
+                        .flat_map(|t| &mut t.results_by_partition)
+                        .filter(|p| p.partition_error_code == 0)
+                        .for_each(|p| p.partition_error_code = code);
+                }
+            }
+            ResponseKind::AddPartitionsToTxn(response)
+        }
+        RequestKind::AddOffsetsToTxn(r) => {
+            let id = r.transactional_id.to_string();
+            let mut response =
+                off_workers(shared, move |s| txn::add_offsets_to_txn(s, r, version)).await;
+            if response.error_code == 0 {
+                if let Err(code) = txn_state_replicated(shared, &id).await {
+                    response.error_code = code;
+                }
+            }
+            ResponseKind::AddOffsetsToTxn(response)
+        }
         RequestKind::EndTxn(r) => {
-            ResponseKind::EndTxn(off_workers(shared, move |s| txn::end_txn(s, r, version)).await)
+            let id = r.transactional_id.to_string();
+            let mut response = off_workers(shared, move |s| txn::end_txn(s, r, version)).await;
+            if response.error_code == 0 {
+                if let Err(code) = txn_state_replicated(shared, &id).await {
+                    response.error_code = code;
+                }
+            }
+            ResponseKind::EndTxn(response)
         }
         RequestKind::TxnOffsetCommit(r) => {
             // Protocol v2 (KIP-890): the commit adds the group's offsets partition itself.
@@ -362,4 +404,37 @@ async fn commit_replicated(shared: &Arc<Shared>, group: &str, response: &mut Off
             }
         }
     }
+}
+
+/// How long a transaction coordinator's state write waits for its ISR: Kafka's default
+/// `request.timeout.ms`, which bounds its coordinator's appends.
+const TXN_STATE_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// On a cluster, a transaction request that changed `transactional_id`'s state is answered once
+/// every in-sync replica of its `__transaction_state` partition holds the change (Kafka writes
+/// it with acks=all): a coordinator failover then finds the state the client was told of.
+/// `Err` with the answer Kafka gives for a failed write (NOT_COORDINATOR when the partition
+/// moved, COORDINATOR_NOT_AVAILABLE after the timeout).
+async fn txn_state_replicated(shared: &Arc<Shared>, transactional_id: &str) -> Result<(), i16> {
+    if shared.cluster.is_none() {
+        return Ok(());
+    }
+    let topic = crate::topics::TRANSACTION_STATE_TOPIC;
+    let Some(partitions) = shared.topics.get(topic).map(|t| t.partition_count()) else {
+        return Ok(());
+    };
+    let partition = crate::topics::coordinator_partition(transactional_id, partitions as usize);
+    let Some(log) = shared.topics.partition(topic, partition) else {
+        return Ok(());
+    };
+    let end = crate::sync::LockExt::locked(&*log).log_end_offset();
+    crate::cluster::replica_manager::await_high_watermark(
+        shared,
+        topic,
+        partition,
+        &log,
+        end,
+        TXN_STATE_WRITE_TIMEOUT,
+    )
+    .await
 }

@@ -13,7 +13,7 @@ use super::isr::{self, FollowerProgress};
 use crate::log::{now_ms, PartitionLog};
 use crate::shared::Shared;
 use crate::sync::LockExt;
-use crate::topics::OFFSETS_TOPIC;
+use crate::topics::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
 
 /// NOT_LEADER_OR_FOLLOWER: the request went to a node that does not lead the partition.
 pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
@@ -112,7 +112,8 @@ impl ReplicaManager {
     /// leads stamps the new epoch on its appends and forgets its followers' old progress; every
     /// replica re-tracks its high watermark and wakes what is parked on the log (an acks=all
     /// answer of a leader that lost the partition); a `__consumer_offsets` partition brings
-    /// its groups to the new leader's coordinator and out of the old one's.
+    /// its groups to the new leader's coordinator and out of the old one's, a
+    /// `__transaction_state` partition its transactional ids.
     pub fn on_partition_change(&self, shared: &Shared, topic: &str, partition: i32) {
         let Some(state) = self.controller.partition(topic, partition) else {
             return;
@@ -158,6 +159,14 @@ impl ReplicaManager {
                         .resign(partition as usize, Arc::new(Mutex::new(stand_in))),
                     Err(e) => tracing::error!("no stand-in offsets log: {e}"),
                 }
+            }
+        }
+        if topic == TRANSACTION_STATE_TOPIC {
+            if leads {
+                shared.txns.take_over(shared, partition);
+            } else {
+                let count = shared.topics.get(topic).map_or(0, |t| t.partition_count());
+                shared.txns.resign(partition, count as usize);
             }
         }
         if leads {

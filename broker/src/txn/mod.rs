@@ -85,6 +85,9 @@ pub type PartitionResults = Vec<(String, Vec<(i32, i16)>)>;
 pub struct TransactionCoordinator {
     config: TxnConfig,
     txns: Mutex<HashMap<String, TxnMetadata>>,
+    /// The `__transaction_state` partitions whose ids this node has loaded (on a cluster, the
+    /// ones it leads; see [`TransactionCoordinator::take_over`]).
+    loaded: Mutex<std::collections::HashSet<i32>>,
 }
 
 /// Who asks, and which code fences them at this request's version (PRODUCER_FENCED for
@@ -101,6 +104,7 @@ impl TransactionCoordinator {
         TransactionCoordinator {
             config,
             txns: Mutex::new(HashMap::new()),
+            loaded: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -111,17 +115,52 @@ impl TransactionCoordinator {
         let Some(topic) = shared.topics.get(TRANSACTION_STATE_TOPIC) else {
             return;
         };
+        // On a cluster, only the partitions this node leads (it coordinates their ids).
+        let led: Vec<i32> = (0..topic.partition_count())
+            .filter(|p| shared.leader_error(TRANSACTION_STATE_TOPIC, *p).is_none())
+            .collect();
+        self.load_partitions(shared, &led);
+    }
+
+    /// This node now leads `__transaction_state` partition `partition` (a coordinator move
+    /// on a cluster): its transactional ids are loaded from this node's replica, and the
+    /// transactions the old coordinator left prepared are finished, as after a restart.
+    pub fn take_over(&self, shared: &Shared, partition: i32) {
+        self.load_partitions(shared, &[partition]);
+    }
+
+    /// This node no longer leads `__transaction_state` partition `partition`: its ids leave
+    /// memory (their requests are answered NOT_COORDINATOR by routing, `api/txn.rs`).
+    pub fn resign(&self, partition: i32, partitions: usize) {
+        if !self.loaded.locked().remove(&partition) {
+            return;
+        }
+        self.txns
+            .locked()
+            .retain(|id, _| coordinator_partition(id, partitions) != partition);
+    }
+
+    /// Replays the given partitions (each once until resigned) and finishes what they left
+    /// prepared.
+    fn load_partitions(&self, shared: &Shared, partitions: &[i32]) {
+        let Some(topic) = shared.topics.get(TRANSACTION_STATE_TOPIC) else {
+            return;
+        };
         let logs = topic.partitions.read_locked().clone();
+        let partitions: Vec<i32> = {
+            let mut loaded = self.loaded.locked();
+            partitions
+                .iter()
+                .copied()
+                .filter(|p| (*p as usize) < logs.len() && loaded.insert(*p))
+                .collect()
+        };
+        if partitions.is_empty() {
+            return;
+        }
         let mut txns = self.txns.locked();
-        for (p, log) in logs.iter().enumerate() {
-            // On a cluster, only the partitions this node leads (it coordinates their ids).
-            if shared
-                .leader_error(TRANSACTION_STATE_TOPIC, p as i32)
-                .is_some()
-            {
-                continue;
-            }
-            let log = log.locked();
+        for p in &partitions {
+            let log = logs[*p as usize].locked();
             let replayed = log.replay(crate::log::REPLAY_CHUNK, |record| {
                 let Some(id) = record.key.as_deref().and_then(persist::decode_key) else {
                     return;
@@ -148,6 +187,9 @@ impl TransactionCoordinator {
         let unfinished: Vec<String> = txns
             .values()
             .filter(|m| matches!(m.status, TxnStatus::PrepareCommit | TxnStatus::PrepareAbort))
+            .filter(|m| {
+                partitions.contains(&coordinator_partition(&m.transactional_id, logs.len()))
+            })
             .map(|m| m.transactional_id.clone())
             .collect();
         for id in unfinished {
