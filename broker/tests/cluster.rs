@@ -1108,3 +1108,82 @@ async fn a_new_leader_fences_requests_naming_the_old_epoch() {
     }
     cluster.shutdown().await;
 }
+
+/// A follower that was away while its leader deleted the records it lacks (DeleteRecords past
+/// the follower's log end) gets OFFSET_OUT_OF_RANGE, empties its log to start at the leader's
+/// log start, replicates from there, and rejoins the ISR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_behind_the_leaders_log_start_starts_over_there() {
+    let cluster = start(&[("replica.lag.time.max.ms", "300")]).await;
+    let topic = "log-start";
+    let mut conn = Conn::to_node(&cluster, 1).await;
+    assert_eq!(create_topic(&mut conn, topic, 1, 3, &[]).await, 0);
+    let (leader, followers) = roles(&cluster, topic, 0);
+    let away = followers[0];
+    let mut to_leader = Conn::to_node(&cluster, leader).await;
+    assert_eq!(
+        produce(&mut to_leader, topic, 0, batch(4, -1, 0), -1, 5000).await,
+        (0, 0)
+    );
+    eventually("every replica holds the first records", || {
+        cluster
+            .replicas(topic, 0)
+            .iter()
+            .all(|r| r.log_end_offset == 4)
+    })
+    .await;
+    cluster.pause_replica_fetchers(away);
+    // acks=1: the paused follower is still in the ISR (it leaves after the lag time).
+    assert_eq!(
+        produce(&mut to_leader, topic, 0, batch(6, -1, 0), 1, 5000).await,
+        (0, 4)
+    );
+    eventually("the paused follower leaves the ISR", || {
+        !cluster
+            .partition_state(topic, 0)
+            .unwrap()
+            .isr
+            .contains(&away)
+    })
+    .await;
+    let delete = DeleteRecordsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![
+            kafka_protocol::messages::delete_records_request::DeleteRecordsTopic::default()
+                .with_name(TopicName(sb(topic)))
+                .with_partitions(vec![
+                kafka_protocol::messages::delete_records_request::DeleteRecordsPartition::default()
+                    .with_partition_index(0)
+                    .with_offset(8),
+            ]),
+        ]);
+    let deleted = to_leader.send(delete, 2).await;
+    let d = &deleted.topics[0].partitions[0];
+    assert_eq!((d.error_code, d.low_watermark), (0, 8));
+    let before = cluster.replicas(topic, 0);
+    let stale = before.iter().find(|r| r.node_id == away).unwrap();
+    assert_eq!((stale.log_start_offset, stale.log_end_offset), (0, 4));
+    cluster.resume_replica_fetchers(away);
+    eventually(
+        "the follower starts over at the leader's log start and rejoins",
+        || {
+            let caught_up = cluster
+                .replicas(topic, 0)
+                .iter()
+                .any(|r| r.node_id == away && r.log_start_offset == 8 && r.log_end_offset == 10);
+            caught_up
+                && cluster
+                    .partition_state(topic, 0)
+                    .unwrap()
+                    .isr
+                    .contains(&away)
+        },
+    )
+    .await;
+    let leaders = cluster.read_replica(leader, topic, 0, 8, 1 << 20).unwrap();
+    assert_eq!(
+        cluster.read_replica(away, topic, 0, 8, 1 << 20).unwrap(),
+        leaders
+    );
+    cluster.shutdown().await;
+}

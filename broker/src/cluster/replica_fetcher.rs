@@ -316,6 +316,19 @@ async fn apply(shared: &Arc<Shared>, response: FetchResponse) -> bool {
         for topic in response.responses {
             let name = topic.topic.to_string();
             for p in topic.partitions {
+                // OFFSET_OUT_OF_RANGE below the leader's log start: what this replica lacks is
+                // gone from the leader too; it starts over at the leader's log start.
+                if p.error_code == 1 && p.log_start_offset >= 0 {
+                    if let Some(log) = shared.topics.partition(&name, p.partition_index) {
+                        let mut log = log.locked();
+                        if log.log_end_offset() < p.log_start_offset {
+                            if let Err(e) = log.truncate_fully_and_start_at(p.log_start_offset) {
+                                tracing::error!(topic = %name, partition = p.partition_index, "emptying the log failed: {e}");
+                            }
+                            continue;
+                        }
+                    }
+                }
                 if p.error_code != 0 {
                     tracing::debug!(topic = %name, partition = p.partition_index, code = p.error_code, "replica fetch error");
                     failed = true;

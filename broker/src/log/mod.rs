@@ -416,6 +416,13 @@ impl PartitionLog {
             if h.last_offset() < self.log_end_offset() {
                 continue;
             }
+            // An empty log starting inside this batch (it started at the leader's log start,
+            // which DeleteRecords may put mid-batch): it starts at the batch instead, and the
+            // leader's log start comes with the fetch answer (Kafka's follower does the same).
+            if h.base_offset < self.log_end_offset() && self.size_bytes() == 0 {
+                self.truncate_fully_and_start_at(h.base_offset)
+                    .map_err(io_error)?;
+            }
             if h.base_offset < self.log_end_offset() || h.magic != 2 || !batch::crc_ok(&batch) {
                 return Err(error(
                     2,

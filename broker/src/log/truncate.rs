@@ -58,6 +58,46 @@ impl PartitionLog {
     }
 }
 
+impl PartitionLog {
+    /// Empties the log and starts it at `offset`: a follower whose log ends below its
+    /// leader's log start (the leader deleted or expired what the follower lacks) holds nothing
+    /// it could continue from, and replicates from the leader's log start on, as Kafka's
+    /// follower does after OFFSET_OUT_OF_RANGE.
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> io::Result<()> {
+        let now = super::now_ms();
+        for segment in std::mem::take(&mut self.segments) {
+            segment.delete()?;
+        }
+        self.segments.push(super::segment::Segment::create(
+            self.dir.as_deref(),
+            offset,
+            self.config.index_interval_bytes,
+            now,
+        )?);
+        self.log_start_offset = offset;
+        if let Some(dir) = &self.dir {
+            crate::durable::replace_file(
+                &dir.join(super::LOG_START_FILE),
+                offset.to_string().as_bytes(),
+            )?;
+        }
+        self.producers = ProducerState::default();
+        self.txns = TxnIndex::default();
+        self.epochs = super::leader_epoch::EpochCache::default();
+        self.save_epochs()?;
+        if let (Some(dir), Some(at)) = (&self.dir, self.snapshot_at_end) {
+            let _ = std::fs::remove_file(super::snapshot::path(dir, at));
+        }
+        self.snapshot_at_end = None;
+        self.recovery_point = offset;
+        self.first_unflushed_ms = None;
+        self.cleaned_up_to = offset;
+        self.high_watermark = self.high_watermark.map(|_| offset);
+        tracing::info!(offset, "log emptied to start at the leader's log start");
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::log::batch::tests::batch;
@@ -107,6 +147,27 @@ mod tests {
         assert_eq!(log.end_offset_for_epoch(1), (1, 8));
         let bytes = log.read(0, 1 << 20, true).unwrap();
         assert!(!bytes.is_empty());
+    }
+
+    #[test]
+    fn a_log_emptied_to_start_later_takes_appends_from_there_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = now_ms();
+        {
+            let mut log = PartitionLog::open(Some(dir.path()), small_segments()).unwrap();
+            for _ in 0..4 {
+                log.append(batch(2, None, now), now).unwrap();
+            }
+            log.truncate_fully_and_start_at(40).unwrap();
+            assert_eq!((log.log_start_offset(), log.log_end_offset()), (40, 40));
+            assert_eq!(log.segment_count(), 1);
+        }
+        let mut log = PartitionLog::open(Some(dir.path()), small_segments()).unwrap();
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (40, 40));
+        assert_eq!(
+            log.append(batch(1, None, now), now).unwrap().base_offset,
+            40
+        );
     }
 
     #[test]
