@@ -1187,3 +1187,81 @@ async fn a_follower_behind_the_leaders_log_start_starts_over_there() {
     );
     cluster.shutdown().await;
 }
+
+/// CreatePartitions with manual assignments on a cluster places each new partition on the
+/// nodes named (the first leads); a wrong count, replica count, or broker is
+/// INVALID_REPLICA_ASSIGNMENT (39) and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_partitions_places_new_partitions_as_assigned() {
+    use kafka_protocol::messages::create_partitions_request::{
+        CreatePartitionsAssignment, CreatePartitionsTopic,
+    };
+    let cluster = start(&[]).await;
+    let topic = "grown";
+    let mut conn = Conn::to_node(&cluster, 2).await;
+    assert_eq!(create_topic(&mut conn, topic, 1, 3, &[]).await, 0);
+    let grow = |count: i32, assignments: Vec<Vec<i32>>| {
+        CreatePartitionsRequest::default()
+            .with_timeout_ms(5000)
+            .with_topics(vec![CreatePartitionsTopic::default()
+                .with_name(TopicName(sb(topic)))
+                .with_count(count)
+                .with_assignments(Some(
+                    assignments
+                        .into_iter()
+                        .map(|ids| {
+                            CreatePartitionsAssignment::default()
+                                .with_broker_ids(ids.into_iter().map(BrokerId).collect())
+                        })
+                        .collect(),
+                ))])
+    };
+    for (count, assignments, why) in [
+        (
+            3,
+            vec![vec![3, 1, 2]],
+            "one assignment for two new partitions",
+        ),
+        (
+            2,
+            vec![vec![3, 1]],
+            "two replicas where the topic has three",
+        ),
+        (2, vec![vec![3, 1, 7]], "no node 7"),
+        (2, vec![vec![3, 3, 1]], "node 3 twice"),
+    ] {
+        let r = conn.send(grow(count, assignments), 3).await;
+        assert_eq!(
+            r.results[0].error_code, 39,
+            "{why}: {:?}",
+            r.results[0].error_message
+        );
+    }
+    assert!(cluster.partition_state(topic, 1).is_none(), "nothing added");
+    let r = conn
+        .send(grow(3, vec![vec![3, 1, 2], vec![2, 3, 1]]), 3)
+        .await;
+    assert_eq!(
+        r.results[0].error_code, 0,
+        "{:?}",
+        r.results[0].error_message
+    );
+    let one = cluster.partition_state(topic, 1).unwrap();
+    let two = cluster.partition_state(topic, 2).unwrap();
+    assert_eq!((one.replicas.clone(), one.leader), (vec![3, 1, 2], 3));
+    assert_eq!((two.replicas.clone(), two.leader), (vec![2, 3, 1], 2));
+    // Every node answers the new partitions' leaders, and the leader takes records.
+    let md = metadata(&mut conn, &[topic]).await;
+    let leaders: Vec<(i32, i32)> = md.topics[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.leader_id.0))
+        .collect();
+    assert_eq!(&leaders[1..], &[(1, 3), (2, 2)]);
+    let mut to_three = Conn::to_node(&cluster, 3).await;
+    assert_eq!(
+        produce(&mut to_three, topic, 1, batch(2, -1, 0), -1, 5000).await,
+        (0, 0)
+    );
+    cluster.shutdown().await;
+}

@@ -160,29 +160,79 @@ fn check_assignments(nodes: &[i32], t: &CreatableTopic) -> Result<(), TopicError
     }
     for a in &t.assignments {
         let ids: Vec<i32> = a.broker_ids.iter().map(|b| b.0).collect();
-        if ids.is_empty() {
-            return invalid(format!(
-                "The manual partition assignment of partition {} is empty.",
-                a.partition_index
-            ));
-        }
-        if let Some(b) = ids.iter().find(|b| !nodes.contains(b)) {
-            return invalid(format!(
-                "The manual partition assignment includes broker {b}, but no such broker is \
-                 registered."
-            ));
-        }
-        if let Some(b) = ids
-            .iter()
-            .enumerate()
-            .find_map(|(i, b)| ids[..i].contains(b).then_some(b))
-        {
-            return invalid(format!(
-                "The manual partition assignment includes the broker {b} more than once."
-            ));
-        }
+        check_replicas(nodes, a.partition_index, &ids)?;
     }
     Ok(())
+}
+
+/// One partition's manual replica list (CreateTopics, CreatePartitions): not empty, on
+/// brokers that exist, each once (INVALID_REPLICA_ASSIGNMENT otherwise, Kafka's messages).
+fn check_replicas(nodes: &[i32], partition: i32, ids: &[i32]) -> Result<(), TopicError> {
+    let invalid = |message: String| Err(TopicError { code: 39, message });
+    if ids.is_empty() {
+        return invalid(format!(
+            "The manual partition assignment of partition {partition} is empty."
+        ));
+    }
+    if let Some(b) = ids.iter().find(|b| !nodes.contains(b)) {
+        return invalid(format!(
+            "The manual partition assignment includes broker {b}, but no such broker is \
+             registered."
+        ));
+    }
+    if let Some(b) = ids
+        .iter()
+        .enumerate()
+        .find_map(|(i, b)| ids[..i].contains(b).then_some(b))
+    {
+        return invalid(format!(
+            "The manual partition assignment includes the broker {b} more than once."
+        ));
+    }
+    Ok(())
+}
+
+/// CreatePartitions' manual assignments on a cluster: one per new partition, each as many
+/// replicas as the topic's partitions have, checked as CreateTopics' are.
+fn cluster_assignments(
+    shared: &Shared,
+    topic: &str,
+    count: i32,
+    assignments: &[kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignment],
+) -> Result<Vec<Vec<i32>>, TopicError> {
+    let invalid = |message: String| Err(TopicError { code: 39, message });
+    let Some(existing) = shared.topics.get(topic) else {
+        return Err(TopicError {
+            code: 3,
+            message: format!("unknown topic `{topic}`"),
+        });
+    };
+    let current = existing.partition_count();
+    let added = count - current;
+    if added > 0 && assignments.len() != added as usize {
+        return invalid(format!(
+            "Attempted to add {added} additional partition(s), but only {} assignment(s) were \
+             specified.",
+            assignments.len()
+        ));
+    }
+    let rf = existing.replicas_of(0).len();
+    let nodes = node_ids(shared);
+    let mut out = Vec::new();
+    for (i, a) in assignments.iter().enumerate() {
+        let ids: Vec<i32> = a.broker_ids.iter().map(|b| b.0).collect();
+        let partition = current + i as i32;
+        check_replicas(&nodes, partition, &ids)?;
+        if rf > 0 && ids.len() != rf {
+            return invalid(format!(
+                "The manual partition assignment includes a partition with {} replica(s), but \
+                 this is not consistent with previous partitions, which have {rf} replica(s).",
+                ids.len()
+            ));
+        }
+        out.push(ids);
+    }
+    Ok(out)
 }
 
 pub fn delete_topics(shared: &Shared, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
@@ -241,7 +291,20 @@ pub fn create_partitions(
             // Assignments, when given (not null), name the new partitions' replicas: one per
             // new partition, on brokers that exist.
             let current = shared.topics.get(&t.name).map_or(0, |t| t.partition_count());
-            // A cluster assigns the new partitions itself, round-robin.
+            // A cluster places the new partitions as assigned, or round-robin without them.
+            let manual = match (&shared.cluster, t.assignments.as_ref()) {
+                (Some(_), Some(assignments)) => {
+                    match cluster_assignments(shared, &t.name, t.count, assignments) {
+                        Ok(a) => Some(a),
+                        Err(e) => {
+                            return r
+                                .with_error_code(e.code)
+                                .with_error_message(Some(sb(&e.message)))
+                        }
+                    }
+                }
+                _ => None,
+            };
             if let Some(assignments) = t.assignments.as_ref().filter(|_| shared.cluster.is_none()) {
                 let added = t.count - current;
                 let node = BrokerId(shared.config.node_id);
@@ -259,7 +322,10 @@ pub fn create_partitions(
                 }
             }
             let grown = match &shared.cluster {
-                Some(c) => c.controller.create_partitions(&t.name, t.count, req.validate_only),
+                Some(c) => {
+                    c.controller
+                        .create_partitions(&t.name, t.count, manual, req.validate_only)
+                }
                 None => shared.topics.create_partitions(&t.name, t.count, req.validate_only),
             };
             match grown {

@@ -465,12 +465,13 @@ impl Controller {
         Ok(())
     }
 
-    /// Grows a topic on every node, the new partitions with the replication factor of its
-    /// first.
+    /// Grows a topic on every node: the new partitions on the `assignment` given (checked by
+    /// the caller), else round-robin with the replication factor of its first.
     pub fn create_partitions(
         &self,
         name: &str,
         count: i32,
+        assignment: Option<Vec<Vec<i32>>>,
         validate_only: bool,
     ) -> Result<(), TopicError> {
         let _guard = self.change.locked();
@@ -482,7 +483,10 @@ impl Controller {
         let rf = topic.replicas_of(0).len().max(1);
         let nodes = self.node_ids();
         let start = coordinator_partition(name, nodes.len()) as usize;
-        let added = super::assignment::assign(&nodes, current, (count - current).max(0), rf, start);
+        let added = match assignment {
+            Some(a) => a,
+            None => super::assignment::assign(&nodes, current, (count - current).max(0), rf, start),
+        };
         for (i, (_, topics)) in managers.iter().enumerate() {
             let r = topics.create_partitions_replicated(name, count, added.clone(), validate_only);
             if i == 0 {
