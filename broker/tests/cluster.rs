@@ -920,7 +920,9 @@ async fn topic_changes_reach_every_node() {
                 .with_timeout_ms(5000)
                 .with_topics(vec![CreatePartitionsTopic::default()
                     .with_name(TopicName(sb("assigned")))
-                    .with_count(4)]),
+                    .with_count(4)
+                    // Null: the cluster places them (an empty list would assign none).
+                    .with_assignments(None)]),
             1,
         )
         .await;
