@@ -229,13 +229,7 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 /// The partition's leader and its followers.
 fn roles(cluster: &ClusterHandle, topic: &str, partition: i32) -> (i32, Vec<i32>) {
     let s = cluster.partition_state(topic, partition).unwrap();
-    let followers = s
-        .replicas
-        .iter()
-        .copied()
-        .filter(|r| *r != s.leader)
-        .collect();
-    (s.leader, followers)
+    (s.leader, s.followers())
 }
 
 /// Every node lists every broker, and each partition's leader, epoch, replicas and ISR as

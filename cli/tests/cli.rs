@@ -213,12 +213,7 @@ fn topics_describe_shows_each_replicas_log_end_on_a_cluster() {
     let bs = cluster.bootstrap_servers();
     ok(&bs, &["topics", "create", "--topic", "orders"], None);
     let state = cluster.partition_state("orders", 0).unwrap();
-    let followers: Vec<i32> = state
-        .replicas
-        .iter()
-        .copied()
-        .filter(|r| *r != state.leader)
-        .collect();
+    let followers: Vec<i32> = state.followers();
     // The follower paused, then stopped, is not node 1: the admin client's Metadata requests
     // go there (the first of equally loaded brokers), and must still be answered.
     let (paused, fetching) = if followers[0] != 1 {

@@ -328,6 +328,27 @@ mod container {
     }
 }
 
+/// A three-node dev cluster (`Broker::cluster`) in a temporary data dir with `configs`, or
+/// `None` (saying so) when the suites run against an external cluster: the multi-node tests
+/// are about the dev broker's replication itself.
+pub async fn dev_cluster(
+    configs: &[(&str, &str)],
+) -> Option<(krafty_broker::ClusterHandle, tempfile::TempDir)> {
+    if external_bootstrap().is_some() {
+        println!("a multi-node dev cluster test: skipped with KRAFTY_TEST_BOOTSTRAP set");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut builder = Broker::cluster(3)
+        .listen("127.0.0.1:0")
+        .data_dir(dir.path());
+    for (k, v) in configs {
+        builder = builder.config(*k, *v);
+    }
+    let cluster = builder.start_cluster().await.expect("the cluster starts");
+    Some((cluster, dir))
+}
+
 /// A topic name no other run uses (external clusters keep topics between runs).
 /// Awaits `f`, failing the test after `secs` seconds instead of hanging.
 pub async fn within<T>(secs: u64, what: &str, f: impl std::future::Future<Output = T>) -> T {

@@ -92,12 +92,7 @@ async fn a_paused_followers_log_end_lags_and_a_stopped_node_is_an_error_of_its_o
         .await
         .unwrap();
     let state = cluster.partition_state(&topic, 0).unwrap();
-    let followers: Vec<i32> = state
-        .replicas
-        .iter()
-        .copied()
-        .filter(|r| *r != state.leader)
-        .collect();
+    let followers: Vec<i32> = state.followers();
     // The follower paused, then stopped, is not node 1: the admin client's Metadata requests
     // go there (the first of equally loaded brokers), and must still be answered.
     let (paused, fetching) = if followers[0] != 1 {

@@ -15,27 +15,17 @@ use krafty::consumer::KafkaConsumer;
 use krafty::producer::{KafkaProducer, ProducerRecord};
 use krafty::serialization::StringSerde;
 use krafty::TopicPartition;
-use krafty_broker::{Broker, ClusterHandle};
-use krafty_tests::{external_bootstrap, unique_topic, within};
+use krafty_broker::ClusterHandle;
+use krafty_tests::{dev_cluster, unique_topic, within};
 
 const NOT_ENOUGH_REPLICAS: i16 = 19;
 
-/// A three-node cluster with `configs`, or `None` (with a message) against an external one.
+/// A three-node cluster with `configs` (six `__consumer_offsets` partitions unless given),
+/// or `None` against an external one.
 async fn three_nodes(configs: &[(&str, &str)]) -> Option<(ClusterHandle, tempfile::TempDir)> {
-    if external_bootstrap().is_some() {
-        println!("a multi-node dev cluster test: skipped with KRAFTY_TEST_BOOTSTRAP set");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let mut builder = Broker::cluster(3)
-        .listen("127.0.0.1:0")
-        .data_dir(dir.path())
-        .config("offsets.topic.num.partitions", "6");
-    for (k, v) in configs {
-        builder = builder.config(*k, *v);
-    }
-    let cluster = builder.start_cluster().await.expect("the cluster starts");
-    Some((cluster, dir))
+    let mut all = vec![("offsets.topic.num.partitions", "6")];
+    all.extend_from_slice(configs);
+    dev_cluster(&all).await
 }
 
 async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
@@ -264,12 +254,7 @@ async fn two_nodes_down_refuse_acks_all_with_not_enough_replicas_until_one_retur
     };
     assert_eq!(send("before").await.unwrap().offset, 0);
     let state = cluster.partition_state(&topic, 0).unwrap();
-    let followers: Vec<i32> = state
-        .replicas
-        .iter()
-        .copied()
-        .filter(|r| *r != state.leader)
-        .collect();
+    let followers: Vec<i32> = state.followers();
     for f in &followers {
         cluster.stop_node(*f).await.unwrap();
     }
@@ -317,12 +302,7 @@ async fn a_returning_leader_truncates_its_unreplicated_tail() {
     }
     let state = cluster.partition_state(&topic, 0).unwrap();
     let old = state.leader;
-    let followers: Vec<i32> = state
-        .replicas
-        .iter()
-        .copied()
-        .filter(|r| *r != old)
-        .collect();
+    let followers = state.followers();
     wait_for(&cluster, &topic, "followers hold the first records", |c| {
         c.replicas(&topic, 0).iter().all(|r| r.log_end_offset == 10)
     })

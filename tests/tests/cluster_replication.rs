@@ -14,24 +14,15 @@ use krafty::serialization::StringSerde;
 use krafty::TopicPartition;
 use krafty_broker::{Broker, ClusterHandle};
 use krafty_tests::clients::{isolated_consumer, transactional, values_until_quiet};
-use krafty_tests::{external_bootstrap, unique_topic, within};
+use krafty_tests::{dev_cluster, external_bootstrap, unique_topic, within};
 
-/// A three-node cluster, or `None` (with a message) against an external cluster.
+/// A three-node cluster, or `None` against an external cluster.
 async fn three_nodes() -> Option<(ClusterHandle, tempfile::TempDir)> {
-    if external_bootstrap().is_some() {
-        println!("a multi-node dev cluster test: skipped with KRAFTY_TEST_BOOTSTRAP set");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let cluster = Broker::cluster(3)
-        .listen("127.0.0.1:0")
-        .data_dir(dir.path())
-        .config("offsets.topic.num.partitions", "10")
-        .config("transaction.state.log.num.partitions", "5")
-        .start_cluster()
-        .await
-        .expect("the cluster starts");
-    Some((cluster, dir))
+    dev_cluster(&[
+        ("offsets.topic.num.partitions", "10"),
+        ("transaction.state.log.num.partitions", "5"),
+    ])
+    .await
 }
 
 /// A group id whose coordinator (the leader of its `__consumer_offsets` partition) is not

@@ -28,6 +28,17 @@ pub struct PartitionState {
     pub partition_epoch: i32,
 }
 
+impl PartitionState {
+    /// The replicas other than the leader, in assignment order.
+    pub fn followers(&self) -> Vec<i32> {
+        self.replicas
+            .iter()
+            .copied()
+            .filter(|r| *r != self.leader)
+            .collect()
+    }
+}
+
 /// A node's advertised endpoint on one listener: (listener name, host, port).
 pub type Endpoint = (String, String, i32);
 

@@ -217,12 +217,7 @@ async fn leave_triggers_a_rebalance_and_unknown_members_are_refused() {
             .error_code,
         25
     );
-    let leave = LeaveGroupRequest::default()
-        .with_group_id(GroupId(sb("g")))
-        .with_members(vec![
-            kafka_protocol::messages::leave_group_request::MemberIdentity::default()
-                .with_member_id(sb(&a)),
-        ]);
+    let leave = leave_request(&a);
     let resp = c.leave_group(leave, 5).await;
     assert_eq!(resp.members[0].error_code, 0);
     let listed = c.list_groups(ListGroupsRequest::default(), 5).await;
@@ -261,6 +256,16 @@ async fn static_member_rejoins_without_rebalance_and_fences_its_old_id() {
         )
         .await;
     assert_eq!(s.assignment.as_ref(), b"p", "the current assignment");
+}
+
+/// LeaveGroup for one member of group `g`.
+fn leave_request(member: &str) -> LeaveGroupRequest {
+    LeaveGroupRequest::default()
+        .with_group_id(GroupId(sb("g")))
+        .with_members(vec![
+            kafka_protocol::messages::leave_group_request::MemberIdentity::default()
+                .with_member_id(sb(member)),
+        ])
 }
 
 fn commit(member: &str, generation: i32, topic: &str, offset: i64) -> OffsetCommitRequest {
@@ -349,12 +354,7 @@ async fn commits_are_checked_persisted_and_reloaded() {
             .error_code,
         0
     );
-    let leave = LeaveGroupRequest::default()
-        .with_group_id(GroupId(sb("g")))
-        .with_members(vec![
-            kafka_protocol::messages::leave_group_request::MemberIdentity::default()
-                .with_member_id(sb(&a)),
-        ]);
+    let leave = leave_request(&a);
     assert_eq!(
         reloaded.leave_group(leave, 5).await.members[0].error_code,
         0
