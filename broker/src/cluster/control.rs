@@ -87,12 +87,7 @@ async fn run(cluster: &ClusterHandle, line: &str) -> Result<String, String> {
             let s = cluster
                 .partition_state(topic, partition)
                 .ok_or_else(|| format!("no partition {topic}-{partition}"))?;
-            let list = |v: &[i32]| {
-                v.iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
+            let list = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
             Ok(format!(
                 "ok state {topic} {partition} leader={} leader_epoch={} isr={} replicas={}",
                 s.leader,
