@@ -3,7 +3,10 @@
 //! every partition's replicas, leader, leader epoch and ISR. Followers replicate with the
 //! Kafka protocol (`replica_fetcher.rs`: Fetch with a replica id, over TCP); the leader tracks
 //! them (`replica_manager.rs`, `isr.rs`) and moves the high watermark (`high_watermark.rs`),
-//! which gates consumer fetches and acks=all produces.
+//! which gates consumer fetches and acks=all produces. A node stopped or isolated
+//! (`ClusterHandle::stop_node`, `isolate_node`) is fenced by the controller, which elects new
+//! leaders from the ISRs (`election.rs`); a returning node truncates to its leaders' logs
+//! (`truncation.rs`) and rejoins the ISRs. `control.rs` offers these faults as text commands.
 //!
 //! Locks: the controller's maps are held only to read or change an entry, never while a log,
 //! a node or another lock is reached (its `change` mutex, serialising topic changes, is taken

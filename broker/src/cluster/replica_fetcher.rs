@@ -3,7 +3,10 @@
 //! followed partition's log end; the batches returned are appended as the leader wrote them
 //! (`PartitionLog::append_replicated`), and the high watermark the leader answers with is
 //! this replica's. Fetch v12 is spoken: topics by name, `ReplicaId` in the body (v15 moved it
-//! into `ReplicaState`), the version every node of this process serves.
+//! into `ReplicaState`), the version every node of this process serves. Each partition starts
+//! every leader epoch in a `Truncating` phase (`truncation.rs`: OffsetForLeaderEpoch, then the
+//! log cut where it diverges) before it fetches; a follower behind the leader's log start
+//! starts over there.
 
 use std::collections::HashMap;
 use std::sync::Arc;
