@@ -709,7 +709,8 @@ impl BrokerHandle {
     /// Stops at once, as a killed process: connections close mid-request, nothing is
     /// flushed (what was written stays in the files, as after a kill).
     pub(crate) async fn kill(&self) {
-        let _ = self.stop.send(true);
+        // Aborted before they are told to stop: a request waiting (an acks=all produce, a
+        // parked fetch) is not answered, its connection just closes.
         let tasks: Vec<_> = self.tasks.locked().drain(..).collect();
         for t in &tasks {
             t.abort();
@@ -717,6 +718,7 @@ impl BrokerHandle {
         for t in tasks {
             let _ = t.await;
         }
+        let _ = self.stop.send(true);
         self.shared.groups.shutdown();
         tracing::info!(node_id = self.node_id(), "dev broker killed");
     }
