@@ -328,6 +328,27 @@ mod container {
     }
 }
 
+/// An admin client on `bootstrap`, with `topic` created (`partitions`, replication factor 3:
+/// the multi-node suites' topics).
+pub async fn admin_with_replicated_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+) -> AdminClient {
+    let admin = within(
+        30,
+        "admin",
+        AdminClient::from_properties([("bootstrap.servers", bootstrap)]),
+    )
+    .await
+    .unwrap();
+    admin
+        .create_topics(&[NewTopic::new(topic, partitions, 3)])
+        .await
+        .unwrap();
+    admin
+}
+
 /// A three-node dev cluster (`Broker::cluster`) in a temporary data dir with `configs`, or
 /// `None` (saying so) when the suites run against an external cluster: the multi-node tests
 /// are about the dev broker's replication itself.

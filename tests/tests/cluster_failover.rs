@@ -10,13 +10,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use krafty::admin::{AdminClient, NewTopic};
+use krafty::admin::AdminClient;
 use krafty::consumer::KafkaConsumer;
 use krafty::producer::{KafkaProducer, ProducerRecord};
 use krafty::serialization::StringSerde;
 use krafty::TopicPartition;
 use krafty_broker::ClusterHandle;
-use krafty_tests::{dev_cluster, unique_topic, within};
+use krafty_tests::{admin_with_replicated_topic, dev_cluster, unique_topic, within};
 
 const NOT_ENOUGH_REPLICAS: i16 = 19;
 
@@ -29,18 +29,10 @@ async fn three_nodes(configs: &[(&str, &str)]) -> Option<(ClusterHandle, tempfil
 }
 
 async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
-    let admin = within(
-        30,
-        "admin",
-        AdminClient::from_properties([("bootstrap.servers", bootstrap)]),
-    )
-    .await
-    .unwrap();
-    admin
-        .create_topics(&[NewTopic::new(topic, partitions, 3)])
+    admin_with_replicated_topic(bootstrap, topic, partitions)
         .await
-        .unwrap();
-    admin.close().await;
+        .close()
+        .await;
 }
 
 async fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> KafkaProducer<String, String> {

@@ -7,14 +7,16 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use krafty::admin::{AdminClient, NewTopic};
 use krafty::consumer::KafkaConsumer;
 use krafty::producer::{KafkaProducer, ProducerRecord};
 use krafty::serialization::StringSerde;
 use krafty::TopicPartition;
 use krafty_broker::{Broker, ClusterHandle};
 use krafty_tests::clients::{isolated_consumer, transactional, values_until_quiet};
-use krafty_tests::{dev_cluster, external_bootstrap, unique_topic, within};
+use krafty_tests::{
+    admin_with_replicated_topic as admin_with_topic, dev_cluster, external_bootstrap, unique_topic,
+    within,
+};
 
 /// A three-node cluster, or `None` against an external cluster.
 async fn three_nodes() -> Option<(ClusterHandle, tempfile::TempDir)> {
@@ -27,22 +29,6 @@ async fn three_nodes() -> Option<(ClusterHandle, tempfile::TempDir)> {
 
 /// A group id whose coordinator (the leader of its `__consumer_offsets` partition) is not
 /// node `not`.
-/// An admin client on `bootstrap`, with `topic` created (`partitions`, replication factor 3).
-async fn admin_with_topic(bootstrap: &str, topic: &str, partitions: i32) -> AdminClient {
-    let admin = within(
-        30,
-        "admin",
-        AdminClient::from_properties([("bootstrap.servers", bootstrap)]),
-    )
-    .await
-    .unwrap();
-    admin
-        .create_topics(&[NewTopic::new(topic, partitions, 3)])
-        .await
-        .unwrap();
-    admin
-}
-
 fn group_coordinated_elsewhere(cluster: &ClusterHandle, not: i32) -> (String, i32) {
     (0..1000)
         .map(|i| unique_topic(&format!("replicated-group-{i}")))
