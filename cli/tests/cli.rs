@@ -770,6 +770,13 @@ fn broker_cluster_takes_fault_commands_on_stdin() {
         .parse()
         .unwrap();
     assert!(state.contains(" leader_epoch=0 isr="), "{state}");
+    // Each replica's log end and high watermark: nothing written yet.
+    for id in 1..=3 {
+        assert!(
+            state.contains(&format!(" replica={id}:log_end_offset=0:high_watermark=0")),
+            "{state}"
+        );
+    }
     assert_eq!(ask(&format!("stop {leader}")), format!("ok stop {leader}"));
     let after = ask("state chaos 0");
     assert!(after.contains(" leader_epoch=1 "), "{after}");
@@ -781,6 +788,21 @@ fn broker_cluster_takes_fault_commands_on_stdin() {
         &bootstrap,
         &["produce", "--topic", "chaos"],
         Some("after the stop\n"),
+    );
+    // The stopped node keeps what it had (nothing); the new leader holds the record.
+    let after = ask("state chaos 0");
+    assert!(
+        after.contains(&format!(" replica={leader}:log_end_offset=0:")),
+        "{after}"
+    );
+    let new_leader = after
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("leader="))
+        .unwrap()
+        .to_string();
+    assert!(
+        after.contains(&format!(" replica={new_leader}:log_end_offset=1:")),
+        "{after}"
     );
     assert_eq!(
         ask(&format!("start {leader}")),

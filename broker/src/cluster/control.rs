@@ -7,7 +7,8 @@ use super::ClusterHandle;
 
 /// What `help` prints.
 pub const HELP: &str = "commands: nodes | stop <id> | start <id> | isolate <id> | heal <id> | \
-pause-fetchers <id> | resume-fetchers <id> | state <topic> <partition> | help";
+pause-fetchers <id> | resume-fetchers <id> | state <topic> <partition> (leader, epoch, ISR, and \
+each replica's log end offset and high watermark) | help";
 
 /// Runs one command line against `cluster`; the answer line.
 pub async fn execute(cluster: &ClusterHandle, line: &str) -> String {
@@ -88,12 +89,25 @@ async fn run(cluster: &ClusterHandle, line: &str) -> Result<String, String> {
                 .partition_state(topic, partition)
                 .ok_or_else(|| format!("no partition {topic}-{partition}"))?;
             let list = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+            // Each replica's log end and high watermark as its node holds them (a follower's
+            // high watermark is the one it last heard from its leader).
+            let each: Vec<String> = cluster
+                .replicas(topic, partition)
+                .iter()
+                .map(|r| {
+                    format!(
+                        " replica={}:log_end_offset={}:high_watermark={}",
+                        r.node_id, r.log_end_offset, r.high_watermark
+                    )
+                })
+                .collect();
             Ok(format!(
-                "ok state {topic} {partition} leader={} leader_epoch={} isr={} replicas={}",
+                "ok state {topic} {partition} leader={} leader_epoch={} isr={} replicas={}{}",
                 s.leader,
                 s.leader_epoch,
                 list(&s.isr),
-                list(&s.replicas)
+                list(&s.replicas),
+                each.concat()
             ))
         }
         Some(other) => Err(format!("unknown command `{other}`; try `help`")),
