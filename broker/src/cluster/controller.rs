@@ -54,6 +54,13 @@ struct Member {
     fenced: bool,
 }
 
+impl Member {
+    /// Serving and not fenced: it may be elected.
+    fn is_alive(&self) -> bool {
+        !self.fenced && self.shared.as_ref().is_some_and(|s| s.strong_count() > 0)
+    }
+}
+
 /// The cluster's metadata, shared by every node of the process.
 pub struct Controller {
     members: RwLock<BTreeMap<i32, Member>>,
@@ -131,14 +138,6 @@ impl Controller {
             .map_or(-1, |(id, _)| *id)
     }
 
-    /// Whether `node` serves and is not fenced.
-    pub fn is_alive(&self, node: i32) -> bool {
-        self.members
-            .read_locked()
-            .get(&node)
-            .is_some_and(|m| !m.fenced && m.shared.as_ref().is_some_and(|s| s.strong_count() > 0))
-    }
-
     /// A node stopped or was cut off (Kafka's controller fencing a broker whose heartbeats
     /// stopped): the partitions it led elect new leaders with their leader epochs bumped, and
     /// it leaves every ISR. The other nodes are told; returns the partitions that changed.
@@ -149,11 +148,7 @@ impl Controller {
                 Some(m) => m.fenced = true,
                 None => return Vec::new(),
             }
-            let alive = |n: i32| {
-                members.get(&n).is_some_and(|m| {
-                    !m.fenced && m.shared.as_ref().is_some_and(|s| s.strong_count() > 0)
-                })
-            };
+            let alive = |n: i32| members.get(&n).is_some_and(Member::is_alive);
             let unclean = self.replication.unclean_leader_election;
             self.change_partitions(|s| super::election::on_fenced(s, node, alive, unclean))
         };
