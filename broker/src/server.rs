@@ -116,10 +116,18 @@ async fn serve_connection(
     let mut throttle = ConnectionThrottle::default();
     let mut auth = Authenticator::default();
     let mut isolation = shared.faults.isolation();
+    // One future for the connection's life (not one per request): done once the node is cut off.
+    let mut watched = isolation.clone();
+    let cut_off = async move {
+        if watched.wait_for(|cut| *cut).await.is_err() {
+            std::future::pending::<()>().await; // no fault controls left: never cut off
+        }
+    };
+    tokio::pin!(cut_off);
     loop {
         let size = tokio::select! {
             biased;
-            _ = isolation.wait_for(|cut| *cut) => None,
+            _ = &mut cut_off => None,
             size = rd.read_i32() => match size {
                 Ok(n) => Some(n),
                 Err(_) => return "peer closed".into(),
