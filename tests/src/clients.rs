@@ -141,3 +141,27 @@ pub async fn values_until_quiet(
     }
     out
 }
+
+/// (token, partition, offset, error code) of a record a `DeliverySink` was told about.
+pub type Told = (u64, i32, i64, Option<i16>);
+
+/// A `DeliverySink` that keeps what it was told, batch by batch.
+#[derive(Default)]
+pub struct CollectingSink {
+    /// The records in the order the sink saw them.
+    pub records: std::sync::Mutex<Vec<Told>>,
+    /// How many times it was called (once per batch).
+    pub batches: std::sync::atomic::AtomicUsize,
+}
+
+impl krafty::producer::DeliverySink for CollectingSink {
+    fn batch_done(&self, batch: krafty::producer::CompletedBatch<'_>) {
+        self.batches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let code = batch.result.err().map(|e| e.code().unwrap_or(-1));
+        let mut out = self.records.lock().unwrap();
+        for r in &batch.records {
+            out.push((r.token, batch.partition, batch.offset(r), code));
+        }
+    }
+}

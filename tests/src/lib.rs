@@ -23,7 +23,7 @@ use krafty_broker::{Broker, BrokerHandle, Faults};
 pub mod clients;
 pub mod proxy;
 
-pub use clients::string_producer;
+pub use clients::{string_producer, CollectingSink, Told};
 
 /// A cluster for one test.
 pub enum TestCluster {

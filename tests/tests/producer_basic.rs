@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use krafty::producer::{murmur2_partition, ProducerRecord};
 use krafty::KafkaError;
-use krafty_tests::{read_all, read_batches, unique_topic, within, TestCluster};
+use krafty_tests::{read_all, read_batches, unique_topic, within, CollectingSink, TestCluster};
 
 use krafty_tests::string_producer as producer;
 
@@ -493,29 +493,6 @@ async fn try_send_and_then_enqueues_in_place_or_hands_the_callback_back() {
     cluster.stop().await;
 }
 
-/// (token, partition, offset, error code) of a record a sink was told about.
-type Told = (u64, i32, i64, Option<i16>);
-
-/// What a `DeliverySink` was told, batch by batch.
-#[derive(Default)]
-struct Collected {
-    /// The records in the order the sink saw them.
-    records: std::sync::Mutex<Vec<Told>>,
-    batches: std::sync::atomic::AtomicUsize,
-}
-
-impl krafty::producer::DeliverySink for Collected {
-    fn batch_done(&self, batch: krafty::producer::CompletedBatch<'_>) {
-        self.batches
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let code = batch.result.err().map(|e| e.code().unwrap_or(-1));
-        let mut out = self.records.lock().unwrap();
-        for r in &batch.records {
-            out.push((r.token, batch.partition, batch.offset(r), code));
-        }
-    }
-}
-
 /// Runs on both brokers. Records sent with a token report to the producer's one
 /// `DeliverySink`, once per batch: every token exactly once, each at its own offset in send
 /// order, a refused batch with the broker's error (MESSAGE_TOO_LARGE over the topic's
@@ -534,10 +511,10 @@ async fn a_delivery_sink_gets_each_tokens_outcome_once_per_batch() {
         Err(KafkaError::IllegalState(_)) => {}
         other => panic!("expected IllegalState without a sink, got {other:?}"),
     }
-    let sink = Arc::new(Collected::default());
+    let sink = Arc::new(CollectingSink::default());
     p.set_delivery_sink(sink.clone()).unwrap();
     assert!(matches!(
-        p.set_delivery_sink(Arc::new(Collected::default())),
+        p.set_delivery_sink(Arc::new(CollectingSink::default())),
         Err(KafkaError::IllegalState(_))
     ));
 

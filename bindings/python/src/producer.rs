@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use krafty::producer::{
-    CompletedBatch, DeliverySink, KafkaProducer as CoreProducer, OwnedDelivery, Partitioner,
-    ProducerConfig, ProducerInterceptor, ProducerRecord as CoreRecord,
+    BatchRecord, CompletedBatch, DeliverySink, KafkaProducer as CoreProducer, OwnedDelivery,
+    Partitioner, ProducerConfig, ProducerInterceptor, ProducerRecord as CoreRecord,
     RecordMetadata as CoreMetadata, SinkRecord,
 };
 use krafty::record::Header;
@@ -680,60 +680,61 @@ impl PyProducer {
         records: &Bound<'_, PyAny>,
         partition: Option<i32>,
     ) -> PyResult<RecordFuture> {
-        let items: Vec<Bound<'_, PyAny>> = records.try_iter()?.collect::<PyResult<_>>()?;
-        let mut header_sizes = Vec::with_capacity(items.len());
-        let mut prepared = Vec::with_capacity(items.len());
-        for item in &items {
-            let (key, value, headers) = Self::batch_fields(py, item)?;
+        let mut header_sizes = Vec::new();
+        let mut prepared = Vec::new();
+        for item in records.try_iter()? {
+            let (key, value, headers) = Self::batch_fields(py, &item?)?;
             header_sizes.push(header_size(&headers));
-            prepared.push((key, value, headers));
+            prepared.push(BatchRecord {
+                timestamp: None,
+                key,
+                value,
+                headers,
+            });
         }
         let batch = BatchCompletion::new(topic, header_sizes);
         let id = self.batches.register(&batch);
-        let mut record = CoreRecord {
-            topic: topic.to_string(),
-            partition,
-            timestamp: None,
-            key: None,
-            value: None,
-            headers: vec![],
-        };
+        let token = |i: usize| (u64::from(id) << 32) | i as u64;
         let mut sent = 0;
         let mut failure = None;
-        for (i, (key, value, headers)) in prepared.into_iter().enumerate() {
-            record.key = key;
-            record.value = value;
-            record.headers = headers;
-            let token = (u64::from(id) << 32) | i as u64;
-            let outcome = match self.inner.try_send_to_sink(&record, token) {
-                Ok(true) => Ok(()),
-                Ok(false) => {
-                    let waiting = CoreRecord {
-                        topic: record.topic.clone(),
-                        partition,
-                        timestamp: None,
-                        key: record.key.take(),
-                        value: record.value.take(),
-                        headers: std::mem::take(&mut record.headers),
-                    };
-                    match wait_fast(py, self.inner.send_to_sink(waiting, token)) {
-                        Ok(outcome) => outcome,
-                        Err(interrupted) => {
-                            // Ctrl-C while waiting: the records sent so far still report.
-                            if batch.truncate(sent) {
-                                self.batches.forget(id);
-                            }
-                            return Err(interrupted);
-                        }
-                    }
+        while sent < prepared.len() {
+            match self
+                .inner
+                .try_send_many_to_sink(topic, partition, &prepared[sent..], token(sent))
+            {
+                Ok(n) => sent += n,
+                Err((n, e)) => {
+                    sent += n;
+                    failure = Some(e);
+                    break;
                 }
-                Err(e) => Err(e),
-            };
-            if let Err(e) = outcome {
-                failure = Some(e);
-                break;
             }
-            sent += 1;
+            let Some(next) = prepared.get_mut(sent) else {
+                break;
+            };
+            // The next record must wait (metadata, memory, interceptors): sent on its own.
+            let waiting = CoreRecord {
+                topic: topic.to_string(),
+                partition,
+                timestamp: None,
+                key: next.key.take(),
+                value: next.value.take(),
+                headers: std::mem::take(&mut next.headers),
+            };
+            match wait_fast(py, self.inner.send_to_sink(waiting, token(sent))) {
+                Ok(Ok(())) => sent += 1,
+                Ok(Err(e)) => {
+                    failure = Some(e);
+                    break;
+                }
+                Err(interrupted) => {
+                    // Ctrl-C while waiting: the records sent so far still report.
+                    if batch.truncate(sent) {
+                        self.batches.forget(id);
+                    }
+                    return Err(interrupted);
+                }
+            }
         }
         if batch.truncate(sent) {
             self.batches.forget(id);

@@ -140,6 +140,34 @@ def test_send_batch_keeps_order_and_reports_every_record(bootstrap, topic):
     assert [r.key for r in records] == [None] * 500 + [b"same-key"] * 500
 
 
+def test_send_batch_over_buffer_memory_waits_for_room_and_keeps_order(bootstrap, topic):
+    """A batch larger than buffer.memory goes in runs, waiting for room between them."""
+    values = [b"%0100d" % i for i in range(3000)]
+    with KafkaProducer(bootstrap_servers=bootstrap, buffer_memory=32768, batch_size=4096,
+                       linger_ms=5) as producer:
+        result = producer.send_batch(topic, values, partition=0).get(30)
+    assert [(md.partition, md.offset) for md in result] == [(0, i) for i in range(3000)]
+    assert [r.value for r in read_all(bootstrap, topic, 3000)] == values
+
+
+def test_send_batch_without_partition_follows_keys_and_sticky_partitions(bootstrap, topic):
+    """Keyed items by murmur2 (as one send() each), keyless ones sticky per batch.size."""
+    items = [(b"key-%d" % (i % 7), b"v%d" % i) if i % 3 == 0 else b"v%d" % i
+             for i in range(900)]
+    with KafkaProducer(bootstrap_servers=bootstrap, batch_size=1024, linger_ms=5) as producer:
+        result = producer.send_batch(topic, items).get(30)
+        singles = {k: producer.send(topic, b"single", key=k).get(10).partition
+                   for k in {item[0] for item in items if isinstance(item, tuple)}}
+    for item, md in zip(items, result):
+        if isinstance(item, tuple):
+            assert md.partition == singles[item[0]]
+    assert len({md.partition for item, md in zip(items, result)
+                if not isinstance(item, tuple)}) > 1
+    for partition in {md.partition for md in result}:
+        offsets = [md.offset for md in result if md.partition == partition]
+        assert offsets == list(range(len(offsets)))
+
+
 @devbroker_only
 def test_send_batch_refused_by_the_broker_fails_its_future_with_the_code(broker, topic):
     with KafkaProducer(bootstrap_servers=broker.bootstrap_servers, retries=0,

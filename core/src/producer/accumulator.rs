@@ -317,22 +317,89 @@ impl RecordAccumulator {
         credit: &mut usize,
         waiters: &mut Option<(Delivery, Option<Completion>)>,
     ) -> std::result::Result<(), usize> {
-        let batch_size = self.config.batch_size.max(1);
-        // The largest buffer a batch may take: a full-size one must fit the pool beside a
-        // record's bookkeeping (`batch.size` larger than `buffer.memory` still sends).
-        let max_buffer = self.pool.limit().saturating_sub(RECORD_OVERHEAD);
         let mut queues = self.queues.lock().unwrap();
         // One lookup for the common case (the partition has a queue), two for a new one.
         let q = match queues.get_mut(tp) {
             Some(q) => q,
-            None => {
-                let load = self.load.as_ref().map(|l| l.register(tp));
-                queues.entry(tp.clone()).or_insert(PartitionQueue {
-                    load,
-                    ..PartitionQueue::default()
-                })
-            }
+            None => self.new_queue(&mut queues, tp),
         };
+        let wake = self.append_to(q, tp, record, credit, waiters)?;
+        self.incomplete.fetch_add(1, Ordering::AcqRel);
+        drop(queues);
+        if wake {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Appends consecutive records of one partition under one lock, the i-th reporting to
+    /// the delivery sink with token `first_token + i`. Stops where `buffer.memory` is short
+    /// and returns how many it appended: the caller waits for the next one's room through
+    /// `append`.
+    pub fn append_run(
+        &self,
+        tp: &TopicPartition,
+        records: &[NewRecord<'_>],
+        first_token: u64,
+    ) -> usize {
+        // The records' bookkeeping taken in one step when the pool has it (else per record).
+        let mut credit = 0;
+        if self.pool.try_take(RECORD_OVERHEAD * records.len()) {
+            credit = RECORD_OVERHEAD * records.len();
+        }
+        let mut queues = self.queues.lock().unwrap();
+        // One lookup for the common case (the partition has a queue), two for a new one.
+        let q = match queues.get_mut(tp) {
+            Some(q) => q,
+            None => self.new_queue(&mut queues, tp),
+        };
+        let mut wake = false;
+        let mut appended = 0;
+        for (i, record) in records.iter().enumerate() {
+            let mut waiters = Some((Delivery::Token(first_token + i as u64), None));
+            match self.append_to(q, tp, record, &mut credit, &mut waiters) {
+                Ok(w) => wake |= w,
+                Err(_) => break,
+            }
+            appended += 1;
+        }
+        self.incomplete.fetch_add(appended, Ordering::AcqRel);
+        drop(queues);
+        self.pool.release(credit);
+        if wake {
+            self.wake.notify_one();
+        }
+        appended
+    }
+
+    /// A partition's queue, made on its first record.
+    fn new_queue<'q>(
+        &self,
+        queues: &'q mut PartitionMap<PartitionQueue>,
+        tp: &TopicPartition,
+    ) -> &'q mut PartitionQueue {
+        let load = self.load.as_ref().map(|l| l.register(tp));
+        queues.entry(tp.clone()).or_insert(PartitionQueue {
+            load,
+            ..PartitionQueue::default()
+        })
+    }
+
+    /// `append` under the queues' lock, with the partition's queue; `Ok(true)` when the
+    /// sender should be woken (a batch filled up or a new one opened). The caller counts the
+    /// record in `incomplete`.
+    fn append_to(
+        &self,
+        q: &mut PartitionQueue,
+        tp: &TopicPartition,
+        record: &NewRecord<'_>,
+        credit: &mut usize,
+        waiters: &mut Option<(Delivery, Option<Completion>)>,
+    ) -> std::result::Result<bool, usize> {
+        let batch_size = self.config.batch_size.max(1);
+        // The largest buffer a batch may take: a full-size one must fit the pool beside a
+        // record's bookkeeping (`batch.size` larger than `buffer.memory` still sends).
+        let max_buffer = self.pool.limit().saturating_sub(RECORD_OVERHEAD);
         if !charge(&self.pool, credit, RECORD_OVERHEAD) {
             return Err(RECORD_OVERHEAD);
         }
@@ -379,13 +446,7 @@ impl RecordAccumulator {
                 Append::Added(delta) => {
                     b.keep(delta, record, waiters);
                     b.charged += RECORD_OVERHEAD;
-                    full = b.builder.size() >= batch_size;
-                    self.incomplete.fetch_add(1, Ordering::AcqRel);
-                    drop(queues);
-                    if full {
-                        self.wake.notify_one();
-                    }
-                    return Ok(());
+                    return Ok(b.builder.size() >= batch_size);
                 }
                 Append::Full => full = true,
                 Append::NeedsCapacity(_) => unreachable!("grown to fit"),
@@ -452,12 +513,9 @@ impl RecordAccumulator {
             _ => b.records.reserve(room),
         }
         b.keep(delta, record, waiters);
-        self.incomplete.fetch_add(1, Ordering::AcqRel);
-        drop(queues);
         // As the Java client: a new batch (whose linger deadline the sender does not know
         // yet) wakes the sender.
-        self.wake.notify_one();
-        Ok(())
+        Ok(true)
     }
 
     /// Takes the batches ready to send, at most one per partition (Kafka allows one batch per
@@ -1059,6 +1117,49 @@ mod tests {
             acc.pool.used(),
             batch.builder.allocated() + RECORD_OVERHEAD,
             "the pool holds the new batch alone; the credit left was given back"
+        );
+    }
+
+    /// A run appends under one lock what `append` would record by record (batches closing
+    /// at batch.size, tokens in order), takes the records' bookkeeping at once, and stops
+    /// where the pool runs short holding nothing for the records it did not append.
+    #[tokio::test(start_paused = true)]
+    async fn a_run_appends_in_order_and_stops_where_memory_runs_short() {
+        let values = vec![[7u8; 50]; 40];
+        let records: Vec<NewRecord<'_>> = values.iter().map(|v| record(v)).collect();
+        let tokens = |acc: &RecordAccumulator, tp: &TopicPartition| {
+            let queues = acc.queues.lock().unwrap();
+            let q = queues.get(tp).unwrap();
+            let held: usize = q.batches.iter().map(|b| b.charged).sum();
+            let counts: Vec<usize> = q.batches.iter().map(|b| b.record_count()).collect();
+            let tokens: Vec<u64> = q
+                .batches
+                .iter()
+                .flat_map(|b| b.tokens.iter().map(|t| t.token))
+                .collect();
+            (tokens, counts, held)
+        };
+        let tp = TopicPartition::new("t", 0);
+
+        let roomy = RecordAccumulator::new(config(250, 1 << 20));
+        assert_eq!(roomy.append_run(&tp, &records, 100), 40);
+        let (got, counts, held) = tokens(&roomy, &tp);
+        assert_eq!(got, (100..140).collect::<Vec<u64>>());
+        assert!(counts.iter().all(|c| *c == 3 || *c == 1), "{counts:?}");
+        assert_eq!(counts.iter().sum::<usize>(), 40);
+        assert_eq!(roomy.incomplete(), 40);
+        assert_eq!(roomy.pool.used(), held, "the credit left was given back");
+
+        let short = RecordAccumulator::new(config(250, 4096));
+        let n = short.append_run(&tp, &records, 0);
+        assert!(n > 0 && n < 40, "4096 bytes hold some of the records: {n}");
+        let (got, _, held) = tokens(&short, &tp);
+        assert_eq!(got, (0..n as u64).collect::<Vec<u64>>());
+        assert_eq!(short.incomplete(), n);
+        assert_eq!(
+            short.pool.used(),
+            held,
+            "nothing held for records not appended"
         );
     }
 

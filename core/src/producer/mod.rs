@@ -16,6 +16,7 @@ mod metrics;
 mod partitioner;
 mod produce_request;
 mod record;
+mod send_many;
 mod sender;
 mod transactions;
 
@@ -37,7 +38,7 @@ pub use self::metrics::ProducerMetrics;
 pub use self::partitioner::{
     murmur2_partition, Availability, DefaultPartitioner, Partitioner, RoundRobinPartitioner,
 };
-pub use self::record::{ProducerRecord, RecordMetadata};
+pub use self::record::{BatchRecord, ProducerRecord, RecordMetadata};
 use accumulator::{Completion, Delivery, NewRecord, RecordAccumulator, RECORD_OVERHEAD};
 use interceptor::guarded;
 use sender::Sender;
@@ -134,6 +135,32 @@ impl SendContext {
         *self
             .deadline
             .get_or_insert_with(|| Instant::now() + max_block)
+    }
+}
+
+/// A partition named explicitly, refused when the topic has no such partition.
+fn check_partition(topic: &str, p: i32, partitions: i32) -> Result<i32> {
+    if p < 0 || p >= partitions {
+        return Err(KafkaError::Broker {
+            code: 3,
+            name: "UNKNOWN_TOPIC_OR_PARTITION",
+            topic: Some(topic.to_string()),
+            partition: Some(p),
+            message: Some(format!("partition {p} is not in [0, {partitions})")),
+        });
+    }
+    Ok(p)
+}
+
+/// The partition as a `TopicPartition`, sharing the name of `last` or of this thread's last
+/// fast-path send when it is the same partition (no allocation per record).
+fn reuse_partition(topic: &str, partition: i32, last: Option<TopicPartition>) -> TopicPartition {
+    let same = |tp: &TopicPartition| tp.partition == partition && *tp.topic == *topic;
+    match last {
+        Some(tp) if same(&tp) => tp,
+        _ => LAST_PARTITION
+            .with(|last| last.borrow().as_ref().filter(|tp| same(tp)).cloned())
+            .unwrap_or_else(|| TopicPartition::new(topic, partition)),
     }
 }
 
@@ -522,19 +549,33 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         &self,
         record: &ProducerRecord<K, V>,
     ) -> Result<(Option<Bytes>, Option<Bytes>, usize)> {
+        self.serialize_parts(
+            &record.topic,
+            record.key.as_ref(),
+            record.value.as_ref(),
+            &record.headers,
+        )
+    }
+
+    /// `serialize_checked` of a record's parts.
+    fn serialize_parts(
+        &self,
+        topic: &str,
+        key: Option<&K>,
+        value: Option<&V>,
+        headers: &[crate::record::Header],
+    ) -> Result<(Option<Bytes>, Option<Bytes>, usize)> {
         let inner = &self.inner;
-        let topic = &record.topic;
-        let key = match &record.key {
+        let key = match key {
             Some(k) => inner.key_serializer.serialize(topic, k)?,
             None => None,
         };
-        let value = match &record.value {
+        let value = match value {
             Some(v) => inner.value_serializer.serialize(topic, v)?,
             None => None,
         };
-        let size =
-            BatchBuilder::record_size_bound(key.as_deref(), value.as_deref(), &record.headers)
-                + RECORD_BATCH_OVERHEAD;
+        let size = BatchBuilder::record_size_bound(key.as_deref(), value.as_deref(), headers)
+            + RECORD_BATCH_OVERHEAD;
         if size > inner.config.max_request_size {
             return Err(KafkaError::RecordTooLarge {
                 size,
@@ -577,16 +618,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         let inner = &self.inner;
         let topic = &record.topic;
         let partition = match record.partition {
-            Some(p) if p < 0 || p >= partitions => {
-                return Err(KafkaError::Broker {
-                    code: 3,
-                    name: "UNKNOWN_TOPIC_OR_PARTITION",
-                    topic: Some(topic.clone()),
-                    partition: Some(p),
-                    message: Some(format!("partition {p} is not in [0, {})", partitions)),
-                })
-            }
-            Some(p) => p,
+            Some(p) => check_partition(topic, p, partitions)?,
             // The sticky partitioner counts the record's own bytes, not the batch header the
             // memory reservation adds: batches fill to batch.size before it moves on.
             None => {
@@ -595,13 +627,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
                     .partition(topic, key, size - RECORD_BATCH_OVERHEAD, partitions)
             }
         };
-        let same = |tp: &TopicPartition| tp.partition == partition && *tp.topic == **topic;
-        let tp = match ctx.tp.take() {
-            Some(tp) if same(&tp) => tp,
-            _ => LAST_PARTITION
-                .with(|last| last.borrow().as_ref().filter(|tp| same(tp)).cloned())
-                .unwrap_or_else(|| TopicPartition::new(topic, partition)),
-        };
+        let tp = reuse_partition(topic, partition, ctx.tp.take());
         if let Some(txn) = &inner.txn {
             txn.add_partition(&tp);
         }

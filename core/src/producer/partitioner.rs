@@ -127,6 +127,23 @@ pub trait Partitioner: Send + Sync {
         record_size: usize,
         partition_count: i32,
     ) -> i32;
+
+    /// Partitions consecutive records of one topic, each given as its key and encoded size,
+    /// pushing their partitions onto `out` in order. The same as `partition` for each (the
+    /// default); the default partitioner answers the whole run under one lock.
+    fn partition_all(
+        &self,
+        topic: &str,
+        records: &[(Option<&[u8]>, usize)],
+        partition_count: i32,
+        out: &mut Vec<i32>,
+    ) {
+        out.extend(
+            records
+                .iter()
+                .map(|(key, size)| self.partition(topic, *key, *size, partition_count)),
+        );
+    }
 }
 
 /// Kafka's key hash: murmur2 with Kafka's seed, masked positive.
@@ -222,6 +239,31 @@ impl DefaultPartitioner {
     }
 }
 
+impl DefaultPartitioner {
+    /// The sticky partition of a keyless record of `size` bytes: the topic's current one,
+    /// or the next once the current one has had `batch.size` bytes (KIP-480).
+    fn sticky(&self, topic: &str, entry: &mut (i32, usize), size: usize, count: i32) -> i32 {
+        if entry.0 >= count || entry.1 >= self.batch_size {
+            *entry = (self.next_sticky(topic, Some(entry.0), count), 0);
+        }
+        entry.1 += size;
+        entry.0
+    }
+
+    /// Runs `f` on the topic's sticky state, under the lock.
+    fn with_sticky<T>(&self, topic: &str, count: i32, f: impl FnOnce(&mut (i32, usize)) -> T) -> T {
+        let mut sticky = self.sticky.lock().unwrap();
+        let entry = match sticky.get_mut(topic) {
+            Some(e) => e,
+            None => {
+                let first = self.next_sticky(topic, None, count);
+                sticky.entry(topic.to_string()).or_insert((first, 0))
+            }
+        };
+        f(entry)
+    }
+}
+
 impl Partitioner for DefaultPartitioner {
     fn partition(
         &self,
@@ -233,19 +275,28 @@ impl Partitioner for DefaultPartitioner {
         if let (Some(key), false) = (key, self.ignore_keys) {
             return murmur2_partition(key, partition_count);
         }
-        let mut sticky = self.sticky.lock().unwrap();
-        let entry = match sticky.get_mut(topic) {
-            Some(e) => e,
-            None => {
-                let first = self.next_sticky(topic, None, partition_count);
-                sticky.entry(topic.to_string()).or_insert((first, 0))
-            }
-        };
-        if entry.0 >= partition_count || entry.1 >= self.batch_size {
-            *entry = (self.next_sticky(topic, Some(entry.0), partition_count), 0);
-        }
-        entry.1 += record_size;
-        entry.0
+        self.with_sticky(topic, partition_count, |entry| {
+            self.sticky(topic, entry, record_size, partition_count)
+        })
+    }
+
+    fn partition_all(
+        &self,
+        topic: &str,
+        records: &[(Option<&[u8]>, usize)],
+        partition_count: i32,
+        out: &mut Vec<i32>,
+    ) {
+        self.with_sticky(topic, partition_count, |entry| {
+            out.extend(
+                records
+                    .iter()
+                    .map(|(key, size)| match (key, self.ignore_keys) {
+                        (Some(key), false) => murmur2_partition(key, partition_count),
+                        _ => self.sticky(topic, entry, *size, partition_count),
+                    }),
+            )
+        })
     }
 }
 
@@ -322,6 +373,39 @@ mod tests {
         let a = ignoring.partition("t", Some(b"abc"), 1, 1000);
         let b = ignoring.partition("t", Some(b"xyz"), 1, 1000);
         assert_eq!(a, b, "keys ignored: sticky");
+    }
+
+    /// A run partitioned in one call lands where record-by-record calls put it: keyed
+    /// records by murmur2, keyless ones sticky until batch.size bytes (same random draws).
+    #[test]
+    fn partition_all_agrees_with_partition_record_by_record() {
+        let keys: Vec<Option<Vec<u8>>> = (0..300)
+            .map(|i| (i % 4 == 0).then(|| format!("key-{i}").into_bytes()))
+            .collect();
+        let run: Vec<(Option<&[u8]>, usize)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.as_deref(), 20 + i % 50))
+            .collect();
+        fastrand::seed(5);
+        let one_by_one = DefaultPartitioner::new(500, false);
+        let expected: Vec<i32> = run
+            .iter()
+            .map(|(key, size)| one_by_one.partition("t", *key, *size, 6))
+            .collect();
+        let whole = DefaultPartitioner::new(500, false);
+        fastrand::seed(5);
+        let mut all = Vec::new();
+        whole.partition_all("t", &run[..150], 6, &mut all);
+        whole.partition_all("t", &run[150..], 6, &mut all);
+        assert_eq!(all, expected);
+        let keyless: std::collections::BTreeSet<i32> = all
+            .iter()
+            .zip(&run)
+            .filter(|(_, (key, _))| key.is_none())
+            .map(|(p, _)| *p)
+            .collect();
+        assert!(keyless.len() > 1, "sticky partitions moved on: {keyless:?}");
     }
 
     #[test]

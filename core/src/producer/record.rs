@@ -50,6 +50,17 @@ impl<K, V> ProducerRecord<K, V> {
     }
 }
 
+/// One of many records sent to one topic in one call (`KafkaProducer::try_send_many_to_sink`):
+/// its topic and partition are the call's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchRecord<K, V> {
+    /// CreateTime in ms since the epoch; `None` = now.
+    pub timestamp: Option<i64>,
+    pub key: Option<K>,
+    pub value: Option<V>,
+    pub headers: Vec<Header>,
+}
+
 /// Where an acknowledged record landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMetadata {
