@@ -202,6 +202,38 @@ async fn a_call_stops_where_memory_runs_short_and_loses_nothing() {
     cluster.stop().await;
 }
 
+/// Large records go in steps bounded by their bytes (about three 100 KB records a step):
+/// each still lands once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_records_land_in_order_across_steps() {
+    let cluster = TestCluster::start(1).await;
+    let bs = cluster.bootstrap();
+    let topic = unique_topic("sendmany-large");
+    cluster.create_topic(&topic, 1, &[]).await;
+    let p = string_producer(&bs, &[("linger.ms", "5")]).await;
+    let sink = Arc::new(CollectingSink::default());
+    p.set_delivery_sink(sink.clone()).unwrap();
+    let values: Vec<String> = (0..12)
+        .map(|i| char::from(b'a' + i as u8).to_string().repeat(100_000))
+        .collect();
+    let mut records: Vec<_> = values.iter().cloned().map(keyless).collect();
+    send_many(&p, &topic, None, &mut records).await;
+    within(60, "flush", p.flush()).await.unwrap();
+    let got = by_token(&sink, 12);
+    assert_eq!(
+        got.iter().map(|t| (t.1, t.2)).collect::<Vec<_>>(),
+        (0..12).map(|i| (0, i)).collect::<Vec<_>>()
+    );
+    let stored = read_all(&bs, &topic, 0).await;
+    let stored: Vec<&[u8]> = stored.iter().map(|r| r.value.as_deref().unwrap()).collect();
+    assert_eq!(
+        stored,
+        values.iter().map(|v| v.as_bytes()).collect::<Vec<_>>()
+    );
+    p.close(Duration::from_secs(10)).await.unwrap();
+    cluster.stop().await;
+}
+
 /// A call needs a sink; a partition the topic lacks fails the call at record 0 with
 /// UNKNOWN_TOPIC_OR_PARTITION; a record over `max.request.size` fails at its index, the
 /// records before it sent; a closed producer refuses.

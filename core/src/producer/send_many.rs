@@ -19,8 +19,12 @@ use crate::error::KafkaError;
 use crate::topic_partition::TopicPartition;
 
 /// Records serialized, partitioned and appended per step: bounds how long the accumulator's
-/// lock is held (the sender drains under it) and the serialized bytes kept at once.
+/// lock is held (the sender drains under it).
 const STEP: usize = 256;
+
+/// A step also ends once its records' serialized bytes reach this: large records are not
+/// all serialized (a serializer may copy) ahead of their append.
+const STEP_BYTES: usize = 256 * 1024;
 
 impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
     /// `try_send_to_sink` for many records of `topic`, each sent to `partition` or where the
@@ -31,9 +35,10 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
     /// `send_to_sink` with that one and calls again with the rest. `Err((i, e))`: record `i`
     /// failed (nothing of it reaches the sink); the `i` before it were enqueued.
     ///
-    /// Records without a timestamp get the clock's reading when their step of up to 256 is
-    /// appended. When memory runs short partway, the partitioner has already counted the
-    /// step's remaining records once (its sticky partition may move on a little early).
+    /// Records without a timestamp get the clock's reading when their step (up to 256
+    /// records or 256 KiB) is appended. When memory runs short partway, the partitioner has
+    /// already counted the step's remaining records once (its sticky partition may move on
+    /// a little early).
     pub fn try_send_many_to_sink(
         &self,
         topic: &str,
@@ -63,18 +68,26 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> KafkaProducer<K, V> {
         let mut chosen = Vec::with_capacity(STEP.min(records.len()));
         let mut last: Option<TopicPartition> = None;
         let mut sent = 0;
-        for step in records.chunks(STEP) {
+        while sent < records.len() {
             serialized.clear();
             let mut failure = None;
-            for r in step {
+            let mut bytes = 0;
+            for r in &records[sent..] {
+                if serialized.len() == STEP || bytes >= STEP_BYTES {
+                    break;
+                }
                 match self.serialize_parts(topic, r.key.as_ref(), r.value.as_ref(), &r.headers) {
-                    Ok(s) => serialized.push(s),
+                    Ok(s) => {
+                        bytes += s.2;
+                        serialized.push(s);
+                    }
                     Err(e) => {
                         failure = Some(e);
                         break;
                     }
                 }
             }
+            let step = &records[sent..sent + serialized.len()];
             chosen.clear();
             match partition {
                 Some(p) => chosen.resize(serialized.len(), p),
