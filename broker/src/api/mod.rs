@@ -225,16 +225,12 @@ pub async fn handle(
                 .as_deref()
                 .map_or("", |id| id.as_str())
                 .to_string();
+            let txn_id = id.clone();
             let mut response = off_workers(shared, move |s| {
-                let id = r.transactional_id.as_deref().map_or("", |id| id.as_str());
-                txn::init_producer_id(s, id, &r, version)
+                txn::init_producer_id(s, &txn_id, &r, version)
             })
             .await;
-            if response.error_code == 0 {
-                if let Err(code) = txn_state_replicated(shared, &id).await {
-                    response.error_code = code;
-                }
-            }
+            txn_state_replicated_or(shared, &id, &mut response.error_code).await;
             ResponseKind::InitProducerId(response)
         }
         RequestKind::InitProducerId(r) => {
@@ -265,21 +261,13 @@ pub async fn handle(
             let id = r.transactional_id.to_string();
             let mut response =
                 off_workers(shared, move |s| txn::add_offsets_to_txn(s, r, version)).await;
-            if response.error_code == 0 {
-                if let Err(code) = txn_state_replicated(shared, &id).await {
-                    response.error_code = code;
-                }
-            }
+            txn_state_replicated_or(shared, &id, &mut response.error_code).await;
             ResponseKind::AddOffsetsToTxn(response)
         }
         RequestKind::EndTxn(r) => {
             let id = r.transactional_id.to_string();
             let mut response = off_workers(shared, move |s| txn::end_txn(s, r, version)).await;
-            if response.error_code == 0 {
-                if let Err(code) = txn_state_replicated(shared, &id).await {
-                    response.error_code = code;
-                }
-            }
+            txn_state_replicated_or(shared, &id, &mut response.error_code).await;
             ResponseKind::EndTxn(response)
         }
         RequestKind::TxnOffsetCommit(r) => {
@@ -402,6 +390,20 @@ async fn commit_replicated(shared: &Arc<Shared>, group: &str, response: &mut Off
             if p.error_code == 0 {
                 p.error_code = code;
             }
+        }
+    }
+}
+
+/// `txn_state_replicated` for a request answered with one `error_code`: a change it made
+/// (code 0) gets the wait's error if the wait fails.
+async fn txn_state_replicated_or(
+    shared: &Arc<Shared>,
+    transactional_id: &str,
+    error_code: &mut i16,
+) {
+    if *error_code == 0 {
+        if let Err(code) = txn_state_replicated(shared, transactional_id).await {
+            *error_code = code;
         }
     }
 }
