@@ -16,7 +16,7 @@ use kafka_protocol::messages::{FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use krafty::admin::{AdminClient, NewTopic};
 use krafty::config::ClientConfig;
-use krafty::network::NetworkClient;
+use krafty::network::{NetworkClient, TopicInfo};
 use krafty::record::{decode_batches, ConsumerRecordData};
 use krafty_broker::{Broker, BrokerHandle, Faults};
 
@@ -118,21 +118,11 @@ impl TestCluster {
             .create_topics(&[new])
             .await
             .unwrap_or_else(|e| panic!("creating {topic}: {e}"));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match admin.describe_topics(&[topic]).await {
-                Ok(t)
-                    if t[0].partitions.len() == partitions as usize
-                        && t[0].partitions.iter().all(|p| p.leader >= 0) =>
-                {
-                    break
-                }
-                Ok(_) | Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                other => panic!("{topic} has no leader for every partition after 30 s: {other:?}"),
-            }
-        }
+        let want = partitions as usize;
+        described_when(&admin, topic, "a leader for every partition", |t| {
+            t.partitions.len() == want && t.partitions.iter().all(|p| p.leader >= 0)
+        })
+        .await;
         admin.close().await;
     }
 
@@ -368,6 +358,28 @@ pub async fn dev_cluster(
     }
     let cluster = builder.start_cluster().await.expect("the cluster starts");
     Some((cluster, dir))
+}
+
+/// `topic` as described once `ready` holds for it, asking again every 100 ms for up to 30 s
+/// (a KRaft broker serves a topic's new partitions a moment after the controller answered
+/// CreateTopics or CreatePartitions; Kafka's admin makes no promise that the next Metadata
+/// shows them).
+pub async fn described_when(
+    admin: &AdminClient,
+    topic: &str,
+    what: &str,
+    ready: impl Fn(&TopicInfo) -> bool,
+) -> TopicInfo {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match admin.describe_topics(&[topic]).await {
+            Ok(mut t) if t.len() == 1 && ready(&t[0]) => return t.remove(0),
+            Ok(_) | Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            other => panic!("{topic}: not {what} after 30 s: {other:?}"),
+        }
+    }
 }
 
 /// A topic name no other run uses (external clusters keep topics between runs).

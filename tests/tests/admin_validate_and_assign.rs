@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use krafty::admin::{AdminClient, CreateOptions, NewTopic};
 use krafty::KafkaError;
-use krafty_tests::{unique_topic, TestCluster};
+use krafty_tests::{described_when, unique_topic, TestCluster};
 
 const VALIDATE: CreateOptions = CreateOptions {
     validate_only: true,
@@ -83,18 +83,11 @@ async fn replica_assignments_place_partitions_on_the_broker_named() {
         .create_topics(&[NewTopic::with_assignments(&topic, placed)])
         .await
         .expect("created where assigned");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let described = loop {
-        let d = admin.describe_topics(&[topic.as_str()]).await;
-        match d {
-            Ok(d) if d[0].partitions.iter().all(|p| p.leader >= 0) => break d,
-            _ if std::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await
-            }
-            other => panic!("{topic}: {other:?}"),
-        }
-    };
-    let replicas: Vec<_> = described[0]
+    let described = described_when(&admin, &topic, "2 led partitions", |t| {
+        t.partitions.len() == 2 && t.partitions.iter().all(|p| p.leader >= 0)
+    })
+    .await;
+    let replicas: Vec<_> = described
         .partitions
         .iter()
         .map(|p| (p.partition, p.replicas.clone()))
@@ -174,10 +167,7 @@ async fn create_partitions_validates_and_places_new_partitions() {
         )
         .await
         .expect("grown where assigned");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while count().await != 3 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    described_when(&admin, &topic, "3 partitions", |t| t.partitions.len() >= 3).await;
     assert_eq!(count().await, 3);
     // One assignment for two new partitions.
     assert_eq!(
