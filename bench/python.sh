@@ -2,6 +2,7 @@
 # The Python package beside confluent-kafka (librdkafka) and kafka-python: produce and
 # consume N 100-byte records through each, on one release dev broker, in one run.
 #   bench/python.sh [records] [bootstrap]
+# Against its own broker it also gives the broker's CPU per row.
 # Installs the package into the repo's venv as users get it (pip, release build), and
 # aiokafka for its row.
 set -euo pipefail
@@ -23,7 +24,7 @@ if [ -z "$bootstrap" ]; then
   data="$(mktemp -d)"
   "$CARGO_TARGET_DIR/release/krafty-broker" --listen "$bootstrap" --data-dir "$data" --set num.partitions=1 >/dev/null 2>&1 &
   broker=$!
-  trap 'kill $broker 2>/dev/null; rm -rf "$data"' EXIT
+  trap 'kill $broker 2>/dev/null; wait $broker 2>/dev/null; rm -rf "$data"' EXIT
   until (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.01; done
 fi
-"$py" bench/python_bench.py "$bootstrap" "$n"
+"$py" bench/python_bench.py "$bootstrap" "$n" ${broker:+"$broker"}

@@ -1,16 +1,19 @@
 """Python clients side by side: records/s to produce and consume 100-byte records.
 
-    python bench/python_bench.py BOOTSTRAP [RECORDS]
+    python bench/python_bench.py BOOTSTRAP [RECORDS [BROKER_PID]]
 
 Every producer uses acks=1, linger.ms=5, no compression; every consumer reads its own topic
 from the start in a fresh group. kafka-python and aiokafka are much slower, so they get a
 fifth of the records (their rate is what is compared). Each row also gives the process's CPU
 seconds per million records (all its threads; with the in-process DevBroker, the broker's
 too). The producers run twice: against BOOTSTRAP (an external broker) and against an
-in-process `krafty.DevBroker`.
+in-process `krafty.DevBroker`. Given the external broker's process id, the rows against it
+also give the broker's CPU seconds per million records: a row whose broker is near one core
+per second measures the broker more than the client.
 """
 
 import asyncio
+import os
 import sys
 import time
 import uuid
@@ -29,6 +32,14 @@ def timed(fn, n):
     start, cpu = time.perf_counter(), time.process_time()
     fn(n)
     return n / (time.perf_counter() - start), (time.process_time() - cpu) * 1e6 / n
+
+
+def process_cpu(pid):
+    """CPU seconds (user + system) process `pid` has used, or None without one."""
+    if pid is None:
+        return None
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def async_send_loop(producer_class):
@@ -80,11 +91,12 @@ def confluent_produce_loop(bootstrap, topic):
         p = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 5})
         produce = p.produce
         for _ in range(n):
-            try:
-                produce(topic, PAYLOAD)
-            except BufferError:
-                p.poll(0.05)
-                produce(topic, PAYLOAD)
+            while True:
+                try:
+                    produce(topic, PAYLOAD)
+                    break
+                except BufferError:  # queue.buffering.max.messages reached: wait for reports
+                    p.poll(0.05)
         p.flush()
     return run
 
@@ -152,9 +164,17 @@ def kafka_python_iterate(bootstrap, topic):
     return run
 
 
+def broker_column(pid, before, count):
+    """The broker's CPU seconds per million records since `before`, as a column."""
+    if pid is None:
+        return ""
+    return f"{(process_cpu(pid) - before) * 1e6 / count:>20.2f}"
+
+
 def main():
     bootstrap = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    broker_pid = int(sys.argv[3]) if len(sys.argv) > 3 else None
     run_id = uuid.uuid4().hex[:6]
     print(f"{n} records of 100 B; broker {bootstrap}; krafty {krafty.__version__}, "
           f"confluent-kafka {confluent_kafka.version()[0]} (librdkafka {confluent_kafka.libversion()[0]}), "
@@ -175,28 +195,40 @@ def main():
                      n // 5))
     else:
         print("aiokafka is not installed: its row is skipped")
-    print(f"{'':9}{'client':<40}{'records/s':>12}{'CPU s / 1M':>12}")
-    consumers = {}
-    for name, producer, consumer, count in rows:
-        topic = f"pybench-{run_id}-{len(consumers)}"
+    print(f"{'':9}{'client':<40}{'records/s':>12}{'CPU s / 1M':>12}"
+          + ("  broker CPU s / 1M" if broker_pid else ""))
+    labels = {"krafty send() loop": "krafty iteration",
+              "krafty send_batch()": "krafty poll() batches",
+              "confluent-kafka produce() loop": "confluent-kafka consume() batches",
+              "kafka-python send() loop": "kafka-python iteration"}
+    # Each row's topic is deleted once read, so every row meets a broker holding about the
+    # same: on this VM a broker that has taken a few hundred MB pays several times the CPU
+    # per record for fresh page-cache pages, and the rows after it would measure that.
+    admin = krafty.KafkaAdminClient(bootstrap_servers=bootstrap)
+    consumed = []
+    for i, (name, producer, consumer, count) in enumerate(rows):
+        topic = f"pybench-{run_id}-{i}"
+        before = process_cpu(broker_pid)
         rate, cpu = timed(producer(bootstrap, topic), count)
-        print(f"produce  {name:<40}{rate:>12,.0f}{cpu:>12.2f}")
+        print(f"produce  {name:<40}{rate:>12,.0f}{cpu:>12.2f}"
+              f"{broker_column(broker_pid, before, count)}", flush=True)
         if consumer is not None:
-            consumers[name] = (consumer, topic, count)
-    for name, (consumer, topic, count) in consumers.items():
-        label = {"krafty send() loop": "krafty iteration",
-                 "krafty send_batch()": "krafty poll() batches",
-                 "confluent-kafka produce() loop": "confluent-kafka consume() batches",
-                 "kafka-python send() loop": "kafka-python iteration"}[name]
-        rate, cpu = timed(consumer(bootstrap, topic), count)
-        print(f"consume  {label:<40}{rate:>12,.0f}{cpu:>12.2f}")
+            before = process_cpu(broker_pid)
+            rate, cpu = timed(consumer(bootstrap, topic), count)
+            consumed.append(f"consume  {labels[name]:<40}{rate:>12,.0f}{cpu:>12.2f}"
+                            f"{broker_column(broker_pid, before, count)}")
+        admin.delete_topics([topic])
+    admin.close()
+    print("\n".join(consumed))
     with krafty.DevBroker(num_partitions=1) as broker:
         local = broker.bootstrap_servers
-        for name, producer, _, count in rows[:3] + rows[4:5]:
-            topic = f"pybench-{run_id}-dev-{name.split()[0]}-{len(name)}"
+        admin = krafty.KafkaAdminClient(bootstrap_servers=local)
+        for i, (name, producer, _, count) in enumerate(rows[:3] + rows[4:5]):
+            topic = f"pybench-{run_id}-dev-{i}"
             rate, cpu = timed(producer(local, topic), count)
-            print(f"produce  {name + ' (DevBroker)':<40}{rate:>12,.0f}{cpu:>12.2f}")
-
+            print(f"produce  {name + ' (DevBroker)':<40}{rate:>12,.0f}{cpu:>12.2f}", flush=True)
+            admin.delete_topics([topic])
+        admin.close()
 
 if __name__ == "__main__":
     main()
